@@ -1,0 +1,51 @@
+# Latentzip: make help lists the targets.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed-runtime
+TEST_STAMP := $(VENV)/.installed-test
+KODAK ?= ../shared/data/kodak
+TRAIN_MINUTES ?= 120
+
+.PHONY: help run test test-all bench train export pack-checkpoint clean
+
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(STAMP): pyproject.toml $(VENV)/bin/python $(shell find codec gui resources latentzip -type f -not -path '*/__pycache__/*')
+	$(PIP) install -q .
+	touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(PIP) install -q ".[test,training]"
+	touch $@
+
+run: $(STAMP)  ## install into .venv and open the app
+	$(VENV)/bin/latentzip gui || $(VENV)/bin/latentzip --help
+
+test: $(TEST_STAMP)  ## install and run the fast tests
+	cd tests && QT_QPA_PLATFORM=offscreen ../$(PY) -m pytest -q .
+
+test-all: $(TEST_STAMP)  ## all tests, slow ones included
+	cd tests && QT_QPA_PLATFORM=offscreen ../$(PY) -m pytest -q -m "" .
+
+bench: $(STAMP)  ## Kodak table: size, bpp, MS-SSIM, PSNR, times for A/B/C x range/lzma
+	$(PY) bench/kodak_table.py --folder $(KODAK)
+
+train:  ## resume training in the background (log: training/runs/train.out)
+	$(PIP) install -q ".[training]"
+	nohup $(PY) -m training.train --batch 8 --minutes $(TRAIN_MINUTES) > training/runs/train.out 2>&1 &
+
+export:  ## export the latest run checkpoint to resources/models
+	$(PY) -m training.export
+
+pack-checkpoint:  ## shrink the run checkpoint into the committed fp16 file
+	$(PY) -m training.checkpoint pack training/runs/main/last.pt training/checkpoint/latentzip.pt
+
+clean:
+	rm -rf build dist *.egg-info

@@ -1,0 +1,1 @@
+"""The Latentzip engine: image codec runtime, entropy coding, archive format. Never imports Qt."""

@@ -1,0 +1,232 @@
+"""The ``latentzip`` command line: the engine with a terminal progress sink.
+
+Exit codes: 0 success; 1 failure (nothing written under the final name);
+2 partial success (some inputs unreadable or entries damaged), with a summary.
+Never imports Qt (except for ``latentzip gui``) and never imports PyTorch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from .. import __version__
+from . import engine
+from .container import EntryKind
+from .errors import CancelledError, LatentzipError
+from .progress import ProgressEvent
+
+EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
+KIND_NAMES = {EntryKind.STORED: "stored", EntryKind.LZMA: "stored (lzma)", EntryKind.IMAGE: "lossy image",
+              EntryKind.DIRECTORY: "folder", EntryKind.SYMLINK: "link"}
+
+
+class TerminalSink:
+    """Prints a one-line progress display and warnings to stderr."""
+
+    def __init__(self, stream: TextIO, quiet: bool) -> None:
+        self.stream, self.quiet = stream, quiet
+        self._last = 0.0
+        self._tty = stream.isatty()
+
+    def progress(self, event: ProgressEvent) -> None:
+        if self.quiet:
+            return
+        now = time.monotonic()
+        final = event.files_done == event.files_total
+        if not final and now - self._last < (0.2 if self._tty else 2.0):
+            return
+        self._last = now
+        eta = event.eta_s
+        eta_text = f", ETA {eta:.0f} s" if eta is not None and not final else ""
+        line = f"{event.operation}: {event.files_done}/{event.files_total} files{eta_text}  {event.current}"
+        if self._tty:
+            self.stream.write("\r\x1b[K" + line[:160] + ("\n" if final else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def warning(self, name: str, message: str) -> None:
+        if not self.quiet:
+            clear = "\r\x1b[K" if self._tty else ""
+            self.stream.write(f"{clear}warning: {name}: {message}\n")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="print nothing but errors")
+    ap = argparse.ArgumentParser(prog="latentzip", description="Archive folders of photos with a learned image codec.",
+                                 parents=[common])
+    ap.add_argument("--version", action="store_true", help="print the version and the bundled model hashes")
+    sub = ap.add_subparsers(dest="command", parser_class=lambda **kw: argparse.ArgumentParser(parents=[common], **kw))
+
+    c = sub.add_parser("compress", help="archive folders and files into one .ltz file")
+    c.add_argument("inputs", nargs="+", type=Path)
+    c.add_argument("-o", "--output", type=Path, help="archive path (default: NAME.ltz beside the first input)")
+    c.add_argument("-q", "--checkpoint", dest="checkpoint", choices=engine.CHECKPOINTS, default="B",
+                   help="A: smallest, B: balanced (default), C: best quality")
+    c.add_argument("--entropy", choices=("range", "lzma"), default="range",
+                   help="latent coding: learned model + range coder (default) or the paper's LZMA")
+    c.add_argument("--images", choices=("lossy", "lossless"), default="lossy",
+                   help="lossless stores every file byte-exact")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing archive")
+
+    x = sub.add_parser("extract", help="restore files from an archive")
+    x.add_argument("archive", type=Path)
+    x.add_argument("patterns", nargs="*", help="shell-style patterns on archive paths")
+    x.add_argument("-o", "--output", type=Path, default=Path("."), help="target folder (default: here)")
+    x.add_argument("--overwrite", action="store_true", help="replace existing files")
+    x.add_argument("--keep-going", action="store_true", help="skip damaged entries (and salvage a lost index)")
+    x.add_argument("--as-png", action="store_true", help="write lossy images as PNG")
+
+    ls = sub.add_parser("list", help="list the archive's contents")
+    ls.add_argument("archive", type=Path)
+    t = sub.add_parser("test", help="verify every entry without writing files")
+    t.add_argument("archive", type=Path)
+    p = sub.add_parser("preview", help="bpp, MS-SSIM and PSNR of an image at A, B and C")
+    p.add_argument("image", type=Path)
+    g = sub.add_parser("gui", help="open the desktop window")
+    g.add_argument("archive", nargs="?", type=Path)
+    g.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
+    return ap
+
+
+def _print_version(out: TextIO) -> int:
+    out.write(f"latentzip {__version__}\n")
+    registry = engine.default_registry()
+    hashes = registry.hashes()
+    if not hashes:
+        out.write("models: none installed\n")
+    for h in hashes:
+        default = " (default)" if h == registry.default_hash() else ""
+        out.write(f"model {h}{default}\n")
+    return EXIT_OK
+
+
+def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
+    inputs: list[Path] = args.inputs
+    output = args.output or inputs[0].resolve().parent / f"{inputs[0].resolve().name}.ltz"
+    options = engine.CompressOptions(checkpoint=args.checkpoint, entropy=args.entropy, images=args.images,
+                                     overwrite=args.overwrite)
+    report = engine.compress(inputs, output, options, sink)
+    if not args.quiet:
+        lossy = [o for o in report.outcomes if o.kind == "lossy"]
+        out.write(f"{report.archive}: {_size(report.original_size)} -> {_size(report.archive_size)} "
+                  f"(ratio {report.ratio:.1f}), {len(report.outcomes)} entries, {len(lossy)} coded images, "
+                  f"{report.seconds:.1f} s\n")
+        if report.lossy_pixels:
+            mean = sum(o.ms_ssim or 0 for o in lossy) / len(lossy)
+            out.write(f"images: checkpoint {args.checkpoint}, mean MS-SSIM {mean:.4f}\n")
+    return _summarise(report.failed, "could not be archived", sink)
+
+
+def _summarise(failed: list[tuple[str, str]], what: str, sink: TerminalSink) -> int:
+    if not failed:
+        return EXIT_OK
+    sink.stream.write(f"{len(failed)} item(s) {what}:\n")
+    for name, reason in failed:
+        sink.stream.write(f"  {name}: {reason}\n")
+    return EXIT_PARTIAL
+
+
+def _cmd_extract(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
+    options = engine.ExtractOptions(patterns=tuple(args.patterns), overwrite=args.overwrite,
+                                    keep_going=args.keep_going, as_png=args.as_png)
+    report = engine.extract(args.archive, args.output, options, sink)
+    if not args.quiet:
+        salvage = " (index lost: entries salvaged by scanning)" if report.salvaged else ""
+        out.write(f"extracted {len(report.written)} entries to {args.output} in {report.seconds:.1f} s{salvage}\n")
+    if args.patterns and not report.written and not report.failed:
+        sink.stream.write("error: no entry matches the given patterns\n")
+        return EXIT_FAIL
+    code = _summarise(report.failed, "were damaged and skipped", sink)
+    return EXIT_PARTIAL if report.salvaged and code == EXIT_OK else code
+
+
+def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    for r in engine.list_entries(args.archive):
+        kind = KIND_NAMES.get(r.kind, str(r.kind))
+        line = f"{r.path}\t{kind}\t{r.size}\t{r.payload_len}"
+        if r.kind == EntryKind.IMAGE:
+            e = r.extra
+            line += f"\t{e.get('width')}x{e.get('height')}\t{e.get('checkpoint')}\t{e.get('bpp', 0):.3f} bpp"
+        elif r.kind == EntryKind.SYMLINK:
+            line += f"\t-> {r.link}"
+        out.write(line + "\n")
+    return EXIT_OK
+
+
+def _cmd_test(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
+    report = engine.test_archive(args.archive, sink)
+    if report.ok:
+        if not args.quiet:
+            out.write(f"{args.archive}: all {report.checked} entries OK\n")
+        return EXIT_OK
+    for name, reason in report.damaged:
+        sink.stream.write(f"damaged: {name}: {reason}\n")
+    return EXIT_FAIL
+
+
+def _cmd_preview(args: argparse.Namespace, out: TextIO) -> int:
+    rep = engine.preview_image(args.image)
+    left, top, w, h = rep.region
+    if rep.cropped:
+        out.write(f"{args.image}: {rep.full_size[0]}x{rep.full_size[1]}, previewed on the centre {w}x{h} region\n")
+    else:
+        out.write(f"{args.image}: {w}x{h}\n")
+    for name, res in rep.results.items():
+        out.write(f"{name}: {res.bpp:.3f} bpp  {res.metric} {res.ms_ssim:.4f}  PSNR {res.psnr:.2f} dB\n")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.quiet = getattr(args, "quiet", False)
+    out, err = sys.stdout, sys.stderr
+    sink = TerminalSink(err, args.quiet)
+    try:
+        if args.version:
+            return _print_version(out)
+        if args.command == "compress":
+            return _cmd_compress(args, sink, out)
+        if args.command == "extract":
+            return _cmd_extract(args, sink, out)
+        if args.command == "list":
+            return _cmd_list(args, out)
+        if args.command == "test":
+            return _cmd_test(args, sink, out)
+        if args.command == "preview":
+            return _cmd_preview(args, out)
+        if args.command == "gui":
+            from ..gui.app import run_app  # Qt only here
+
+            return run_app(args.archive, smoke=args.smoke)
+        build_parser().print_help(out)
+        return EXIT_OK
+    except KeyboardInterrupt:
+        err.write("\ninterrupted; nothing was written under the final name\n")
+        return EXIT_FAIL
+    except CancelledError as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_FAIL
+    except LatentzipError as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_FAIL
+    except OSError as exc:
+        name = exc.filename or ""
+        err.write(f"error: {name}{': ' if name else ''}{exc.strerror or exc}\n")
+        return EXIT_FAIL
+    except ValueError as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_FAIL

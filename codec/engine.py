@@ -1,0 +1,32 @@
+"""The one engine API that the command line and the GUI both call.
+
+All functions are safe to call from a worker thread, report through a
+``ProgressSink``, stop at the next check of a ``CancelToken``, raise
+``LatentzipError`` subclasses that name the file, and never print.
+"""
+
+from __future__ import annotations
+
+from .compressor import compress
+from .extractor import decode_image_entry, extract, list_entries, output_name, test_archive
+from .preview import CheckpointPreview, PreviewReport, preview_image, preview_pixels
+from .progress import CancelToken, NullSink, ProgressEvent, ProgressSink
+from .reports import (
+    CHECKPOINTS,
+    QUALITY_FLOORS,
+    CompressOptions,
+    CompressReport,
+    ExtractOptions,
+    ExtractReport,
+    FileOutcome,
+    TestReport,
+)
+from .runtime.model_set import ModelRegistry, default_registry
+
+__all__ = [
+    "compress", "extract", "list_entries", "test_archive", "preview_image", "preview_pixels",
+    "decode_image_entry", "output_name",
+    "CompressOptions", "ExtractOptions", "CompressReport", "ExtractReport", "TestReport", "FileOutcome",
+    "PreviewReport", "CheckpointPreview", "ProgressEvent", "ProgressSink", "NullSink", "CancelToken",
+    "ModelRegistry", "default_registry", "CHECKPOINTS", "QUALITY_FLOORS",
+]

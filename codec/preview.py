@@ -1,0 +1,91 @@
+"""Preview: how an image looks and scores at each checkpoint (writes nothing).
+
+Large photos are previewed on a centre crop of about one megapixel (the
+region is returned, so callers can say so). bpp here counts the image's
+coded bytes (bitstream, metadata and alpha), the same bytes its archive entry
+would hold, without the archive's own headers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import metrics
+from .entropy.latent_streams import ENTROPY_NAMES
+from .image_entry import ImagePayload, encode_alpha
+from .images import decode_image
+from .progress import CancelToken
+from .reports import CHECKPOINTS
+from .runtime import image_codec
+from .runtime.model_set import ModelRegistry, default_registry
+
+PREVIEW_MAX_PIXELS = 1_048_576
+
+
+@dataclass(frozen=True)
+class CheckpointPreview:
+    checkpoint: str
+    reconstruction: np.ndarray  # uint8 HxWx3, same region as the original
+    coded_bytes: int
+    bpp: float
+    ms_ssim: float
+    psnr: float
+    metric: str  # "MS-SSIM", or "SSIM" for images too small for five scales
+
+
+@dataclass(frozen=True)
+class PreviewReport:
+    original: np.ndarray
+    region: tuple[int, int, int, int]  # left, top, width, height within the full image
+    full_size: tuple[int, int]  # width, height
+    results: dict[str, CheckpointPreview]
+
+    @property
+    def cropped(self) -> bool:
+        return self.region[2:] != self.full_size
+
+
+def centre_region(width: int, height: int, max_pixels: int = PREVIEW_MAX_PIXELS) -> tuple[int, int, int, int]:
+    """A centred box of at most ``max_pixels``, with the image's aspect ratio, sides multiple of 16."""
+    if width * height <= max_pixels:
+        return 0, 0, width, height
+    scale = (max_pixels / (width * height)) ** 0.5
+    w = max(16, int(width * scale) // 16 * 16)
+    h = max(16, int(height * scale) // 16 * 16)
+    return (width - w) // 2, (height - h) // 2, w, h
+
+
+def preview_pixels(rgb: np.ndarray, alpha: np.ndarray | None = None, checkpoints: tuple[str, ...] = CHECKPOINTS,
+                   entropy: str = "range", registry: ModelRegistry | None = None,
+                   cancel: CancelToken | None = None, model_hash: str | None = None) -> dict[str, CheckpointPreview]:
+    """Code ``rgb`` at each checkpoint and measure it."""
+    cancel = cancel or CancelToken()
+    model = (registry or default_registry()).get(model_hash)
+    height, width = rgb.shape[:2]
+    alpha_bytes = len(encode_alpha(alpha)) if alpha is not None else 0
+    results = {}
+    for name in checkpoints:
+        cancel.check()
+        encoded = image_codec.encode_image(model, rgb, name, ENTROPY_NAMES[entropy], cancel.check)
+        recon = image_codec.decode_image(model, encoded.data, cancel.check)
+        coded = len(ImagePayload(encoded.data, b"", b"").to_bytes()) + alpha_bytes
+        results[name] = CheckpointPreview(
+            name, recon, coded, coded * 8 / (height * width), metrics.ms_ssim(recon, rgb),
+            metrics.psnr(recon, rgb), metrics.quality_metric_name(height, width))
+    return results
+
+
+def preview_image(path: Path, checkpoints: tuple[str, ...] = CHECKPOINTS, entropy: str = "range",
+                  registry: ModelRegistry | None = None, cancel: CancelToken | None = None,
+                  max_pixels: int = PREVIEW_MAX_PIXELS) -> PreviewReport:
+    """Decode ``path``, crop large images to a centre region, and preview each checkpoint."""
+    decoded = decode_image(Path(path))
+    height, width = decoded.rgb.shape[:2]
+    left, top, w, h = centre_region(width, height, max_pixels)
+    rgb = np.ascontiguousarray(decoded.rgb[top : top + h, left : left + w])
+    alpha = None if decoded.alpha is None else decoded.alpha[top : top + h, left : left + w]
+    results = preview_pixels(rgb, alpha, checkpoints, entropy, registry, cancel)
+    return PreviewReport(rgb, (left, top, w, h), (width, height), results)

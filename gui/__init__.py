@@ -1,0 +1,1 @@
+"""The Latentzip desktop window (PySide6)."""

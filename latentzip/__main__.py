@@ -1,0 +1,5 @@
+"""``python -m latentzip``: the command line."""
+
+from latentzip.codec.cli import main
+
+raise SystemExit(main())

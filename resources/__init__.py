@@ -1,0 +1,1 @@
+"""Package data: models, icons, sample photos (read with importlib.resources)."""

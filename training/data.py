@@ -1,0 +1,86 @@
+"""Training data: random flipped crops from the training photos, held-out split.
+
+The photos (a few hundred, about 512 px on the short side) are decoded once
+into memory. A fixed, name-hashed subset is held out for validation so that
+training settings are chosen on it, never on Kodak.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+IMAGE_SUFFIXES = {".webp", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+HOLDOUT_PER_MILLE = 30  # about 3 % of the images, chosen by a hash of the name
+
+
+def is_held_out(name: str) -> bool:
+    """Stable validation membership: the same images on every machine."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 1000 < HOLDOUT_PER_MILLE
+
+
+def list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
+def split(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(train, held-out) file lists."""
+    images = list_images(folder)
+    train = [p for p in images if not is_held_out(p.name)]
+    held = [p for p in images if is_held_out(p.name)]
+    return train, held
+
+
+class CropSampler:
+    """Draws batches of random crops with random flips from in-memory photos."""
+
+    def __init__(self, paths: list[Path], crop: int, seed: int = 0) -> None:
+        self.crop = crop
+        self.images = [im for im in (load_rgb(p) for p in paths) if min(im.shape[:2]) >= crop]
+        if not self.images:
+            raise ValueError(f"no training image is at least {crop} px on its short side")
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, size: int) -> torch.Tensor:
+        """A float batch (B, 3, crop, crop) in [0, 1]."""
+        out = np.empty((size, self.crop, self.crop, 3), dtype=np.uint8)
+        for i in range(size):
+            im = self.images[self.rng.integers(len(self.images))]
+            top = self.rng.integers(im.shape[0] - self.crop + 1)
+            left = self.rng.integers(im.shape[1] - self.crop + 1)
+            patch = im[top : top + self.crop, left : left + self.crop]
+            if self.rng.random() < 0.5:
+                patch = patch[:, ::-1]
+            if self.rng.random() < 0.5:
+                patch = patch[::-1]
+            out[i] = patch
+        return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+
+    def state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+
+def center_crops(paths: list[Path], size: int) -> list[torch.Tensor]:
+    """Validation tensors: the central ``size`` square of each image (or the whole)."""
+    out = []
+    for p in paths:
+        im = load_rgb(p)
+        h, w = im.shape[:2]
+        s_h, s_w = min(size, h - h % 64), min(size, w - w % 64)
+        top, left = (h - s_h) // 2, (w - s_w) // 2
+        patch = np.ascontiguousarray(im[top : top + s_h, left : left + s_w])
+        out.append(torch.from_numpy(patch).permute(2, 0, 1)[None].float() / 255.0)
+    return out

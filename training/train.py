@@ -1,0 +1,162 @@
+"""Train the variable-rate Latentzip codec; resumable, for a 2-core CPU or a GPU.
+
+    python -m training.train --minutes 150            # resume or start, then stop
+    python -m training.train --device cuda --batch 32 # on a GPU session
+
+Loss per sample: bpp + lambda[level] * (1 - MS-SSIM), with the level drawn at
+random per sample so every step trains the one network at all rates. A
+checkpoint (weights, optimizer, step, random states) is written atomically to
+``RUN/last.pt`` every few minutes and at the end; a run continues from it, or
+from the committed fp16 checkpoint when the run folder is new.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import time
+from pathlib import Path
+
+import torch
+from pytorch_msssim import ms_ssim
+
+from training.checkpoint import load_checkpoint, save_checkpoint
+from training.data import CropSampler, center_crops, split
+from training.model import LatentzipNet
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "train"
+DEFAULT_RUN = REPO / "training" / "runs" / "main"
+COMMITTED = REPO / "training" / "checkpoint" / "latentzip.pt"
+# One lambda per trained rate level, lowest rate first.
+LAMBDAS = (12.0, 24.0, 48.0, 96.0, 192.0)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--run", type=Path, default=DEFAULT_RUN, help="run folder (checkpoint and log)")
+    ap.add_argument("--init", type=Path, default=COMMITTED, help="checkpoint to start from when RUN is new")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--crop", type=int, default=192)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--max-steps", type=int, default=10**9, help="stop at this global step")
+    ap.add_argument("--minutes", type=float, default=60.0, help="stop after this wall time")
+    ap.add_argument("--save-every-min", type=float, default=5.0)
+    ap.add_argument("--val-every", type=int, default=500)
+    ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    ap.add_argument("--seed", type=int, default=0)
+    return ap.parse_args(argv)
+
+
+def rd_loss(model: LatentzipNet, x: torch.Tensor, levels: torch.Tensor, lambdas: torch.Tensor) -> dict:
+    """Per-batch loss and its parts (bpp and MS-SSIM are batch means)."""
+    out = model(x, levels)
+    pixels = x.shape[2] * x.shape[3]
+    bits = out["y_likelihoods"].log2().sum((1, 2, 3)) + out["z_likelihoods"].log2().sum((1, 2, 3))
+    bpp = -bits / pixels
+    x_hat = out["x_hat"].clamp(0, 1)
+    msssim = ms_ssim(x_hat, x, data_range=1.0, size_average=False)
+    loss = (bpp + lambdas[levels.long()] * (1 - msssim)).mean()
+    return {"loss": loss, "bpp": bpp.mean(), "msssim": msssim.mean()}
+
+
+@torch.no_grad()
+def validate(model: LatentzipNet, crops: list[torch.Tensor], device: str) -> dict:
+    """Held-out bpp and MS-SSIM at every trained level, with real rounding."""
+    if not crops:
+        return {}
+    model.eval()
+    result = {}
+    for level in range(model.levels):
+        bpps, scores = [], []
+        for x in crops:
+            x = x.to(device)
+            out = model(x, torch.tensor([float(level)], device=device))
+            bits = out["y_likelihoods"].log2().sum() + out["z_likelihoods"].log2().sum()
+            bpps.append(float(-bits / (x.shape[2] * x.shape[3])))
+            scores.append(float(ms_ssim(out["x_hat"].clamp(0, 1), x, data_range=1.0)))
+        result[f"L{level}"] = {"bpp": sum(bpps) / len(bpps), "msssim": sum(scores) / len(scores)}
+    model.train()
+    return result
+
+
+def log_line(run: Path, record: dict) -> None:
+    print(json.dumps(record), flush=True)
+    with open(run / "log.jsonl", "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.crop % 64 or args.crop < 192:
+        raise SystemExit("--crop must be a multiple of 64 and at least 192 (five-scale MS-SSIM)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    args.run.mkdir(parents=True, exist_ok=True)
+    device = args.device
+
+    train_paths, held_paths = split(args.data)
+    sampler = CropSampler(train_paths, args.crop, seed=args.seed)
+    val_crops = center_crops(held_paths, 256)
+
+    model = LatentzipNet().to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    step = 0
+    resume_from = args.run / "last.pt" if (args.run / "last.pt").exists() else args.init
+    if resume_from.exists():
+        state = load_checkpoint(resume_from, model, optimizer, device)
+        step = state["step"]
+        if "sampler" in state and resume_from == args.run / "last.pt":
+            sampler.set_state(state["sampler"])
+        log_line(args.run, {"event": "resume", "from": str(resume_from), "step": step})
+    for group in optimizer.param_groups:
+        group["lr"] = args.lr
+    lambdas = torch.tensor(LAMBDAS, device=device)
+
+    stop_requested = []
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(True))
+    start = window = time.time()
+    last_save = start
+    sums = {"loss": 0.0, "bpp": 0.0, "msssim": 0.0}
+    count = 0
+    model.train()
+    while not stop_requested and step < args.max_steps and time.time() - start < args.minutes * 60:
+        x = sampler.batch(args.batch).to(device)
+        levels = torch.randint(0, model.levels, (args.batch,), device=device)
+        parts = rd_loss(model, x, levels, lambdas)
+        optimizer.zero_grad(set_to_none=True)
+        parts["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if math.isfinite(float(parts["loss"])):
+            optimizer.step()
+        step += 1
+        for k in sums:
+            sums[k] += float(parts[k])
+        count += 1
+        if step % args.log_every == 0:
+            rec = {k: round(v / count, 5) for k, v in sums.items()}
+            rec.update(step=step, lr=args.lr, sec_per_step=round((time.time() - window) / count, 3))
+            log_line(args.run, rec)
+            sums = {k: 0.0 for k in sums}
+            count = 0
+            window = time.time()
+        if step % args.val_every == 0:
+            log_line(args.run, {"event": "val", "step": step, **validate(model, val_crops, device)})
+        if time.time() - last_save > args.save_every_min * 60:
+            save_checkpoint(args.run / "last.pt", model, optimizer, step, sampler.state())
+            last_save = time.time()
+    save_checkpoint(args.run / "last.pt", model, optimizer, step, sampler.state())
+    log_line(args.run, {"event": "stop", "step": step, **validate(model, val_crops, device)})
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())
