@@ -163,6 +163,8 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
             line += f"\t{e.get('width')}x{e.get('height')}\t{e.get('checkpoint')}\t{e.get('bpp', 0):.3f} bpp"
         elif r.kind == EntryKind.SYMLINK:
             line += f"\t-> {r.link}"
+        elif r.extra.get("note"):
+            line += f"\t({r.extra['note']})"
         out.write(line + "\n")
     return EXIT_OK
 

@@ -18,13 +18,13 @@ from typing import Iterator
 import numpy as np
 
 from . import metrics
-from .container import ArchiveWriter, EntryKind
+from .container import ArchiveWriter, EntryKind, check_archive_name, check_link_target
 from .entropy.latent_streams import ENTROPY_NAMES
-from .errors import CancelledError, ExistingFileError, LatentzipError
+from .errors import CancelledError, ExistingFileError, LatentzipError, UnsafePathError
 from .image_entry import ImagePayload, encode_alpha
-from .images import classify, decode_image
+from .images import DecodedImage, classify_and_decode
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
-from .reports import QUALITY_FLOORS, CompressOptions, CompressReport, FileOutcome
+from .reports import CompressOptions, CompressReport, FileOutcome
 from .runtime import image_codec
 from .runtime.model_set import ModelRegistry, ModelSet, default_registry
 from .scan import DIRECTORY, FILE, SYMLINK, Member, scan_inputs
@@ -60,6 +60,12 @@ def compress(inputs: list[Path], output: Path, options: CompressOptions = Compre
                 for member in scan.members:
                     cancel.check()
                     tracker.start_file(member.name)
+                    refusal = _unarchivable(member)
+                    if refusal:
+                        report.failed.append((member.name, refusal))
+                        sink.warning(member.name, refusal)
+                        tracker.advance(files=1, nbytes=member.size)
+                        continue
                     outcome = _add_member(writer, member, options, model, cancel, sink, report)
                     if outcome is not None:
                         report.outcomes.append(outcome)
@@ -97,6 +103,18 @@ def _publish(tmp: Path, output: Path, overwrite: bool) -> None:
     tmp.unlink()
 
 
+def _unarchivable(member: Member) -> str:
+    """Why a member cannot be stored portably ('' when it can)."""
+    try:
+        check_archive_name(member.name)
+        if member.link is not None:
+            check_link_target(member.name, member.link)
+    except UnsafePathError as exc:
+        what = "link target" if member.link is not None else "name"
+        return f"not archived: its {what} cannot be restored safely ({exc})"
+    return ""
+
+
 def _base_header(member: Member, kind: EntryKind) -> dict:
     header = {"path": member.name, "kind": int(kind), "size": member.size,
               "mtime_ns": member.mtime_ns, "mode": member.mode}
@@ -117,13 +135,17 @@ def _add_member(writer: ArchiveWriter, member: Member, options: CompressOptions,
         raise ValueError(f"unexpected member kind {member.kind}")
     note = ""
     if model is not None:
-        info = classify(member.path)
-        if info.lossy:
+        try:
+            info, decoded = classify_and_decode(member.path)
+        except (LatentzipError, OSError) as exc:
+            info, decoded = None, None
+            note = f"could not be inspected ({exc}); stored byte-exact"
+        if decoded is not None:
             try:
-                outcome = _add_image(writer, member, options, model, cancel)
+                outcome = _add_image(writer, member, decoded, options, model, cancel)
             except CancelledError:
                 raise
-            except (LatentzipError, OSError, ValueError) as exc:
+            except (LatentzipError, ValueError, MemoryError) as exc:
                 outcome, note = None, f"could not be coded ({exc}); stored byte-exact"
                 sink.warning(member.name, note)
                 report.warnings.append((member.name, note))
@@ -131,7 +153,7 @@ def _add_member(writer: ArchiveWriter, member: Member, options: CompressOptions,
                 return outcome
             if outcome is not None:
                 note = outcome.note
-        else:
+        elif info is not None:
             note = info.reason
             if info.reason.startswith("does not decode"):
                 sink.warning(member.name, f"{info.reason}; stored byte-exact")
@@ -145,10 +167,9 @@ def _add_member(writer: ArchiveWriter, member: Member, options: CompressOptions,
         return None
 
 
-def _add_image(writer: ArchiveWriter, member: Member, options: CompressOptions, model: ModelSet,
-               cancel: CancelToken) -> FileOutcome | None:
-    """Code one image; return None-kind outcome when it must be stored instead."""
-    decoded = decode_image(member.path)
+def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, options: CompressOptions,
+               model: ModelSet, cancel: CancelToken) -> FileOutcome:
+    """Code one image; a "stored" outcome says why it must be stored byte-exact instead."""
     rgb = decoded.rgb
     encoded = image_codec.encode_image(model, rgb, options.checkpoint, ENTROPY_NAMES[options.entropy], cancel.check)
     recon = image_codec.decode_image(model, encoded.data, cancel.check)
@@ -156,7 +177,7 @@ def _add_image(writer: ArchiveWriter, member: Member, options: CompressOptions, 
         recon = np.repeat(np.round(recon.mean(axis=2, keepdims=True)).astype(np.uint8), 3, axis=2)
     score = metrics.ms_ssim(recon, rgb)
     payload = ImagePayload(encoded.data, decoded.metadata.to_bytes(), encode_alpha(decoded.alpha)).to_bytes()
-    floor = QUALITY_FLOORS[options.checkpoint]
+    floor = options.floor
     if score < floor:
         return FileOutcome(member.name, "stored", member.size, 0,
                            note=f"MS-SSIM {score:.4f} under the {options.checkpoint} floor {floor}; stored byte-exact")
@@ -205,6 +226,9 @@ def _add_stored(writer: ArchiveWriter, member: Member, cancel: CancelToken, note
     use_lzma = _lzma_pays(member.path)
     kind = EntryKind.LZMA if use_lzma else EntryKind.STORED
     chunks = _read_chunks(member.path, cancel)
-    record = writer.add_stream(_base_header(member, kind), _lzma_chunks(chunks) if use_lzma else chunks)
+    header = _base_header(member, kind)
+    if note:
+        header["note"] = note
+    record = writer.add_stream(header, _lzma_chunks(chunks) if use_lzma else chunks)
     stored = record.payload_len
     return FileOutcome(member.name, "lzma" if use_lzma else "stored", member.size, stored, note=note)

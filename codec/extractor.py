@@ -18,8 +18,16 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .container import ArchiveReader, EntryKind, EntryRecord, check_symlink_target, safe_target, scan_entries
-from .errors import ArchiveFormatError, CancelledError, ExistingFileError, LatentzipError
+from .container import (
+    ArchiveReader,
+    EntryKind,
+    EntryRecord,
+    check_symlink_target,
+    iter_salvaged_payload,
+    safe_target,
+    scan_entries,
+)
+from .errors import ArchiveFormatError, CancelledError, ExistingFileError, InputError, LatentzipError
 from .image_entry import ImagePayload, decode_alpha
 from .images import ImageMetadata, encode_image
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
@@ -32,6 +40,8 @@ CHUNK = 1 << 20
 
 def list_entries(archive: Path) -> list[EntryRecord]:
     """The archive's entries, from its index alone."""
+    if not Path(archive).is_file():
+        raise InputError("no such archive", str(archive))
     with ArchiveReader.open(Path(archive)) as reader:
         return list(reader.entries)
 
@@ -83,7 +93,7 @@ def _write_atomically(target: Path, chunks: Iterable[bytes], overwrite: bool) ->
         raise
 
 
-def _lzma_stream(reader: ArchiveReader, record: EntryRecord) -> Iterator[bytes]:
+def _lzma_stream(reader: ArchiveReader | SalvageReader, record: EntryRecord) -> Iterator[bytes]:
     """Decompress an LZMA entry in bounded chunks; never past its stated size."""
     decomp = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
     produced = 0
@@ -108,8 +118,29 @@ def _lzma_stream(reader: ArchiveReader, record: EntryRecord) -> Iterator[bytes]:
         raise ArchiveFormatError("LZMA data does not match the stated size", record.path)
 
 
-def _open_for_reading(archive: Path, keep_going: bool) -> tuple[ArchiveReader, list[EntryRecord], bool]:
-    """The reader and its entries; with keep_going, salvage by scanning when the index is gone."""
+class SalvageReader:
+    """Reads entries found by scanning an archive whose index is lost or damaged."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> "SalvageReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def iter_payload(self, record: EntryRecord, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        return iter_salvaged_payload(self.path, record, chunk_size=chunk_size)
+
+    def read_payload(self, record: EntryRecord) -> bytes:
+        return b"".join(self.iter_payload(record))
+
+
+def _open_for_reading(archive: Path, keep_going: bool) -> tuple[ArchiveReader | SalvageReader, list[EntryRecord], bool]:
+    """The reader and its entries; with keep_going, salvage by scanning when the index is unusable."""
+    if not archive.is_file():
+        raise InputError("no such archive", str(archive))
     try:
         reader = ArchiveReader.open(archive)
         return reader, list(reader.entries), False
@@ -117,7 +148,7 @@ def _open_for_reading(archive: Path, keep_going: bool) -> tuple[ArchiveReader, l
         if not keep_going:
             raise
     records = [rec for rec, err in scan_entries(archive) if rec is not None]
-    return ArchiveReader.open_without_index(archive), records, True
+    return SalvageReader(archive), records, True
 
 
 def extract(archive: Path, out_dir: Path, options: ExtractOptions = ExtractOptions(),
@@ -159,7 +190,7 @@ def extract(archive: Path, out_dir: Path, options: ExtractOptions = ExtractOptio
     return report
 
 
-def _extract_one(reader: ArchiveReader, record: EntryRecord, out_dir: Path, options: ExtractOptions,
+def _extract_one(reader: ArchiveReader | SalvageReader, record: EntryRecord, out_dir: Path, options: ExtractOptions,
                  registry: ModelRegistry, cancel: CancelToken, dir_times: list[tuple[Path, int]]) -> None:
     target = safe_target(out_dir, output_name(record, options.as_png))
     if record.kind == EntryKind.DIRECTORY:
@@ -177,6 +208,8 @@ def _extract_one(reader: ArchiveReader, record: EntryRecord, out_dir: Path, opti
         if os.path.lexists(target):
             target.unlink()
         os.symlink(record.link or "", target)
+        if os.utime in os.supports_follow_symlinks:
+            os.utime(target, ns=(record.mtime_ns, record.mtime_ns), follow_symlinks=False)
         return
     if record.kind == EntryKind.STORED:
         _write_atomically(target, reader.iter_payload(record, CHUNK), options.overwrite)
@@ -198,6 +231,8 @@ def test_archive(archive: Path, sink: ProgressSink | None = None, cancel: Cancel
     cancel = cancel or CancelToken()
     registry = registry or default_registry()
     report = TestReport()
+    if not Path(archive).is_file():
+        raise InputError("no such archive", str(archive))
     try:
         reader = ArchiveReader.open(Path(archive))
     except ArchiveFormatError as exc:

@@ -19,6 +19,11 @@ class CompressOptions:
     images: str = "lossy"
     overwrite: bool = False
     model_hash: str | None = None  # None: the newest bundled model set
+    quality_floor: float | None = None  # None: the checkpoint's floor (QUALITY_FLOORS)
+
+    @property
+    def floor(self) -> float:
+        return QUALITY_FLOORS[self.checkpoint] if self.quality_floor is None else self.quality_floor
 
     def __post_init__(self) -> None:
         if self.checkpoint not in CHECKPOINTS:

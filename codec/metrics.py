@@ -1,0 +1,229 @@
+"""Image quality metrics: MS-SSIM (with an SSIM fallback for small images), PSNR and bits per pixel.
+
+``ms_ssim`` reproduces ``pytorch_msssim.ms_ssim(X, Y, data_range=255, size_average=True)``
+(version 1.0.0) in pure NumPy float32: 11x11 Gaussian window (sigma 1.5) applied
+separably with 'valid' borders, K1=0.01, K2=0.03, level weights
+[0.0448, 0.2856, 0.3001, 0.2363, 0.1333], 2x2 average pooling between levels with
+one zero row/column of padding on an odd side (``F.avg_pool2d(kernel_size=2,
+padding=[s % 2 for s in shape])``, padding counted in the average), ReLU on the
+per-channel contrast-structure terms and on the last level's SSIM, computed per
+channel and averaged over the channels.
+
+Five scales need a shorter side of at least 161 px. Below that ``ms_ssim`` reports
+single-scale SSIM instead (what ``pytorch_msssim.ssim(X, Y, data_range=255)``
+computes: same window and constants, no ReLU, so the value lies in [-1, 1]); when a
+side is also under 11 px (no full window fits) the SSIM is taken over one window
+covering the whole image, with plain (unweighted) means, variances and covariance.
+``quality_metric_name`` tells which of the two a caller should label the value as.
+
+The filtering is done as banded matrix products over row strips, so memory stays
+bounded for large images (the level-0 planes are converted to float32 one strip at
+a time).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = ["ms_ssim", "ssim", "psnr", "bpp", "quality_metric_name", "MS_SSIM_MIN_SIDE"]
+
+WIN_SIZE = 11
+WIN_SIGMA = 1.5
+K1, K2 = 0.01, 0.03
+DATA_RANGE = 255.0
+C1 = (K1 * DATA_RANGE) ** 2
+C2 = (K2 * DATA_RANGE) ** 2
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+#: Shortest side for which the five MS-SSIM scales fit (pytorch_msssim asserts side > 160).
+MS_SSIM_MIN_SIDE = (WIN_SIZE - 1) * 2 ** (len(MS_SSIM_WEIGHTS) - 1) + 1
+
+_BLOCK = 40  # output rows/columns per banded matrix product
+_STRIP_ELEMS = 1 << 22  # float32 elements of the 5*C map stack per row strip (16 MiB)
+
+
+def quality_metric_name(height: int, width: int) -> str:
+    """Name of the metric ``ms_ssim`` reports for an image of this size: "MS-SSIM" or "SSIM"."""
+    return "MS-SSIM" if min(height, width) >= MS_SSIM_MIN_SIDE else "SSIM"
+
+
+# The 11-tap Gaussian (sigma 1.5) exactly as pytorch_msssim builds it in float32. Its sum
+# is 1 - 3e-8; a window normalised by NumPy sums to 1 + 6e-8 instead, and that difference
+# shifts the variances (E[x^2] - mu^2 with mu up to 255) enough to move SSIM by ~1e-5.
+_WINDOW_HEX = (
+    "0x1.0d957p-10", "0x1.f1fe02p-8", "0x1.26eb18p-5", "0x1.bff0fep-4", "0x1.b43c3ep-3", "0x1.10656p-2",
+)
+
+
+@lru_cache(maxsize=1)
+def _window() -> np.ndarray:
+    half = [float.fromhex(v) for v in _WINDOW_HEX]
+    return np.array(half + half[-2::-1], dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def _band(block: int) -> np.ndarray:
+    """(block+10, block) matrix M with ``(row @ M)[j] = sum_k g[k] * row[j + k]``."""
+    g = _window()
+    band = np.zeros((block + WIN_SIZE - 1, block), dtype=np.float32)
+    for j in range(block):
+        band[j : j + WIN_SIZE, j] = g
+    band.setflags(write=False)
+    return band
+
+
+def _filter_rows(maps: np.ndarray) -> np.ndarray:
+    """Valid Gaussian filtering along the last axis of a 2-D float32 array."""
+    n, w = maps.shape
+    out_w = w - WIN_SIZE + 1
+    out = np.empty((n, out_w), dtype=np.float32)
+    band = _band(_BLOCK)
+    for j in range(0, out_w, _BLOCK):
+        b = min(_BLOCK, out_w - j)
+        np.matmul(maps[:, j : j + b + WIN_SIZE - 1], band[: b + WIN_SIZE - 1, :b], out=out[:, j : j + b])
+    return out
+
+
+def _as_planes(a: np.ndarray) -> np.ndarray:
+    """View of an HxW or HxWxC array as C x H x W (no copy)."""
+    return a[np.newaxis] if a.ndim == 2 else a.transpose(2, 0, 1)
+
+
+def _ssim_cs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean SSIM and mean contrast-structure of C x H x W planes (H, W >= 11)."""
+    c, h, w = x.shape
+    out_h, out_w = h - WIN_SIZE + 1, w - WIN_SIZE + 1
+    strip = max(_BLOCK, (_STRIP_ELEMS // (5 * c * w)) // _BLOCK * _BLOCK)
+    band_t = np.ascontiguousarray(_band(_BLOCK).T)
+    ssim_sum = np.zeros(c, dtype=np.float64)
+    cs_sum = np.zeros(c, dtype=np.float64)
+    for r in range(0, out_h, strip):
+        rows = min(strip, out_h - r)
+        rin = rows + WIN_SIZE - 1
+        maps = np.empty((5, c, rin, w), dtype=np.float32)
+        maps[0] = x[:, r : r + rin]
+        maps[1] = y[:, r : r + rin]
+        np.multiply(maps[0], maps[0], out=maps[2])
+        np.multiply(maps[1], maps[1], out=maps[3])
+        np.multiply(maps[0], maps[1], out=maps[4])
+        maps = maps.reshape(5 * c, rin, w)
+        vert = np.empty((5 * c, rows, w), dtype=np.float32)
+        for i in range(0, rows, _BLOCK):
+            b = min(_BLOCK, rows - i)
+            np.matmul(band_t[:b, : b + WIN_SIZE - 1], maps[:, i : i + b + WIN_SIZE - 1], out=vert[:, i : i + b])
+        f = _filter_rows(vert.reshape(5 * c * rows, w)).reshape(5, c, rows, out_w)
+        mu1, mu2 = f[0], f[1]
+        mu1_sq, mu2_sq, mu1_mu2 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+        sigma1_sq = f[2] - mu1_sq
+        sigma2_sq = f[3] - mu2_sq
+        sigma12 = f[4] - mu1_mu2
+        cs_map = (2 * sigma12 + np.float32(C2)) / (sigma1_sq + sigma2_sq + np.float32(C2))
+        lum = (2 * mu1_mu2 + np.float32(C1)) / (mu1_sq + mu2_sq + np.float32(C1))
+        cs_sum += cs_map.sum(axis=(1, 2), dtype=np.float64)
+        ssim_sum += (lum * cs_map).sum(axis=(1, 2), dtype=np.float64)
+    count = float(out_h * out_w)
+    return ssim_sum / count, cs_sum / count
+
+
+def _global_ssim(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-channel SSIM with one window covering the whole plane (uniform weights)."""
+    x = x.reshape(x.shape[0], -1).astype(np.float64)
+    y = y.reshape(y.shape[0], -1).astype(np.float64)
+    mu1, mu2 = x.mean(axis=1), y.mean(axis=1)
+    var1 = (x * x).mean(axis=1) - mu1 * mu1
+    var2 = (y * y).mean(axis=1) - mu2 * mu2
+    cov = (x * y).mean(axis=1) - mu1 * mu2
+    lum = (2 * mu1 * mu2 + C1) / (mu1 * mu1 + mu2 * mu2 + C1)
+    return lum * (2 * cov + C2) / (var1 + var2 + C2)
+
+
+def _downsample(a: np.ndarray) -> np.ndarray:
+    """2x2 average pooling of C x H x W planes, zero-padding one row/column on each odd side.
+
+    Matches ``F.avg_pool2d(kernel_size=2, padding=[h % 2, w % 2])`` (count_include_pad):
+    with an odd height the first output row averages a zero row with input row 0.
+    """
+    c, h, w = a.shape
+    ph, pw = h % 2, w % 2
+    out = np.zeros((c, (h + ph) // 2, (w + pw) // 2), dtype=np.float32)
+    for dy in (0, 1):
+        src_r, dst_r = (slice(1, None, 2), slice(1, None)) if dy - ph < 0 else (slice(dy - ph, None, 2), slice(None))
+        for dx in (0, 1):
+            src_c, dst_c = (
+                (slice(1, None, 2), slice(1, None)) if dx - pw < 0 else (slice(dx - pw, None, 2), slice(None))
+            )
+            out[:, dst_r, dst_c] += a[:, src_r, src_c]
+    out *= np.float32(0.25)
+    return out
+
+
+def _check_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"images differ in shape: {a.shape} and {b.shape}")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a, b = a[:, :, 0], b[:, :, 0]
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)):
+        raise ValueError(f"expected an HxW or HxWx3 image, got shape {a.shape}")
+    if a.shape[0] < 1 or a.shape[1] < 1:
+        raise ValueError(f"empty image: shape {a.shape}")
+    return a, b
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Single-scale SSIM (data range 255), as ``pytorch_msssim.ssim`` computes it; in [-1, 1].
+
+    A side under 11 px gets one whole-image window (see the module docstring).
+    """
+    a, b = _check_pair(a, b)
+    x, y = _as_planes(a), _as_planes(b)
+    if min(a.shape[:2]) < WIN_SIZE:
+        return float(_global_ssim(x, y).mean())
+    ssim_pc, _ = _ssim_cs(x, y)
+    return float(ssim_pc.mean())
+
+
+def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """5-scale MS-SSIM of two HxWx3 (or HxW) images with values in [0, 255]; in [0, 1].
+
+    Images whose shorter side is under 161 px get single-scale ``ssim`` instead;
+    ``quality_metric_name(h, w)`` names the metric reported.
+    """
+    a, b = _check_pair(a, b)
+    if quality_metric_name(a.shape[0], a.shape[1]) != "MS-SSIM":
+        return ssim(a, b)
+    x, y = _as_planes(a), _as_planes(b)
+    levels = len(MS_SSIM_WEIGHTS)
+    result = np.ones(x.shape[0], dtype=np.float64)
+    for level, weight in enumerate(MS_SSIM_WEIGHTS):
+        ssim_pc, cs = _ssim_cs(x, y)
+        term = cs if level < levels - 1 else ssim_pc
+        result *= np.maximum(term, 0.0) ** weight
+        if level < levels - 1:
+            x, y = _downsample(x), _downsample(y)
+    return float(result.mean())
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB for peak 255 over all pixels and channels; ``inf`` for identical images."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"images differ in shape: {a.shape} and {b.shape}")
+    if a.size == 0:
+        raise ValueError("empty image")
+    diff = a.astype(np.float64) - b.astype(np.float64)
+    mse = float(np.mean(diff * diff))
+    if mse == 0.0:
+        return math.inf
+    return 10.0 * math.log10(DATA_RANGE * DATA_RANGE / mse)
+
+
+def bpp(total_bytes: int, pixels: int) -> float:
+    """Bits per pixel: ``8 * total_bytes / pixels``."""
+    if pixels <= 0:
+        raise ValueError(f"pixel count must be positive, got {pixels}")
+    if total_bytes < 0:
+        raise ValueError(f"byte count must not be negative, got {total_bytes}")
+    return 8.0 * total_bytes / pixels

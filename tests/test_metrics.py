@@ -1,0 +1,125 @@
+"""MS-SSIM / SSIM against pytorch_msssim reference values, PSNR, bpp."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from latentzip.codec.metrics import bpp, ms_ssim, psnr, quality_metric_name, ssim
+
+TESTS = Path(__file__).resolve().parent
+REFERENCE = json.loads((TESTS / "expected" / "msssim_reference.json").read_text())
+
+
+def _load(name: str) -> np.ndarray:
+    with Image.open(TESTS / "assets" / f"{name}.png") as im:
+        return np.asarray(im)
+
+
+def _case_images(case: dict) -> tuple[np.ndarray, np.ndarray]:
+    a, b = _load(case["a"]), _load(case["b"])
+    if case["box"]:
+        t, btm, left, right = case["box"]
+        a, b = a[t:btm, left:right], b[t:btm, left:right]
+    return a, b
+
+
+@pytest.mark.parametrize("case", REFERENCE["cases"], ids=[c["name"] for c in REFERENCE["cases"]])
+def test_matches_pytorch_msssim(case: dict) -> None:
+    a, b = _case_images(case)
+    expected_name = "MS-SSIM" if case["function"] == "ms_ssim" else "SSIM"
+    assert quality_metric_name(a.shape[0], a.shape[1]) == expected_name
+    assert ms_ssim(a, b) == pytest.approx(case["value"], abs=1e-4)
+    if case["function"] == "ssim":
+        assert ssim(a, b) == pytest.approx(case["value"], abs=1e-4)
+    if case["psnr"] is None:
+        assert psnr(a, b) == math.inf
+    else:
+        assert psnr(a, b) == pytest.approx(case["psnr"], abs=1e-9)
+
+
+def test_reference_covers_odd_gray_and_fallback() -> None:
+    shapes = [_case_images(c)[0].shape for c in REFERENCE["cases"]]
+    assert any(len(s) == 2 for s in shapes)
+    assert any(s[0] % 2 and s[1] % 2 for s in shapes)
+    assert any(c["function"] == "ssim" for c in REFERENCE["cases"])
+
+
+def test_metric_name_threshold() -> None:
+    assert quality_metric_name(161, 161) == "MS-SSIM"
+    assert quality_metric_name(160, 4000) == "SSIM"
+    assert quality_metric_name(4000, 160) == "SSIM"
+    assert quality_metric_name(512, 768) == "MS-SSIM"
+
+
+def test_channel_last_singleton_and_dtypes() -> None:
+    a, b = _load("metric_c_gray"), _load("metric_c_gray_noise")
+    value = ms_ssim(a, b)
+    assert ms_ssim(a[:, :, None], b[:, :, None]) == pytest.approx(value, abs=1e-7)
+    assert ms_ssim(a.astype(np.float32), b.astype(np.float64)) == pytest.approx(value, abs=1e-6)
+    # RGB built from one grayscale plane gives the grayscale value (mean over equal channels).
+    rgb_a, rgb_b = np.repeat(a[:, :, None], 3, axis=2), np.repeat(b[:, :, None], 3, axis=2)
+    assert ms_ssim(rgb_a, rgb_b) == pytest.approx(value, abs=1e-6)
+
+
+def test_symmetric_and_identical() -> None:
+    a, b = _load("metric_b"), _load("metric_b_jpeg30")
+    assert ms_ssim(a, b) == pytest.approx(ms_ssim(b, a), abs=1e-6)
+    assert ms_ssim(a, a) == pytest.approx(1.0, abs=1e-6)
+    assert 0.0 < ms_ssim(a, b) < 1.0
+
+
+def test_tiny_image_uses_whole_image_window() -> None:
+    rng = np.random.default_rng(7)
+    a = rng.integers(0, 256, (8, 30, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-25, 26, a.shape), 0, 255).astype(np.uint8)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    per_channel = []
+    for ch in range(3):
+        x, y = a[:, :, ch].astype(np.float64), b[:, :, ch].astype(np.float64)
+        mx, my = x.mean(), y.mean()
+        vx, vy, cov = x.var(), y.var(), ((x - mx) * (y - my)).mean()
+        per_channel.append((2 * mx * my + c1) * (2 * cov + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2)))
+    assert quality_metric_name(8, 30) == "SSIM"
+    assert ms_ssim(a, b) == pytest.approx(float(np.mean(per_channel)), abs=1e-9)
+    assert ms_ssim(a, a) == pytest.approx(1.0)
+    assert ms_ssim(a[:1, :1], b[:1, :1]) <= 1.0
+
+
+def test_bad_inputs() -> None:
+    a = np.zeros((200, 200, 3), np.uint8)
+    with pytest.raises(ValueError):
+        ms_ssim(a, a[:199])
+    with pytest.raises(ValueError):
+        ms_ssim(np.zeros((200, 200, 4), np.uint8), np.zeros((200, 200, 4), np.uint8))
+    with pytest.raises(ValueError):
+        ms_ssim(np.zeros((0, 5), np.uint8), np.zeros((0, 5), np.uint8))
+    with pytest.raises(ValueError):
+        psnr(a, a[:10])
+    with pytest.raises(ValueError):
+        bpp(10, 0)
+
+
+def test_psnr_known_values() -> None:
+    a = np.zeros((4, 4, 3), np.uint8)
+    assert psnr(a, a) == math.inf
+    b = a.copy()
+    b[...] = 1  # MSE 1
+    assert psnr(a, b) == pytest.approx(20 * math.log10(255))
+    b[...] = 255  # MSE 255^2
+    assert psnr(a, b) == pytest.approx(0.0)
+    # uint8 inputs must not wrap around when subtracted.
+    assert psnr(np.full((2, 2), 10, np.uint8), np.full((2, 2), 0, np.uint8)) == pytest.approx(
+        10 * math.log10(255**2 / 100)
+    )
+
+
+def test_bpp() -> None:
+    assert bpp(1000, 8000) == 1.0
+    assert bpp(0, 10) == 0.0
+    assert bpp(3, 2) == 12.0
