@@ -16,9 +16,10 @@ side is also under 11 px (no full window fits) the SSIM is taken over one window
 covering the whole image, with plain (unweighted) means, variances and covariance.
 ``quality_metric_name`` tells which of the two a caller should label the value as.
 
-The filtering is done as banded matrix products over row strips, so memory stays
-bounded for large images (the level-0 planes are converted to float32 one strip at
-a time).
+The filtering works on tiles of 16 rows by up to 512 columns with plain NumPy
+element-wise operations (no BLAS, so no thread pool), which keeps the working set in
+cache and memory bounded for large images (level-0 planes are converted to float32 one
+tile at a time).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 #: Shortest side for which the five MS-SSIM scales fit (pytorch_msssim asserts side > 160).
 MS_SSIM_MIN_SIDE = (WIN_SIZE - 1) * 2 ** (len(MS_SSIM_WEIGHTS) - 1) + 1
 
-_BLOCK = 40  # output rows/columns per banded matrix product
-_STRIP_ELEMS = 1 << 22  # float32 elements of the 5*C map stack per row strip (16 MiB)
+_STRIP = 16  # output rows per tile: tiles keep the working set in cache
+_TILE_W = 512  # output columns per tile (at most)
 
 
 def quality_metric_name(height: int, width: int) -> str:
@@ -53,7 +54,12 @@ def quality_metric_name(height: int, width: int) -> str:
 # is 1 - 3e-8; a window normalised by NumPy sums to 1 + 6e-8 instead, and that difference
 # shifts the variances (E[x^2] - mu^2 with mu up to 255) enough to move SSIM by ~1e-5.
 _WINDOW_HEX = (
-    "0x1.0d957p-10", "0x1.f1fe02p-8", "0x1.26eb18p-5", "0x1.bff0fep-4", "0x1.b43c3ep-3", "0x1.10656p-2",
+    "0x1.0d957p-10",
+    "0x1.f1fe02p-8",
+    "0x1.26eb18p-5",
+    "0x1.bff0fep-4",
+    "0x1.b43c3ep-3",
+    "0x1.10656p-2",
 )
 
 
@@ -63,27 +69,27 @@ def _window() -> np.ndarray:
     return np.array(half + half[-2::-1], dtype=np.float32)
 
 
-@lru_cache(maxsize=4)
-def _band(block: int) -> np.ndarray:
-    """(block+10, block) matrix M with ``(row @ M)[j] = sum_k g[k] * row[j + k]``."""
+def _filter_tile(maps: np.ndarray, rows: int, out: np.ndarray) -> None:
+    """Valid 11x11 Gaussian filtering of ``maps`` (... x rows+10 x W) into ``out`` (... x rows x W-10).
+
+    Separable, and using the window's symmetry: g[5]*x[5] + sum_k g[k]*(x[k] + x[10-k]).
+    Plain NumPy element-wise operations, no BLAS (so no thread pool to fight over).
+    """
     g = _window()
-    band = np.zeros((block + WIN_SIZE - 1, block), dtype=np.float32)
-    for j in range(block):
-        band[j : j + WIN_SIZE, j] = g
-    band.setflags(write=False)
-    return band
-
-
-def _filter_rows(maps: np.ndarray) -> np.ndarray:
-    """Valid Gaussian filtering along the last axis of a 2-D float32 array."""
-    n, w = maps.shape
-    out_w = w - WIN_SIZE + 1
-    out = np.empty((n, out_w), dtype=np.float32)
-    band = _band(_BLOCK)
-    for j in range(0, out_w, _BLOCK):
-        b = min(_BLOCK, out_w - j)
-        np.matmul(maps[:, j : j + b + WIN_SIZE - 1], band[: b + WIN_SIZE - 1, :b], out=out[:, j : j + b])
-    return out
+    half, last = WIN_SIZE // 2, WIN_SIZE - 1
+    vert = maps[..., half : half + rows, :] * g[half]
+    tmp = np.empty_like(vert)
+    for k in range(half):
+        np.add(maps[..., k : k + rows, :], maps[..., last - k : last - k + rows, :], out=tmp)
+        tmp *= g[k]
+        vert += tmp
+    out_w = out.shape[-1]
+    np.multiply(vert[..., half : half + out_w], g[half], out=out)
+    tmp = np.empty_like(out)
+    for k in range(half):
+        np.add(vert[..., k : k + out_w], vert[..., last - k : last - k + out_w], out=tmp)
+        tmp *= g[k]
+        out += tmp
 
 
 def _as_planes(a: np.ndarray) -> np.ndarray:
@@ -94,35 +100,36 @@ def _as_planes(a: np.ndarray) -> np.ndarray:
 def _ssim_cs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean SSIM and mean contrast-structure of C x H x W planes (H, W >= 11)."""
     c, h, w = x.shape
-    out_h, out_w = h - WIN_SIZE + 1, w - WIN_SIZE + 1
-    strip = max(_BLOCK, (_STRIP_ELEMS // (5 * c * w)) // _BLOCK * _BLOCK)
-    band_t = np.ascontiguousarray(_band(_BLOCK).T)
+    pad = WIN_SIZE - 1
+    out_h, out_w = h - pad, w - pad
+    n_cols = -(-out_w // _TILE_W)
+    tile_w = -(-out_w // n_cols)
     ssim_sum = np.zeros(c, dtype=np.float64)
     cs_sum = np.zeros(c, dtype=np.float64)
-    for r in range(0, out_h, strip):
-        rows = min(strip, out_h - r)
-        rin = rows + WIN_SIZE - 1
-        maps = np.empty((5, c, rin, w), dtype=np.float32)
-        maps[0] = x[:, r : r + rin]
-        maps[1] = y[:, r : r + rin]
-        np.multiply(maps[0], maps[0], out=maps[2])
-        np.multiply(maps[1], maps[1], out=maps[3])
-        np.multiply(maps[0], maps[1], out=maps[4])
-        maps = maps.reshape(5 * c, rin, w)
-        vert = np.empty((5 * c, rows, w), dtype=np.float32)
-        for i in range(0, rows, _BLOCK):
-            b = min(_BLOCK, rows - i)
-            np.matmul(band_t[:b, : b + WIN_SIZE - 1], maps[:, i : i + b + WIN_SIZE - 1], out=vert[:, i : i + b])
-        f = _filter_rows(vert.reshape(5 * c * rows, w)).reshape(5, c, rows, out_w)
-        mu1, mu2 = f[0], f[1]
-        mu1_sq, mu2_sq, mu1_mu2 = mu1 * mu1, mu2 * mu2, mu1 * mu2
-        sigma1_sq = f[2] - mu1_sq
-        sigma2_sq = f[3] - mu2_sq
-        sigma12 = f[4] - mu1_mu2
-        cs_map = (2 * sigma12 + np.float32(C2)) / (sigma1_sq + sigma2_sq + np.float32(C2))
-        lum = (2 * mu1_mu2 + np.float32(C1)) / (mu1_sq + mu2_sq + np.float32(C1))
-        cs_sum += cs_map.sum(axis=(1, 2), dtype=np.float64)
-        ssim_sum += (lum * cs_map).sum(axis=(1, 2), dtype=np.float64)
+    maps = np.empty((5, c, _STRIP + pad, tile_w + pad), dtype=np.float32)
+    filtered = np.empty((5, c, _STRIP, tile_w), dtype=np.float32)
+    c1, c2 = np.float32(C1), np.float32(C2)
+    for r in range(0, out_h, _STRIP):
+        rows = min(_STRIP, out_h - r)
+        for col in range(0, out_w, tile_w):
+            cols = min(tile_w, out_w - col)
+            m = maps[:, :, : rows + pad, : cols + pad]
+            m[0] = x[:, r : r + rows + pad, col : col + cols + pad]
+            m[1] = y[:, r : r + rows + pad, col : col + cols + pad]
+            np.multiply(m[0], m[0], out=m[2])
+            np.multiply(m[1], m[1], out=m[3])
+            np.multiply(m[0], m[1], out=m[4])
+            f = filtered[:, :, :rows, :cols]
+            _filter_tile(m, rows, f)
+            mu1, mu2 = f[0], f[1]
+            mu1_sq, mu2_sq, mu1_mu2 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+            sigma1_sq = f[2] - mu1_sq
+            sigma2_sq = f[3] - mu2_sq
+            sigma12 = f[4] - mu1_mu2
+            cs_map = (2 * sigma12 + c2) / (sigma1_sq + sigma2_sq + c2)
+            lum = (2 * mu1_mu2 + c1) / (mu1_sq + mu2_sq + c1)
+            cs_sum += cs_map.sum(axis=(1, 2), dtype=np.float64)
+            ssim_sum += (lum * cs_map).sum(axis=(1, 2), dtype=np.float64)
     count = float(out_h * out_w)
     return ssim_sum / count, cs_sum / count
 
@@ -149,7 +156,9 @@ def _downsample(a: np.ndarray) -> np.ndarray:
     ph, pw = h % 2, w % 2
     out = np.zeros((c, (h + ph) // 2, (w + pw) // 2), dtype=np.float32)
     for dy in (0, 1):
-        src_r, dst_r = (slice(1, None, 2), slice(1, None)) if dy - ph < 0 else (slice(dy - ph, None, 2), slice(None))
+        src_r, dst_r = (
+            (slice(1, None, 2), slice(1, None)) if dy - ph < 0 else (slice(dy - ph, None, 2), slice(None))
+        )
         for dx in (0, 1):
             src_c, dst_c = (
                 (slice(1, None, 2), slice(1, None)) if dx - pw < 0 else (slice(dx - pw, None, 2), slice(None))

@@ -152,6 +152,9 @@ class LatentzipNet(nn.Module):
             SubpixelUp(MZ, NH), nn.ReLU(), SubpixelUp(NH, NH), nn.ReLU(), conv(NH, 2 * M, 3, 1)
         )
         self.z_density = FactorizedDensity(MZ)
+        # Mixed precision for the two big transforms only (bf16 on CPUs with AMX);
+        # the entropy model, the rate and everything exported stay float32.
+        self.amp_dtype: torch.dtype | None = None
         # log-gains, one row per trained rate level; level 0 is the lowest rate.
         ladder = torch.linspace(-1.0, 1.0, levels)[:, None].repeat(1, M)
         self.log_gain = nn.Parameter(ladder.clone())
@@ -170,6 +173,9 @@ class LatentzipNet(nn.Module):
         log_ig = self.log_inv_gain[lo] * (1 - frac) + self.log_inv_gain[lo + 1] * frac
         return torch.exp(log_g), torch.exp(log_ig)
 
+    def _amp(self, x: Tensor) -> torch.autocast:
+        return torch.autocast(x.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None)
+
     def hyper_params(self, z_q: Tensor) -> tuple[Tensor, Tensor]:
         """Mean and log-scale of y (ungained), from the quantized hyper-latent."""
         mean, log_scale = self.h_s(z_q).chunk(2, dim=1)
@@ -183,7 +189,9 @@ class LatentzipNet(nn.Module):
         """
         gain, inv_gain = self.gains(level)
         gain, inv_gain = gain[:, :, None, None], inv_gain[:, :, None, None]
-        y = self.g_a(x)
+        with self._amp(x):
+            y = self.g_a(x)
+        y = y.float()
         z = self.h_a(y)
         z_coded = z + torch.empty_like(z).uniform_(-0.5, 0.5) if self.training else torch.round(z)
         z_lik = self.z_density.likelihood(z_coded)
@@ -199,5 +207,6 @@ class LatentzipNet(nn.Module):
             y_coded = torch.round(y_gained - mean_gained) + mean_gained
         y_lik = gaussian_likelihood(y_coded, mean_gained, scale_gained)
         y_hat = (round_ste(y_gained - mean_gained) + mean_gained) * inv_gain
-        x_hat = self.g_s(y_hat)
-        return {"x_hat": x_hat, "y_likelihoods": y_lik, "z_likelihoods": z_lik}
+        with self._amp(x):
+            x_hat = self.g_s(y_hat)
+        return {"x_hat": x_hat.float(), "y_likelihoods": y_lik, "z_likelihoods": z_lik}

@@ -24,7 +24,8 @@ class DecodedImage:
     """Pixels and metadata of one image.
 
     ``rgb`` is HxWx3 uint8 (a grayscale image is replicated into the three channels),
-    ``alpha`` HxW uint8 or None, ``format`` the Pillow format name of the file.
+    ``alpha`` HxW uint8 or None (both read-only), ``format`` the Pillow format name of
+    the file.
     """
 
     rgb: np.ndarray
@@ -66,6 +67,9 @@ def classify_and_decode(path: Path) -> tuple[ImageClass, DecodedImage | None]:
         rgb = np.repeat(plane[:, :, np.newaxis], 3, axis=2)
     else:
         rgb = np.ascontiguousarray(pixels)
+    for array in (rgb, alpha):
+        if array is not None:
+            array.setflags(write=False)
     decoded = DecodedImage(rgb, alpha, grayscale, result.verdict.format or "", result.metadata)
     return result.verdict, decoded
 

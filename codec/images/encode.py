@@ -54,6 +54,7 @@ WEBP_QUALITY = 95
 WEBP_METHOD = 4
 PNG_COMPRESS_LEVEL = 6
 _MAX_SEGMENT = 65533  # JPEG segment payload limit
+_INTEROP_IFD = 0xA005  # an offset into the original file: not carried
 
 
 def encode_image(
@@ -221,25 +222,64 @@ def _write_webp(im: Image.Image, blocks: list[MetadataBlock], has_alpha: bool) -
 
 
 def _write_tiff(im: Image.Image, metadata: ImageMetadata) -> bytes:
-    exif = Image.Exif()
+    ifd0 = Image.Exif()
+    subs: dict[int, dict] = {}
     if metadata.exif:
         source = Image.Exif()
         source.load(metadata.exif)
         for tag in TIFF_IFD0_TAGS:
             if tag in source:
-                exif[tag] = source[tag]
+                ifd0[tag] = source[tag]
         for sub in (TIFF_EXIF_IFD, TIFF_GPS_IFD):
-            exif.get_ifd(sub).update(source.get_ifd(sub))
+            entries = {k: v for k, v in source.get_ifd(sub).items() if k != _INTEROP_IFD}
+            if entries:
+                subs[sub] = entries
     xmp = metadata.xmp
     if xmp:
-        exif[700] = xmp
+        ifd0[700] = xmp
     kwargs: dict[str, object] = {"compression": "tiff_adobe_deflate"}
-    raw = exif.tobytes()
-    if len(raw) > len(JPEG_EXIF_PREFIX) + 8 + 6:  # more than an empty IFD
-        kwargs["exif"] = raw  # as bytes: Pillow then writes the Exif and GPS sub-IFDs too
+    if len(ifd0):
+        kwargs["exif"] = ifd0.tobytes()
     icc = metadata.icc_profile
     if icc:
         kwargs["icc_profile"] = icc
     buf = io.BytesIO()
     im.save(buf, "TIFF", **kwargs)
-    return buf.getvalue()
+    data = buf.getvalue()
+    return _append_ifd0_with_sub_ifds(data, subs) if subs else data
+
+
+def _append_ifd0_with_sub_ifds(tiff: bytes, subs: dict[int, dict]) -> bytes:
+    """Add Exif/GPS sub-IFDs, which Pillow's libtiff writer cannot write.
+
+    The sub-IFDs and a copy of IFD0 with pointers to them are appended, and the header
+    is pointed at the new IFD0; IFD0's other entries are copied as raw 12-byte entries,
+    so strips and other out-of-line values stay valid where they are.
+    """
+    from PIL import TiffImagePlugin
+
+    e = "<" if tiff[:2] == b"II" else ">"
+    (ifd0,) = struct.unpack(e + "I", tiff[4:8])
+    (count,) = struct.unpack(e + "H", tiff[ifd0 : ifd0 + 2])
+    entries = {}
+    for i in range(count):
+        raw = tiff[ifd0 + 2 + 12 * i : ifd0 + 14 + 12 * i]
+        entries[struct.unpack(e + "H", raw[:2])[0]] = raw
+    (next_ifd,) = struct.unpack(e + "I", tiff[ifd0 + 2 + 12 * count : ifd0 + 6 + 12 * count])
+    out = bytearray(tiff)
+    for tag, values in subs.items():
+        if len(out) % 2:
+            out += b"\x00"
+        sub = TiffImagePlugin.ImageFileDirectory_v2(ifh=tiff[:8], group=tag)
+        for key, value in values.items():
+            sub[key] = value
+        offset = len(out)
+        out += sub.tobytes(offset)
+        entries[tag] = struct.pack(e + "HHII", tag, 4, 1, offset)  # LONG pointer
+    if len(out) % 2:
+        out += b"\x00"
+    new_ifd0 = len(out)
+    out += struct.pack(e + "H", len(entries)) + b"".join(entries[t] for t in sorted(entries))
+    out += struct.pack(e + "I", next_ifd)
+    struct.pack_into(e + "I", out, 4, new_ifd0)
+    return bytes(out)

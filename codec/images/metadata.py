@@ -27,6 +27,7 @@ original file, or is not exposed):
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -57,13 +58,27 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_XMP_KEYWORD = b"XML:com.adobe.xmp"
 
 # PNG chunks that describe the pixel encoding of the original file (or sign it).
-_PNG_DROP = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"sBIT", b"hIST", b"dSIG", b"acTL", b"fcTL", b"fdAT"}
+_PNG_DROP = {
+    b"IHDR",
+    b"PLTE",
+    b"IDAT",
+    b"IEND",
+    b"tRNS",
+    b"sBIT",
+    b"hIST",
+    b"dSIG",
+    b"acTL",
+    b"fcTL",
+    b"fdAT",
+}
 # Known metadata chunks kept even though some are marked unsafe-to-copy.
 _PNG_KNOWN = {
     b"iCCP", b"sRGB", b"gAMA", b"cHRM", b"cICP", b"mDCV", b"cLLI", b"pHYs", b"sPLT", b"bKGD",
     b"tIME", b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"oFFs", b"pCAL", b"sCAL", b"sTER",
 }  # fmt: skip
 WEBP_KEPT = (b"ICCP", b"EXIF", b"XMP ")
+_JPEG_FILL = re.compile(rb"\xff+")
+_JPEG_MARKER_IN_SCAN = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
 
 #: IFD0 tags copied from a TIFF (besides ICC 34675 and XMP 700, kept as raw bytes).
 TIFF_IFD0_TAGS = (270, 271, 272, 274, 282, 283, 296, 305, 306, 315, 33432)
@@ -161,7 +176,12 @@ class ImageMetadata:
         out = [b"LZMD\x01", bytes([len(fmt)]), fmt, struct.pack("<I", len(self.blocks))]
         for b in self.blocks:
             kind = b.kind.encode("ascii")
-            out += [bytes([len(kind)]), kind, bytes([1 if b.after_image else 0]), struct.pack("<I", len(b.data))]
+            out += [
+                bytes([len(kind)]),
+                kind,
+                bytes([1 if b.after_image else 0]),
+                struct.pack("<I", len(b.data)),
+            ]
             out.append(b.data)
         return b"".join(out)
 
@@ -259,12 +279,10 @@ def parse_jpeg_segments(data: bytes) -> tuple[list[tuple[int, bytes]], int]:
     pos = 2
     segments: list[tuple[int, bytes]] = []
     while True:
-        if pos >= n:
-            raise ValueError("JPEG ends before EOI")
-        if data[pos] != 0xFF:
-            raise ValueError(f"JPEG marker expected at offset {pos}")
-        while pos < n and data[pos] == 0xFF:
-            pos += 1
+        fill = _JPEG_FILL.match(data, pos)
+        if fill is None:
+            raise ValueError("JPEG ends before EOI" if pos >= n else f"JPEG marker expected at offset {pos}")
+        pos = fill.end()
         if pos >= n:
             raise ValueError("JPEG ends before EOI")
         marker = data[pos]
@@ -284,16 +302,11 @@ def parse_jpeg_segments(data: bytes) -> tuple[list[tuple[int, bytes]], int]:
         if len(segments) > MAX_BLOCKS:
             raise ValueError("too many JPEG segments")
         pos += length
-        if marker == 0xDA:  # entropy-coded data follows: find the next real marker
-            while True:
-                pos = data.find(b"\xff", pos)
-                if pos < 0 or pos + 1 >= n:
-                    raise ValueError("JPEG ends inside scan data")
-                nxt = data[pos + 1]
-                if nxt == 0x00 or 0xD0 <= nxt <= 0xD7 or nxt == 0xFF:
-                    pos += 1 if nxt == 0xFF else 2
-                    continue
-                break
+        if marker == 0xDA:  # entropy-coded data follows: find the next marker (not a stuffed 00 or RSTn)
+            found = _JPEG_MARKER_IN_SCAN.search(data, pos)
+            if found is None:
+                raise ValueError("JPEG ends inside scan data")
+            pos = found.start()
 
 
 def _jpeg_metadata(data: bytes) -> ImageMetadata:
@@ -323,35 +336,42 @@ def jpeg_has_mpf(data: bytes) -> bool:
 # --------------------------------------------------------------------------- PNG
 
 
-def parse_png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """All chunks (type, data) of a PNG up to IEND, CRCs checked. Raises ValueError."""
+def parse_png_chunks(data: bytes) -> list[tuple[bytes, memoryview]]:
+    """All chunks (type, data) of a PNG up to IEND, CRCs checked. Raises ValueError.
+
+    Chunk data are zero-copy views into ``data``.
+    """
     if not data.startswith(PNG_SIGNATURE):
         raise ValueError("not a PNG (bad signature)")
-    pos, n = len(PNG_SIGNATURE), len(data)
-    chunks: list[tuple[bytes, bytes]] = []
+    view = memoryview(data)
+    pos, n, others = len(PNG_SIGNATURE), len(data), 0
+    chunks: list[tuple[bytes, memoryview]] = []
     while True:
         if pos + 12 > n:
             raise ValueError("PNG ends before IEND")
-        length, ctype = struct.unpack(">I4s", data[pos : pos + 8])
+        length, ctype = struct.unpack(">I4s", view[pos : pos + 8])
         if length > 0x7FFFFFFF or pos + 12 + length > n:
             raise ValueError(f"bad PNG chunk length at offset {pos}")
         if not ctype.isalpha() or not ctype.isascii():
             raise ValueError(f"bad PNG chunk type at offset {pos}")
-        body = data[pos + 8 : pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
-        if zlib.crc32(ctype + body) != crc:
+        body = view[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", view[pos + 8 + length : pos + 12 + length])
+        if zlib.crc32(body, zlib.crc32(ctype)) != crc:
             raise ValueError(f"PNG chunk {ctype.decode()} has a bad CRC")
         chunks.append((ctype, body))
-        if len(chunks) > 16 * MAX_BLOCKS:
-            raise ValueError("too many PNG chunks")
+        if ctype != b"IDAT":
+            others += 1
+            if others > MAX_BLOCKS:
+                raise ValueError("too many PNG chunks")
         pos += 12 + length
         if ctype == b"IEND":
             return chunks
 
 
-def png_chunk(ctype: bytes, body: bytes) -> bytes:
+def png_chunk(ctype: bytes, body: bytes | memoryview) -> bytes:
     """One PNG chunk with its length and CRC."""
-    return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body))
+    crc = zlib.crc32(body, zlib.crc32(ctype))
+    return b"".join((struct.pack(">I", len(body)), ctype, body, struct.pack(">I", crc)))
 
 
 def _png_keep(ctype: bytes) -> bool:
@@ -366,9 +386,7 @@ def _png_metadata(data: bytes) -> ImageMetadata:
         if ctype == b"IDAT":
             seen_idat = True
         elif _png_keep(ctype):
-            blocks.append(MetadataBlock(ctype.decode("ascii"), body, seen_idat))
-    if len(blocks) > MAX_BLOCKS:
-        raise ValueError("too many PNG metadata chunks")
+            blocks.append(MetadataBlock(ctype.decode("ascii"), bytes(body), seen_idat))
     return ImageMetadata("PNG", tuple(blocks))
 
 

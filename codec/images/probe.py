@@ -128,7 +128,7 @@ def _format_specific_reason(data: bytes, im: Image.Image) -> str | None:
     fmt = im.format
     if fmt == "PNG":
         chunks = parse_png_chunks(data)
-        depth = chunks[0][1][8] if chunks and chunks[0][0] == b"IHDR" and len(chunks[0][1]) == 13 else 0
+        depth = chunks[0][1][8] if chunks[0][0] == b"IHDR" and len(chunks[0][1]) == 13 else 0
         if depth != 8:
             return f"{depth}-bit PNG stored losslessly"
         if any(t == b"acTL" for t, _ in chunks):
@@ -162,7 +162,9 @@ def inspect_image(path: Path) -> Inspection:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            return _stored(f"file too large to code ({size} bytes, limit {MAX_FILE_BYTES}); stored losslessly")
+            return _stored(
+                f"file too large to code ({size} bytes, limit {MAX_FILE_BYTES}); stored losslessly"
+            )
         data = path.read_bytes()
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror or e}", str(path)) from e
@@ -193,7 +195,9 @@ def inspect_image(path: Path) -> Inspection:
         if orientation in (5, 6, 7, 8):  # Pillow reports a TIFF's size already turned upright
             w, h = h, w
         if w * h > MAX_PIXELS:
-            return _stored(f"image too large to code ({w}x{h}, limit {MAX_PIXELS} pixels); stored losslessly", fmt, im)
+            return _stored(
+                f"image too large to code ({w}x{h}, limit {MAX_PIXELS} pixels); stored losslessly", fmt, im
+            )
         try:
             reason = _format_specific_reason(data, im)
         except ValueError as e:

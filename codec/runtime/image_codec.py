@@ -89,8 +89,11 @@ def read_header(data: bytes) -> tuple[int, int, int, int]:
     return entropy, cp_id, height, width
 
 
-def decode_latents(model: ModelSet, data: bytes) -> tuple[np.ndarray, int, int]:
-    """Bitstream -> (y_hat float32 (M, h, w), height, width); integer work only, then one float step."""
+def decode_symbols(model: ModelSet, data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, Checkpoint, int, int]:
+    """Bitstream -> (z_q, symbols, gained means, checkpoint, height, width), by integer work alone.
+
+    z_q and the symbols are what every machine must agree on bit for bit.
+    """
     entropy, cp_id, height, width = read_header(data)
     cp = model.checkpoint_by_id(cp_id)
     y_shape, z_shape = _latent_shapes(model, height, width)
@@ -99,6 +102,12 @@ def decode_latents(model: ModelSet, data: bytes) -> tuple[np.ndarray, int, int]:
     z_q = reader.read(z_ids, model.tables.z)
     mean_gained, indexes = _hyper(model, cp, z_q)
     symbols = reader.read(indexes, model.tables.y)
+    return z_q, symbols, mean_gained, cp, height, width
+
+
+def decode_latents(model: ModelSet, data: bytes) -> tuple[np.ndarray, int, int]:
+    """Bitstream -> (y_hat float32 (M, h, w), height, width); integer work, then one float step."""
+    _, symbols, mean_gained, cp, height, width = decode_symbols(model, data)
     y_hat = (symbols.astype(np.float32) + mean_gained) * cp.inv_gain[:, None, None]
     return y_hat, height, width
 

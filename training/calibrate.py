@@ -1,0 +1,95 @@
+"""Place checkpoints A, B and C on the rate axis, and measure the rate-distortion curve.
+
+    python -m training.calibrate --checkpoint training/runs/main/last.pt --folder ../shared/data/kodak
+
+The network is variable-rate: a (fractional) level selects the gains. This
+runs the exported runtime (ONNX + integer tables + range coder) over a grid of
+levels on the folder, prints bpp / MS-SSIM / PSNR per level, and picks for
+each checkpoint the lowest level whose mean MS-SSIM reaches its target, by
+linear interpolation on the grid. Choosing these three numbers on Kodak is
+the one use of Kodak the models issue allows (the paper's checkpoints are
+defined by their MS-SSIM there); nothing else is tuned on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from latentzip.codec import metrics
+from latentzip.codec.entropy.tables import ACT_FRAC_BITS
+from latentzip.codec.runtime import image_codec
+from latentzip.codec.runtime.model_set import Checkpoint, ModelRegistry
+from training.checkpoint import load_checkpoint
+from training.model import LatentzipNet
+
+TARGETS = {"A": 0.975, "B": 0.987, "C": 0.991}
+REPO = Path(__file__).resolve().parent.parent
+
+
+def level_checkpoint(model: LatentzipNet, level: float) -> Checkpoint:
+    g, ig = model.gains(level)
+    g64 = g.double().numpy()
+    return Checkpoint("X", 99, g.numpy().astype(np.float32), ig.numpy().astype(np.float32),
+                      np.round(np.log(g64) * 2**ACT_FRAC_BITS).astype(np.int64))
+
+
+def measure(model_set, images: list[np.ndarray], cp: Checkpoint) -> dict:
+    model_set.checkpoints["X"] = cp
+    bits = pixels = 0
+    scores, psnrs = [], []
+    for rgb in images:
+        enc = image_codec.encode_image(model_set, rgb, "X")
+        out = image_codec.decode_image(model_set, enc.data)
+        bits += len(enc.data) * 8
+        pixels += rgb.shape[0] * rgb.shape[1]
+        scores.append(metrics.ms_ssim(out, rgb))
+        psnrs.append(metrics.psnr(out, rgb))
+    return {"bpp": bits / pixels, "ms_ssim": float(np.mean(scores)), "psnr": float(np.mean(psnrs))}
+
+
+def choose(curve: list[dict], target: float) -> float:
+    """Lowest level reaching ``target`` (interpolated); the top level if none does."""
+    for lo, hi in zip(curve, curve[1:]):
+        if lo["ms_ssim"] < target <= hi["ms_ssim"]:
+            t = (target - lo["ms_ssim"]) / (hi["ms_ssim"] - lo["ms_ssim"])
+            return round(lo["level"] + t * (hi["level"] - lo["level"]), 3)
+    return curve[0]["level"] if curve[0]["ms_ssim"] >= target else curve[-1]["level"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", type=Path, default=REPO / "training" / "runs" / "main" / "last.pt")
+    ap.add_argument("--folder", type=Path, default=REPO.parent / "shared" / "data" / "kodak")
+    ap.add_argument("--models", type=Path, default=None, help="model-set root (default: the bundled one)")
+    ap.add_argument("--levels", type=float, nargs="+", default=[0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4])
+    ap.add_argument("--out", type=Path, default=None, help="write the curve and choices as JSON")
+    args = ap.parse_args()
+
+    model = LatentzipNet()
+    load_checkpoint(args.checkpoint, model, None)
+    model.eval()
+    registry = ModelRegistry([args.models] if args.models else None)
+    model_set = registry.get()
+    images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(args.folder.glob("*.png"))]
+    curve = []
+    with torch.no_grad():
+        for level in args.levels:
+            row = {"level": level, **measure(model_set, images, level_checkpoint(model, level))}
+            curve.append(row)
+            print(f"level {level:4.2f}: {row['bpp']:.3f} bpp  MS-SSIM {row['ms_ssim']:.4f}  PSNR {row['psnr']:.2f} dB",
+                  flush=True)
+    choices = {name: choose(curve, target) for name, target in TARGETS.items()}
+    print("levels:", " ".join(f"{k}={v}" for k, v in choices.items()))
+    if args.out:
+        args.out.write_text(json.dumps({"folder": str(args.folder), "curve": curve, "levels": choices}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
