@@ -37,11 +37,12 @@ test-all: $(TEST_STAMP)  ## all tests, slow ones included
 bench: $(STAMP)  ## Kodak table: size, bpp, MS-SSIM, PSNR, times for A/B/C x range/lzma
 	$(PY) bench/kodak_table.py --folder $(KODAK)
 
-train:  ## resume training in the background (log: training/runs/train.out)
+train: $(STAMP)  ## resume training in the background (log: training/runs/train.out)
 	$(PIP) install -q ".[training]"
-	nohup $(PY) -m training.train --batch 8 --minutes $(TRAIN_MINUTES) > training/runs/train.out 2>&1 &
+	mkdir -p training/runs
+	nohup $(PY) -m training.train --batch 8 --amp bf16 --channels-last --minutes $(TRAIN_MINUTES) > training/runs/train.out 2>&1 &
 
-export:  ## export the latest run checkpoint to resources/models
+export: $(STAMP)  ## export the latest run checkpoint to resources/models
 	$(PY) -m training.export
 
 pack-checkpoint:  ## shrink the run checkpoint into the committed fp16 file

@@ -29,6 +29,7 @@ from latentzip.codec.images.metadata import (
     parse_webp_chunks,
     png_chunk,
 )
+from latentzip.codec.metrics import psnr
 
 PHOTOS = Path("/work/shared/data/photos")
 W, H = 40, 24
@@ -109,7 +110,10 @@ def test_lossy_eligible(tmp_path: Path, name: str, mode: str, fmt: str, kw: dict
 def _png_bytes(width: int, height: int, depth: int, color_type: int, rows: bytes) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, depth, color_type, 0, 0, 0)
     return (
-        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(rows))
+        + png_chunk(b"IEND", b"")
     )
 
 
@@ -117,15 +121,21 @@ def _stored_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     cases: dict[str, tuple[Path, str]] = {}
     rgb = _image("RGB")
 
-    p = _save(tmp_path, "gray16.png", Image.fromarray((_rgb()[:, :, 0].astype(np.uint16) * 257)), "PNG")
+    p = _save(tmp_path, "gray16.png", Image.fromarray(_rgb()[:, :, 0].astype(np.uint16) * 257), "PNG")
     cases["gray16"] = (p, "16-bit PNG stored losslessly")
     p = tmp_path / "rgb16.png"  # Pillow opens 16-bit RGB as 8-bit "RGB": caught through IHDR
     p.write_bytes(_png_bytes(2, 2, 16, 2, b"\x00" + bytes(12) + b"\x00" + bytes(range(12))))
     cases["rgb16"] = (p, "16-bit PNG stored losslessly")
-    cases["palette"] = (_save(tmp_path, "pal.png", rgb.convert("P"), "PNG"), "palette image stored losslessly")
+    cases["palette"] = (
+        _save(tmp_path, "pal.png", rgb.convert("P"), "PNG"),
+        "palette image stored losslessly",
+    )
     trns = rgb.copy()
     trns.info["transparency"] = (0, 0, 0)
-    cases["trns"] = (_save(tmp_path, "trns.png", trns, "PNG", transparency=(0, 0, 0)), "transparent colour key")
+    cases["trns"] = (
+        _save(tmp_path, "trns.png", trns, "PNG", transparency=(0, 0, 0)),
+        "transparent colour key",
+    )
     cases["bilevel"] = (_save(tmp_path, "bw.png", rgb.convert("1"), "PNG"), "bilevel")
     cases["gif"] = (_save(tmp_path, "still.gif", rgb, "GIF"), "GIF image stored losslessly")
     frames = [rgb, rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
@@ -153,8 +163,15 @@ def _stored_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     frames[0].save(p, "MPO", save_all=True, append_images=frames[1:])
     cases["mpo"] = (p, "multi-picture JPEG (MPO) stored losslessly")
     good = _save(tmp_path, "good.jpg", rgb, "JPEG").read_bytes()
-    mpf = b"MPF\x00II*\x00\x08\x00\x00\x00\x01\x00\x01\xb0\x04\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00"
-    (tmp_path / "mpf1.jpg").write_bytes(_insert_after_soi(good, 0xE2, mpf))  # one image + MPF (Ultra HDR-like)
+    # MPF APP2: TIFF header, one IFD entry NumberOfImages = 1, no next IFD
+    mpf = (
+        b"MPF\x00II*\x00\x08\x00\x00\x00"
+        + b"\x01\x00"
+        + b"\x01\xb0\x04\x00\x01\x00\x00\x00\x01\x00\x00\x00"
+        + bytes(4)
+    )
+    # one image plus an MPF segment, as in an Ultra HDR file whose gain map follows EOI
+    (tmp_path / "mpf1.jpg").write_bytes(_insert_after_soi(good, 0xE2, mpf))
     cases["mpf_single"] = (tmp_path / "mpf1.jpg", "multi-picture JPEG (MPF) stored losslessly")
     (tmp_path / "truncated.jpg").write_bytes(good[: len(good) * 2 // 3])
     cases["truncated_jpeg"] = (tmp_path / "truncated.jpg", "does not decode")
@@ -181,9 +198,9 @@ def _stored_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 
 
 STORED_NAMES = [
-    "gray16", "rgb16", "palette", "trns", "bilevel", "gif", "anim_gif", "anim_webp", "apng", "apng1", "cmyk",
-    "multipage", "mpo", "mpf_single", "truncated_jpeg", "truncated_png", "text_jpg", "empty_png", "txt", "heic",
-    "float_tiff", "huge", "bomb",
+    "gray16", "rgb16", "palette", "trns", "bilevel", "gif", "anim_gif", "anim_webp", "apng", "apng1",
+    "cmyk", "multipage", "mpo", "mpf_single", "truncated_jpeg", "truncated_png", "text_jpg", "empty_png",
+    "txt", "heic", "float_tiff", "huge", "bomb",
 ]  # fmt: skip
 
 
@@ -224,11 +241,15 @@ def test_png_roundtrip_exact(tmp_path: Path, mode: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "fmt,mode,tol",
-    [("JPEG", "RGB", 12), ("JPEG", "L", 6), ("WEBP", "RGB", 16), ("WEBP", "RGBA", 16), ("BMP", "RGB", 0),
-     ("BMP", "L", 0), ("TIFF", "RGB", 0), ("TIFF", "LA", 0)],
+    "fmt,mode,min_psnr",
+    [("JPEG", "RGB", 38), ("JPEG", "L", 40), ("WEBP", "RGB", 26), ("WEBP", "RGBA", 26), ("BMP", "RGB", None),
+     ("BMP", "L", None), ("TIFF", "RGB", None), ("TIFF", "LA", None)],
 )  # fmt: skip
-def test_other_formats_roundtrip(tmp_path: Path, fmt: str, mode: str, tol: int) -> None:
+def test_other_formats_roundtrip(tmp_path: Path, fmt: str, mode: str, min_psnr: float | None) -> None:
+    """Re-encoding adds little loss (none for lossless formats) and keeps mode and alpha.
+
+    The noisy, saturated 40x24 test image is a worst case for WebP (always 4:2:0); photos get ~41 dB.
+    """
     src = _image(mode)
     ext = {"JPEG": "jpg", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}[fmt]
     d = decode_image(_save(tmp_path, f"a.{ext}", src, fmt, **({"lossless": True} if fmt == "WEBP" else {})))
@@ -239,9 +260,12 @@ def test_other_formats_roundtrip(tmp_path: Path, fmt: str, mode: str, tol: int) 
     if "A" in mode:
         assert np.array_equal(pixels[:, :, -1], d.alpha)  # alpha exact
         pixels = pixels[:, :, :-1]
-    expected = d.rgb[:, :, :1] if d.grayscale else d.rgb
-    diff = np.abs(pixels.reshape(expected.shape).astype(int) - expected.astype(int))
-    assert diff.mean() <= tol / 4 and np.percentile(diff, 99) <= tol
+    expected = d.rgb[:, :, 0] if d.grayscale else d.rgb
+    pixels = pixels.reshape(expected.shape)
+    if min_psnr is None:
+        assert np.array_equal(pixels, expected)
+    else:
+        assert psnr(pixels, expected) >= min_psnr
 
 
 def test_grayscale_written_from_channel_mean() -> None:
@@ -298,7 +322,7 @@ def test_jpeg_metadata_byte_exact(tmp_path: Path) -> None:
     assert im.size == (W, H)  # stored layout, not rotated
 
 
-def test_jpeg_drops_adobe_and_mpf_keeps_no_jfif(tmp_path: Path) -> None:
+def test_jpeg_drops_adobe_and_adds_no_jfif(tmp_path: Path) -> None:
     raw = _save(tmp_path, "a.jpg", _image("RGB"), "JPEG", exif=_exif(1)).read_bytes()
     segments = [(m, p) for m, p in _app_segments(raw) if m != 0xE0]  # remove Pillow's JFIF
     body = raw[2:]
@@ -307,7 +331,9 @@ def test_jpeg_drops_adobe_and_mpf_keeps_no_jfif(tmp_path: Path) -> None:
     raw = b"\xff\xd8" + body
     for m, p in reversed(segments):
         raw = _insert_after_soi(raw, m, p)
-    raw = raw[:2] + bytes([0xFF, 0xEE]) + struct.pack(">H", 14) + b"Adobe\x00\x64\x00\x00\x00\x00\x01" + raw[2:]
+    raw = (
+        raw[:2] + bytes([0xFF, 0xEE]) + struct.pack(">H", 14) + b"Adobe\x00\x64\x00\x00\x00\x00\x01" + raw[2:]
+    )
     (tmp_path / "b.jpg").write_bytes(raw)
     d = decode_image(tmp_path / "b.jpg")
     assert [b.kind for b in d.metadata.blocks] == ["APP1"]
@@ -323,7 +349,9 @@ def test_jpeg_gray_stays_gray_with_metadata(tmp_path: Path) -> None:
 
 
 def test_jpeg_as_png_carries_icc_exif_xmp(tmp_path: Path) -> None:
-    d = decode_image(_save(tmp_path, "m.jpg", _image("RGB"), "JPEG", exif=_exif(6), icc_profile=ICC_BIG, xmp=XMP))
+    d = decode_image(
+        _save(tmp_path, "m.jpg", _image("RGB"), "JPEG", exif=_exif(6), icc_profile=ICC_BIG, xmp=XMP)
+    )
     data = encode_image(d.rgb, None, False, "JPEG", d.metadata, as_png=True)
     im = Image.open(io.BytesIO(data))
     assert im.format == "PNG" and im.mode == "RGB"
@@ -369,7 +397,9 @@ def test_png_chunks_byte_exact_with_placement(tmp_path: Path) -> None:
     info.add(b"iDOT", bytes(28))  # unknown, unsafe to copy: dropped
     path = _save(tmp_path, "c.png", _image("RGBA"), "PNG", pnginfo=info, icc_profile=ICC_BIG, exif=_exif(8))
     raw = path.read_bytes()
-    tail = png_chunk(b"tEXt", b"After\x00after the image data") + png_chunk(b"tIME", bytes([7, 232, 1, 2, 3, 4, 5]))
+    tail = png_chunk(b"tEXt", b"After\x00after the image data") + png_chunk(
+        b"tIME", bytes([7, 232, 1, 2, 3, 4, 5])
+    )
     raw = raw[:-12] + tail + raw[-12:]  # before IEND
     path.write_bytes(raw)
 
@@ -413,8 +443,12 @@ def _text_info() -> PngImagePlugin.PngInfo:
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 def test_webp_metadata_byte_exact(tmp_path: Path, mode: str) -> None:
     exif = _exif(6).tobytes()
-    path = _save(tmp_path, "m.webp", _image(mode), "WEBP", exif=exif, icc_profile=ICC_BIG, xmp=XMP, quality=90)
-    src_chunks = {f: body for f, body in parse_webp_chunks(path.read_bytes()) if f in (b"ICCP", b"EXIF", b"XMP ")}
+    path = _save(
+        tmp_path, "m.webp", _image(mode), "WEBP", exif=exif, icc_profile=ICC_BIG, xmp=XMP, quality=90
+    )
+    src_chunks = {
+        f: body for f, body in parse_webp_chunks(path.read_bytes()) if f in (b"ICCP", b"EXIF", b"XMP ")
+    }
     assert len(src_chunks) == 3
     d = decode_image(path)
     out = encode_image(d.rgb, d.alpha, d.grayscale, d.format, d.metadata)
@@ -467,7 +501,12 @@ def test_bmp_has_no_metadata(tmp_path: Path) -> None:
 
 def test_metadata_serialisation_roundtrip() -> None:
     meta = ImageMetadata(
-        "PNG", (MetadataBlock("iCCP", b"x" * 1000), MetadataBlock("tEXt", b"", True), MetadataBlock("eXIf", b"\x00"))
+        "PNG",
+        (
+            MetadataBlock("iCCP", b"x" * 1000),
+            MetadataBlock("tEXt", b"", True),
+            MetadataBlock("eXIf", b"\x00"),
+        ),
     )
     data = meta.to_bytes()
     assert ImageMetadata.from_bytes(data) == meta

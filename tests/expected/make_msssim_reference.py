@@ -119,8 +119,9 @@ def main() -> None:
                 "psnr": None if mse == 0 else 10 * np.log10(255.0**2 / mse),
             }
         )
+    version = getattr(pytorch_msssim, "__version__", "1.0.0")
     doc = {
-        "generator": f"pytorch_msssim {getattr(pytorch_msssim, '__version__', '1.0.0')}, torch {torch.__version__}",
+        "generator": f"pytorch_msssim {version}, torch {torch.__version__}",
         "call": "ms_ssim / ssim (X, Y, data_range=255, size_average=True), float32 NCHW, CPU",
         "cases": cases,
     }
