@@ -171,8 +171,10 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
                model: ModelSet, cancel: CancelToken) -> FileOutcome:
     """Code one image; a "stored" outcome says why it must be stored byte-exact instead."""
     rgb = decoded.rgb
-    encoded = image_codec.encode_image(model, rgb, options.checkpoint, ENTROPY_NAMES[options.entropy], cancel.check)
-    recon = image_codec.decode_image(model, encoded.data, cancel.check)
+    encoded = image_codec.encode_image(model, rgb, options.checkpoint, ENTROPY_NAMES[options.entropy], cancel.check,
+                                       keep_latents=True)
+    # The decoder's exact input is known here, so the check needs no entropy decoding.
+    recon = image_codec.reconstruct(model, encoded, cancel.check)
     if decoded.grayscale:
         recon = np.repeat(np.round(recon.mean(axis=2, keepdims=True)).astype(np.uint8), 3, axis=2)
     score = metrics.ms_ssim(recon, rgb)

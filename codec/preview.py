@@ -69,8 +69,8 @@ def preview_pixels(rgb: np.ndarray, alpha: np.ndarray | None = None, checkpoints
     results = {}
     for name in checkpoints:
         cancel.check()
-        encoded = image_codec.encode_image(model, rgb, name, ENTROPY_NAMES[entropy], cancel.check)
-        recon = image_codec.decode_image(model, encoded.data, cancel.check)
+        encoded = image_codec.encode_image(model, rgb, name, ENTROPY_NAMES[entropy], cancel.check, keep_latents=True)
+        recon = image_codec.reconstruct(model, encoded, cancel.check)
         coded = len(ImagePayload(encoded.data, b"", b"").to_bytes()) + alpha_bytes
         results[name] = CheckpointPreview(
             name, recon, coded, coded * 8 / (height * width), metrics.ms_ssim(recon, rgb),

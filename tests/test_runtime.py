@@ -121,3 +121,17 @@ def test_range_and_lzma_modes_decode_to_the_same_image(model, photo):
     a = image_codec.decode_image(model, range_enc.data)
     b = image_codec.decode_image(model, lzma_enc.data)
     np.testing.assert_array_equal(a, b)
+
+
+def test_banded_hyper_decoder_equals_one_pass(model):
+    from latentzip.codec.entropy.tables import scale_indexes
+    from latentzip.codec.runtime.image_codec import HYPER_BAND, _hyper
+
+    rng = np.random.default_rng(4)
+    z_q = rng.integers(-5, 6, size=(int(model.arch["MZ"]), HYPER_BAND * 2 + 3, 4))
+    cp = model.checkpoint("B")
+    mean_gained, indexes = _hyper(model, cp, z_q)
+    mean_fx, log_scale_fx = hyper_decode(z_q, model.hyper_decoder)
+    np.testing.assert_array_equal(indexes, scale_indexes(log_scale_fx + cp.log_gain_fixed[:, None, None]))
+    expected_mean = (mean_fx.astype(np.float32) / np.float32(1024)) * cp.gain[:, None, None]
+    np.testing.assert_array_equal(mean_gained, expected_mean)

@@ -35,6 +35,7 @@ class EncodedImage:
     data: bytes
     height: int
     width: int
+    y_hat: np.ndarray | None = None  # what the decoder will feed to g_s (when asked for)
 
 
 def _latent_shapes(model: ModelSet, height: int, width: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
@@ -45,34 +46,67 @@ def _latent_shapes(model: ModelSet, height: int, width: int) -> tuple[tuple[int,
     return y_shape, z_shape
 
 
-def _hyper(model: ModelSet, cp: Checkpoint, z_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gained mean (float32) and table index (int64) of every latent."""
-    mean_fx, log_scale_fx = hyper_decode(z_q, model.hyper_decoder)
+HYPER_BAND = 8  # z rows per band of the integer hyper-decoder (halo below)
+HYPER_HALO = 2  # z rows; h_s's receptive field is under 2 z rows
+Y_CHANNEL_CHUNK = 16  # y is coded in chunks of channels, to bound the coder's working memory
+
+
+def _hyper(model: ModelSet, cp: Checkpoint, z_q: np.ndarray,
+           check: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Gained mean (float32) and table index (uint8) of every latent.
+
+    Runs the integer hyper-decoder in bands of z rows with halos; being pure
+    integer arithmetic, banding changes nothing in the result, only the memory.
+    """
+    mz, hz, wz = z_q.shape
+    m = int(model.arch["M"])
+    mean_gained = np.empty((m, hz * 4, wz * 4), dtype=np.float32)
+    indexes = np.empty((m, hz * 4, wz * 4), dtype=np.uint8)
     gain = cp.gain[:, None, None]
-    mean_gained = (mean_fx.astype(np.float32) / np.float32(1 << ACT_FRAC_BITS)) * gain
-    indexes = scale_indexes(log_scale_fx + cp.log_gain_fixed[:, None, None])
+    for r0 in range(0, hz, HYPER_BAND):
+        if check:
+            check()
+        r1 = min(hz, r0 + HYPER_BAND)
+        c0, c1 = max(0, r0 - HYPER_HALO), min(hz, r1 + HYPER_HALO)
+        mean_fx, log_scale_fx = hyper_decode(z_q[:, c0:c1], model.hyper_decoder)
+        rows = slice((r0 - c0) * 4, (r1 - c0) * 4)
+        out = slice(r0 * 4, r1 * 4)
+        mean_gained[:, out] = (mean_fx[:, rows].astype(np.float32) / np.float32(1 << ACT_FRAC_BITS)) * gain
+        indexes[:, out] = scale_indexes(log_scale_fx[:, rows] + cp.log_gain_fixed[:, None, None])
     return mean_gained, indexes
 
 
+def _channel_chunks(m: int) -> list[slice]:
+    return [slice(c, min(m, c + Y_CHANNEL_CHUNK)) for c in range(0, m, Y_CHANNEL_CHUNK)]
+
+
 def encode_image(model: ModelSet, rgb: np.ndarray, checkpoint: str, entropy: int = ENTROPY_RANGE,
-                 check: Callable[[], None] | None = None) -> EncodedImage:
-    """uint8 HxWx3 -> bitstream."""
+                 check: Callable[[], None] | None = None, keep_latents: bool = False) -> EncodedImage:
+    """uint8 HxWx3 -> bitstream (and, with keep_latents, the decoder's y_hat, to skip decoding)."""
     if entropy not in (ENTROPY_RANGE, ENTROPY_LZMA):
         raise ValueError(f"unknown entropy mode {entropy}")
     cp = model.checkpoint(checkpoint)
     height, width = rgb.shape[:2]
-    y = analysis(model, pad_to_multiple(rgb), check)
+    y = analysis(model, pad_to_multiple(rgb), check, checkpoint=cp.name)
     z_q = np.round(hyper_analysis(model, y)).astype(np.int64)
     if check:
         check()
-    mean_gained, indexes = _hyper(model, cp, z_q)
-    symbols = np.round(y * cp.gain[:, None, None] - mean_gained).astype(np.int64)
+    mean_gained, indexes = _hyper(model, cp, z_q, check)
     writer = make_writer(entropy)
     z_ids = np.broadcast_to(np.arange(z_q.shape[0])[:, None, None], z_q.shape)
     writer.write(z_q, z_ids, model.tables.z)
-    writer.write(symbols, indexes, model.tables.y)
+    y *= cp.gain[:, None, None]
+    y -= mean_gained
+    symbols = np.round(y, out=y)  # y now holds the integer symbols, as float32
+    for chunk in _channel_chunks(symbols.shape[0]):
+        writer.write(symbols[chunk].astype(np.int32), indexes[chunk], model.tables.y)
     header = HEADER.pack(BITSTREAM_VERSION, entropy, cp.id, 0, height, width)
-    return EncodedImage(header + writer.finish(), height, width)
+    y_hat = None
+    if keep_latents:
+        symbols += mean_gained
+        symbols *= cp.inv_gain[:, None, None]
+        y_hat = symbols
+    return EncodedImage(header + writer.finish(), height, width, y_hat)
 
 
 def read_header(data: bytes) -> tuple[int, int, int, int]:
@@ -101,18 +135,30 @@ def decode_symbols(model: ModelSet, data: bytes) -> tuple[np.ndarray, np.ndarray
     z_ids = np.broadcast_to(np.arange(z_shape[0])[:, None, None], z_shape)
     z_q = reader.read(z_ids, model.tables.z)
     mean_gained, indexes = _hyper(model, cp, z_q)
-    symbols = reader.read(indexes, model.tables.y)
+    symbols = np.empty(y_shape, dtype=np.int32)
+    for chunk in _channel_chunks(y_shape[0]):
+        symbols[chunk] = reader.read(indexes[chunk], model.tables.y)
     return z_q, symbols, mean_gained, cp, height, width
 
 
 def decode_latents(model: ModelSet, data: bytes) -> tuple[np.ndarray, int, int]:
     """Bitstream -> (y_hat float32 (M, h, w), height, width); integer work, then one float step."""
     _, symbols, mean_gained, cp, height, width = decode_symbols(model, data)
-    y_hat = (symbols.astype(np.float32) + mean_gained) * cp.inv_gain[:, None, None]
-    return y_hat, height, width
+    return _dequantize(symbols, mean_gained, cp), height, width
+
+
+def _dequantize(symbols: np.ndarray, mean_gained: np.ndarray, cp: Checkpoint) -> np.ndarray:
+    return (symbols.astype(np.float32) + mean_gained) * cp.inv_gain[:, None, None]
 
 
 def decode_image(model: ModelSet, data: bytes, check: Callable[[], None] | None = None) -> np.ndarray:
     """Bitstream -> uint8 HxWx3."""
-    y_hat, height, width = decode_latents(model, data)
-    return synthesis(model, y_hat, check)[:height, :width]
+    _, symbols, mean_gained, cp, height, width = decode_symbols(model, data)
+    return synthesis(model, _dequantize(symbols, mean_gained, cp), check, checkpoint=cp.name)[:height, :width]
+
+
+def reconstruct(model: ModelSet, encoded: EncodedImage, check: Callable[[], None] | None = None) -> np.ndarray:
+    """The image the decoder will produce, from an encoding made with ``keep_latents``."""
+    if encoded.y_hat is None:
+        return decode_image(model, encoded.data, check)
+    return synthesis(model, encoded.y_hat, check)[: encoded.height, : encoded.width]

@@ -25,6 +25,10 @@ from ..errors import MissingModelError, ModelIntegrityError
 CHECKPOINT_NAMES = ("A", "B", "C")
 MODEL_FILES = ("encoder.onnx", "hyper_encoder.onnx", "decoder.onnx", "hyper_decoder.npz", "tables.npz", "gains.npz")
 MODELS_ENV = "LATENTZIP_MODELS"  # an extra folder of model sets (tests, development)
+# Optional int8 transforms, listed in manifest["variants"]["int8"]["files"] with their hashes. They are
+# not part of "files" nor of the content hash: archives name the set, not the precision that wrote them.
+PRECISIONS = ("auto", "fp32", "int8")
+INT8_FILES = {"encoder": "encoder.int8.onnx", "decoder": "decoder.int8.onnx"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class ModelSet:
     tables: EntropyTables
     hyper_decoder: dict[str, np.ndarray]
     checkpoints: dict[str, Checkpoint]
+    precision: str = "auto"  # "auto": the manifest's default per checkpoint; "fp32" or "int8" forces one
     _sessions: dict[str, object] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -95,6 +100,15 @@ class ModelSet:
         content = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
         if content != manifest.get("content_hash"):
             raise ModelIntegrityError("content hash does not match the files", name)
+        variant_files = manifest.get("variants", {}).get("int8", {}).get("files", {})
+        if not set(variant_files) <= set(INT8_FILES.values()):
+            raise ModelIntegrityError("manifest lists unknown variant files", name)
+        for fname, digest in variant_files.items():
+            path = folder / fname
+            if not path.is_file():
+                raise ModelIntegrityError(f"missing model file {fname}", name)
+            if _sha256(path) != digest:
+                raise ModelIntegrityError(f"model file {fname} does not match its hash", name)
         tables = EntropyTables.load(folder / "tables.npz")
         with np.load(folder / "hyper_decoder.npz", allow_pickle=False) as data:
             hyper = {k: data[k] for k in data.files}
@@ -123,10 +137,30 @@ class ModelSet:
                 return cp
         raise MissingModelError(f"model set {self.id} has no checkpoint with id {cid}")
 
-    def session(self, which: str) -> object:
-        """An ONNX Runtime session for encoder, hyper_encoder or decoder (cached)."""
+    def has_int8(self, which: str) -> bool:
+        return INT8_FILES.get(which) in self.manifest.get("variants", {}).get("int8", {}).get("files", {})
+
+    def default_precision(self, checkpoint: str | None) -> str:
+        """The manifest's precision for ``checkpoint`` ("fp32" when it names none)."""
+        defaults = self.manifest.get("variants", {}).get("default_precision", {})
+        return str(defaults.get(checkpoint, "fp32")) if checkpoint else "fp32"
+
+    def precision_for(self, which: str, checkpoint: str | None = None) -> str:
+        """The precision ``session(which, checkpoint)`` runs: "int8" only where the set has that file."""
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
+        wanted = self.default_precision(checkpoint) if self.precision == "auto" else self.precision
+        return "int8" if wanted == "int8" and self.has_int8(which) else "fp32"
+
+    def session(self, which: str, checkpoint: str | None = None) -> object:
+        """An ONNX Runtime session for encoder, hyper_encoder or decoder (cached).
+
+        The precision follows ``self.precision`` (for "auto", the manifest's default for ``checkpoint``).
+        """
+        precision = self.precision_for(which, checkpoint)
+        fname = INT8_FILES[which] if precision == "int8" else f"{which}.onnx"
         with self._lock:
-            sess = self._sessions.get(which)
+            sess = self._sessions.get(fname)
             if sess is None:
                 import onnxruntime as ort
 
@@ -134,9 +168,9 @@ class ModelSet:
                 opts.intra_op_num_threads = max(1, os.cpu_count() or 1)
                 opts.inter_op_num_threads = 1
                 opts.log_severity_level = 3
-                sess = ort.InferenceSession(str(self.folder / f"{which}.onnx"), opts,
-                                            providers=["CPUExecutionProvider"])
-                self._sessions[which] = sess
+                opts.enable_cpu_mem_arena = False  # release activations after each tile: bounded memory for huge photos
+                sess = ort.InferenceSession(str(self.folder / fname), opts, providers=["CPUExecutionProvider"])
+                self._sessions[fname] = sess
             return sess
 
 
@@ -150,6 +184,7 @@ class ModelRegistry:
             if extra:
                 roots.insert(0, Path(extra))
         self.roots = roots
+        self.precision = "auto"  # given to every set this registry loads (see ModelSet.precision)
         self._folders: dict[str, Path] = {}
         self._loaded: dict[str, ModelSet] = {}
         self._lock = threading.Lock()
@@ -188,8 +223,18 @@ class ModelRegistry:
                 raise MissingModelError(
                     f"this archive needs model {key[:12]}, which this version of Latentzip does not have")
             model_set = ModelSet.load(folder)
+            model_set.precision = self.precision
             self._loaded[key] = model_set
             return model_set
+
+    def set_precision(self, precision: str) -> None:
+        """"auto" (each set's default per checkpoint), "fp32" or "int8", for loaded and later sets."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+        with self._lock:
+            self.precision = precision
+            for model_set in self._loaded.values():
+                model_set.precision = precision
 
     def hashes(self) -> list[str]:
         return list(self._folders)

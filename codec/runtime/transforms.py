@@ -18,8 +18,8 @@ from .model_set import ModelSet
 LATENT_STRIDE = 16
 PAD_MULTIPLE = 64
 ENCODER_HALO = 2  # latents
-DECODER_HALO = 4  # latents
-TILE_LATENTS = 64  # 1024 px tiles
+DECODER_HALO = 3  # latents (the receptive field is under 2)
+TILE_LATENTS = 48  # 768 px tiles: a Kodak image is one tile
 
 
 def pad_to_multiple(rgb: np.ndarray, multiple: int = PAD_MULTIPLE) -> np.ndarray:
@@ -36,9 +36,9 @@ def _spans(length: int, tile: int) -> list[tuple[int, int]]:
 
 
 def analysis(model: ModelSet, padded: np.ndarray, check: Callable[[], None] | None = None,
-             tile: int = TILE_LATENTS) -> np.ndarray:
-    """g_a: padded uint8 HxWx3 -> y, float32 (M, H/16, W/16)."""
-    sess = model.session("encoder")
+             tile: int = TILE_LATENTS, checkpoint: str | None = None) -> np.ndarray:
+    """g_a: padded uint8 HxWx3 -> y, float32 (M, H/16, W/16); ``checkpoint`` picks the precision."""
+    sess = model.session("encoder", checkpoint)
     H, W = padded.shape[:2]
     h, w = H // LATENT_STRIDE, W // LATENT_STRIDE
     y = np.empty((int(model.arch["M"]), h, w), dtype=np.float32)
@@ -61,9 +61,9 @@ def hyper_analysis(model: ModelSet, y: np.ndarray) -> np.ndarray:
 
 
 def synthesis(model: ModelSet, y_hat: np.ndarray, check: Callable[[], None] | None = None,
-              tile: int = TILE_LATENTS) -> np.ndarray:
-    """g_s: y_hat (M, h, w) -> uint8 image (16h, 16w, 3)."""
-    sess = model.session("decoder")
+              tile: int = TILE_LATENTS, checkpoint: str | None = None) -> np.ndarray:
+    """g_s: y_hat (M, h, w) -> uint8 image (16h, 16w, 3); ``checkpoint`` picks the precision."""
+    sess = model.session("decoder", checkpoint)
     _, h, w = y_hat.shape
     out = np.empty((h * 16, w * 16, 3), dtype=np.uint8)
     for r0, r1 in _spans(h, tile):
