@@ -5,10 +5,12 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 KODAK ?= ../shared/data/kodak
 TRAIN_MINUTES ?= 120
+BENCH_ARGS ?=
 
-.PHONY: help run test test-all bench train export pack-checkpoint clean
+.PHONY: help run test test-all bench bench-latentzip train export pack-checkpoint screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -22,7 +24,7 @@ $(STAMP): pyproject.toml $(VENV)/bin/python $(shell find codec gui resources lat
 	touch $@
 
 $(TEST_STAMP): $(STAMP)
-	$(PIP) install -q ".[test,training]"
+	$(PIP) install -q ".[test,training,bench]"
 	touch $@
 
 run: $(STAMP)  ## install into .venv and open the app
@@ -34,7 +36,18 @@ test: $(TEST_STAMP)  ## install and run the fast tests
 test-all: $(TEST_STAMP)  ## all tests, slow ones included
 	cd tests && QT_QPA_PLATFORM=offscreen ../$(PY) -m pytest -q -m "" .
 
-bench: $(STAMP)  ## Kodak table: size, bpp, MS-SSIM, PSNR, times for A/B/C x range/lzma
+screenshots: $(STAMP)  ## save the window's main states to docs/screenshots/ (for the README)
+	QT_QPA_PLATFORM=offscreen $(PY) -m latentzip.gui.screenshots --out docs/screenshots
+
+$(BENCH_STAMP): $(STAMP)
+	$(PIP) install -q ".[bench]"
+	touch $@
+
+bench: $(BENCH_STAMP)  ## Latentzip vs 7-Zip, tar, JPEG, WebP, AVIF, JPEG XL on Kodak: tables, charts (BENCH_ARGS=...)
+	sh bench/setup.sh
+	$(PY) bench/run_all.py --folder $(KODAK) $(BENCH_ARGS)
+
+bench-latentzip: $(STAMP)  ## only the Latentzip table (A/B/C x range/lzma) on Kodak
 	$(PY) bench/kodak_table.py --folder $(KODAK)
 
 train: $(STAMP)  ## resume training in the background (log: training/runs/train.out)

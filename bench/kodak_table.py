@@ -13,9 +13,6 @@ also computed with it. Writes bench/results/<name>.md and .csv.
 from __future__ import annotations
 
 import argparse
-import csv
-import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -25,37 +22,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+import paper
+from common import (DEFAULT_FOLDER, REPO, RESULTS, folder_images, load_rgb, machine_line, reference_msssim,
+                    warn_if_busy, write_csv)
 from latentzip.codec import engine, metrics
-
-REPO = Path(__file__).resolve().parent.parent
-PAPER = {"A": (0.583, 0.975, 27.17), "B": (0.965, 0.987, 28.77), "C": (1.376, 0.991, 30.14)}
-
-
-def machine_line() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{cpu}, {os.cpu_count()} cores, load {load:.2f} at start"
-
-
-def reference_msssim(pairs: list[tuple[np.ndarray, np.ndarray]]) -> float | None:
-    try:
-        import torch
-        from pytorch_msssim import ms_ssim
-    except ImportError:
-        return None
-    vals = []
-    for a, b in pairs:
-        ta = torch.from_numpy(a).permute(2, 0, 1)[None].double()
-        tb = torch.from_numpy(b).permute(2, 0, 1)[None].double()
-        vals.append(float(ms_ssim(ta, tb, data_range=255)))
-    return float(np.mean(vals))
 
 
 def heldout_folder(tmp: Path) -> Path:
@@ -71,7 +41,27 @@ def heldout_folder(tmp: Path) -> Path:
     return out
 
 
+def warm_up(work: Path, checkpoints: str) -> None:
+    """Load the models (ONNX sessions) before anything is timed, so that no row pays for it."""
+    src = work / "warmup"
+    src.mkdir(exist_ok=True)
+    y, x = np.mgrid[0:64, 0:64]
+    Image.fromarray(np.stack([x * 4, y * 4, (x + y) * 2], -1).astype(np.uint8)).save(src / "w.png")
+    for cp in checkpoints:
+        archive = work / f"warmup-{cp}.ltz"
+        engine.compress([src], archive, engine.CompressOptions(checkpoint=cp, quality_floor=0.0))
+        engine.extract(archive, work / f"warmup-{cp}")
+        archive.unlink()
+        shutil.rmtree(work / f"warmup-{cp}")
+    shutil.rmtree(src)
+
+
 def run_one(folder: Path, work: Path, checkpoint: str, entropy: str, floor: float | None) -> dict:
+    """Compress ``folder`` into one archive and extract it: sizes, mean quality and times.
+
+    Works on PNG and JPEG folders alike: each original is compared with the file that
+    extraction writes under the same name (a JPEG comes back as a JPEG, quality 95).
+    """
     archive = work / f"{checkpoint}-{entropy}.ltz"
     options = engine.CompressOptions(checkpoint=checkpoint, entropy=entropy, quality_floor=floor)
     t0 = time.perf_counter()
@@ -81,13 +71,14 @@ def run_one(folder: Path, work: Path, checkpoint: str, entropy: str, floor: floa
     engine.extract(archive, out)
     t2 = time.perf_counter()
     pairs, pixels = [], 0
-    for src in sorted(folder.glob("*.png")):
-        a = np.asarray(Image.open(src).convert("RGB"))
-        b = np.asarray(Image.open(out / folder.name / src.name).convert("RGB"))
+    for src in folder_images(folder):
+        a = load_rgb(src)
+        b = load_rgb(out / folder.name / src.name)
         pairs.append((a, b))
         pixels += a.shape[0] * a.shape[1]
     size = archive.stat().st_size
     shutil.rmtree(out)
+    archive.unlink()
     return {
         "checkpoint": checkpoint, "entropy": entropy, "archive_bytes": size,
         "ratio": report.original_size / size, "bpp": size * 8 / pixels,
@@ -99,6 +90,21 @@ def run_one(folder: Path, work: Path, checkpoint: str, entropy: str, floor: floa
     }
 
 
+def latentzip_rows(folder: Path, checkpoints: str = "ABC", entropies: tuple[str, ...] = ("range", "lzma"),
+                   floor: float | None = None, log=print) -> list[dict]:
+    """``run_one`` for every checkpoint and entropy mode (models loaded before timing)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        warm_up(Path(tmp), checkpoints)
+        for cp in checkpoints:
+            for entropy in entropies:
+                r = run_one(Path(folder), Path(tmp), cp, entropy, floor)
+                rows.append(r)
+                log(f"Latentzip {cp} {entropy}: {r['bpp']:.3f} bpp, MS-SSIM {r['ms_ssim']:.4f}, "
+                    f"{r['psnr']:.2f} dB, {r['compress_s']:.1f} + {r['extract_s']:.1f} s")
+    return rows
+
+
 def markdown(rows: list[dict], title: str, machine: str, command: str) -> str:
     lines = [f"### {title}", "", f"Command: `{command}`  ", f"Machine: {machine}", "",
              "| checkpoint | entropy | archive | ratio | bpp | MS-SSIM | PSNR (dB) | compress (s) | extract (s) | coded images |",
@@ -107,8 +113,9 @@ def markdown(rows: list[dict], title: str, machine: str, command: str) -> str:
         lines.append(f"| {r['checkpoint']} | {r['entropy']} | {r['archive_bytes'] / 1e6:.3f} MB | {r['ratio']:.1f} | "
                      f"{r['bpp']:.3f} | {r['ms_ssim']:.4f} | {r['psnr']:.2f} | {r['compress_s']:.1f} | "
                      f"{r['extract_s']:.1f} | {r['coded']}/{r['images']} |")
-    lines += ["", "Paper (Johnson and Avasthi, LZMA on Mentzer et al.), quoted, not measured: " +
-              "; ".join(f"{k} {v[0]} bpp, MS-SSIM {v[1]}, {v[2]} dB" for k, v in PAPER.items())]
+    lines += ["", "Models are loaded before timing. Paper (Johnson and Avasthi, LZMA on Mentzer et al.), "
+              "quoted, not measured: " + "; ".join(f"{k} {v[0]} bpp, MS-SSIM {v[1]}, {v[2]} dB, {v[3]:.0f} s"
+                                                 for k, v in paper.CHECKPOINTS.items())]
     refs = [r for r in rows if r["ms_ssim_ref"] is not None]
     if refs:
         lines.append("pytorch_msssim means for the same rows: " +
@@ -116,9 +123,17 @@ def markdown(rows: list[dict], title: str, machine: str, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_results(rows: list[dict], name: str, md: str) -> Path:
+    """bench/results/<name>.md and .csv (the CSV is what peers.py reads its targets from)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.md").write_text(md)
+    write_csv(RESULTS / f"{name}.csv", rows)
+    return RESULTS / f"{name}.csv"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--folder", type=Path, default=REPO.parent / "shared" / "data" / "kodak")
+    ap.add_argument("--folder", type=Path, default=DEFAULT_FOLDER)
     ap.add_argument("--heldout", action="store_true", help="run on the held-out training images instead")
     ap.add_argument("--checkpoints", default="ABC")
     ap.add_argument("--entropy", nargs="+", default=["range", "lzma"])
@@ -126,27 +141,14 @@ def main() -> int:
     ap.add_argument("--name", default=None, help="result file name (default: the folder's name)")
     args = ap.parse_args()
     machine = machine_line()
-    if os.getloadavg()[0] > 0.5:
-        print(f"warning: the machine is busy ({machine}); times are not figures", file=sys.stderr)
+    warn_if_busy(machine)
     with tempfile.TemporaryDirectory() as tmp:
         folder = heldout_folder(Path(tmp)) if args.heldout else args.folder
-        rows = []
-        for cp in args.checkpoints:
-            for entropy in args.entropy:
-                rows.append(run_one(folder, Path(tmp), cp, entropy, args.floor))
-                r = rows[-1]
-                print(f"{cp} {entropy}: {r['bpp']:.3f} bpp, MS-SSIM {r['ms_ssim']:.4f}, {r['psnr']:.2f} dB, "
-                      f"{r['compress_s']:.1f} + {r['extract_s']:.1f} s", flush=True)
-    name = args.name or ("heldout" if args.heldout else folder.name)
+        rows = latentzip_rows(folder, args.checkpoints, tuple(args.entropy), args.floor)
+        name = args.name or ("heldout" if args.heldout else folder.name)
     command = "python bench/kodak_table.py " + " ".join(sys.argv[1:])
     md = markdown(rows, f"Latentzip on {name}", machine, command.strip())
-    results = REPO / "bench" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    (results / f"{name}.md").write_text(md)
-    with open(results / f"{name}.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_results(rows, name, md)
     print(md)
     return 0
 

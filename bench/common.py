@@ -1,0 +1,126 @@
+"""Helpers that every bench script shares: the machine line, image folders, result files.
+
+The bench scripts are run as files (``python bench/peers.py``), so they import each
+other as top-level modules (``import common``); tests put ``bench/`` on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+DEFAULT_FOLDER = REPO.parent / "shared" / "data" / "kodak"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def load_average() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
+def is_busy(load: float | None = None, cores: int | None = None) -> bool:
+    """True when the 1-minute load says other work competes for the CPU (times are then not figures)."""
+    load = load_average() if load is None else load
+    cores = cores or os.cpu_count() or 1
+    return load > max(0.5, 0.1 * cores)
+
+
+def machine_line() -> str:
+    """CPU model, cores, memory and load at the start, with a warning when the machine is busy."""
+    load = load_average()
+    memory = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split("\n", 1)[0].split()[1])
+        memory = f", {kib / 2**20:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    line = f"{cpu_model()}, {os.cpu_count()} cores{memory}, load {load:.2f} at start"
+    if is_busy(load):
+        line += " (busy: other work was running, so times are not figures)"
+    return line
+
+
+def warn_if_busy(machine: str) -> None:
+    if "(busy" in machine:
+        print(f"warning: the machine is busy ({machine})", file=sys.stderr)
+
+
+def folder_images(folder: Path) -> list[Path]:
+    """The image files directly in ``folder``, sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of every regular file under ``folder`` (what an archiver's ratio is measured against)."""
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def reference_msssim(pairs: list[tuple[np.ndarray, np.ndarray]]) -> float | None:
+    """The same mean MS-SSIM through pytorch_msssim, when it is installed (a cross-check)."""
+    try:
+        import torch
+        from pytorch_msssim import ms_ssim
+    except ImportError:
+        return None
+    vals = []
+    for a, b in pairs:
+        ta = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].double()
+        tb = torch.from_numpy(np.ascontiguousarray(b)).permute(2, 0, 1)[None].double()
+        vals.append(float(ms_ssim(ta, tb, data_range=255)))
+    return float(np.mean(vals))
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Rows of dicts -> CSV; the header is the union of the keys in first-seen order."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fields: list[str] = []
+    for r in rows:
+        fields += [k for k in r if k not in fields]
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_csv(path: Path) -> list[dict]:
+    """CSV -> rows of dicts, numbers converted back (empty cells become None)."""
+    def value(text: str):
+        if text == "":
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    with open(path, newline="") as fh:
+        return [{k: value(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def fmt(value, spec: str, missing: str = "–") -> str:
+    """Format a number for a Markdown cell; None (not measured) becomes a dash."""
+    return missing if value is None or value == "" else format(value, spec)

@@ -1,0 +1,123 @@
+"""The benchmark's own logic on two tiny generated images: bisection, tables, CSV, charts (no timing checks)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))
+
+import peers
+from common import folder_bytes, read_csv, write_csv
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _image(seed: int, height: int = 168, width: int = 200) -> np.ndarray:
+    """A photo-like test image: smooth gradients, a few edges, mild noise (MS-SSIM needs >= 161 px)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    img = np.stack([120 + 80 * np.sin(x / (17 + seed)) * np.cos(y / 23), 90 + 0.6 * x,
+                    60 + 0.8 * y + 40 * ((x // 25 + y // 25) % 2)], -1)
+    img += rng.normal(0, 6, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    out = tmp_path / "tiny"
+    out.mkdir()
+    for i in range(2):
+        Image.fromarray(_image(i)).save(out / f"img{i}.png")
+    return out
+
+
+@pytest.mark.parametrize("key", ["jpeg", "webp"])
+def test_bisection_lands_within_tolerance(folder: Path, key: str) -> None:
+    codec = peers.CODECS[key]
+    images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.png"))]
+    ev = peers.Evaluator(images, log=lambda *_: None)
+    lo, hi = ev.point(codec, 40), ev.point(codec, 80)
+    assert lo.ms_ssim < hi.ms_ssim
+    target = (lo.ms_ssim + hi.ms_ssim) / 2
+    p = ev.match(codec, target)
+    assert abs(p.ms_ssim - target) <= peers.TOLERANCE
+    assert 40 <= p.quality <= 80
+    assert len(ev.cache) <= 2 + 8  # the two probes above plus at most log2(101) bisection steps
+    # a target no quality reaches ends at the top quality, said in the note
+    top = ev.match(codec, 1.5)
+    assert top.quality == codec.qmax and "above the highest" in top.note
+
+
+def test_interpolation_is_linear_in_ms_ssim() -> None:
+    a = peers.Point("jpeg", 10, 1000, 0.5, 0.90, 25.0, 1.0, 0.2)
+    b = peers.Point("jpeg", 11, 1400, 0.7, 0.92, 26.0, 1.2, 0.4)
+    p = peers.interpolate(a, b, 0.905)
+    assert p.ms_ssim == 0.905
+    assert p.quality == pytest.approx(10.25) and p.bpp == pytest.approx(0.55)
+    assert p.bytes == pytest.approx(1100)
+    assert "interpolated" in p.note
+
+
+@pytest.mark.parametrize("key", ["avif", "jxl"])
+def test_optional_codecs_accept_their_settings(key: str) -> None:
+    codec = peers.CODECS[key]
+    why = codec.available()
+    if why:
+        pytest.skip(why)
+    data = codec.encode(Image.fromarray(_image(3)), 50)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.convert("RGB").size == (200, 168)
+
+
+def test_run_all_writes_tables_csv_and_charts(folder: Path, tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip("matplotlib")
+    import run_all
+
+    results = tmp_path / "results"
+    monkeypatch.setattr(run_all, "RESULTS", results)
+    # Latentzip rows as an earlier kodak_table run would leave them (the engine itself is tested elsewhere)
+    images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.png"))]
+    ev = peers.Evaluator(images, log=lambda *_: None)
+    target = (ev.point(peers.CODECS["jpeg"], 50).ms_ssim + ev.point(peers.CODECS["jpeg"], 75).ms_ssim) / 2
+    fake = [{"checkpoint": "A", "entropy": e, "archive_bytes": 5000 + 500 * i,
+             "ratio": folder_bytes(folder) / 5000, "bpp": 0.6, "ms_ssim": target, "ms_ssim_ref": "", "psnr": 30.0,
+             "compress_s": 1.0, "extract_s": 0.5, "coded": 2, "images": 2} for i, e in enumerate(("range", "lzma"))]
+    write_csv(results / "tiny.csv", fake)
+
+    assert run_all.main(["--folder", str(folder), "--reuse-latentzip", "--codecs", "jpeg", "webp", "--paper",
+                         "--no-jpeg", "--no-hires", "--no-install"]) == 0
+
+    md = (results / "tiny-bench.md").read_text()
+    for needle in ("Latentzip (range)", "tar+xz", "JPEG", "WebP", "quoted", "[1] Mentzer", "Machine:"):
+        assert needle in md
+    rows = read_csv(results / "tiny-bench.csv")
+    matched = [r for r in rows if r["codec"] in ("JPEG", "WebP")]
+    assert len(matched) == 2
+    for r in matched:
+        assert abs(r["ms_ssim"] - target) <= peers.TOLERANCE, r
+    assert {r["codec"] for r in rows} >= {"Latentzip (lzma)", "tar", "tar+xz", "Paper (LZMA latents)"}
+    assert all(r["note"] == "lossless" for r in rows if r["codec"] in ("tar", "tar+xz", "7-Zip"))
+    with open(results / "tiny-rd.csv", newline="") as fh:
+        assert {r["codec"] for r in csv.DictReader(fh)} == {"JPEG", "WebP"}
+    for chart in ("tiny-bubble.png", "tiny-rd.png"):
+        assert (results / chart).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_generated_sets(tmp_path: Path, folder: Path) -> None:
+    import hires
+    import jpeg_sources
+
+    mosaics = hires.build_tiled_set(folder, tmp_path / "hires", count=1, megapixels=0.06)
+    with Image.open(mosaics[0]) as im:
+        assert im.width == im.height * 3 // 2 and 0.04e6 < im.width * im.height < 0.08e6
+    jpegs = jpeg_sources.build_jpeg_folder(folder, tmp_path / "jpeg", quality=90)
+    assert sorted(p.name for p in jpegs.iterdir()) == ["img0.jpg", "img1.jpg"]
+    assert hires.peak_rss_kib() > 0
