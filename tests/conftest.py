@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# The GUI tests' fixtures (scratch settings folder, patched dialogs, the window); Qt loads only when used.
+pytest_plugins = ("gui_support",)
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

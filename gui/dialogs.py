@@ -1,0 +1,64 @@
+"""Every modal question the window asks, in one place (tests replace these functions).
+
+Errors are shown in plain words with the technical text in a "Details" section.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+ARCHIVE_FILTER = "Latentzip archives (*.ltz);;All files (*)"
+IMAGE_FILTER = ("Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff);;All files (*)")
+
+
+def ask_folder(parent: QWidget, title: str, start: Path | None) -> Path | None:
+    path = QFileDialog.getExistingDirectory(parent, title, str(start or Path.home()))
+    return Path(path) if path else None
+
+
+def ask_files(parent: QWidget, title: str, start: Path | None) -> list[Path]:
+    paths, _ = QFileDialog.getOpenFileNames(parent, title, str(start or Path.home()), IMAGE_FILTER)
+    return [Path(p) for p in paths]
+
+
+def ask_open_archive(parent: QWidget, start: Path | None) -> Path | None:
+    path, _ = QFileDialog.getOpenFileName(parent, "Open archive", str(start or Path.home()), ARCHIVE_FILTER)
+    return Path(path) if path else None
+
+
+def ask_save_archive(parent: QWidget, suggested: Path) -> Path | None:
+    """Where to write the archive; the overwrite question is asked separately (``ask_replace``)."""
+    path, _ = QFileDialog.getSaveFileName(parent, "Save archive as", str(suggested), ARCHIVE_FILTER,
+                                          options=QFileDialog.Option.DontConfirmOverwrite)
+    if not path:
+        return None
+    out = Path(path)
+    return out if out.suffix.lower() == ".ltz" else out.with_name(out.name + ".ltz")
+
+
+def ask_confirm(parent: QWidget, title: str, what: str, detail: str, yes: str) -> bool:
+    """A warning with a ``yes`` button and Cancel (the default)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, what, parent=parent)
+    box.setInformativeText(detail)
+    accept = box.addButton(yes, QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return box.clickedButton() is accept
+
+
+def ask_replace(parent: QWidget, what: str, detail: str = "") -> bool:
+    return ask_confirm(parent, "Replace?", what, detail, "Replace")
+
+
+def show_error(parent: QWidget | None, title: str, message: str, details: str = "") -> None:
+    box = QMessageBox(QMessageBox.Icon.Critical, title, message, parent=parent)
+    if details:
+        box.setDetailedText(details)
+    box.exec()
+
+
+def show_info(parent: QWidget | None, title: str, message: str) -> None:
+    QMessageBox.information(parent, title, message)

@@ -1,0 +1,237 @@
+"""The inputs to compress: a folder walk (run in the background) and a two-level Qt model.
+
+Top-level rows are the folders and files the user added, with their number of
+images, other files and total size; their children are the images inside, so
+one can be selected for the preview. The model is touched on the GUI thread
+only; ``scan_input`` is a plain function the scan worker runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractItemModel, QFileInfo, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import QFileIconProvider
+
+from ..codec.engine import CancelToken
+from .format import human_size
+
+# Files the engine may code with the learned codec (the rest are stored byte-exact).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".dib", ".tif", ".tiff"})
+ARCHIVE_SUFFIX = ".ltz"
+COLUMNS = ("Name", "Images", "Other files", "Size")
+
+
+def is_image_name(path: Path | str) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    path: Path
+    name: str  # relative to the input's parent, as the archive will name it
+    size: int
+
+
+@dataclass
+class InputScan:
+    images: list[ImageFile] = field(default_factory=list)
+    other_files: int = 0
+    other_bytes: int = 0
+    error: str = ""
+
+    @property
+    def total_size(self) -> int:
+        return sum(i.size for i in self.images) + self.other_bytes
+
+
+def scan_input(path: Path, cancel: CancelToken | None = None) -> InputScan:
+    """Walk one input (never following links) and sort its files into images and others."""
+    result = InputScan()
+    top = Path(os.path.abspath(path))
+    try:
+        if not top.is_dir() or top.is_symlink():
+            size = top.lstat().st_size
+            if is_image_name(top) and top.is_file():
+                result.images.append(ImageFile(top, top.name, size))
+            else:
+                result.other_files, result.other_bytes = 1, size
+            return result
+        stack = [top]
+        while stack:
+            if cancel is not None:
+                cancel.check()
+            folder = stack.pop()
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError as exc:
+                result.error = result.error or f"cannot list {folder}: {exc.strerror or exc}"
+                continue
+            subdirs = []
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        subdirs.append(Path(entry.path))
+                        continue
+                    size = entry.stat(follow_symlinks=False).st_size
+                except OSError:
+                    continue
+                if entry.is_file(follow_symlinks=False) and is_image_name(entry.name):
+                    name = Path(entry.path).relative_to(top.parent).as_posix()
+                    result.images.append(ImageFile(Path(entry.path), name, size))
+                else:
+                    result.other_files += 1
+                    result.other_bytes += size
+            stack.extend(reversed(subdirs))
+    except OSError as exc:
+        result.error = f"cannot read: {exc.strerror or exc}"
+    result.images.sort(key=lambda i: i.name)
+    return result
+
+
+@dataclass
+class InputEntry:
+    path: Path
+    is_dir: bool
+    scan: InputScan | None = None  # None while the walk is running
+
+
+class InputModel(QAbstractItemModel):
+    """Inputs (top level) and their images (children); internalId = parent row + 1 for children."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.entries: list[InputEntry] = []
+        self._icons = QFileIconProvider()
+
+    # structure ---------------------------------------------------------------
+    def index(self, row: int, column: int, parent: QModelIndex | QPersistentModelIndex = QModelIndex()):
+        if not self.hasIndex(row, column, parent):
+            return QModelIndex()
+        if not parent.isValid():
+            return self.createIndex(row, column, 0)
+        return self.createIndex(row, column, parent.row() + 1)
+
+    def parent(self, index=QModelIndex()):  # type: ignore[override]
+        if not index.isValid() or index.internalId() == 0:
+            return QModelIndex()
+        return self.createIndex(index.internalId() - 1, 0, 0)
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        if not parent.isValid():
+            return len(self.entries)
+        if parent.internalId() != 0 or parent.column() != 0:
+            return 0
+        entry = self.entries[parent.row()]
+        return len(entry.scan.images) if entry.scan and entry.is_dir else 0
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return len(COLUMNS)
+
+    def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.TextAlignmentRole and section:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        col = index.column()
+        if index.internalId() == 0:
+            return self._entry_data(self.entries[index.row()], col, role)
+        image = self.entries[index.internalId() - 1].scan.images[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return {0: image.name.split("/", 1)[-1], 3: human_size(image.size)}.get(col)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return str(image.path)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _entry_data(self, entry: InputEntry, col: int, role):
+        scan = entry.scan
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return entry.path.name or str(entry.path)
+            if scan is None:
+                return "scanning…" if col == 1 else ""
+            return (f"{len(scan.images)}", f"{scan.other_files}", human_size(scan.total_size))[col - 1]
+        if role == Qt.ItemDataRole.DecorationRole and col == 0:
+            return self._icons.icon(QFileInfo(str(entry.path)))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            tip = str(entry.path)
+            return f"{tip}\n{scan.error}" if scan and scan.error else tip
+        if role == Qt.ItemDataRole.TextAlignmentRole and col:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    # changes (GUI thread only) -----------------------------------------------
+    def add(self, path: Path) -> InputEntry | None:
+        """Add one input; None if it is already there (same path)."""
+        path = Path(os.path.abspath(path))
+        if any(e.path == path for e in self.entries):
+            return None
+        entry = InputEntry(path, path.is_dir() and not path.is_symlink())
+        row = len(self.entries)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self.entries.append(entry)
+        self.endInsertRows()
+        return entry
+
+    def set_scan(self, entry: InputEntry, scan: InputScan) -> None:
+        if entry not in self.entries:
+            return  # removed meanwhile
+        row = self.entries.index(entry)
+        parent = self.index(row, 0)
+        if entry.is_dir and scan.images:
+            self.beginInsertRows(parent, 0, len(scan.images) - 1)
+            entry.scan = scan
+            self.endInsertRows()
+        else:
+            entry.scan = scan
+        self.dataChanged.emit(parent, self.index(row, len(COLUMNS) - 1))
+
+    def remove_rows(self, rows: list[int]) -> None:
+        for row in sorted(set(rows), reverse=True):
+            if 0 <= row < len(self.entries):
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self.entries[row]
+                self.endRemoveRows()
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self.entries.clear()
+        self.endResetModel()
+
+    # queries -----------------------------------------------------------------
+    def image_at(self, index: QModelIndex) -> ImageFile | None:
+        """The image a row stands for: a child row, or a top-level single image / first image of a folder."""
+        if not index.isValid():
+            return None
+        if index.internalId() != 0:
+            return self.entries[index.internalId() - 1].scan.images[index.row()]
+        scan = self.entries[index.row()].scan
+        return scan.images[0] if scan and scan.images else None
+
+    def top_row(self, index: QModelIndex) -> int:
+        return index.row() if index.internalId() == 0 else index.internalId() - 1
+
+    def all_images(self) -> list[ImageFile]:
+        return [img for e in self.entries if e.scan for img in e.scan.images]
+
+    @property
+    def scanning(self) -> bool:
+        return any(e.scan is None for e in self.entries)
+
+    def totals(self) -> tuple[int, int, int]:
+        """(images, other files, bytes) over the scanned inputs."""
+        scans = [e.scan for e in self.entries if e.scan]
+        return (sum(len(s.images) for s in scans), sum(s.other_files for s in scans),
+                sum(s.total_size for s in scans))
+
+    def paths(self) -> list[Path]:
+        return [e.path for e in self.entries]

@@ -1,0 +1,94 @@
+"""Screenshots of the main states for the README: ``make screenshots``.
+
+``python -m latentzip.gui.screenshots [--out docs/screenshots]`` drives the real
+window (offscreen unless a display is asked for) through: empty, a folder
+loaded with its preview, compressing, done, and the archive opened and tested.
+It uses the bundled sample photos and a scratch folder; the user's settings are
+untouched (a scratch LATENTZIP_GUI_HOME).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+WIDTH, HEIGHT = 1280, 800
+
+
+def _wait(app, condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    end = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > end:
+            raise SystemExit(f"timed out waiting for {what}")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    ap.add_argument("--timeout", type=float, default=300, help="seconds to wait for each state")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    scratch = Path(tempfile.mkdtemp(prefix="latentzip-shots-"))
+    os.environ["LATENTZIP_GUI_HOME"] = str(scratch / "home")
+
+    from . import dialogs, paths
+    from .app import create_application, setup_logging
+    from .main_window import MainWindow
+
+    setup_logging()
+    app = create_application()
+    args.out.mkdir(parents=True, exist_ok=True)
+    folder = scratch / "Holiday photos"
+    folder.mkdir()
+    for i in range(3):  # a dozen small photos: enough for the progress bar to be seen moving
+        for photo in paths.sample_photos():
+            shutil.copy(photo, folder / f"{photo.stem}_{i + 1}{photo.suffix}")
+    (folder / "notes.txt").write_text("Trip notes: day 1, the market; day 2, the coast.\n" * 40)
+    archive = scratch / "Holiday photos.ltz"
+    dialogs.ask_save_archive = lambda parent, suggested: archive
+
+    win = MainWindow()
+    win.resize(WIDTH, HEIGHT)
+    win.show()
+    _wait(app, lambda: win.isVisible(), 10, "the window")
+
+    def shot(name: str) -> None:
+        for _ in range(5):
+            app.processEvents()
+        path = args.out / f"{name}.png"
+        win.grab().save(str(path))
+        print(f"saved {path}")
+
+    shot("1-empty")
+    win.add_paths([folder])
+    _wait(app, lambda: win.preview.figures is not None and win.estimator.latest is not None
+          and win.estimator.latest.sampled >= 2, args.timeout, "the preview and a first estimate")
+    win.preview.view.set_divider(0.55)
+    shot("2-folder-preview")
+    win.ops.compress()
+    _wait(app, lambda: win.progress_panel.last_event is not None and win.progress_panel.last_event.files_done >= 3
+          or not win.job_runner.busy, args.timeout, "compression progress")
+    shot("3-compressing")
+    _wait(app, lambda: not win.job_runner.busy, args.timeout, "the end of compression")
+    shot("4-done")
+    win.ops.open_result()
+    _wait(app, lambda: win.archive_page.archive is not None, args.timeout, "the archive listing")
+    win.ops.test()
+    _wait(app, lambda: not win.job_runner.busy, args.timeout, "the archive test")
+    shot("5-archive")
+    win.close()
+    win.shutdown()
+    shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

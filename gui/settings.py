@@ -1,0 +1,113 @@
+"""Persistent settings: last folders, checkpoint, compare mode, window geometry.
+
+Stored as an INI file in the user config folder (platformdirs). Values are
+validated on read, so a hand-edited or stale file never breaks the window.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from . import paths
+
+CHECKPOINTS = ("A", "B", "C")
+COMPARE_MODES = ("split", "side")
+
+
+class Settings:
+    """Typed access to the app's QSettings (INI format, one file)."""
+
+    def __init__(self, file: Path | None = None) -> None:
+        self.file = Path(file) if file is not None else paths.config_dir() / "latentzip.ini"
+        self._qs = QSettings(str(self.file), QSettings.Format.IniFormat)
+
+    def _str(self, key: str, default: str = "") -> str:
+        value = self._qs.value(key, default)
+        return value if isinstance(value, str) else default
+
+    def _folder(self, key: str) -> Path | None:
+        text = self._str(key)
+        return Path(text) if text and Path(text).is_dir() else None
+
+    def _set(self, key: str, value: object) -> None:
+        self._qs.setValue(key, value)
+
+    # folders -----------------------------------------------------------------
+    @property
+    def last_input_dir(self) -> Path | None:
+        return self._folder("folders/input")
+
+    @last_input_dir.setter
+    def last_input_dir(self, path: Path) -> None:
+        self._set("folders/input", str(path))
+
+    @property
+    def last_archive_dir(self) -> Path | None:
+        return self._folder("folders/archive")
+
+    @last_archive_dir.setter
+    def last_archive_dir(self, path: Path) -> None:
+        self._set("folders/archive", str(path))
+
+    @property
+    def last_extract_dir(self) -> Path | None:
+        return self._folder("folders/extract")
+
+    @last_extract_dir.setter
+    def last_extract_dir(self, path: Path) -> None:
+        self._set("folders/extract", str(path))
+
+    # choices -----------------------------------------------------------------
+    @property
+    def checkpoint(self) -> str:
+        value = self._str("compress/checkpoint", "B")
+        return value if value in CHECKPOINTS else "B"
+
+    @checkpoint.setter
+    def checkpoint(self, value: str) -> None:
+        if value in CHECKPOINTS:
+            self._set("compress/checkpoint", value)
+
+    @property
+    def compare_mode(self) -> str:
+        value = self._str("preview/mode", "split")
+        return value if value in COMPARE_MODES else "split"
+
+    @compare_mode.setter
+    def compare_mode(self, value: str) -> None:
+        if value in COMPARE_MODES:
+            self._set("preview/mode", value)
+
+    # window ------------------------------------------------------------------
+    def _bytes(self, key: str) -> QByteArray | None:
+        value = self._qs.value(key)
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    @property
+    def geometry(self) -> QByteArray | None:
+        return self._bytes("window/geometry")
+
+    @geometry.setter
+    def geometry(self, value: QByteArray) -> None:
+        self._set("window/geometry", value)
+
+    @property
+    def window_state(self) -> QByteArray | None:
+        return self._bytes("window/state")
+
+    @window_state.setter
+    def window_state(self, value: QByteArray) -> None:
+        self._set("window/state", value)
+
+    @property
+    def splitter(self) -> QByteArray | None:
+        return self._bytes("window/splitter")
+
+    @splitter.setter
+    def splitter(self, value: QByteArray) -> None:
+        self._set("window/splitter", value)
+
+    def sync(self) -> None:
+        self._qs.sync()

@@ -1,0 +1,236 @@
+"""Background jobs: one QObject worker on its own QThread runs engine calls in order.
+
+The GUI builds a ``Job`` (a function of a progress sink and a cancel token,
+plus callbacks) and submits it to a ``JobRunner``. The worker thread calls the
+function with a sink that turns the engine's typed ``ProgressEvent`` into Qt
+signals; the runner, living on the GUI thread, receives them (queued
+connections) and calls the job's callbacks there, so callbacks may touch
+widgets and models. Cancelling sets the job's ``CancelToken``; the engine stops
+at its next check. ``shutdown()`` cancels everything and joins the thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ..codec.engine import CancelToken, ProgressEvent
+from ..codec.errors import CancelledError, LatentzipError
+
+log = logging.getLogger(__name__)
+_ids = itertools.count(1)
+LOGGED_KINDS = ("compress", "extract", "test")
+
+
+@dataclass(frozen=True)
+class JobError:
+    """A failure in plain words, with the technical details for a "Details" section."""
+
+    message: str
+    details: str
+    expected: bool  # a LatentzipError or OSError (bad input...), not a bug
+
+
+def describe_error(exc: BaseException) -> JobError:
+    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if isinstance(exc, LatentzipError):
+        return JobError(str(exc), details, True)
+    if isinstance(exc, OSError):
+        name = exc.filename or ""
+        text = exc.strerror or str(exc)
+        return JobError(f"{name}: {text}" if name else text, details, True)
+    if isinstance(exc, MemoryError):
+        return JobError("There is not enough memory for this operation.", details, True)
+    return JobError(f"Something went wrong inside Latentzip ({type(exc).__name__}: {exc}).", details, False)
+
+
+@dataclass(eq=False)
+class Job:
+    """One unit of background work and what to call (on the GUI thread) as it goes."""
+
+    kind: str
+    fn: Callable[[Any, CancelToken], Any]
+    on_done: Callable[[Any], None] | None = None
+    on_error: Callable[[JobError], None] | None = None
+    on_cancelled: Callable[[], None] | None = None
+    on_progress: Callable[[ProgressEvent], None] | None = None
+    on_warning: Callable[[str, str], None] | None = None
+    on_started: Callable[[], None] | None = None
+    tag: Any = None
+    token: CancelToken = field(default_factory=CancelToken)
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.token.cancelled
+
+
+class _SignalSink:
+    """The engine's ProgressSink for one job: every call becomes a queued signal."""
+
+    def __init__(self, worker: "Worker", job: Job) -> None:
+        self._worker, self._job = worker, job
+
+    def progress(self, event: ProgressEvent) -> None:
+        self._worker.progress.emit(self._job, event)
+
+    def warning(self, name: str, message: str) -> None:
+        self._worker.warning.emit(self._job, name, message)
+
+
+class Worker(QObject):
+    """Lives on the worker thread; runs one job at a time, in submission order."""
+
+    started = Signal(object)
+    progress = Signal(object, object)
+    warning = Signal(object, str, str)
+    finished = Signal(object, object)
+    failed = Signal(object, object)
+    cancelled = Signal(object)
+    run_job = Signal(object)  # emitted by the runner on the GUI thread; queued to ``_execute``
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run_job.connect(self._execute)
+
+    @Slot(object)
+    def _execute(self, job: Job) -> None:
+        if job.cancelled:
+            self.cancelled.emit(job)
+            return
+        self.started.emit(job)
+        start = time.monotonic()
+        if job.kind in LOGGED_KINDS:
+            log.info("%s job %d started", job.kind, job.id)
+        try:
+            result = job.fn(_SignalSink(self, job), job.token)
+        except CancelledError:
+            if job.kind in LOGGED_KINDS:
+                log.info("%s job %d cancelled after %.1f s", job.kind, job.id, time.monotonic() - start)
+            self.cancelled.emit(job)
+        except BaseException as exc:  # noqa: BLE001 - every failure is reported, none is silent
+            error = describe_error(exc)
+            if error.expected:
+                log.info("%s job failed: %s", job.kind, error.message)
+            else:
+                log.error("%s job crashed:\n%s", job.kind, error.details)
+            self.failed.emit(job, error)
+        else:
+            if job.kind in LOGGED_KINDS:
+                log.info("%s job %d done in %.1f s", job.kind, job.id, time.monotonic() - start)
+            if job.cancelled and job.kind in ("preview", "estimate", "scan"):
+                self.cancelled.emit(job)  # finished, but nobody wants the result any more
+            else:
+                self.finished.emit(job, result)
+
+
+class JobRunner(QObject):
+    """Owns a worker thread; submit jobs from the GUI thread, get callbacks on it."""
+
+    busy_changed = Signal(bool)
+
+    def __init__(self, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pending: list[Job] = []
+        self._current: Job | None = None
+        self._closed = False
+        self._thread = QThread()
+        self._thread.setObjectName(name)
+        self._worker = Worker()
+        self._worker.moveToThread(self._thread)
+        w = self._worker
+        w.started.connect(self._on_started)
+        # Bound methods of this GUI-thread object (never lambdas): the calls are queued to the GUI thread.
+        w.progress.connect(self._on_progress)
+        w.warning.connect(self._on_warning)
+        w.finished.connect(self._on_finished)
+        w.failed.connect(self._on_failed)
+        w.cancelled.connect(self._on_cancelled)
+        self._thread.start()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending) or self._current is not None
+
+    @property
+    def current(self) -> Job | None:
+        return self._current
+
+    def submit(self, job: Job) -> Job:
+        if self._closed:  # a late request during shutdown: never run
+            job.cancel()
+            return job
+        was_busy = self.busy
+        self._pending.append(job)
+        self._worker.run_job.emit(job)
+        if not was_busy:
+            self.busy_changed.emit(True)
+        return job
+
+    def cancel_all(self, kind: str | None = None) -> None:
+        for job in [*self._pending, *([self._current] if self._current else [])]:
+            if kind is None or job.kind == kind:
+                job.cancel()
+
+    @Slot(object)
+    def _on_started(self, job: Job) -> None:
+        self._current = job
+        if job.on_started:
+            job.on_started()
+
+    @Slot(object, object)
+    def _on_progress(self, job: Job, event: ProgressEvent) -> None:
+        if job.on_progress and not job.cancelled:
+            job.on_progress(event)
+
+    @Slot(object, str, str)
+    def _on_warning(self, job: Job, name: str, message: str) -> None:
+        if job.on_warning:
+            job.on_warning(name, message)
+
+    def _end(self, job: Job) -> None:
+        if job in self._pending:
+            self._pending.remove(job)
+        if self._current is job:
+            self._current = None
+        if not self.busy:
+            self.busy_changed.emit(False)
+
+    @Slot(object, object)
+    def _on_finished(self, job: Job, result: object) -> None:
+        self._end(job)
+        if job.on_done:
+            job.on_done(result)
+
+    @Slot(object, object)
+    def _on_failed(self, job: Job, error: JobError) -> None:
+        self._end(job)
+        if job.on_error:
+            job.on_error(error)
+
+    @Slot(object)
+    def _on_cancelled(self, job: Job) -> None:
+        self._end(job)
+        if job.on_cancelled:
+            job.on_cancelled()
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel every job, stop the thread and wait for it; True when it has ended."""
+        if self._closed:
+            return True
+        self._closed = True
+        self.cancel_all()
+        self._thread.quit()
+        ended = self._thread.wait(timeout_ms)
+        if not ended:
+            log.warning("worker thread %s did not stop within %d ms", self._thread.objectName(), timeout_ms)
+        return bool(ended)
