@@ -232,3 +232,6 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         err.write(f"error: {exc}\n")
         return EXIT_FAIL
+    except Exception as exc:  # a bug: still one line, and nothing written under the final name
+        err.write(f"error: unexpected failure ({type(exc).__name__}: {exc}); please report it\n")
+        return EXIT_FAIL

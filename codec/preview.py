@@ -8,7 +8,7 @@ would hold, without the archive's own headers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ import numpy as np
 from . import metrics
 from .entropy.latent_streams import ENTROPY_NAMES
 from .image_entry import ImagePayload, encode_alpha
-from .images import decode_image
+from .images import decode_image, upright_preview
 from .progress import CancelToken
 from .reports import CHECKPOINTS
 from .runtime import image_codec
@@ -38,6 +38,9 @@ class CheckpointPreview:
 
 @dataclass(frozen=True)
 class PreviewReport:
+    """``original`` and each reconstruction are shown upright (EXIF orientation applied);
+    the figures are measured on the stored pixel layout, which gives the same values."""
+
     original: np.ndarray
     region: tuple[int, int, int, int]  # left, top, width, height within the full image
     full_size: tuple[int, int]  # width, height
@@ -88,4 +91,8 @@ def preview_image(path: Path, checkpoints: tuple[str, ...] = CHECKPOINTS, entrop
     rgb = np.ascontiguousarray(decoded.rgb[top : top + h, left : left + w])
     alpha = None if decoded.alpha is None else decoded.alpha[top : top + h, left : left + w]
     results = preview_pixels(rgb, alpha, checkpoints, entropy, registry, cancel)
+    if decoded.metadata.orientation not in (None, 1):
+        results = {k: replace(r, reconstruction=upright_preview(r.reconstruction, decoded.metadata))
+                   for k, r in results.items()}
+        rgb = upright_preview(rgb, decoded.metadata)
     return PreviewReport(rgb, (left, top, w, h), (width, height), results)

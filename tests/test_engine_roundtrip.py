@@ -152,10 +152,12 @@ def test_single_files_and_two_folders(tmp_path):
     (b / "y.txt").write_text("y")
     single = tmp_path / "single.bin"
     single.write_bytes(b"\0" * 100)
+    os.mkfifo(a / "pipe")  # never opened (reading it would block), skipped with a warning
     archive = tmp_path / "two.ltz"
-    engine.compress([a, b, single], archive)
+    report = engine.compress([a, b, single], archive)
     names = [e.path for e in engine.list_entries(archive)]
     assert names == ["a", "a/x.txt", "b", "b/y.txt", "single.bin"]
+    assert [name for name, _ in report.warnings] == ["a/pipe"] and not report.failed
 
 
 def test_archive_inside_an_input_folder_is_not_archived_into_itself(tmp_path):

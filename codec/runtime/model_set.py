@@ -55,6 +55,18 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def session_options(threads: int | None = None) -> object:
+    """The ONNX Runtime options of every session the app runs (benchmarks reuse them)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    opts.enable_cpu_mem_arena = False  # release activations after each tile: bounded memory for huge photos
+    return opts
+
+
 @dataclass
 class ModelSet:
     """A validated model set; ONNX sessions are created on first use."""
@@ -164,12 +176,8 @@ class ModelSet:
             if sess is None:
                 import onnxruntime as ort
 
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads = max(1, os.cpu_count() or 1)
-                opts.inter_op_num_threads = 1
-                opts.log_severity_level = 3
-                opts.enable_cpu_mem_arena = False  # release activations after each tile: bounded memory for huge photos
-                sess = ort.InferenceSession(str(self.folder / fname), opts, providers=["CPUExecutionProvider"])
+                sess = ort.InferenceSession(str(self.folder / fname), session_options(),
+                                            providers=["CPUExecutionProvider"])
                 self._sessions[fname] = sess
             return sess
 
