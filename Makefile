@@ -6,11 +6,16 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
+# the desktop bundle is built from its own venv: runtime deps + PyInstaller, never torch
+PKG_VENV := .venv-package
+PKG_PY := $(PKG_VENV)/bin/python
+PKG_STAMP := $(PKG_VENV)/.installed
+SOURCES := $(shell find codec gui resources latentzip -type f -not -path '*/__pycache__/*')
 KODAK ?= ../shared/data/kodak
 TRAIN_MINUTES ?= 120
 BENCH_ARGS ?=
 
-.PHONY: help run test test-all bench bench-latentzip train export pack-checkpoint screenshots clean
+.PHONY: help run test test-all bench bench-latentzip train export pack-checkpoint screenshots package package-test clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -19,7 +24,7 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-$(STAMP): pyproject.toml $(VENV)/bin/python $(shell find codec gui resources latentzip -type f -not -path '*/__pycache__/*')
+$(STAMP): pyproject.toml $(VENV)/bin/python $(SOURCES)
 	$(PIP) install -q .
 	touch $@
 
@@ -60,6 +65,22 @@ export: $(STAMP)  ## export the latest run checkpoint to resources/models
 
 pack-checkpoint:  ## shrink the run checkpoint into the committed fp16 file
 	$(PY) -m training.checkpoint pack training/runs/main/last.pt training/checkpoint/latentzip.pt
+
+$(PKG_PY):
+	$(PYTHON) -m venv $(PKG_VENV)
+	$(PKG_VENV)/bin/pip install -q --upgrade pip
+
+$(PKG_STAMP): pyproject.toml packaging/requirements.txt $(PKG_PY) $(SOURCES)
+	$(PKG_VENV)/bin/pip install -q -r packaging/requirements.txt
+	$(PKG_VENV)/bin/pip install -q . && $(PKG_VENV)/bin/pip install -q --force-reinstall --no-deps .
+	touch $@
+
+package: $(PKG_STAMP)  ## build the desktop app: dist/latentzip/ (one folder) and dist/onefile/latentzip
+	$(PKG_VENV)/bin/pyinstaller --noconfirm --clean --log-level WARN --distpath dist \
+		--workpath build/pyinstaller packaging/latentzip.spec
+
+package-test: package  ## build the desktop app, then test the frozen app from a read-only copy
+	$(PKG_PY) packaging/test_bundle.py --onedir dist/latentzip --onefile dist/onefile/latentzip
 
 clean:
 	rm -rf build dist *.egg-info

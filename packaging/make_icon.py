@@ -1,4 +1,8 @@
-"""Draw the app icon (resources/icons/latentzip.png) with QPainter: `python packaging/make_icon.py`."""
+"""Draw the app icon (resources/icons/latentzip.png) with QPainter: `python packaging/make_icon.py`.
+
+`python packaging/make_icon.py --size 1024 --out big.png` draws it at another size (the macOS
+.icns wants 512 and 1024 pixels; packaging/platform_icons.py asks for them).
+"""
 
 from __future__ import annotations
 
@@ -61,7 +65,13 @@ def draw(size: int = SIZE) -> QImage:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=SIZE)
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
     app = QGuiApplication(sys.argv[:1])
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    draw().save(str(OUT), "PNG")
-    print(f"wrote {OUT} ({OUT.stat().st_size} bytes)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    draw(args.size).save(str(args.out), "PNG")
+    print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")

@@ -1,0 +1,326 @@
+"""Test the frozen app, using nothing but the bundle: `make package-test` runs this after `make package`.
+
+    python packaging/test_bundle.py [--onedir dist/latentzip] [--onefile dist/onefile/latentzip]
+
+The one-folder bundle is copied into a temporary folder outside the repository and made
+read-only; when this runs as root (CI), the app runs as the unprivileged user ``nobody``, for
+whom read-only holds. Every run of the app has a clean environment (``env -i``) whose HOME and
+XDG folders lie in the temporary folder, with Qt's offscreen platform. Checks:
+
+1. ``latentzip --version`` names the package version and the bundled model set of
+   resources/models/default.json, as the default;
+2. a small folder (two sample photos, a text file, a subfolder) is compressed with the bundled
+   models, listed, tested and extracted: files present, the text byte-exact, each photo either
+   coded (decodes at its size, PSNR over 22 dB) or, under its checkpoint's quality floor,
+   stored byte-exact; ``latentzip preview`` codes a photo at A, B and C; the golden archive
+   (tests/golden, a coded image) is extracted and its image decodes at its size;
+3. ``latentzip gui --smoke`` opens the window offscreen, prints the time to the first painted
+   frame and exits 0; the log and the settings land in the XDG folders;
+4. the bundle holds no PyTorch and none of the Qt modules left out (Quick, QML, PDF, ...); the
+   one-folder bundle is under 200 MB (10^6 bytes, as allocated on disk), and the one-file
+   executable also runs (``--version``);
+5. nothing was written into the bundle's folder.
+
+Prints one line per check and a closing "N passed, N failed"; the exit status is 1 on any failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMIT_MB = 200.0
+TIMEOUT_S = 300
+FORBIDDEN = re.compile(r"(^|/)(lib)?(torch|c10|caffe2)[^/]*$"
+                       r"|Qt6?(Quick|Qml|Pdf|WebEngine|Multimedia|3D|VirtualKeyboard)"
+                       r"|(^|/)(matplotlib|onnx|training|bench)(/|$)", re.IGNORECASE)
+NOBODY = 65534
+
+
+class Checks:
+    def __init__(self) -> None:
+        self.passed, self.failed = 0, 0
+
+    def check(self, name: str, ok: bool, detail: str = "") -> bool:
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
+        return ok
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int, int]]:
+    """Every path under ``folder`` with its mode, size and modification time."""
+    out = {}
+    for path in [folder, *folder.rglob("*")]:
+        st = path.lstat()
+        out[str(path.relative_to(folder))] = (st.st_mode, st.st_size, st.st_mtime_ns)
+    return out
+
+
+def allocated_bytes(path: Path) -> int:
+    """Bytes allocated on disk, as ``du -s -B1`` counts them (hard links once)."""
+    if path.is_file():
+        return path.stat().st_blocks * 512
+    return int(subprocess.run(["du", "-s", "-B1", str(path)], check=True, capture_output=True,
+                              text=True).stdout.split()[0])
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+def unresolved_libraries(app: Path) -> list[str]:
+    """``ldd`` on every shared library of the bundle, found the way the bootloader finds them
+    (LD_LIBRARY_PATH=_internal): the dependencies found nowhere, but those the system must
+    provide (bundle_filter.SYSTEM_ONLY, and Wayland's client libraries, present where Wayland is)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bundle_filter import SYSTEM_ONLY
+
+    internal = app / "_internal"
+    out = []
+    for lib in sorted(p for p in internal.rglob("*.so*") if p.is_file() and not p.is_symlink()):
+        done = subprocess.run(["ldd", str(lib)], capture_output=True, text=True, check=False,
+                              env={"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": str(internal)})
+        for line in done.stdout.splitlines():
+            name = line.split("=>")[0].strip()
+            if "not found" in line and name not in SYSTEM_ONLY and not name.startswith("libwayland-"):
+                out.append(f"{lib.relative_to(internal)}: {name}")
+    return out
+
+
+def outcome(done: subprocess.CompletedProcess, secs: float) -> str:
+    """What a run printed, and on failure the end of its error output."""
+    err = f" | stderr: {done.stderr.strip()[-800:]}" if done.returncode else ""
+    return f"{secs:.1f} s: {done.stdout.strip()}{err}"
+
+
+def image_match(original: Path, decoded: Path, min_psnr: float) -> tuple[bool, str]:
+    """Same size and a PSNR over ``min_psnr`` dB (decoded pixels differ across CPUs: no hashes)."""
+    with Image.open(original) as a, Image.open(decoded) as b:
+        if a.size != b.size:
+            return False, f"{b.size[0]}x{b.size[1]}, expected {a.size[0]}x{a.size[1]}"
+        quality = psnr(np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB")))
+        return quality > min_psnr, f"{b.format} {b.size[0]}x{b.size[1]}, PSNR {quality:.1f} dB"
+
+
+class Runner:
+    """Runs the frozen app in a clean environment, as ``nobody`` when this runs as root."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.home, self.xdg, self.work = tmp / "home", tmp / "xdg", tmp / "work"
+        for d in (self.home, self.xdg / "config", self.xdg / "cache", self.xdg / "state", self.xdg / "data",
+                  self.work):
+            d.mkdir(parents=True, exist_ok=True)
+        self.prefix: list[str] = []
+        if os.geteuid() == 0 and shutil.which("setpriv"):
+            for d in (self.home, self.xdg, self.work):
+                for p in [d, *d.rglob("*")]:
+                    os.chown(p, NOBODY, NOBODY)
+            os.chmod(tmp, 0o755)
+            self.prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+        self.env = {
+            "PATH": "/usr/bin:/bin", "HOME": str(self.home), "QT_QPA_PLATFORM": "offscreen",
+            "XDG_CONFIG_HOME": str(self.xdg / "config"), "XDG_CACHE_HOME": str(self.xdg / "cache"),
+            "XDG_STATE_HOME": str(self.xdg / "state"), "XDG_DATA_HOME": str(self.xdg / "data"),
+        }
+
+    @property
+    def user(self) -> str:
+        return "nobody" if self.prefix else f"uid {os.geteuid()}"
+
+    def __call__(self, exe: Path, *args: str, wrap: tuple[str, ...] = ()
+                 ) -> tuple[subprocess.CompletedProcess, float]:
+        env_args = [f"{k}={v}" for k, v in self.env.items()]
+        cmd = [*self.prefix, "/usr/bin/env", "-i", *env_args, *wrap, str(exe), *args]
+        start = time.perf_counter()
+        done = subprocess.run(cmd, cwd=self.work, capture_output=True, text=True, timeout=TIMEOUT_S,
+                              stdin=subprocess.DEVNULL, check=False)
+        return done, time.perf_counter() - start
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--onedir", type=Path, default=ROOT / "dist" / "latentzip")
+    ap.add_argument("--onefile", type=Path, default=ROOT / "dist" / "onefile" / "latentzip")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = ap.parse_args()
+    checks = Checks()
+    if not (args.onedir / "latentzip").is_file():
+        print(f"no one-folder bundle at {args.onedir}: run `make package` first")
+        return 1
+
+    version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.MULTILINE).group(1)
+    default = json.loads((ROOT / "resources" / "models" / "default.json").read_text())
+    model_hash = default["content_hash"]
+
+    tmp = Path(tempfile.mkdtemp(prefix="latentzip-bundle-test-"))
+    try:
+        app = tmp / "app"
+        shutil.copytree(args.onedir, app, symlinks=True)
+        subprocess.run(["chmod", "-R", "a-w", str(app)], check=True)
+        before = snapshot(app)
+        run = Runner(tmp)
+        exe = app / "latentzip"
+        print(f"bundle copied read-only to {app}; the app runs as {run.user} with env -i, HOME and XDG "
+              f"folders under {tmp}", flush=True)
+
+        # 1. --version: the package's version and the bundled models' hash
+        done, secs = run(exe, "--version")
+        out = done.stdout
+        checks.check("latentzip --version", done.returncode == 0 and f"latentzip {version}" in out
+                     and f"model {model_hash} (default)" in out,
+                     f"{secs:.2f} s: " + " | ".join(out.strip().splitlines()) + done.stderr.strip()[-500:])
+
+        # 2. a round trip through the bundled models
+        src = run.work / "photos"
+        (src / "notes").mkdir(parents=True)
+        samples = sorted((ROOT / "resources" / "samples").glob("*.png"))[:2]
+        for s in samples:
+            shutil.copy(s, src / s.name)
+        text = "Latentzip bundle test: ünïcödé, tabs\tand\r\nline ends\n".encode() + bytes(range(256))
+        (src / "notes" / "readme.txt").write_bytes(text)
+        if run.prefix:
+            for p in [src, *src.rglob("*")]:
+                os.chown(p, NOBODY, NOBODY)
+        archive = run.work / "photos.ltz"
+        done, secs = run(exe, "compress", "photos", "-o", "photos.ltz")
+        checks.check("compress a folder (2 photos, a text file)", done.returncode == 0 and archive.is_file(),
+                     outcome(done, secs))
+        done, _ = run(exe, "list", "photos.ltz")
+        rows = [line.split("\t") for line in done.stdout.splitlines() if "\t" in line]
+        listed = {row[0]: row[1:] for row in rows}
+        checks.check("list the archive", done.returncode == 0 and "photos/notes/readme.txt" in listed
+                     and all(f"photos/{s.name}" in listed for s in samples),
+                     " | ".join(" ".join(line.split("\t")[:2]) for line in done.stdout.strip().splitlines()))
+        done, secs = run(exe, "test", "photos.ltz")
+        checks.check("test the archive", done.returncode == 0, f"{secs:.1f} s: {done.stdout.strip()}")
+        done, secs = run(exe, "extract", "photos.ltz", "-o", "restored")
+        checks.check("extract the archive", done.returncode == 0, outcome(done, secs))
+        restored = run.work / "restored" / "photos"
+        readme = restored / "notes" / "readme.txt"
+        got = readme.read_bytes() if readme.exists() else b""
+        checks.check("text file byte-exact", got == text, f"{len(got)} bytes, sha256 "
+                     f"{hashlib.sha256(got).hexdigest()[:16]} vs {hashlib.sha256(text).hexdigest()[:16]}")
+        for s in samples:
+            out_path = restored / s.name
+            kind = (listed.get(f"photos/{s.name}") or ["?"])[0]
+            if not checks.check(f"photo {s.name} restored", out_path.is_file(), f"{out_path} ({kind})"):
+                continue
+            if kind == "lossy image":  # coded with the models: same size, close to the original
+                checks.check(f"photo {s.name}: {kind}, decodes at its size, resembles the original",
+                             *image_match(s, out_path, 22.0))
+            else:  # under the checkpoint's quality floor: stored byte-exact
+                checks.check(f"photo {s.name}: {kind}, byte-exact", out_path.read_bytes() == s.read_bytes())
+
+        # 2b. the models' whole path on every checkpoint: encode, entropy-code, decode (writes nothing)
+        done, secs = run(exe, "preview", f"photos/{samples[0].name}")
+        scores = dict(re.findall(r"^([ABC]): .*?MS-SSIM ([0-9.]+)", done.stdout, re.MULTILINE))
+        checks.check("preview (A, B, C through the bundled models)",
+                     done.returncode == 0 and sorted(scores) == ["A", "B", "C"]
+                     and all(0.3 < float(v) <= 1.0 for v in scores.values()),
+                     f"{secs:.1f} s: " + " | ".join(done.stdout.strip().splitlines()[1:]))
+        # 2c. an archive with coded images written before (tests/golden): decoded by the bundle
+        golden = ROOT / "tests" / "golden"
+        expected = {e["path"]: e for e in json.loads((golden / "golden.json").read_text())["range"]}
+        shutil.copy(golden / "golden-range.ltz", run.work / "golden.ltz")
+        done, secs = run(exe, "extract", "golden.ltz", "-o", "golden-out")
+        out_dir = run.work / "golden-out"
+        texts_ok = all(hashlib.sha256((out_dir / p).read_bytes()).hexdigest() == e["sha256"]
+                       for p, e in expected.items() if "sha256" in e and (out_dir / p).is_file())
+        images = [p for p, e in expected.items() if "latents_sha256" in e]
+        links = [p for p, e in expected.items() if e["kind"] == 5]  # EntryKind.SYMLINK
+        checks.check("extract the golden archive (coded image, text, link)",
+                     done.returncode == 0 and texts_ok and all((out_dir / p).is_file() for p in images)
+                     and all((out_dir / p).is_symlink() for p in links),
+                     outcome(done, secs))
+        for p in images:
+            if (out_dir / p).is_file():
+                checks.check(f"golden {p} decodes at its size, resembles the original",
+                             *image_match(golden / Path(p).name, out_dir / p, 15.0))
+
+        # 3. the window, offscreen
+        done, secs = run(exe, "gui", "--smoke")
+        m = re.search(r"first frame after ([0-9.]+) s", done.stdout)
+        checks.check("latentzip gui --smoke", done.returncode == 0 and m is not None,
+                     f"{done.stdout.strip()} (process start to exit {secs:.2f} s)"
+                     + (f"; stderr: {done.stderr.strip()[-800:]}" if done.returncode else ""))
+        if shutil.which("xvfb-run"):  # a real X11 display: the xcb plugin and the system's X libraries
+            xvfb = ("xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "env", "QT_QPA_PLATFORM=xcb")
+            done, secs = run(exe, "gui", "--smoke", wrap=xvfb)
+            checks.check("latentzip gui --smoke on X11 (xcb, Xvfb)", done.returncode == 0
+                         and "first frame after" in done.stdout, outcome(done, secs))
+        else:
+            print("(no xvfb-run: the X11 check is skipped)")
+        logs = list((run.xdg / "state").rglob("latentzip.log"))
+        settings = list((run.xdg / "config").rglob("*.ini"))
+        checks.check("log and settings in the XDG folders", bool(logs) and bool(settings),
+                     ", ".join(str(p.relative_to(tmp)) for p in logs + settings))
+        stray = [str(p.relative_to(tmp)) for p in run.home.rglob("*") if p.is_file()]
+        checks.check("nothing written to HOME outside the XDG folders", not stray, ", ".join(stray[:10]))
+
+        # 4. contents and sizes
+        paths = [str(p.relative_to(app)) for p in app.rglob("*")]
+        bad = sorted(p for p in paths if FORBIDDEN.search(p))
+        checks.check("no torch, no Qt Quick/QML/PDF/WebEngine, no onnx/training/bench in the bundle", not bad,
+                     ", ".join(bad[:10]))
+        if sys.platform.startswith("linux"):
+            missing = unresolved_libraries(app)
+            checks.check("every bundled library finds its dependencies (ldd)", not missing,
+                         "; ".join(missing[:8]))
+        size = allocated_bytes(app)
+        checks.check(f"one-folder bundle under {LIMIT_MB:.0f} MB", size < LIMIT_MB * 1e6,
+                     f"{size / 1e6:.1f} MB ({size / 2**20:.1f} MiB, du -s -B1)")
+        if args.onefile.is_file():
+            one = tmp / "onefile" / "latentzip"
+            one.parent.mkdir()
+            shutil.copy2(args.onefile, one)
+            os.chmod(one, 0o555)
+            os.chmod(one.parent, 0o555)
+            code = ("import sys; from PyInstaller.archive.readers import CArchiveReader as R;"
+                    "print('\\n'.join(R(sys.argv[1]).toc))")
+            listing = subprocess.run([sys.executable, "-c", code, str(one)], capture_output=True, text=True,
+                                     check=False)
+            inside = [n for n in listing.stdout.splitlines() if FORBIDDEN.search(n)]
+            checks.check("no torch or left-out Qt modules in the one-file executable",
+                         listing.returncode == 0 and not inside,
+                         ", ".join(inside[:10]) or listing.stderr[-300:])
+            done, secs = run(one, "--version")
+            checks.check("one-file latentzip --version", done.returncode == 0 and model_hash in done.stdout,
+                         f"{secs:.2f} s (unpacks itself first); {one.stat().st_size / 1e6:.1f} MB "
+                         f"({one.stat().st_size / 2**20:.1f} MiB)")
+        else:
+            print(f"(no one-file executable at {args.onefile}: skipped)")
+
+        # 5. the bundle's folder is as it was
+        after = snapshot(app)
+        changed = sorted((set(before) ^ set(after)) | {k for k in before if before[k] != after.get(k)})
+        checks.check("nothing written into the bundle's folder", not changed, ", ".join(changed[:10]))
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            subprocess.run(["chmod", "-R", "u+w", str(tmp)], check=False)
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{checks.passed} passed, {checks.failed} failed")
+    return 1 if checks.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
