@@ -15,10 +15,10 @@ KODAK ?= ../shared/data/kodak
 TRAIN_MINUTES ?= 120
 BENCH_ARGS ?=
 
-.PHONY: help run test test-all bench bench-latentzip train export pack-checkpoint screenshots package package-test clean
+.PHONY: help run test test-all bench bench-latentzip bench-int8 train export int8 pack-checkpoint screenshots package package-test clean
 
 help:  ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ bench: $(BENCH_STAMP)  ## Latentzip vs 7-Zip, tar, JPEG, WebP, AVIF, JPEG XL on 
 bench-latentzip: $(STAMP)  ## only the Latentzip table (A/B/C x range/lzma) on Kodak
 	$(PY) bench/kodak_table.py --folder $(KODAK)
 
+bench-int8: $(STAMP)  ## fp32 against int8 on Kodak: model bytes, times, bpp, MS-SSIM, PSNR
+	$(PY) bench/int8.py --folder $(KODAK) --mixed
+
 train: $(STAMP)  ## resume training in the background (log: training/runs/train.out)
 	$(PIP) install -q ".[training]"
 	mkdir -p training/runs
@@ -62,6 +65,10 @@ train: $(STAMP)  ## resume training in the background (log: training/runs/train.
 
 export: $(STAMP)  ## export the latest run checkpoint to resources/models
 	$(PY) -m training.export
+
+int8: $(STAMP)  ## int8 g_a, h_a, g_s of the default model set (INT8_ARGS='--default A=int8 ...')
+	$(PIP) install -q ".[training]"
+	$(PY) -m training.quantize $(INT8_ARGS)
 
 pack-checkpoint:  ## shrink the run checkpoint into the committed fp16 file
 	$(PY) -m training.checkpoint pack training/runs/main/last.pt training/checkpoint/latentzip.pt

@@ -18,6 +18,7 @@ from . import engine
 from .container import EntryKind
 from .errors import CancelledError, LatentzipError
 from .progress import ProgressEvent
+from .runtime.model_set import PRECISIONS
 
 EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
 KIND_NAMES = {EntryKind.STORED: "stored", EntryKind.LZMA: "stored (lzma)", EntryKind.IMAGE: "lossy image",
@@ -96,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("archive", type=Path)
     p = sub.add_parser("preview", help="bpp, MS-SSIM and PSNR of an image at A, B and C")
     p.add_argument("image", type=Path)
+    for parser in (c, x, p):
+        parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                            help="network precision: the model's default per checkpoint (auto), float32 or int8; "
+                                 "any precision decodes any archive")
     g = sub.add_parser("gui", help="open the desktop window")
     g.add_argument("archive", nargs="?", type=Path)
     g.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
@@ -200,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.version:
             return _print_version(out)
+        if getattr(args, "precision", "auto") != "auto":
+            engine.default_registry().set_precision(args.precision)
         if args.command == "compress":
             return _cmd_compress(args, sink, out)
         if args.command == "extract":

@@ -88,7 +88,7 @@ def encode_image(model: ModelSet, rgb: np.ndarray, checkpoint: str, entropy: int
     cp = model.checkpoint(checkpoint)
     height, width = rgb.shape[:2]
     y = analysis(model, pad_to_multiple(rgb), check, checkpoint=cp.name)
-    z_q = np.round(hyper_analysis(model, y)).astype(np.int64)
+    z_q = np.round(hyper_analysis(model, y, checkpoint=cp.name)).astype(np.int64)
     if check:
         check()
     mean_gained, indexes = _hyper(model, cp, z_q, check)
@@ -161,4 +161,5 @@ def reconstruct(model: ModelSet, encoded: EncodedImage, check: Callable[[], None
     """The image the decoder will produce, from an encoding made with ``keep_latents``."""
     if encoded.y_hat is None:
         return decode_image(model, encoded.data, check)
-    return synthesis(model, encoded.y_hat, check)[: encoded.height, : encoded.width]
+    cp = model.checkpoint_by_id(read_header(encoded.data)[1])  # the decoder's precision follows the checkpoint
+    return synthesis(model, encoded.y_hat, check, checkpoint=cp.name)[: encoded.height, : encoded.width]

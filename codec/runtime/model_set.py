@@ -28,7 +28,8 @@ MODELS_ENV = "LATENTZIP_MODELS"  # an extra folder of model sets (tests, develop
 # Optional int8 transforms, listed in manifest["variants"]["int8"]["files"] with their hashes. They are
 # not part of "files" nor of the content hash: archives name the set, not the precision that wrote them.
 PRECISIONS = ("auto", "fp32", "int8")
-INT8_FILES = {"encoder": "encoder.int8.onnx", "decoder": "decoder.int8.onnx"}
+INT8_FILES = {"encoder": "encoder.int8.onnx", "hyper_encoder": "hyper_encoder.int8.onnx",
+              "decoder": "decoder.int8.onnx"}
 
 
 @dataclass(frozen=True)

@@ -55,9 +55,9 @@ def analysis(model: ModelSet, padded: np.ndarray, check: Callable[[], None] | No
     return y
 
 
-def hyper_analysis(model: ModelSet, y: np.ndarray) -> np.ndarray:
-    """h_a: y -> z, float32 (MZ, h/4, w/4)."""
-    return model.session("hyper_encoder").run(None, {"y": y[None]})[0][0]
+def hyper_analysis(model: ModelSet, y: np.ndarray, checkpoint: str | None = None) -> np.ndarray:
+    """h_a: y -> z, float32 (MZ, h/4, w/4); ``checkpoint`` picks the precision."""
+    return model.session("hyper_encoder", checkpoint).run(None, {"y": y[None]})[0][0]
 
 
 def synthesis(model: ModelSet, y_hat: np.ndarray, check: Callable[[], None] | None = None,
