@@ -43,6 +43,8 @@ class Actions:
     checkpoints: dict[str, QAction]
     checkpoint_group: QActionGroup
     mode_group: QActionGroup
+    precisions: dict[str, QAction]
+    precision_group: QActionGroup
 
     def all(self) -> list[QAction]:
         out: list[QAction] = []
@@ -79,6 +81,17 @@ def create_actions(win: QMainWindow) -> Actions:
     group = QActionGroup(win)
     for act in cps.values():
         group.addAction(act)
+    precisions = {
+        "auto": a(win, "Network precision: automatic", "Use each checkpoint's measured default (int8 or fp32)",
+                  None, checkable=True),
+        "fp32": a(win, "Full-precision networks (fp32)", "Run the codec's networks in 32-bit floating point",
+                  None, checkable=True),
+        "int8": a(win, "Compressed networks (int8)", "Run the codec's networks quantized to 8 bits: smaller, faster",
+                  None, checkable=True),
+    }
+    precision_group = QActionGroup(win)
+    for act in precisions.values():
+        precision_group.addAction(act)
     split = a(win, "Split", "Compare with a draggable divider", "Ctrl+Shift+1", checkable=True)
     side = a(win, "Side by side", "Compare side by side", "Ctrl+Shift+2", checkable=True)
     modes = QActionGroup(win)
@@ -117,6 +130,7 @@ def create_actions(win: QMainWindow) -> Actions:
         about=a(win, "About Latentzip", "Version and bundled models", None),
         quit=a(win, "&Quit", "Quit Latentzip", std.Quit),
         checkpoints=cps, checkpoint_group=group, mode_group=modes,
+        precisions=precisions, precision_group=precision_group,
     )
 
 
@@ -129,6 +143,9 @@ def build_menus(win: QMainWindow, act: Actions) -> None:
     comp = bar.addMenu("&Compress")
     for item in (act.compress, act.cancel, None, *act.checkpoints.values(), None, act.remove, act.clear):
         comp.addSeparator() if item is None else comp.addAction(item)
+    precision_menu = comp.addMenu("Network &precision")
+    for item in act.precisions.values():
+        precision_menu.addAction(item)
     arch = bar.addMenu("&Archive")
     for item in (act.extract_all, act.extract_selected, act.test, None, act.show_in_folder, act.open_result,
                  act.dismiss):

@@ -16,7 +16,7 @@ from PySide6.QtCore import QItemSelectionModel, QTimer
 from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
-from ..codec.engine import CHECKPOINTS
+from ..codec.engine import CHECKPOINTS, default_registry
 from . import dialogs, paths
 from .actions import Actions, build_menus, create_actions
 from .analysis import AnalysisService
@@ -117,6 +117,8 @@ class MainWindow(QMainWindow):
         act.quit.triggered.connect(self.close)
         for name, a in act.checkpoints.items():
             a.triggered.connect(lambda checked=False, n=name: self.set_checkpoint(n))
+        for name, a in act.precisions.items():
+            a.triggered.connect(lambda checked=False, n=name: self.set_precision(n))
         self.preview.checkpoint_chosen.connect(self.set_checkpoint)
         self.preview.view.mode_changed.connect(self._mode_changed)
         self.input_panel.paths_dropped.connect(self.add_paths)
@@ -142,6 +144,7 @@ class MainWindow(QMainWindow):
         if s.splitter is not None:
             self.splitter.restoreState(s.splitter)
         self.set_checkpoint(s.checkpoint)
+        self.set_precision(s.precision)
         self.preview.view.set_mode(s.compare_mode)
         self._mode_changed(self.preview.view.mode)
 
@@ -161,6 +164,14 @@ class MainWindow(QMainWindow):
         self.preview.set_checkpoint(name)
         self.settings.checkpoint = name
         self._show_estimate(self.estimator.latest)
+
+    def set_precision(self, name: str) -> None:
+        """Which networks the engine runs (archives decode the same either way)."""
+        if name not in self.actions.precisions:
+            return
+        self.actions.precisions[name].setChecked(True)
+        default_registry().set_precision(name)
+        self.settings.precision = name
 
     def _mode_changed(self, mode: str) -> None:
         (self.actions.split if mode == "split" else self.actions.side).setChecked(True)

@@ -13,6 +13,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from . import paths
 
 CHECKPOINTS = ("A", "B", "C")
+PRECISIONS = ("auto", "fp32", "int8")
 COMPARE_MODES = ("split", "side")
 
 
@@ -69,6 +70,16 @@ class Settings:
     def checkpoint(self, value: str) -> None:
         if value in CHECKPOINTS:
             self._set("compress/checkpoint", value)
+
+    @property
+    def precision(self) -> str:
+        value = self._str("compress/precision", "auto")
+        return value if value in PRECISIONS else "auto"
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        if value in PRECISIONS:
+            self._set("compress/precision", value)
 
     @property
     def compare_mode(self) -> str:

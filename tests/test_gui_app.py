@@ -109,3 +109,14 @@ def test_user_folders_are_not_created_at_import(tmp_path, monkeypatch):
     assert not home.exists()
     assert paths.config_dir() == home / "config" and (home / "config").is_dir()
     assert not (home / "cache").exists()
+
+
+@pytest.mark.gui
+def test_precision_choice_reaches_the_engine_and_persists(window):
+    from latentzip.codec.engine import default_registry
+
+    window.actions.precisions["fp32"].trigger()
+    assert default_registry().precision == "fp32"
+    assert window.settings.precision == "fp32"
+    window.actions.precisions["auto"].trigger()
+    assert default_registry().precision == "auto"

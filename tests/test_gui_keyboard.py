@@ -80,8 +80,13 @@ def test_tab_reaches_every_action_in_every_state(qtbot, window, tmp_path, dialog
 
 def test_every_action_is_in_a_menu_with_a_tooltip(window):
     in_menus = set()
-    for menu_action in window.menuBar().actions():
-        in_menus.update(menu_action.menu().actions())
+    pending = [a.menu() for a in window.menuBar().actions()]
+    while pending:  # menus and their submenus
+        menu = pending.pop()
+        for action in menu.actions():
+            in_menus.add(action)
+            if action.menu() is not None:
+                pending.append(action.menu())
     for action in window.actions.all():
         assert action in in_menus, action.text()
         assert action.toolTip(), action.text()

@@ -85,6 +85,12 @@ def main() -> int:
             print(f"level {level:4.2f}: {row['bpp']:.3f} bpp  MS-SSIM {row['ms_ssim']:.4f}  PSNR {row['psnr']:.2f} dB",
                   flush=True)
     choices = {name: choose(curve, target) for name, target in TARGETS.items()}
+    # Until the model reaches every target, keep the three checkpoints distinct rate points.
+    choices["B"] = min(choices["B"], round(choices["C"] - 0.5, 3))
+    choices["A"] = min(choices["A"], round(choices["B"] - 0.5, 3))
+    for name, target in TARGETS.items():
+        if max(row["ms_ssim"] for row in curve) < target:
+            print(f"note: no level reaches {name}'s MS-SSIM target {target}")
     print("levels:", " ".join(f"{k}={v}" for k, v in choices.items()))
     if args.out:
         args.out.write_text(json.dumps({"folder": str(args.folder), "curve": curve, "levels": choices}, indent=2))

@@ -56,6 +56,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+ARENA_DEFAULT = "0"
+
+
 def session_options(threads: int | None = None) -> object:
     """The ONNX Runtime options of every session the app runs (benchmarks reuse them)."""
     import onnxruntime as ort
@@ -64,7 +67,9 @@ def session_options(threads: int | None = None) -> object:
     opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
-    opts.enable_cpu_mem_arena = False  # release activations after each tile: bounded memory for huge photos
+    # ORT's arena keeps activation buffers between runs: faster, but it holds on to the
+    # largest tile's memory. LATENTZIP_ORT_ARENA=1/0 overrides the default (see ARENA_DEFAULT).
+    opts.enable_cpu_mem_arena = os.environ.get("LATENTZIP_ORT_ARENA", ARENA_DEFAULT) == "1"
     return opts
 
 
