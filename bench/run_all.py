@@ -20,6 +20,7 @@ rows), <name>-rd.csv, <name>-bubble.png, <name>-rd.png, plus each step's own fil
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,19 @@ def folder_line(folder: Path) -> str:
     images = folder_images(folder)
     pixels = sum(int(a.shape[0] * a.shape[1]) for a in map(load_rgb, images))
     return f"`{folder}`: {len(images)} images, {folder_bytes(folder) / 1e6:.2f} MB, {pixels / 1e6:.2f} MP in all"
+
+
+def latentzip_curve(name: str) -> list[dict]:
+    """Latentzip's rate-distortion curve over its rate levels (training/calibration-<name>.json), if measured.
+
+    Those bpp count the image bitstreams only (no archive headers), as the peers' bpp do.
+    """
+    path = Path(__file__).resolve().parent.parent / "training" / f"calibration-{name}.json"
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    return [{"codec": "Latentzip (range)", "quality": row["level"], "bpp": row["bpp"], "ms_ssim": row["ms_ssim"],
+             "psnr": row["psnr"]} for row in data["curve"]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = jpeg_sources.unified_latentzip(lz)
     rows += peers.archiver_rows(folder, install_7zz=False, log=log)
     codec_rows, curve = peers.codec_rows(folder, targets, args.codecs, args.tolerance, log=log)
+    curve += latentzip_curve(name)
     rows += codec_rows
     # 3. the paper
     if with_paper:
