@@ -175,10 +175,12 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
                                        keep_latents=True)
     # The decoder's exact input is known here, so the check needs no entropy decoding.
     recon = image_codec.reconstruct(model, encoded, cancel.check)
+    data = encoded.data
+    del encoded  # the latents are no longer needed: keep peak memory down on huge photos
     if decoded.grayscale:
         recon = np.repeat(np.round(recon.mean(axis=2, keepdims=True)).astype(np.uint8), 3, axis=2)
     score = metrics.ms_ssim(recon, rgb)
-    payload = ImagePayload(encoded.data, decoded.metadata.to_bytes(), encode_alpha(decoded.alpha)).to_bytes()
+    payload = ImagePayload(data, decoded.metadata.to_bytes(), encode_alpha(decoded.alpha)).to_bytes()
     floor = options.floor
     if score < floor:
         return FileOutcome(member.name, "stored", member.size, 0,

@@ -222,8 +222,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
         raise ValueError(f"images differ in shape: {a.shape} and {b.shape}")
     if a.size == 0:
         raise ValueError("empty image")
-    diff = a.astype(np.float64) - b.astype(np.float64)
-    mse = float(np.mean(diff * diff))
+    rows_a, rows_b = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
+    squared = 0
+    for r in range(0, rows_a.shape[0], 256):  # in row blocks: bounded memory on huge photos
+        diff = rows_a[r : r + 256].astype(np.int64) - rows_b[r : r + 256].astype(np.int64)
+        squared += int(np.einsum("ij,ij->", diff, diff))
+    mse = squared / a.size
     if mse == 0.0:
         return math.inf
     return 10.0 * math.log10(DATA_RANGE * DATA_RANGE / mse)

@@ -56,7 +56,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-ARENA_DEFAULT = "0"
+ARENA_DEFAULT = "1"
 
 
 def session_options(threads: int | None = None) -> object:
@@ -68,7 +68,7 @@ def session_options(threads: int | None = None) -> object:
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     # ORT's arena keeps activation buffers between runs: faster, but it holds on to the
-    # largest tile's memory. LATENTZIP_ORT_ARENA=1/0 overrides the default (see ARENA_DEFAULT).
+    # largest tile's memory (bounded by the tile size). LATENTZIP_ORT_ARENA=1/0 overrides the default.
     opts.enable_cpu_mem_arena = os.environ.get("LATENTZIP_ORT_ARENA", ARENA_DEFAULT) == "1"
     return opts
 

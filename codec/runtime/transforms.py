@@ -19,7 +19,14 @@ LATENT_STRIDE = 16
 PAD_MULTIPLE = 64
 ENCODER_HALO = 2  # latents
 DECODER_HALO = 3  # latents (the receptive field is under 2)
-TILE_LATENTS = 48  # 768 px tiles: a Kodak image is one tile
+TILE_LATENTS = 48  # 768 px: a Kodak image is one tile
+TILE_LATENTS_LARGE = 32  # 512 px tiles once an image needs several: less activation memory
+
+
+def _tile_for(h: int, w: int, tile: int | None) -> int:
+    if tile is not None:
+        return tile
+    return TILE_LATENTS if max(h, w) <= TILE_LATENTS else TILE_LATENTS_LARGE
 
 
 def pad_to_multiple(rgb: np.ndarray, multiple: int = PAD_MULTIPLE) -> np.ndarray:
@@ -36,11 +43,12 @@ def _spans(length: int, tile: int) -> list[tuple[int, int]]:
 
 
 def analysis(model: ModelSet, padded: np.ndarray, check: Callable[[], None] | None = None,
-             tile: int = TILE_LATENTS, checkpoint: str | None = None) -> np.ndarray:
+             tile: int | None = None, checkpoint: str | None = None) -> np.ndarray:
     """g_a: padded uint8 HxWx3 -> y, float32 (M, H/16, W/16); ``checkpoint`` picks the precision."""
     sess = model.session("encoder", checkpoint)
     H, W = padded.shape[:2]
     h, w = H // LATENT_STRIDE, W // LATENT_STRIDE
+    tile = _tile_for(h, w, tile)
     y = np.empty((int(model.arch["M"]), h, w), dtype=np.float32)
     for r0, r1 in _spans(h, tile):
         for c0, c1 in _spans(w, tile):
@@ -61,10 +69,11 @@ def hyper_analysis(model: ModelSet, y: np.ndarray, checkpoint: str | None = None
 
 
 def synthesis(model: ModelSet, y_hat: np.ndarray, check: Callable[[], None] | None = None,
-              tile: int = TILE_LATENTS, checkpoint: str | None = None) -> np.ndarray:
+              tile: int | None = None, checkpoint: str | None = None) -> np.ndarray:
     """g_s: y_hat (M, h, w) -> uint8 image (16h, 16w, 3); ``checkpoint`` picks the precision."""
     sess = model.session("decoder", checkpoint)
     _, h, w = y_hat.shape
+    tile = _tile_for(h, w, tile)
     out = np.empty((h * 16, w * 16, 3), dtype=np.uint8)
     for r0, r1 in _spans(h, tile):
         for c0, c1 in _spans(w, tile):
