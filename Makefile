@@ -25,6 +25,7 @@ $(VENV)/bin/python:
 	$(PIP) install -q --upgrade pip
 
 $(STAMP): pyproject.toml $(VENV)/bin/python $(SOURCES)
+	rm -rf build/lib build/bdist.* *.egg-info  # setuptools would ship stale files (old model sets) from there
 	$(PIP) install -q .
 	touch $@
 
@@ -79,6 +80,7 @@ $(PKG_PY):
 
 $(PKG_STAMP): pyproject.toml packaging/requirements.txt $(PKG_PY) $(SOURCES)
 	$(PKG_VENV)/bin/pip install -q -r packaging/requirements.txt
+	rm -rf build/lib build/bdist.* *.egg-info  # setuptools would ship stale files (old model sets) from there
 	$(PKG_VENV)/bin/pip install -q . && $(PKG_VENV)/bin/pip install -q --force-reinstall --no-deps .
 	touch $@
 
