@@ -73,6 +73,16 @@ def session_options(threads: int | None = None) -> object:
     return opts
 
 
+def _check_hashes(folder: Path, files: dict[str, str]) -> None:
+    """Every listed file exists and matches its sha256, or ModelIntegrityError names it."""
+    for fname, digest in files.items():
+        path = folder / fname
+        if not path.is_file():
+            raise ModelIntegrityError(f"missing model file {fname}", folder.name)
+        if _sha256(path) != digest:
+            raise ModelIntegrityError(f"model file {fname} does not match its hash", folder.name)
+
+
 @dataclass
 class ModelSet:
     """A validated model set; ONNX sessions are created on first use."""
@@ -109,24 +119,14 @@ class ModelSet:
         files = manifest.get("files", {})
         if sorted(files) != sorted(MODEL_FILES):
             raise ModelIntegrityError("manifest lists the wrong files", name)
-        for fname, digest in files.items():
-            path = folder / fname
-            if not path.is_file():
-                raise ModelIntegrityError(f"missing model file {fname}", name)
-            if _sha256(path) != digest:
-                raise ModelIntegrityError(f"model file {fname} does not match its hash", name)
+        _check_hashes(folder, files)
         content = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
         if content != manifest.get("content_hash"):
             raise ModelIntegrityError("content hash does not match the files", name)
         variant_files = manifest.get("variants", {}).get("int8", {}).get("files", {})
         if not set(variant_files) <= set(INT8_FILES.values()):
             raise ModelIntegrityError("manifest lists unknown variant files", name)
-        for fname, digest in variant_files.items():
-            path = folder / fname
-            if not path.is_file():
-                raise ModelIntegrityError(f"missing model file {fname}", name)
-            if _sha256(path) != digest:
-                raise ModelIntegrityError(f"model file {fname} does not match its hash", name)
+        _check_hashes(folder, variant_files)
         tables = EntropyTables.load(folder / "tables.npz")
         with np.load(folder / "hyper_decoder.npz", allow_pickle=False) as data:
             hyper = {k: data[k] for k in data.files}
