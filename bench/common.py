@@ -124,3 +124,11 @@ def read_csv(path: Path) -> list[dict]:
 def fmt(value, spec: str, missing: str = "–") -> str:
     """Format a number for a Markdown cell; None (not measured) becomes a dash."""
     return missing if value is None or value == "" else format(value, spec)
+
+
+def write_report(name: str, md: str, rows: list[dict]) -> None:
+    """bench/results/<name>.md and .csv, and the Markdown on stdout."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.md").write_text(md)
+    write_csv(RESULTS / f"{name}.csv", rows)
+    print(md)

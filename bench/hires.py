@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from common import DEFAULT_FOLDER, RESULTS, folder_images, fmt, load_rgb, machine_line, warn_if_busy, write_csv
+from common import DEFAULT_FOLDER, folder_images, fmt, load_rgb, machine_line, warn_if_busy, write_report
 
 HERE = Path(__file__).resolve().parent
 
@@ -180,10 +180,7 @@ def main() -> int:
     md = "\n".join([f"### Latentzip on large photos ({args.checkpoint}, {args.entropy})", "", f"Set: {what}  ",
                     f"Command: `python bench/hires.py {' '.join(sys.argv[1:])}`  ", f"Machine: {machine}", "",
                     *table(rows), ""])
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.name}.md").write_text(md)
-    write_csv(RESULTS / f"{args.name}.csv", rows)
-    print(md)
+    write_report(args.name, md, rows)
     return 0
 
 

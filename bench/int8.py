@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import RESULTS, fmt, folder_images, load_rgb, machine_line, warn_if_busy, write_csv
+from common import fmt, folder_images, load_rgb, machine_line, warn_if_busy, write_report
 from latentzip.codec import metrics
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.model_set import INT8_FILES, ModelRegistry, ModelSet, models_root, session_options
@@ -260,10 +260,7 @@ def main() -> int:
     arena = "" if args.arena == "app" else f", memory arena {args.arena}"
     md = markdown(rows, f"fp32 against int8 on {folder_name} ({len(images)} images{arena})", machine,
                   command.strip(), args.threads, model.id, args.set)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.md").write_text(md)
-    write_csv(RESULTS / f"{name}.csv", rows)
-    print(md)
+    write_report(name, md, rows)
     return 0
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from common import DEFAULT_FOLDER, RESULTS, folder_bytes, folder_images, machine_line, warn_if_busy, write_csv
+from common import DEFAULT_FOLDER, folder_bytes, folder_images, machine_line, warn_if_busy, write_report
 from kodak_table import latentzip_rows
 from peers import archiver_rows, table
 
@@ -74,10 +74,7 @@ def main() -> int:
     md = "\n".join([f"### A folder of JPEGs: {what}", "",
                     f"Command: `python bench/jpeg_sources.py {' '.join(sys.argv[1:])}`  ", f"Machine: {machine}", "",
                     *table(rows), ""])
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.name}.md").write_text(md)
-    write_csv(RESULTS / f"{args.name}.csv", rows)
-    print(md)
+    write_report(args.name, md, rows)
     return 0
 
 
