@@ -57,7 +57,7 @@ def test_exported_onnx_matches_pytorch(tmp_path):
     model = LatentzipNet()
     ckpt = tmp_path / "init.pt"
     torch.save({"model": model.state_dict(), "step": 0}, ckpt)
-    folder = export(ckpt, {"A": 0.5, "B": 2.0, "C": 3.5}, tmp_path / "models")
+    folder = export(ckpt, {"A": 0.5, "B": 2.0, "C": 3.5}, tmp_path / "models", weights="fp32")
     x = torch.rand(1, 3, 128, 192)
     with torch.no_grad():
         y = model.g_a(x)
@@ -80,3 +80,55 @@ def test_export_writes_a_loadable_model_set(tmp_path):
     model_set = ModelSet.load(folder)
     assert model_set.checkpoint("B").gain.shape == (model_set.arch["M"],)
     assert json.loads((tmp_path / "models" / "default.json").read_text())["id"] == model_set.id
+
+
+def test_fp16_weight_storage_halves_the_files_and_stays_close(tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    from training.onnx_weights import stored_fp16, to_fp32_storage
+
+    torch.manual_seed(2)
+    model = LatentzipNet()
+    ckpt = tmp_path / "init.pt"
+    torch.save({"model": model.state_dict(), "step": 0}, ckpt)
+    full = export(ckpt, {"A": 0.5, "B": 2.0, "C": 3.5}, tmp_path / "full", weights="fp32")
+    half = export(ckpt, {"A": 0.5, "B": 2.0, "C": 3.5}, tmp_path / "half", weights="fp16")
+    assert json.loads((half / "manifest.json").read_text())["weight_storage"] == "fp16"
+    for name in ("encoder.onnx", "decoder.onnx", "hyper_encoder.onnx"):
+        assert (half / name).stat().st_size < 0.55 * (full / name).stat().st_size
+    x = np.random.default_rng(0).random((1, 3, 128, 192), dtype=np.float32)
+    run = lambda path: ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]  # noqa: E731
+    y_full, y_half = run(full / "encoder.onnx"), run(half / "encoder.onnx")
+    # float16 weights: a relative rounding of at most 2^-11 per weight
+    assert np.abs(y_half - y_full).max() <= 2e-3 * np.abs(y_full).max()
+    assert not np.array_equal(y_half, y_full)
+    widened = to_fp32_storage(onnx.load(str(half / "encoder.onnx")))
+    assert stored_fp16(onnx.load(str(half / "encoder.onnx"))) and not stored_fp16(widened)
+    sess = ort.InferenceSession(widened.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"image": x})[0], y_half, atol=1e-6, rtol=1e-6)
+
+
+def test_a_checkpoint_with_fewer_levels_grows_its_gain_rows(tmp_path):
+    from training.checkpoint import load_checkpoint
+
+    old = LatentzipNet(levels=5)
+    optimizer = torch.optim.Adam(old.parameters(), lr=1e-3)
+    for p in old.parameters():
+        p.grad = torch.ones_like(p)
+    optimizer.step()
+    ckpt = tmp_path / "five.pt"
+    torch.save({"model": old.state_dict(), "optimizer": optimizer.state_dict(), "step": 7}, ckpt)
+
+    new = LatentzipNet(levels=6)
+    new_opt = torch.optim.Adam(new.parameters(), lr=1e-3)
+    state = load_checkpoint(ckpt, new, new_opt)
+    assert state["step"] == 7
+    torch.testing.assert_close(new.log_gain[:5], old.log_gain)
+    torch.testing.assert_close(new.log_gain[5], 2 * old.log_gain[4] - old.log_gain[3])
+    torch.testing.assert_close(new.log_inv_gain[5], 2 * old.log_inv_gain[4] - old.log_inv_gain[3])
+    for p in new.parameters():
+        p.grad = torch.ones_like(p)
+    new_opt.step()  # the moments were padded to the new shapes
+    moments = new_opt.state[new.log_gain]["exp_avg"]
+    assert moments.shape == new.log_gain.shape

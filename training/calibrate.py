@@ -67,7 +67,7 @@ def main() -> int:
     ap.add_argument("--checkpoint", type=Path, default=REPO / "training" / "runs" / "main" / "last.pt")
     ap.add_argument("--folder", type=Path, default=REPO.parent / "shared" / "data" / "kodak")
     ap.add_argument("--models", type=Path, default=None, help="model-set root (default: the bundled one)")
-    ap.add_argument("--levels", type=float, nargs="+", default=[0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4])
+    ap.add_argument("--levels", type=float, nargs="+", default=[0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5])
     ap.add_argument("--out", type=Path, default=None, help="write the curve and choices as JSON")
     args = ap.parse_args()
 

@@ -27,16 +27,41 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     os.replace(tmp, path)
 
 
+GAIN_PARAMS = ("log_gain", "log_inv_gain")
+
+
+def grow_rows(rows: torch.Tensor, count: int) -> torch.Tensor:
+    """Extend a (levels, M) log-gain table to ``count`` rows, extrapolating the last step."""
+    while rows.shape[0] < count:
+        rows = torch.cat([rows, 2 * rows[-1:] - rows[-2:-1]])
+    return rows
+
+
 def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, device: str = "cpu") -> dict:
-    """Load weights (and optimizer state) into the given objects, upcasting 16-bit tensors."""
+    """Load weights (and optimizer state) into the given objects, upcasting 16-bit tensors.
+
+    A checkpoint trained with fewer rate levels than ``model`` gets its gain
+    rows extrapolated (log-gains step on as before) and zero Adam moments for
+    the new rows, so adding a higher level resumes training instead of restarting.
+    """
     state = torch.load(path, map_location=device, weights_only=False)
-    model.load_state_dict({k: v.float() for k, v in state["model"].items()})
+    weights = {k: v.float() for k, v in state["model"].items()}
+    levels = getattr(model, "levels", None)
+    for name in GAIN_PARAMS:
+        if levels and name in weights:
+            weights[name] = grow_rows(weights[name], levels)
+    model.load_state_dict(weights)
     if optimizer is not None and "optimizer" in state:
         opt = state["optimizer"]
-        for slot in opt["state"].values():
+        shapes = [p.shape for p in model.parameters()]
+        for index, slot in opt["state"].items():
             for k, v in slot.items():
                 if torch.is_tensor(v) and v.is_floating_point():
-                    slot[k] = v.float()
+                    v = v.float()
+                    if v.dim() == 2 and v.shape != shapes[index] and v.shape[1:] == shapes[index][1:]:
+                        pad = torch.zeros((shapes[index][0] - v.shape[0], *v.shape[1:]), dtype=v.dtype, device=v.device)
+                        v = torch.cat([v, pad])
+                    slot[k] = v
         optimizer.load_state_dict(opt)
     return state
 

@@ -18,12 +18,14 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import onnx
 import torch
 
 from latentzip.codec.entropy.tables import ACT_FRAC_BITS
 from training.checkpoint import load_checkpoint
 from training.freeze import freeze_gdn, gaussian_tables, integer_hyper_decoder, z_tables
 from training.model import LatentzipNet
+from training.onnx_weights import to_fp16_storage
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = REPO / "resources" / "models"
@@ -39,14 +41,24 @@ class _Wrap(torch.nn.Module):
         return self.net(x)
 
 
-def export_onnx(module: torch.nn.Module, channels: int, sample_hw: tuple[int, int], path: Path, in_name: str, out_name: str) -> None:
-    """Export one transform with dynamic height and width, constants folded."""
+WEIGHT_STORAGE = ("fp16", "fp32")
+
+
+def export_onnx(module: torch.nn.Module, channels: int, sample_hw: tuple[int, int], path: Path, in_name: str,
+                out_name: str, weights: str = "fp16") -> None:
+    """Export one transform with dynamic height and width, constants folded.
+
+    ``weights="fp16"`` stores the large weights as float16 (computed in float32,
+    see training/onnx_weights.py): half the bytes for a rounding far below the codec's error.
+    """
     x = torch.randn(1, channels, *sample_hw)
     torch.onnx.export(
         _Wrap(module).eval(), (x,), str(path), input_names=[in_name], output_names=[out_name],
         dynamic_axes={in_name: {2: "h", 3: "w"}, out_name: {2: "h", 3: "w"}},
         opset_version=17, do_constant_folding=True, dynamo=False,
     )
+    if weights == "fp16":
+        onnx.save(to_fp16_storage(onnx.load(str(path))), str(path))
 
 
 def sha256(path: Path) -> str:
@@ -65,7 +77,9 @@ def parse_levels(items: list[str]) -> dict[str, float]:
 
 @torch.no_grad()
 def export(checkpoint: Path, levels: dict[str, float], out_root: Path = MODELS, note: str = "",
-           released: bool = False) -> Path:
+           released: bool = False, weights: str = "fp16") -> Path:
+    if weights not in WEIGHT_STORAGE:
+        raise ValueError(f"weights must be one of {WEIGHT_STORAGE}")
     model = LatentzipNet()
     state = load_checkpoint(checkpoint, model, None)
     model.eval()
@@ -73,9 +87,9 @@ def export(checkpoint: Path, levels: dict[str, float], out_root: Path = MODELS, 
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
 
-    export_onnx(freeze_gdn(model.g_a), 3, (256, 256), staging / "encoder.onnx", "image", "y")
-    export_onnx(model.h_a, model.M, (16, 16), staging / "hyper_encoder.onnx", "y", "z")
-    export_onnx(freeze_gdn(model.g_s), model.M, (16, 16), staging / "decoder.onnx", "y_hat", "image")
+    export_onnx(freeze_gdn(model.g_a), 3, (256, 256), staging / "encoder.onnx", "image", "y", weights)
+    export_onnx(model.h_a, model.M, (16, 16), staging / "hyper_encoder.onnx", "y", "z", weights)
+    export_onnx(freeze_gdn(model.g_s), model.M, (16, 16), staging / "decoder.onnx", "y_hat", "image", weights)
     np.savez_compressed(staging / "hyper_decoder.npz", **integer_hyper_decoder(model))
     np.savez_compressed(staging / "tables.npz", **z_tables(model), **gaussian_tables())
 
@@ -103,6 +117,7 @@ def export(checkpoint: Path, levels: dict[str, float], out_root: Path = MODELS, 
             "act_frac_bits": ACT_FRAC_BITS,
         },
         "training_step": int(state.get("step", 0)),
+        "weight_storage": weights,
         "checkpoints": {name: {"id": CHECKPOINT_IDS[name], "level": lvl} for name, lvl in sorted(levels.items())},
         "files": hashes,
         "note": note,
@@ -133,10 +148,12 @@ def main() -> int:
     ap.add_argument("--levels", nargs="+", default=["A=1.0", "B=2.5", "C=3.5"])
     ap.add_argument("--out", type=Path, default=MODELS)
     ap.add_argument("--note", default="")
+    ap.add_argument("--weights", choices=WEIGHT_STORAGE, default="fp16",
+                    help="how the ONNX files store their weights (computation is float32 either way)")
     ap.add_argument("--release", action="store_true",
                     help="mark the set released: it is kept (and decodable) from now on")
     args = ap.parse_args()
-    path = export(args.checkpoint, parse_levels(args.levels), args.out, args.note, args.release)
+    path = export(args.checkpoint, parse_levels(args.levels), args.out, args.note, args.release, args.weights)
     total = sum(p.stat().st_size for p in path.iterdir())
     print(f"{path}  ({total / 1e6:.2f} MB)")
     return 0

@@ -60,6 +60,7 @@ from onnxruntime.quantization import (
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.model_set import INT8_FILES, PRECISIONS, ModelSet
 from training.data import load_rgb, split
+from training.onnx_weights import to_fp32_storage
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = REPO / "resources" / "models"
@@ -164,15 +165,17 @@ def excluded(roles: dict[str, str], recipe: str) -> list[str]:
 def quantize_transform(src: Path, dst: Path, input_name: str, inputs: list[np.ndarray], recipe: str = "image",
                        method: str = "percentile", ops: tuple[str, ...] = OPS, percentile: float = 99.99,
                        fmt: str = "qdq", reduce_range: bool = False) -> None:
-    """Static int8 quantization of one transform."""
+    """Static int8 quantization of one transform (float16-stored weights are widened first)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / dst.name
+        plain = Path(tmp) / ("fp32-" + src.name)
+        onnx.save(to_fp32_storage(onnx.load(str(src))), str(plain))
         quantize_static(
-            str(src), str(out), _Reader(input_name, inputs),
+            str(plain), str(out), _Reader(input_name, inputs),
             quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
             op_types_to_quantize=list(ops), per_channel=True, reduce_range=reduce_range,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            nodes_to_exclude=excluded(conv_roles(src), recipe), calibrate_method=METHODS[method],
+            nodes_to_exclude=excluded(conv_roles(plain), recipe), calibrate_method=METHODS[method],
             extra_options={"WeightSymmetric": True, "ActivationSymmetric": False,
                            "CalibPercentile": percentile, "CalibTensorRangeSymmetric": False},
         )

@@ -32,7 +32,7 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "train"
 DEFAULT_RUN = REPO / "training" / "runs" / "main"
 COMMITTED = REPO / "training" / "checkpoint" / "latentzip.pt"
 # One lambda per trained rate level, lowest rate first.
-LAMBDAS = (12.0, 24.0, 48.0, 96.0, 192.0)
+LAMBDAS = (12.0, 24.0, 48.0, 96.0, 192.0, 384.0)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
