@@ -151,10 +151,11 @@ def _add_member(writer: ArchiveWriter, member: Member, options: CompressOptions,
     if member.kind != FILE:  # scan yields only files, folders and links
         raise ValueError(f"unexpected member kind {member.kind}")
     seen = {} if seen is None else seen
-    try:
-        member = replace(member, sha256=file_sha256(member.path, cancel))
-    except OSError as exc:
-        return _unreadable(member, exc, sink, report)
+    if member.sha256 is None:  # ``add`` has hashed it already
+        try:
+            member = replace(member, sha256=file_sha256(member.path, cancel))
+        except OSError as exc:
+            return _unreadable(member, exc, sink, report)
     first = seen.get(member.sha256 or "")
     if first is not None:
         header = _base_header(member, EntryKind.DUPLICATE)
