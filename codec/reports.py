@@ -92,12 +92,12 @@ class CompressReport:
         return sum(1 for o in self.outcomes if o.kind == "duplicate")
 
 
-def second_generation_note(jpeg_count: int) -> str:
+def second_generation_note(jpeg_count: int, remedy: str = "use --images lossless") -> str:
     """The one honest line about lossy mode on JPEG sources ('' when there were none)."""
     if not jpeg_count:
         return ""
     return (f"{jpeg_count} JPEG source(s) were re-coded lossily: a second generation of loss on top of "
-            "the JPEG's own. To keep them exactly (and still smaller), use --images lossless.")
+            f"the JPEG's own. To keep them exactly (and still smaller), {remedy}.")
 
 
 @dataclass
