@@ -63,7 +63,8 @@ def infer_options(records: Iterable[EntryRecord]) -> CompressOptions:
         if record.kind == EntryKind.IMAGE:
             checkpoint = record.extra.get("checkpoint")
             entropy = record.extra.get("entropy")
-            return CompressOptions(images="lossy", checkpoint=checkpoint if checkpoint in ("A", "B", "C") else "B",
+            return CompressOptions(images="lossy",
+                                   checkpoint=checkpoint if checkpoint in ("A", "B", "C") else "B",
                                    entropy=entropy if entropy in ("range", "lzma") else "range")
     return CompressOptions(images="lossless")
 

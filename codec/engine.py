@@ -28,7 +28,8 @@ from .reports import (
 from .runtime.model_set import ModelRegistry, default_registry
 
 __all__ = [
-    "compress", "add", "infer_options", "AddReport", "second_generation_note", "extract", "list_entries", "test_archive", "preview_image", "preview_pixels",
+    "compress", "add", "infer_options", "AddReport", "second_generation_note",
+    "extract", "list_entries", "test_archive", "preview_image", "preview_pixels",
     "decode_image_entry", "output_name",
     "CompressOptions", "ExtractOptions", "CompressReport", "ExtractReport", "TestReport", "FileOutcome",
     "PreviewReport", "CheckpointPreview", "ProgressEvent", "ProgressSink", "NullSink", "CancelToken",

@@ -15,7 +15,8 @@ from ..errors import (ArchiveFormatError, ArchiveLimitError, LatentzipError, Tru
                       UnsupportedVersionError)
 from .entries import DEFAULT_CHUNK, EntryHead, check_head, file_size, iter_checked, read_head, \
     read_file_header
-from .format import DEFAULT_LIMITS, ENTRY_MAGIC, FILE_HEADER_LEN, FORMAT_VERSION, INDEX_MAGIC, EntryKind, Limits
+from .format import (DEFAULT_LIMITS, ENTRY_MAGIC, FILE_HEADER_LEN, FORMAT_VERSION, INDEX_MAGIC, EntryKind,
+                     Limits)
 from .namespace import EntryNamespace
 from .records import EntryRecord, check_duplicate, make_record
 
