@@ -128,7 +128,7 @@ class ImageCodec:
             try:
                 import pillow_jxl  # noqa: F401  (registers the JXL plugin)
             except ImportError:
-                return "pillow-jxl-plugin is not installed (pip install '.[bench]')"
+                return "pillow-jxl-plugin is not installed (pip install pillow-jxl-plugin)"
         return ""
 
     def encode(self, image: Image.Image, quality: int) -> bytes:

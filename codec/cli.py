@@ -22,7 +22,8 @@ from .runtime.model_set import PRECISIONS
 
 EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
 KIND_NAMES = {EntryKind.STORED: "stored", EntryKind.LZMA: "stored (lzma)", EntryKind.IMAGE: "lossy image",
-              EntryKind.DIRECTORY: "folder", EntryKind.SYMLINK: "link"}
+              EntryKind.DIRECTORY: "folder", EntryKind.SYMLINK: "link", EntryKind.JPEG_REPACK: "lossless jpeg",
+              EntryKind.DUPLICATE: "duplicate"}
 
 
 class TerminalSink:
@@ -80,8 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--entropy", choices=("range", "lzma"), default="range",
                    help="latent coding: learned model + range coder (default) or the paper's LZMA")
     c.add_argument("--images", choices=("lossy", "lossless"), default="lossy",
-                   help="lossless stores every file byte-exact")
+                   help="lossless keeps every file exactly: JPEGs re-packed with JPEG XL (rebuilt bit for bit), "
+                        "other files byte-exact")
     c.add_argument("--overwrite", action="store_true", help="replace an existing archive")
+
+    a = sub.add_parser("add", help="add new and changed files to an archive (unchanged ones are skipped)")
+    a.add_argument("archive", type=Path)
+    a.add_argument("inputs", nargs="+", type=Path)
+    a.add_argument("--images", choices=("lossy", "lossless"), default=None,
+                   help="image mode for the new files (default: the archive's own; lossless unless it holds "
+                        "lossy-coded images)")
+    a.add_argument("-q", "--checkpoint", dest="checkpoint", choices=engine.CHECKPOINTS, default=None,
+                   help="checkpoint for new lossy images (default: the archive's own, else B)")
+    a.add_argument("--entropy", choices=("range", "lzma"), default=None, help="latent coding for new lossy images")
 
     x = sub.add_parser("extract", help="restore files from an archive")
     x.add_argument("archive", type=Path)
@@ -97,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("archive", type=Path)
     p = sub.add_parser("preview", help="bpp, MS-SSIM and PSNR of an image at A, B and C")
     p.add_argument("image", type=Path)
-    for parser in (c, x, p):
+    for parser in (c, a, x, p):
         parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                             help="network precision: the model's default per checkpoint (auto), float32 or int8; "
                                  "any precision decodes any archive")
@@ -133,7 +145,42 @@ def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> 
         if report.lossy_pixels:
             mean = sum(o.ms_ssim or 0 for o in lossy) / len(lossy)
             out.write(f"images: checkpoint {args.checkpoint}, mean MS-SSIM {mean:.4f}\n")
+        _write_repack_lines(report, out)
+        note = engine.second_generation_note(report.lossy_jpeg_sources)
+        if note:
+            out.write(f"note: {note}\n")
     return _summarise(report.failed, "could not be archived", sink)
+
+
+def _write_repack_lines(report: engine.CompressReport, out: TextIO) -> None:
+    repacked = [o for o in report.outcomes if o.kind == "lossless-jpeg"]
+    if repacked:
+        before, after = sum(o.original_size for o in repacked), sum(o.stored_size for o in repacked)
+        out.write(f"jpegs: {len(repacked)} re-packed losslessly (JPEG XL, rebuilt bit for bit): "
+                  f"{_size(before)} -> {_size(after)} ({100 * (1 - after / before):.1f} % smaller)\n")
+    if report.duplicates:
+        out.write(f"duplicates: {report.duplicates} file(s) identical to another, stored once\n")
+
+
+def _cmd_add(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
+    options = None
+    if args.images is not None or args.checkpoint is not None or args.entropy is not None:
+        base = engine.infer_options(engine.list_entries(args.archive))
+        options = engine.CompressOptions(images=args.images or base.images,
+                                         checkpoint=args.checkpoint or base.checkpoint,
+                                         entropy=args.entropy or base.entropy)
+    report = engine.add(args.archive, args.inputs, options, sink)
+    if not args.quiet:
+        out.write(f"{report.archive}: added {len(report.added)}, replaced {len(report.replaced)}, "
+                  f"skipped {len(report.skipped)} unchanged, {len(report.deduplicated)} deduplicated; "
+                  f"{_size(report.archive_size_before)} -> {_size(report.archive_size)}, "
+                  f"images {report.images}, {report.seconds:.1f} s\n")
+        if not report.changed:
+            out.write("nothing new: the archive was left as it was\n")
+        note = engine.second_generation_note(report.lossy_jpeg_sources)
+        if note:
+            out.write(f"note: {note}\n")
+    return _summarise(report.failed, "could not be added", sink)
 
 
 def _summarise(failed: list[tuple[str, str]], what: str, sink: TerminalSink) -> int:
@@ -168,6 +215,8 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
             line += f"\t{e.get('width')}x{e.get('height')}\t{e.get('checkpoint')}\t{e.get('bpp', 0):.3f} bpp"
         elif r.kind == EntryKind.SYMLINK:
             line += f"\t-> {r.link}"
+        elif r.kind == EntryKind.DUPLICATE:
+            line += f"\t= {r.same_as}"
         elif r.extra.get("note"):
             line += f"\t({r.extra['note']})"
         out.write(line + "\n")
@@ -209,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
             engine.default_registry().set_precision(args.precision)
         if args.command == "compress":
             return _cmd_compress(args, sink, out)
+        if args.command == "add":
+            return _cmd_add(args, sink, out)
         if args.command == "extract":
             return _cmd_extract(args, sink, out)
         if args.command == "list":

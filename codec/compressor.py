@@ -9,15 +9,17 @@ only when ``overwrite`` is set.
 from __future__ import annotations
 
 import errno
+import hashlib
 import lzma
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from . import metrics
+from . import jpeg_repack, metrics
 from .container import ArchiveWriter, EntryKind, check_archive_name, check_link_target
 from .entropy.latent_streams import ENTROPY_NAMES
 from .errors import CancelledError, ExistingFileError, LatentzipError, UnsafePathError
@@ -32,6 +34,7 @@ from .scan import DIRECTORY, FILE, SYMLINK, Member, scan_inputs
 CHUNK = 1 << 20
 LZMA_TRIAL_BYTES = 256 << 10
 LZMA_MIN_GAIN = 0.95  # use LZMA only when the trial shrinks the sample below 95 %
+REPACK_MAX_BYTES = 512 << 20  # a JPEG is re-packed in memory; bigger ones are stored plain
 
 
 def compress(inputs: list[Path], output: Path, options: CompressOptions = CompressOptions(),
@@ -54,6 +57,7 @@ def compress(inputs: list[Path], output: Path, options: CompressOptions = Compre
     tracker = ProgressTracker(sink, "compress", len(scan.members), scan.total_bytes)
     start = time.monotonic()
     tmp = output.parent / f".{output.name}.{os.getpid()}.partial"
+    seen: dict[str, str] = {}  # sha256 -> archive path of the first file with that content
     try:
         with open(tmp, "w+b") as fh:
             with ArchiveWriter(fh) as writer:
@@ -66,7 +70,7 @@ def compress(inputs: list[Path], output: Path, options: CompressOptions = Compre
                         sink.warning(member.name, refusal)
                         tracker.advance(files=1, nbytes=member.size)
                         continue
-                    outcome = _add_member(writer, member, options, model, cancel, sink, report)
+                    outcome = _add_member(writer, member, options, model, cancel, sink, report, seen)
                     if outcome is not None:
                         report.outcomes.append(outcome)
                     tracker.advance(files=1, nbytes=member.size)
@@ -120,11 +124,24 @@ def _base_header(member: Member, kind: EntryKind) -> dict:
               "mtime_ns": member.mtime_ns, "mode": member.mode}
     if member.link is not None:
         header["link"] = member.link
+    if member.sha256 is not None:
+        header["sha256"] = member.sha256
     return header
 
 
+def file_sha256(path: Path, cancel: CancelToken) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    for chunk in _read_chunks(path, cancel):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _add_member(writer: ArchiveWriter, member: Member, options: CompressOptions, model: ModelSet | None,
-                cancel: CancelToken, sink: ProgressSink, report: CompressReport) -> FileOutcome | None:
+                cancel: CancelToken, sink: ProgressSink, report: CompressReport,
+                seen: dict[str, str] | None = None) -> FileOutcome | None:
+    """Write one member. ``seen`` maps the content hashes already in the archive to their entry
+    path: a file with one of them becomes a DUPLICATE entry (deduplication)."""
     if member.kind == DIRECTORY:
         writer.add(_base_header(member, EntryKind.DIRECTORY))
         return FileOutcome(member.name, "directory", 0, 0)
@@ -133,7 +150,45 @@ def _add_member(writer: ArchiveWriter, member: Member, options: CompressOptions,
         return FileOutcome(member.name, "symlink", 0, 0)
     if member.kind != FILE:  # scan yields only files, folders and links
         raise ValueError(f"unexpected member kind {member.kind}")
+    seen = {} if seen is None else seen
+    if member.sha256 is None:  # ``add`` has hashed it already
+        try:
+            member = replace(member, sha256=file_sha256(member.path, cancel))
+        except OSError as exc:
+            return _unreadable(member, exc, sink, report)
+    first = seen.get(member.sha256 or "")
+    if first is not None:
+        header = _base_header(member, EntryKind.DUPLICATE)
+        header["same_as"] = first
+        writer.add(header)
+        return FileOutcome(member.name, "duplicate", member.size, 0, note=f"same content as {first}")
+    outcome = _add_file(writer, member, options, model, cancel, sink, report)
+    if outcome is not None:
+        seen[member.sha256 or ""] = member.name
+    return outcome
+
+
+def _unreadable(member: Member, exc: OSError, sink: ProgressSink, report: CompressReport) -> None:
+    reason = f"cannot read: {exc.strerror or exc}"
+    sink.warning(member.name, reason)
+    report.failed.append((member.name, reason))
+    return None
+
+
+def _add_file(writer: ArchiveWriter, member: Member, options: CompressOptions, model: ModelSet | None,
+              cancel: CancelToken, sink: ProgressSink, report: CompressReport) -> FileOutcome | None:
     note = ""
+    if options.images == "lossless" and _is_jpeg(member):
+        try:
+            outcome = _add_jpeg_repack(writer, member, cancel)
+        except OSError as exc:
+            return _unreadable(member, exc, sink, report)
+        if outcome.kind == "lossless-jpeg":
+            return outcome
+        note = outcome.note
+        if "did not rebuild" in note:
+            sink.warning(member.name, note)
+            report.warnings.append((member.name, note))
     if model is not None:
         try:
             info, decoded = classify_and_decode(member.path)
@@ -161,10 +216,35 @@ def _add_member(writer: ArchiveWriter, member: Member, options: CompressOptions,
     try:
         return _add_stored(writer, member, cancel, note)
     except OSError as exc:
-        reason = f"cannot read: {exc.strerror or exc}"
-        sink.warning(member.name, reason)
-        report.failed.append((member.name, reason))
-        return None
+        return _unreadable(member, exc, sink, report)
+
+
+def _is_jpeg(member: Member) -> bool:
+    """A JPEG by its first bytes (whatever its name says)."""
+    try:
+        with open(member.path, "rb") as fh:
+            return jpeg_repack.looks_like_jpeg(fh.read(3))
+    except OSError:
+        return False
+
+
+def _add_jpeg_repack(writer: ArchiveWriter, member: Member, cancel: CancelToken) -> FileOutcome:
+    """Re-pack a JPEG with JPEG XL, verified; a "stored" outcome says why it must be stored plain."""
+    if member.size > REPACK_MAX_BYTES:
+        return FileOutcome(member.name, "stored", member.size, 0, note="too large to re-pack; stored byte-exact")
+    data = member.path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != member.sha256:
+        raise LatentzipError("the file changed while it was being archived", member.name)
+    cancel.check()
+    payload, note = jpeg_repack.repack(data)
+    cancel.check()
+    if payload is None:
+        return FileOutcome(member.name, "stored", member.size, 0, note=note)
+    width, height = jpeg_repack.jxl_size(payload, member.name)
+    header = _base_header(member, EntryKind.JPEG_REPACK)
+    header.update(width=width, height=height, format="JPEG")
+    writer.add(header, payload)
+    return FileOutcome(member.name, "lossless-jpeg", member.size, len(payload), source_format="JPEG")
 
 
 def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, options: CompressOptions,
@@ -195,7 +275,7 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
                   bpp=round(len(payload) * 8 / (height * width), 6))
     writer.add(header, payload)
     return FileOutcome(member.name, "lossy", member.size, len(payload), pixels=height * width,
-                       ms_ssim=float(score), psnr=metrics.psnr(recon, rgb))
+                       ms_ssim=float(score), psnr=metrics.psnr(recon, rgb), source_format=decoded.format)
 
 
 def _read_chunks(path: Path, cancel: CancelToken) -> Iterator[bytes]:
@@ -230,9 +310,21 @@ def _add_stored(writer: ArchiveWriter, member: Member, cancel: CancelToken, note
     use_lzma = _lzma_pays(member.path)
     kind = EntryKind.LZMA if use_lzma else EntryKind.STORED
     chunks = _read_chunks(member.path, cancel)
+    if member.sha256 is not None:
+        chunks = _hash_checked(chunks, member)
     header = _base_header(member, kind)
     if note:
         header["note"] = note
     record = writer.add_stream(header, _lzma_chunks(chunks) if use_lzma else chunks)
     stored = record.payload_len
     return FileOutcome(member.name, "lzma" if use_lzma else "stored", member.size, stored, note=note)
+
+
+def _hash_checked(chunks: Iterator[bytes], member: Member) -> Iterator[bytes]:
+    """Pass the chunks on; at the end, refuse a file whose content changed since it was hashed."""
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
+    if digest.hexdigest() != member.sha256:
+        raise LatentzipError("the file changed while it was being archived", member.name)

@@ -7,12 +7,15 @@ All functions are safe to call from a worker thread, report through a
 
 from __future__ import annotations
 
+from .adder import AddReport, add, infer_options
 from .compressor import compress
+from .jpeg_repack import TYPICAL_RATIO as LOSSLESS_JPEG_RATIO
 from .extractor import decode_image_entry, extract, list_entries, output_name, test_archive
 from .preview import CheckpointPreview, PreviewReport, preview_image, preview_pixels
 from .progress import CancelToken, NullSink, ProgressEvent, ProgressSink
 from .reports import (
     CHECKPOINTS,
+    IMAGE_MODES,
     QUALITY_FLOORS,
     CompressOptions,
     CompressReport,
@@ -20,13 +23,15 @@ from .reports import (
     ExtractReport,
     FileOutcome,
     TestReport,
+    second_generation_note,
 )
 from .runtime.model_set import ModelRegistry, default_registry
 
 __all__ = [
-    "compress", "extract", "list_entries", "test_archive", "preview_image", "preview_pixels",
+    "compress", "add", "infer_options", "AddReport", "second_generation_note",
+    "extract", "list_entries", "test_archive", "preview_image", "preview_pixels",
     "decode_image_entry", "output_name",
     "CompressOptions", "ExtractOptions", "CompressReport", "ExtractReport", "TestReport", "FileOutcome",
     "PreviewReport", "CheckpointPreview", "ProgressEvent", "ProgressSink", "NullSink", "CancelToken",
-    "ModelRegistry", "default_registry", "CHECKPOINTS", "QUALITY_FLOORS",
+    "ModelRegistry", "default_registry", "CHECKPOINTS", "QUALITY_FLOORS", "LOSSLESS_JPEG_RATIO", "IMAGE_MODES",
 ]

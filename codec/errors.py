@@ -35,6 +35,15 @@ class ChecksumError(ArchiveFormatError):
         super().__init__(f"checksum mismatch (stored {expected:08x}, computed {actual:08x})", name)
 
 
+class ContentHashError(ChecksumError):
+    """A rebuilt or extracted file's SHA-256 differs from the one its entry records."""
+
+    def __init__(self, name: str, expected: str, actual: str) -> None:
+        self.expected, self.actual = expected, actual
+        ArchiveFormatError.__init__(self, f"content does not match its SHA-256 (stored {expected[:16]}…, "
+                                          f"rebuilt {actual[:16]}…)", name)
+
+
 class UnsupportedVersionError(ArchiveFormatError):
     """The archive was written by a newer format version."""
 

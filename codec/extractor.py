@@ -10,6 +10,7 @@ file unless ``overwrite`` is set.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import lzma
 import os
 import time
@@ -27,7 +28,9 @@ from .container import (
     safe_target,
     scan_entries,
 )
-from .errors import ArchiveFormatError, CancelledError, ExistingFileError, InputError, LatentzipError
+from . import jpeg_repack
+from .errors import (ArchiveFormatError, CancelledError, ContentHashError, ExistingFileError, InputError,
+                     LatentzipError)
 from .image_entry import ImagePayload, decode_alpha
 from .images import ImageMetadata, encode_image
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
@@ -53,9 +56,12 @@ def _selected(record: EntryRecord, patterns: tuple[str, ...]) -> bool:
                for p in patterns)
 
 
-def output_name(record: EntryRecord, as_png: bool) -> str:
-    """Where an entry goes: its own path, or ``.png`` for lossy images with ``as_png``."""
-    if as_png and record.kind == EntryKind.IMAGE:
+def output_name(record: EntryRecord, as_png: bool, kind: EntryKind | None = None) -> str:
+    """Where an entry goes: its own path, or ``.png`` for lossy images with ``as_png``.
+
+    ``kind``: the kind whose data the entry holds (a DUPLICATE's target's kind), if not its own.
+    """
+    if as_png and (kind or record.kind) == EntryKind.IMAGE:
         stem, dot, ext = record.path.rpartition(".")
         return (stem if dot and "/" not in ext else record.path) + ".png"
     return record.path
@@ -77,6 +83,28 @@ def decode_image_entry(record: EntryRecord, payload: bytes, registry: ModelRegis
         rgb = np.repeat(np.round(rgb.mean(axis=2, keepdims=True)).astype(np.uint8), 3, axis=2)
     metadata = ImageMetadata.from_bytes(image.metadata)
     return encode_image(rgb, alpha, grayscale, str(extra.get("format", "PNG")), metadata, as_png=as_png)
+
+
+def _hash_verified(chunks: Iterable[bytes], sha256: str | None, name: str) -> Iterator[bytes]:
+    """Pass the chunks on; after the last one, raise ContentHashError if they do not match ``sha256``."""
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
+    if sha256 is not None and digest.hexdigest() != sha256:
+        raise ContentHashError(name, sha256, digest.hexdigest())
+
+
+def duplicate_source(reader: "ArchiveReader | SalvageReader", record: EntryRecord) -> EntryRecord:
+    """The entry whose data ``record`` holds: itself, or a DUPLICATE's earlier entry."""
+    if record.kind != EntryKind.DUPLICATE:
+        return record
+    source = reader.find(record.same_as or "")
+    if source is None or source.kind in (EntryKind.DUPLICATE, EntryKind.DIRECTORY, EntryKind.SYMLINK) \
+            or source.size != record.size or source.sha256 != record.sha256:
+        raise ArchiveFormatError(f"duplicate of {record.same_as!r}, which is not a readable file entry "
+                                 "with the same content", record.path)
+    return source
 
 
 def _write_atomically(target: Path, chunks: Iterable[bytes], overwrite: bool) -> None:
@@ -121,8 +149,12 @@ def _lzma_stream(reader: ArchiveReader | SalvageReader, record: EntryRecord) -> 
 class SalvageReader:
     """Reads entries found by scanning an archive whose index is lost or damaged."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, records: Iterable[EntryRecord] = ()) -> None:
         self.path = path
+        self._by_path = {r.path: r for r in records}
+
+    def find(self, path: str) -> EntryRecord | None:
+        return self._by_path.get(path)
 
     def __enter__(self) -> "SalvageReader":
         return self
@@ -148,7 +180,7 @@ def _open_for_reading(archive: Path, keep_going: bool) -> tuple[ArchiveReader | 
         if not keep_going:
             raise
     records = [rec for rec, err in scan_entries(archive) if rec is not None]
-    return SalvageReader(archive), records, True
+    return SalvageReader(archive, records), records, True
 
 
 def extract(archive: Path, out_dir: Path, options: ExtractOptions = ExtractOptions(),
@@ -192,7 +224,9 @@ def extract(archive: Path, out_dir: Path, options: ExtractOptions = ExtractOptio
 
 def _extract_one(reader: ArchiveReader | SalvageReader, record: EntryRecord, out_dir: Path, options: ExtractOptions,
                  registry: ModelRegistry, cancel: CancelToken, dir_times: list[tuple[Path, int]]) -> None:
-    target = safe_target(out_dir, output_name(record, options.as_png))
+    source = duplicate_source(reader, record)
+    name = output_name(record, options.as_png, source.kind)
+    target = safe_target(out_dir, name)
     if record.kind == EntryKind.DIRECTORY:
         if os.path.lexists(target) and not target.is_dir():
             raise ExistingFileError("exists and is not a folder", str(target))
@@ -200,7 +234,7 @@ def _extract_one(reader: ArchiveReader | SalvageReader, record: EntryRecord, out
         dir_times.append((target, record.mtime_ns))
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    target = safe_target(out_dir, output_name(record, options.as_png))  # re-check after creating parents
+    target = safe_target(out_dir, name)  # re-check after creating parents
     if os.path.lexists(target) and not options.overwrite:
         raise ExistingFileError("exists; use overwrite to replace it", str(target))
     if record.kind == EntryKind.SYMLINK:
@@ -211,12 +245,18 @@ def _extract_one(reader: ArchiveReader | SalvageReader, record: EntryRecord, out
         if os.utime in os.supports_follow_symlinks:
             os.utime(target, ns=(record.mtime_ns, record.mtime_ns), follow_symlinks=False)
         return
-    if record.kind == EntryKind.STORED:
-        _write_atomically(target, reader.iter_payload(record, CHUNK), options.overwrite)
-    elif record.kind == EntryKind.LZMA:
-        _write_atomically(target, _lzma_stream(reader, record), options.overwrite)
-    elif record.kind == EntryKind.IMAGE:
-        data = decode_image_entry(record, reader.read_payload(record), registry, options.as_png, cancel)
+    if source.kind == EntryKind.STORED:
+        chunks = _hash_verified(reader.iter_payload(source, CHUNK), source.sha256, record.path)
+        _write_atomically(target, chunks, options.overwrite)
+    elif source.kind == EntryKind.LZMA:
+        chunks = _hash_verified(_lzma_stream(reader, source), source.sha256, record.path)
+        _write_atomically(target, chunks, options.overwrite)
+    elif source.kind == EntryKind.IMAGE:
+        data = decode_image_entry(source, reader.read_payload(source), registry, options.as_png, cancel)
+        _write_atomically(target, [data], options.overwrite)
+    elif source.kind == EntryKind.JPEG_REPACK:
+        data = jpeg_repack.rebuild(reader.read_payload(source), name=record.path, size=source.size,
+                                   sha256=source.sha256 or "")
         _write_atomically(target, [data], options.overwrite)
     else:
         raise ArchiveFormatError(f"unknown entry kind {record.kind}", record.path)
@@ -250,8 +290,14 @@ def test_archive(archive: Path, sink: ProgressSink | None = None, cancel: Cancel
             tracker.start_file(record.path)
             try:
                 if record.kind == EntryKind.LZMA:
-                    for _ in _lzma_stream(reader, record):
+                    for _ in _hash_verified(_lzma_stream(reader, record), record.sha256, record.path):
                         pass
+                elif record.kind == EntryKind.STORED:
+                    for _ in _hash_verified(reader.iter_payload(record, CHUNK), record.sha256, record.path):
+                        pass
+                elif record.kind == EntryKind.JPEG_REPACK:
+                    jpeg_repack.rebuild(reader.read_payload(record), name=record.path, size=record.size,
+                                        sha256=record.sha256 or "")
                 elif record.kind == EntryKind.IMAGE:
                     image = ImagePayload.from_bytes(reader.read_payload(record), record.path)
                     model = registry.get(str(record.extra.get("model", "")))

@@ -47,13 +47,14 @@ class FileOutcome:
     """What happened to one archived file."""
 
     name: str
-    kind: str  # "lossy", "stored", "lzma", "directory", "symlink"
+    kind: str  # "lossy", "stored", "lzma", "lossless-jpeg", "duplicate", "directory", "symlink"
     original_size: int
     stored_size: int
     pixels: int = 0
     ms_ssim: float | None = None
     psnr: float | None = None
     note: str = ""
+    source_format: str = ""  # the image file's format ("JPEG", "PNG"...) when it was decoded
 
 
 @dataclass
@@ -80,6 +81,23 @@ class CompressReport:
     @property
     def lossy_pixels(self) -> int:
         return sum(o.pixels for o in self.outcomes if o.kind == "lossy")
+
+    @property
+    def lossy_jpeg_sources(self) -> int:
+        """JPEG files that were lossily re-coded: a second generation of loss on top of the JPEG's own."""
+        return sum(1 for o in self.outcomes if o.kind == "lossy" and o.source_format == "JPEG")
+
+    @property
+    def duplicates(self) -> int:
+        return sum(1 for o in self.outcomes if o.kind == "duplicate")
+
+
+def second_generation_note(jpeg_count: int, remedy: str = "use --images lossless") -> str:
+    """The one honest line about lossy mode on JPEG sources ('' when there were none)."""
+    if not jpeg_count:
+        return ""
+    return (f"{jpeg_count} JPEG source(s) were re-coded lossily: a second generation of loss on top of "
+            f"the JPEG's own. To keep them exactly (and still smaller), {remedy}.")
 
 
 @dataclass

@@ -29,6 +29,7 @@ class Member:
     mtime_ns: int
     mode: int
     link: str | None = None
+    sha256: str | None = None  # hex SHA-256 of a file's content, filled in by the compressor
 
 
 @dataclass

@@ -45,6 +45,9 @@ class Actions:
     mode_group: QActionGroup
     precisions: dict[str, QAction]
     precision_group: QActionGroup
+    image_modes: dict[str, QAction]  # "lossy", "lossless"
+    image_mode_group: QActionGroup
+    add_to_archive: QAction
 
     def all(self) -> list[QAction]:
         out: list[QAction] = []
@@ -92,6 +95,16 @@ def create_actions(win: QMainWindow) -> Actions:
     precision_group = QActionGroup(win)
     for act in precisions.values():
         precision_group.addAction(act)
+    image_modes = {
+        "lossy": a(win, "Re-code images (smallest)", "Code photos with the learned codec at the chosen quality: "
+                   "much smaller, visually close (a JPEG gets a second generation of loss)", None, checkable=True),
+        "lossless": a(win, "Keep originals exactly", "Every file comes back bit for bit: JPEGs re-packed "
+                      "losslessly with JPEG XL (about 19 % smaller), other files stored byte-exact", None,
+                      checkable=True),
+    }
+    image_mode_group = QActionGroup(win)
+    for act in image_modes.values():
+        image_mode_group.addAction(act)
     split = a(win, "Split", "Compare with a draggable divider", "Ctrl+Shift+1", checkable=True)
     side = a(win, "Side by side", "Compare side by side", "Ctrl+Shift+2", checkable=True)
     modes = QActionGroup(win)
@@ -131,6 +144,9 @@ def create_actions(win: QMainWindow) -> Actions:
         quit=a(win, "&Quit", "Quit Latentzip", std.Quit),
         checkpoints=cps, checkpoint_group=group, mode_group=modes,
         precisions=precisions, precision_group=precision_group,
+        image_modes=image_modes, image_mode_group=image_mode_group,
+        add_to_archive=a(win, "&Add to archive…", "Add files or a folder to the open archive: new and changed "
+                         "files only, identical files stored once", "Ctrl+Shift+A", SP.SP_FileDialogNewFolder),
     )
 
 
@@ -141,13 +157,15 @@ def build_menus(win: QMainWindow, act: Actions) -> None:
                  act.quit):
         file_menu.addSeparator() if item is None else file_menu.addAction(item)
     comp = bar.addMenu("&Compress")
-    for item in (act.compress, act.cancel, None, *act.checkpoints.values(), None, act.remove, act.clear):
+    for item in (act.compress, act.cancel, None, *act.image_modes.values(), None, *act.checkpoints.values(), None,
+                 act.remove, act.clear):
         comp.addSeparator() if item is None else comp.addAction(item)
     precision_menu = comp.addMenu("Network &precision")
     for item in act.precisions.values():
         precision_menu.addAction(item)
     arch = bar.addMenu("&Archive")
-    for item in (act.extract_all, act.extract_selected, act.test, None, act.show_in_folder, act.open_result,
+    for item in (act.extract_all, act.extract_selected, act.test, act.add_to_archive, None, act.show_in_folder,
+                 act.open_result,
                  act.dismiss):
         arch.addSeparator() if item is None else arch.addAction(item)
     view = bar.addMenu("&View")

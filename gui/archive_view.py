@@ -22,7 +22,8 @@ from .format import human_size
 
 COLUMNS = ("Path", "Kind", "Original size", "Stored size", "bpp", "Checkpoint", "Status")
 KIND_NAMES = {EntryKind.STORED: "stored", EntryKind.LZMA: "stored (LZMA)", EntryKind.IMAGE: "image (coded)",
-              EntryKind.DIRECTORY: "folder", EntryKind.SYMLINK: "link"}
+              EntryKind.DIRECTORY: "folder", EntryKind.SYMLINK: "link",
+              EntryKind.JPEG_REPACK: "JPEG (kept exactly)", EntryKind.DUPLICATE: "duplicate"}
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 

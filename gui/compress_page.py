@@ -38,6 +38,12 @@ class CompressPage(QWidget):
         for name in CHECKPOINTS:
             self.checkpoint_buttons[name] = tool_button(act.checkpoints[name], bar, text_beside=False)
             row.addWidget(self.checkpoint_buttons[name])
+        row.addSpacing(16)
+        row.addWidget(QLabel("Images:", bar))
+        self.image_mode_buttons = {}
+        for name, action in act.image_modes.items():
+            self.image_mode_buttons[name] = tool_button(action, bar, text_beside=False)
+            row.addWidget(self.image_mode_buttons[name])
         row.addStretch(1)
         grid.addLayout(row, 0, 1)
         self.estimate_label = QLabel("", bar)
@@ -51,15 +57,20 @@ class CompressPage(QWidget):
         grid.setColumnStretch(1, 1)
         v.addWidget(bar)
 
-    def show_estimate(self, est: Estimate | None, checkpoint: str, running: bool) -> None:
-        """The checkpoint labels (typical MS-SSIM once measured) and the size estimate for ``checkpoint``."""
+    def show_estimate(self, est: Estimate | None, checkpoint: str, running: bool, image_mode: str = "lossy") -> None:
+        """The checkpoint labels (typical MS-SSIM once measured) and both modes' size estimates: re-coded at
+        ``checkpoint`` and originals kept exactly (the chosen ``image_mode`` in bold)."""
         for name, action in self.actions.checkpoints.items():
             action.setText(checkpoint_label(name, est.typical_ms_ssim.get(name) if est else None))
         if est is None:
             self.estimate_label.setText("")
             return
+        exact = f"≈ {human_size(est.lossless)}"
+        exact = f"<b>{exact}</b>" if image_mode == "lossless" else exact
+        kept = f"Originals kept exactly: {exact}"
         if est.sampled == 0 and est.sample_target:
-            self.estimate_label.setText(f"Original {human_size(est.original)} · estimating the archive size…")
+            self.estimate_label.setText(f"Original {human_size(est.original)} · {kept} · "
+                                        "estimating the re-coded size…")
             return
         size = est.sizes[checkpoint]
         share = f" ({100 * size / est.original:.0f} % of {human_size(est.original)})" if est.original else ""
@@ -69,4 +80,6 @@ class CompressPage(QWidget):
             more = f" · refining, {est.sampled} of {est.sample_target} samples"
         else:
             more = f" · from {est.sampled} of {est.sample_target} samples"
-        self.estimate_label.setText(f"Estimated archive at {checkpoint}: <b>≈ {human_size(size)}</b>{share}{more}")
+        recoded = f"≈ {human_size(size)}"
+        recoded = f"<b>{recoded}</b>" if image_mode != "lossless" else recoded
+        self.estimate_label.setText(f"Estimated archive re-coded at {checkpoint}: {recoded}{share}{more} · {kept}")

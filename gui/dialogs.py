@@ -23,6 +23,25 @@ def ask_files(parent: QWidget, title: str, start: Path | None) -> list[Path]:
     return [Path(p) for p in paths]
 
 
+def ask_add_inputs(parent: QWidget, archive_name: str, start: Path | None) -> list[Path]:
+    """Files or a folder to add to an archive: asks which, then shows that chooser."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Add to archive", f"Add to “{archive_name}”:", parent=parent)
+    box.setInformativeText("New and changed files are added; unchanged ones are skipped, identical ones "
+                           "stored once.")
+    files = box.addButton("Files…", QMessageBox.ButtonRole.AcceptRole)
+    folder = box.addButton("Folder…", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    if box.clickedButton() is files:
+        paths, _ = QFileDialog.getOpenFileNames(parent, "Add files to the archive", str(start or Path.home()),
+                                                "All files (*)")
+        return [Path(p) for p in paths]
+    if box.clickedButton() is folder:
+        path = QFileDialog.getExistingDirectory(parent, "Add a folder to the archive", str(start or Path.home()))
+        return [Path(path)] if path else []
+    return []
+
+
 def ask_open_archive(parent: QWidget, start: Path | None) -> Path | None:
     path, _ = QFileDialog.getOpenFileName(parent, "Open archive", str(start or Path.home()), ARCHIVE_FILTER)
     return Path(path) if path else None

@@ -8,6 +8,10 @@ under its checkpoint's quality floor or not smaller, counts at its file
 size). The other images are estimated with the mean ratio of sampled images
 of the same file type (or of all sampled images), the other files at their
 size, plus a small per-entry overhead. The estimate refines as samples land.
+
+"Keep originals exactly" (lossless) is estimated without coding anything: JPEG
+files (by extension) at a measured ratio, ``engine.LOSSLESS_JPEG_RATIO`` (JPEG XL
+re-packing measured on the shared photos), every other file at its size.
 """
 
 from __future__ import annotations
@@ -17,13 +21,23 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from ..codec.engine import CHECKPOINTS, QUALITY_FLOORS
+from ..codec.engine import CHECKPOINTS, LOSSLESS_JPEG_RATIO, QUALITY_FLOORS
 from .analysis import AnalysisService, PreviewFigures
 from .input_list import ImageFile
 from .worker import Job
 
 SAMPLE_SIZE = 6
 ENTRY_OVERHEAD = 180  # bytes per entry: header JSON, framing, index item (approximate)
+JPEG_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
+
+
+def lossless_size(images: list[ImageFile], other_bytes: int, entries: int) -> int:
+    """The archive in "Keep originals exactly" mode: JPEGs at the measured re-pack ratio, the rest as is."""
+    total = other_bytes + ENTRY_OVERHEAD * entries
+    for img in images:
+        jpeg = img.path.suffix.lower() in JPEG_EXTENSIONS
+        total += int(img.size * LOSSLESS_JPEG_RATIO) if jpeg else img.size
+    return total
 
 
 def pick_sample(images: list[ImageFile], k: int = SAMPLE_SIZE) -> list[ImageFile]:
@@ -54,6 +68,7 @@ class Estimate:
     sampled: int
     sample_target: int
     typical_ms_ssim: dict[str, float] = field(default_factory=dict)
+    lossless: int = 0  # estimated archive bytes with "Keep originals exactly"
 
     @property
     def done(self) -> bool:
@@ -87,7 +102,8 @@ def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
         scores = [fig.results[ckpt].ms_ssim for _, fig in sampled if ckpt in fig.results]
         if scores:
             typical[ckpt] = sum(scores) / len(scores)
-    return Estimate(sizes, original, len(sampled), sample_target, typical)
+    return Estimate(sizes, original, len(sampled), sample_target, typical,
+                    lossless_size(images, other_bytes, entries))
 
 
 class Estimator(QObject):

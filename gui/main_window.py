@@ -71,7 +71,8 @@ class MainWindow(QMainWindow):
         self.estimate_label, self.compress_button = page.estimate_label, page.compress_button
         self.tabs.addTab(page, "Compress")
         self.archive_page = ArchivePage(self.archive_model, act.open_archive,
-                                        [act.extract_all, act.extract_selected, act.test, act.close_archive],
+                                        [act.extract_all, act.extract_selected, act.test, act.add_to_archive,
+                                         act.close_archive],
                                         self.tabs)
         self.tabs.addTab(self.archive_page, "Archive")
 
@@ -102,6 +103,9 @@ class MainWindow(QMainWindow):
         act.extract_all.triggered.connect(lambda: self.ops.extract(selected=False))
         act.extract_selected.triggered.connect(lambda: self.ops.extract(selected=True))
         act.test.triggered.connect(self.ops.test)
+        act.add_to_archive.triggered.connect(self.ops.add_to_archive)
+        for name, a in act.image_modes.items():
+            a.triggered.connect(lambda checked=False, n=name: self.set_image_mode(n))
         act.show_in_folder.triggered.connect(self.ops.show_in_folder)
         act.open_result.triggered.connect(self.ops.open_result)
         act.dismiss.triggered.connect(self._dismiss_result)
@@ -144,6 +148,7 @@ class MainWindow(QMainWindow):
         if s.splitter is not None:
             self.splitter.restoreState(s.splitter)
         self.set_checkpoint(s.checkpoint)
+        self.set_image_mode(s.image_mode)
         self.set_precision(s.precision)
         self.preview.view.set_mode(s.compare_mode)
         self._mode_changed(self.preview.view.mode)
@@ -163,6 +168,19 @@ class MainWindow(QMainWindow):
         self.actions.checkpoints[name].setChecked(True)
         self.preview.set_checkpoint(name)
         self.settings.checkpoint = name
+        self._show_estimate(self.estimator.latest)
+
+    @property
+    def image_mode(self) -> str:
+        """ "lossy" (re-code images) or "lossless" (keep originals exactly)."""
+        checked = self.actions.image_mode_group.checkedAction()
+        return next((n for n, a in self.actions.image_modes.items() if a is checked), "lossy")
+
+    def set_image_mode(self, name: str) -> None:
+        if name not in self.actions.image_modes:
+            return
+        self.actions.image_modes[name].setChecked(True)
+        self.settings.image_mode = name
         self._show_estimate(self.estimator.latest)
 
     def set_precision(self, name: str) -> None:
@@ -191,6 +209,7 @@ class MainWindow(QMainWindow):
         act.close_archive.setEnabled(not busy and has_archive)
         act.extract_all.setEnabled(not busy and has_archive)
         act.test.setEnabled(not busy and has_archive)
+        act.add_to_archive.setEnabled(not busy and has_archive)
         act.extract_selected.setEnabled(not busy and has_archive and bool(self.archive_page.selected_rows()))
         result_visible = self.band.isVisible() and self.band.currentWidget() is self.result_panel
         act.show_in_folder.setEnabled(result_visible and self.ops.result_folder is not None)
@@ -284,7 +303,7 @@ class MainWindow(QMainWindow):
         self._show_estimate(estimate)
 
     def _show_estimate(self, est: Estimate | None) -> None:
-        self.compress_page.show_estimate(est, self.checkpoint, self.estimator.running)
+        self.compress_page.show_estimate(est, self.checkpoint, self.estimator.running, self.image_mode)
 
     # preview ---------------------------------------------------------------------
     def _current_input_changed(self, current, previous) -> None:

@@ -20,7 +20,7 @@ from .. import __version__
 from ..codec import engine
 from ..codec.container import EntryKind
 from . import dialogs, paths
-from .format import human_duration
+from .format import human_duration, human_size
 from .progress_panel import compress_figures, compress_issues
 from .worker import Job, JobError
 
@@ -99,10 +99,11 @@ class Operations:
                 return
             overwrite = True
         w.settings.last_archive_dir = out.parent
-        checkpoint = w.checkpoint
-        options = engine.CompressOptions(checkpoint=checkpoint, overwrite=overwrite)
+        checkpoint, images = w.checkpoint, w.image_mode
+        options = engine.CompressOptions(checkpoint=checkpoint, images=images, overwrite=overwrite)
         w.estimator.stop()  # the cores are better spent on the archive itself
-        self._start("compress", f"Compressing to {out.name} at checkpoint {checkpoint}",
+        how = "keeping the originals exactly" if images == "lossless" else f"at checkpoint {checkpoint}"
+        self._start("compress", f"Compressing to {out.name} {how}",
                     lambda sink, token: engine.compress(inputs, out, options, sink, token),
                     lambda report: self._compressed(report, out), "Compression")
 
@@ -202,6 +203,36 @@ class Operations:
             issues.insert(0, ("(index)", "the archive's index was damaged; entries were recovered by scanning"))
         w.result_panel.show_result(title, [("Time", human_duration(report.seconds))], issues, ok=not bad)
         self.result_folder = folder
+
+    def add_to_archive(self) -> None:
+        """Ask for files or a folder and add them to the open archive (the engine's ``add``, which keeps
+        the archive's own image mode); the archive is listed again afterwards."""
+        w = self.w
+        archive = w.archive_page.archive
+        if archive is None or w.job_runner.busy:
+            return
+        inputs = dialogs.ask_add_inputs(w, archive.name, w.settings.last_input_dir)
+        if not inputs:
+            return
+        w.settings.last_input_dir = inputs[0].parent
+        w.estimator.stop()
+        self._start("add", f"Adding to {archive.name}",
+                    lambda sink, token: engine.add(archive, inputs, None, sink, token),
+                    lambda report: self._added(report, archive), "Adding to the archive")
+
+    def _added(self, report: engine.AddReport, archive: Path) -> None:
+        added, replaced, skipped = len(report.added), len(report.replaced), len(report.skipped)
+        title = (f"Added to {archive.name}: {added} new, {replaced} replaced, {skipped} unchanged "
+                 f"skipped" if report.changed else f"Nothing new to add to {archive.name}: {skipped} unchanged")
+        if report.failed:
+            title += f" — {len(report.failed)} could not be read"
+        figures = [("Added", str(added)), ("Replaced", str(replaced)), ("Skipped (unchanged)", str(skipped)),
+                   ("Stored once (duplicates)", str(len(report.deduplicated))),
+                   ("Archive", f"{human_size(report.archive_size_before)} → {human_size(report.archive_size)}"),
+                   ("Time", human_duration(report.seconds))]
+        self.w.result_panel.show_result(title, figures, compress_issues(report), ok=not report.failed)
+        self.result_folder, self.result_archive = archive.parent, archive
+        self.open_archive(archive)  # list the new contents
 
     def test(self) -> None:
         w = self.w

@@ -13,7 +13,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
                                QSizePolicy, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from ..codec.engine import ProgressEvent
+from ..codec.engine import ProgressEvent, second_generation_note
 from .drop_zone import tool_button
 from .format import human_duration, human_size, rate
 
@@ -156,15 +156,25 @@ def compress_figures(report) -> list[tuple[str, str]]:
         figures.append(("Mean bpp", "– (no image was coded)"))
     figures.append(("Time", human_duration(report.seconds)))
     figures.append(("Images coded", f"{len(lossy)}"))
+    kept = sum(1 for o in report.outcomes if o.kind == "lossless-jpeg")
+    if kept:
+        figures.append(("JPEGs kept exactly", f"{kept} (re-packed, rebuilt bit for bit)"))
+    duplicates = sum(1 for o in report.outcomes if o.kind == "duplicate")
+    if duplicates:
+        figures.append(("Duplicates stored once", f"{duplicates}"))
     return figures
 
 
 def compress_issues(report) -> list[tuple[str, str]]:
     """Files that failed, or were stored losslessly with a reason, and warnings."""
     issues = [(name, f"failed: {reason}") for name, reason in report.failed]
+    jpegs = sum(1 for o in report.outcomes if o.kind == "lossy" and o.source_format == "JPEG")
+    if jpegs:
+        issues.insert(0, ("(JPEG sources)", second_generation_note(jpegs, "choose “Keep originals exactly”")))
     seen = {name for name, _ in issues}
     for o in report.outcomes:
-        if o.note and o.note != "not an image" and o.name not in seen:  # plain files are not news
+        # plain files are not news, nor duplicates (counted in the figures)
+        if o.note and o.note != "not an image" and o.kind != "duplicate" and o.name not in seen:
             issues.append((o.name, o.note))
             seen.add(o.name)
     for name, message in report.warnings:

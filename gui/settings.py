@@ -14,6 +14,7 @@ from . import paths
 
 CHECKPOINTS = ("A", "B", "C")
 PRECISIONS = ("auto", "fp32", "int8")
+IMAGE_MODES = ("lossy", "lossless")
 COMPARE_MODES = ("split", "side")
 
 
@@ -70,6 +71,16 @@ class Settings:
     def checkpoint(self, value: str) -> None:
         if value in CHECKPOINTS:
             self._set("compress/checkpoint", value)
+
+    @property
+    def image_mode(self) -> str:
+        value = self._str("compress/images", "lossy")
+        return value if value in IMAGE_MODES else "lossy"
+
+    @image_mode.setter
+    def image_mode(self, value: str) -> None:
+        if value in IMAGE_MODES:
+            self._set("compress/images", value)
 
     @property
     def precision(self) -> str:

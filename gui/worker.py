@@ -25,7 +25,7 @@ from ..codec.errors import CancelledError, LatentzipError
 
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
-LOGGED_KINDS = ("compress", "extract", "test")
+LOGGED_KINDS = ("compress", "add", "extract", "test")
 
 
 @dataclass(frozen=True)

@@ -229,6 +229,23 @@ def main() -> int:
             else:  # under the checkpoint's quality floor: stored byte-exact
                 checks.check(f"photo {s.name}: {kind}, byte-exact", out_path.read_bytes() == s.read_bytes())
 
+        # 2a. --images lossless: a JPEG re-packed with JPEG XL (pillow_jxl bundled) and rebuilt bit for bit
+        jpeg_dir = run.work / "jpegs"
+        jpeg_dir.mkdir()
+        with Image.open(samples[0]) as im:
+            im.convert("RGB").save(jpeg_dir / "sample.jpg", quality=90)
+        if run.prefix:
+            for p in [jpeg_dir, *jpeg_dir.rglob("*")]:
+                os.chown(p, NOBODY, NOBODY)
+        done, secs = run(exe, "compress", "jpegs", "-o", "jpegs.ltz", "--images", "lossless")
+        done_x, _ = run(exe, "extract", "jpegs.ltz", "-o", "jpegs-out")
+        listing, _ = run(exe, "list", "jpegs.ltz")
+        rebuilt = run.work / "jpegs-out" / "jpegs" / "sample.jpg"
+        checks.check("lossless JPEG re-pack (JPEG XL) rebuilt bit for bit",
+                     done.returncode == 0 and done_x.returncode == 0 and "lossless jpeg" in listing.stdout
+                     and rebuilt.is_file() and rebuilt.read_bytes() == (jpeg_dir / "sample.jpg").read_bytes(),
+                     outcome(done, secs))
+
         # 2b. the models' whole path on every checkpoint: encode, entropy-code, decode (writes nothing)
         done, secs = run(exe, "preview", f"photos/{samples[0].name}")
         scores = dict(re.findall(r"^([ABC]): .*?MS-SSIM ([0-9.]+)", done.stdout, re.MULTILINE))

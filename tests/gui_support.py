@@ -45,6 +45,7 @@ class DialogLog:
     save_path: Path | None = None
     folder: Path | None = None
     files: list[Path] = field(default_factory=list)
+    add_inputs: list[Path] = field(default_factory=list)  # the answer of ask_add_inputs (Add to archive)
     open_archive: Path | None = None
     replace: bool = False
     confirm: bool = True
@@ -83,6 +84,7 @@ def dialog_log(monkeypatch, gui_home) -> DialogLog:
     monkeypatch.setattr(dialogs, "ask_folder", lambda parent, title, start: log.folder)
     monkeypatch.setattr(dialogs, "ask_files", lambda parent, title, start: list(log.files))
     monkeypatch.setattr(dialogs, "ask_open_archive", lambda parent, start: log.open_archive)
+    monkeypatch.setattr(dialogs, "ask_add_inputs", lambda parent, name, start: list(log.add_inputs))
 
     def ask_replace(parent, what, detail=""):
         log.replace_questions.append(what)

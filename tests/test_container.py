@@ -217,10 +217,10 @@ def rec_payload_start(data: bytes, rec: EntryRecord) -> int:
 
 def test_newer_version_is_refused(tmp_path):
     data = bytearray(small_archive())
-    data[6:8] = struct.pack("<H", 2)
+    data[6:8] = struct.pack("<H", 3)
     with pytest.raises(UnsupportedVersionError, match="newer"):
         ArchiveReader(io.BytesIO(bytes(data)))
-    path = tmp_path / "v2.ltz"
+    path = tmp_path / "v3.ltz"
     path.write_bytes(bytes(data))
     results = list(scan_entries(path))
     assert len(results) == 1 and isinstance(results[0][1], UnsupportedVersionError)

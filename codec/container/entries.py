@@ -76,7 +76,8 @@ class EntryHead:
         return self.payload_offset + self.payload_len + CRC.size
 
 
-def read_head(f: BinaryIO, offset: int, data_end: int, limits: Limits) -> EntryHead:
+def read_head(f: BinaryIO, offset: int, data_end: int, limits: Limits,
+              version: int = FORMAT_VERSION) -> EntryHead:
     """Read and validate the entry starting at ``offset``; the entry must end by ``data_end``."""
     where = f"entry at offset {offset}"
     if offset + ENTRY_PREFIX.size > data_end:
@@ -92,7 +93,7 @@ def read_head(f: BinaryIO, offset: int, data_end: int, limits: Limits) -> EntryH
     raw = read_exact(f, start, header_len + PAYLOAD_LEN.size, where)
     header_bytes = raw[:header_len]
     (payload_len,) = PAYLOAD_LEN.unpack(raw[header_len:])
-    header = validate_header(decode_json(header_bytes, where), where)
+    header = validate_header(decode_json(header_bytes, where), where, version)
     payload_offset = start + header_len + PAYLOAD_LEN.size
     if payload_len > data_end - payload_offset - CRC.size:
         raise TruncatedArchiveError(

@@ -10,7 +10,7 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """The newest format version this code writes and reads (readers accept 1..FORMAT_VERSION)."""
 
 MAGIC = b"LTZ\x89\r\n"
@@ -28,7 +28,7 @@ TRAILER = struct.Struct("<QII8s")  # index_offset, index_len, index_crc32, END_M
 FILE_HEADER_LEN = FILE_HEADER.size  # 10
 TRAILER_LEN = TRAILER.size  # 24
 ENTRY_OVERHEAD = ENTRY_PREFIX.size + PAYLOAD_LEN.size + CRC.size  # 20 bytes around header + payload
-KNOWN_FLAGS = 0  # no file-header flag is defined in version 1
+KNOWN_FLAGS = 0  # no file-header flag is defined in versions 1 and 2
 
 MAX_HEADER_LEN = 1 << 20  # 1 MiB of entry-header JSON
 MAX_INDEX_LEN = 256 << 20  # 256 MiB of compressed index
@@ -48,6 +48,14 @@ class EntryKind(IntEnum):
     IMAGE = 3  # a lossy-coded image; payload defined by the engine
     DIRECTORY = 4  # no payload
     SYMLINK = 5  # no payload; the header's "link" is the target
+    JPEG_REPACK = 6  # version 2: a JPEG XL file that rebuilds the original JPEG bit for bit
+    DUPLICATE = 7  # version 2: no payload; the header's "same_as" names an earlier file entry
+
+
+FIRST_VERSION = {EntryKind.JPEG_REPACK: 2, EntryKind.DUPLICATE: 2}
+"""Kinds that a version-1 archive may not hold (the version that introduced each)."""
+FILE_KINDS = frozenset({1, 2, 3, 6, 7})
+"""Kinds whose entry is a regular file when extracted (a DUPLICATE's target is one of the others)."""
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from typing import BinaryIO
 from ..errors import ArchiveFormatError, ArchiveLimitError, ChecksumError, TruncatedArchiveError
 from .entries import DEFAULT_CHUNK, check_head, file_size, iter_checked, read_exact, read_file_header
 from .format import (DEFAULT_LIMITS, END_MAGIC, ENTRY_OVERHEAD, FILE_HEADER_LEN, INDEX_MAGIC, INDEX_PREFIX,
+                     EntryKind,
                      TRAILER, TRAILER_LEN, Limits)
 from .namespace import EntryNamespace
-from .records import EntryRecord, decode_index
+from .records import EntryRecord, check_duplicate, decode_index
 from .salvage import iter_salvaged_payload, scan_entries
 
 __all__ = ["ArchiveReader", "scan_entries", "iter_salvaged_payload"]
@@ -138,12 +139,16 @@ class ArchiveReader:
         actual = zlib.crc32(data)
         if actual != index_crc:
             raise ChecksumError(where, index_crc, actual)
-        records = decode_index(data, self._limits, where)
+        records = decode_index(data, self._limits, where, self.version)
         del data
         names = EntryNamespace()
+        earlier: dict[str, EntryRecord] = {}
         floor = FILE_HEADER_LEN
         for record in records:
             names.add(record.path, record.kind)
+            if record.kind == EntryKind.DUPLICATE:
+                check_duplicate(record.path, record.size, record.sha256, record.same_as, earlier)
+            earlier[record.path] = record
             if record.offset < floor or \
                     record.payload_len > self._index_offset - record.offset - ENTRY_OVERHEAD:
                 raise ArchiveFormatError(f"index gives an impossible position (offset {record.offset}, "

@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ArchiveFormatError, ArchiveLimitError, TruncatedArchiveError
-from .format import I64_MAX, I64_MIN, U32_MAX, U64_MAX, EntryKind, Limits
+from .format import (FILE_KINDS, FIRST_VERSION, FORMAT_VERSION, I64_MAX, I64_MIN, U32_MAX, U64_MAX, EntryKind,
+                     Limits)
 from .safe_paths import check_archive_name, check_link_target
 
 CONTAINER_KEYS = frozenset({"path", "kind", "size", "mtime_ns", "mode", "link"})
 INDEX_KEYS = frozenset({"offset", "payload_len", "crc"})
-_NO_PAYLOAD = (EntryKind.DIRECTORY, EntryKind.SYMLINK)
+_NO_PAYLOAD = (EntryKind.DIRECTORY, EntryKind.SYMLINK, EntryKind.DUPLICATE)
+_HEX = frozenset("0123456789abcdef")
 _KIND_IDS = frozenset(int(k) for k in EntryKind)
 
 
@@ -33,6 +35,16 @@ class EntryRecord:
     payload_len: int
     crc: int
     extra: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def sha256(self) -> str | None:
+        """Hex SHA-256 of the original file's bytes (version 2 file entries; None in version 1)."""
+        return self.extra.get("sha256")
+
+    @property
+    def same_as(self) -> str | None:
+        """A DUPLICATE entry's earlier entry with the same content."""
+        return self.extra.get("same_as")
 
     def header(self) -> dict[str, Any]:
         """The entry header as stored before the payload."""
@@ -95,8 +107,11 @@ def _int(obj: dict[str, Any], key: str, lo: int, hi: int, where: str | None) -> 
     return value
 
 
-def validate_header(header: Any, where: str | None = None) -> dict[str, Any]:
-    """Check an entry header's container keys; return it. Paths and links follow the portable rules."""
+def validate_header(header: Any, where: str | None = None, version: int = FORMAT_VERSION) -> dict[str, Any]:
+    """Check an entry header's container keys; return it. Paths and links follow the portable rules.
+
+    ``version`` is the archive's format version: kinds newer than it are refused.
+    """
     if not isinstance(header, dict) or not all(isinstance(k, str) for k in header):
         raise ArchiveFormatError("entry header is not a JSON object with string keys", where)
     path = header.get("path")
@@ -110,6 +125,9 @@ def validate_header(header: Any, where: str | None = None) -> dict[str, Any]:
     kind = _int(header, "kind", 0, U32_MAX, where)
     if kind not in _KIND_IDS:
         raise ArchiveFormatError(f"unknown entry kind {kind} (written by a newer Latentzip?)", where)
+    if version < FIRST_VERSION.get(EntryKind(kind), 1):
+        raise ArchiveFormatError(f"{EntryKind(kind).name.lower()} entry (kind {kind}) in a version {version} "
+                                 f"archive (it needs version {FIRST_VERSION[EntryKind(kind)]})", where)
     _int(header, "size", 0, I64_MAX, where)
     _int(header, "mtime_ns", I64_MIN, I64_MAX, where)
     _int(header, "mode", 0, 0o7777, where)
@@ -119,7 +137,47 @@ def validate_header(header: Any, where: str | None = None) -> dict[str, Any]:
         check_link_target(path, header["link"], windows=False)
     elif "link" in header:
         raise ArchiveFormatError("only symbolic link entries may have a 'link'", where)
+    _check_content_keys(header, kind, path, where)
     return header
+
+
+def _check_content_keys(header: dict[str, Any], kind: int, path: str, where: str | None) -> None:
+    """``sha256`` (64 lowercase hex digits; required on JPEG_REPACK and DUPLICATE, file kinds only)
+    and ``same_as`` (DUPLICATE only: an archive name other than the entry's own)."""
+    digest = header.get("sha256")
+    if digest is not None or kind in (EntryKind.JPEG_REPACK, EntryKind.DUPLICATE):
+        if not isinstance(digest, str) or len(digest) != 64 or not _HEX.issuperset(digest):
+            raise ArchiveFormatError("'sha256' is missing or not 64 lowercase hex digits", where)
+        if kind not in FILE_KINDS:
+            raise ArchiveFormatError("only file entries may have a 'sha256'", where)
+    if kind == EntryKind.DUPLICATE:
+        same_as = header.get("same_as")
+        if not isinstance(same_as, str):
+            raise ArchiveFormatError("duplicate entry has no string 'same_as'", where)
+        check_archive_name(same_as, windows=False)
+        if same_as == path:
+            raise ArchiveFormatError("duplicate entry refers to itself", where)
+    elif "same_as" in header:
+        raise ArchiveFormatError("only duplicate entries may have a 'same_as'", where)
+
+
+def check_duplicate(path: str, size: int, sha256: str | None, same_as: str | None,
+                    earlier: dict[str, EntryRecord]) -> None:
+    """A DUPLICATE entry's target must be an earlier file entry (not itself a duplicate) of the
+    same size and content hash; ``earlier`` maps the paths of the entries before it."""
+    target = earlier.get(same_as or "")
+    if target is None:
+        raise ArchiveFormatError(f"duplicate of {same_as!r}, which is not an earlier entry of the archive", path)
+    if target.kind == EntryKind.DUPLICATE:
+        raise ArchiveFormatError(f"duplicate of {same_as!r}, which is itself a duplicate", path)
+    if target.kind not in FILE_KINDS:
+        raise ArchiveFormatError(f"duplicate of {same_as!r}, which is a {target.kind.name.lower()} entry, "
+                                 "not a file", path)
+    if target.size != size:
+        raise ArchiveFormatError(f"duplicate of {same_as!r}, which has another size "
+                                 f"({target.size} bytes, not {size})", path)
+    if target.sha256 != sha256:
+        raise ArchiveFormatError(f"duplicate of {same_as!r}, whose content hash differs", path)
 
 
 def make_record(header: dict[str, Any], offset: int, payload_len: int, crc: int) -> EntryRecord:
@@ -148,7 +206,7 @@ def encode_index(records: Iterable[EntryRecord], limits: Limits) -> bytes:
     return data
 
 
-def _index_record(obj: Any, where: str) -> EntryRecord:
+def _index_record(obj: Any, where: str, version: int) -> EntryRecord:
     if not isinstance(obj, dict):
         raise ArchiveFormatError("index item is not a JSON object", where)
     header = {k: v for k, v in obj.items() if k not in INDEX_KEYS}
@@ -156,10 +214,11 @@ def _index_record(obj: Any, where: str) -> EntryRecord:
     offset = _int(obj, "offset", 0, U64_MAX, name)
     payload_len = _int(obj, "payload_len", 0, U64_MAX, name)
     crc = _int(obj, "crc", 0, U32_MAX, name)
-    return make_record(validate_header(header, where), offset, payload_len, crc)
+    return make_record(validate_header(header, where, version), offset, payload_len, crc)
 
 
-def decode_index(data: bytes, limits: Limits, where: str = "index") -> list[EntryRecord]:
+def decode_index(data: bytes, limits: Limits, where: str = "index",
+                 version: int = FORMAT_VERSION) -> list[EntryRecord]:
     """Decompress (bounded) and parse the index, one validated record per item."""
     inflater = zlib.decompressobj()
     try:
@@ -177,10 +236,10 @@ def decode_index(data: bytes, limits: Limits, where: str = "index") -> list[Entr
     except UnicodeDecodeError as exc:
         raise ArchiveFormatError(f"index is not UTF-8: {exc}", where) from None
     del raw
-    return _parse_list(text, limits, where)
+    return _parse_list(text, limits, where, version)
 
 
-def _parse_list(text: str, limits: Limits, where: str) -> list[EntryRecord]:
+def _parse_list(text: str, limits: Limits, where: str, version: int) -> list[EntryRecord]:
     """Parse a JSON list item by item, so the entry cap applies before everything is built."""
     records: list[EntryRecord] = []
     pos = _WS.match(text).end()
@@ -197,7 +256,7 @@ def _parse_list(text: str, limits: Limits, where: str) -> list[EntryRecord]:
                 obj, pos = _DECODER.raw_decode(text, pos)
             except (ValueError, RecursionError) as exc:
                 raise ArchiveFormatError(f"invalid index JSON: {exc}", where) from None
-            records.append(_index_record(obj, where))
+            records.append(_index_record(obj, where, version))
             pos = _WS.match(text, pos).end()
             sep = text[pos:pos + 1]
             pos = _WS.match(text, pos + 1).end()

@@ -15,9 +15,10 @@ from ..errors import (ArchiveFormatError, ArchiveLimitError, LatentzipError, Tru
                       UnsupportedVersionError)
 from .entries import DEFAULT_CHUNK, EntryHead, check_head, file_size, iter_checked, read_head, \
     read_file_header
-from .format import DEFAULT_LIMITS, ENTRY_MAGIC, FILE_HEADER_LEN, INDEX_MAGIC, Limits
+from .format import (DEFAULT_LIMITS, ENTRY_MAGIC, FILE_HEADER_LEN, FORMAT_VERSION, INDEX_MAGIC, EntryKind,
+                     Limits)
 from .namespace import EntryNamespace
-from .records import EntryRecord, make_record
+from .records import EntryRecord, check_duplicate, make_record
 
 ScanItem = tuple[EntryRecord | None, LatentzipError | None]
 
@@ -61,8 +62,9 @@ def scan_entries(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMIT
     with open(path, "rb") as f:
         size = file_size(f)
         name = os.fspath(path)
+        version = FORMAT_VERSION  # a damaged file header: accept what this version knows
         try:
-            read_file_header(f, size, name)
+            version = read_file_header(f, size, name)
         except UnsupportedVersionError as exc:
             yield None, exc
             return
@@ -70,11 +72,13 @@ def scan_entries(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMIT
             yield None, exc
             if size <= FILE_HEADER_LEN:
                 return
-        yield from _walk(f, size, limits, chunk_size, name)
+        yield from _walk(f, size, limits, chunk_size, name, version)
 
 
-def _walk(f: BinaryIO, size: int, limits: Limits, chunk_size: int, name: str) -> Iterator[ScanItem]:
+def _walk(f: BinaryIO, size: int, limits: Limits, chunk_size: int, name: str,
+          version: int) -> Iterator[ScanItem]:
     names = EntryNamespace()
+    earlier: dict[str, EntryRecord] = {}
     count = 0
     pos: int | None = FILE_HEADER_LEN
     resync = False
@@ -91,7 +95,7 @@ def _walk(f: BinaryIO, size: int, limits: Limits, chunk_size: int, name: str) ->
                 yield None, TruncatedArchiveError(f"archive ends at offset {pos} without an index", name)
                 return
         try:
-            head = read_head(f, pos, size, limits)
+            head = read_head(f, pos, size, limits, version)
         except LatentzipError as exc:
             if not resync:
                 yield None, exc
@@ -99,6 +103,8 @@ def _walk(f: BinaryIO, size: int, limits: Limits, chunk_size: int, name: str) ->
             continue
         try:
             record = _checked_record(f, head, chunk_size)
+            if record.kind == EntryKind.DUPLICATE:
+                check_duplicate(record.path, record.size, record.sha256, record.same_as, earlier)
             names.add(record.path, record.kind)
         except LatentzipError as exc:
             yield None, exc
@@ -110,6 +116,7 @@ def _walk(f: BinaryIO, size: int, limits: Limits, chunk_size: int, name: str) ->
         if count > limits.max_entries:
             yield None, ArchiveLimitError(f"more than {limits.max_entries} entries", name)
             return
+        earlier[record.path] = record
         yield record, None
         pos, resync = head.end, False
 

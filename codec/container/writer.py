@@ -16,7 +16,7 @@ from .crc import crc32_combine
 from .format import (CRC, DEFAULT_LIMITS, END_MAGIC, ENTRY_MAGIC, ENTRY_PREFIX, FILE_HEADER, FORMAT_VERSION,
                      INDEX_MAGIC, INDEX_PREFIX, MAGIC, PAYLOAD_LEN, TRAILER, EntryKind, Limits)
 from .namespace import EntryNamespace
-from .records import EntryRecord, encode_index, encode_json, make_record, validate_header
+from .records import EntryRecord, check_duplicate, encode_index, encode_json, make_record, validate_header
 from .safe_paths import normalize_archive_name
 
 _OPEN, _CLOSED, _FAILED = "open", "closed", "failed"
@@ -37,6 +37,7 @@ class ArchiveWriter:
         self._f = fileobj
         self._limits = limits
         self._records: list[EntryRecord] = []
+        self._by_path: dict[str, EntryRecord] = {}
         self._names = EntryNamespace()
         self._state = _FAILED
         self._write(FILE_HEADER.pack(MAGIC, FORMAT_VERSION, 0))
@@ -130,6 +131,8 @@ class ArchiveWriter:
         if isinstance(head.get("kind"), EntryKind):
             head["kind"] = int(head["kind"])
         validate_header(head, head["path"])
+        if head["kind"] == EntryKind.DUPLICATE:
+            check_duplicate(head["path"], head["size"], head.get("sha256"), head.get("same_as"), self._by_path)
         head_bytes = encode_json(head, head["path"])
         if len(head_bytes) > self._limits.max_header_len:
             raise ArchiveLimitError(f"entry header of {len(head_bytes)} bytes is over "
@@ -141,6 +144,7 @@ class ArchiveWriter:
     def _finish(self, record: EntryRecord, end: int) -> EntryRecord:
         self._pos = end
         self._records.append(record)
+        self._by_path[record.path] = record
         self._state = _OPEN
         return record
 
