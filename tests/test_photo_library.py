@@ -20,7 +20,6 @@ from latentzip.codec.container import ArchiveReader, ArchiveWriter, EntryKind
 from latentzip.codec.errors import (ArchiveFormatError, ArchiveLimitError, CancelledError, ContentHashError,
                                     LatentzipError)
 
-GOLDEN = Path(__file__).parent / "golden"
 SHA_A = hashlib.sha256(b"a").hexdigest()
 
 
@@ -217,8 +216,9 @@ def test_interrupted_add_leaves_the_previous_archive(album, tmp_path, monkeypatc
 
 
 def test_add_to_a_version_1_archive(tmp_path):
-    old = tmp_path / "golden.ltz"
-    shutil.copy(GOLDEN / "golden-lzma.ltz", old)
+    old = tmp_path / "old.ltz"
+    items = [hostile.stored("old/a.txt", b"first"), hostile.stored("old/b.bin", bytes(range(256)))]
+    old.write_bytes(hostile.build(items, version=1))  # as version 1 wrote them: no sha256
     assert old.read_bytes()[6:8] == struct.pack("<H", 1)
     before = {r.path: (r.crc, r.payload_len) for r in engine.list_entries(old)}
     extra = tmp_path / "more"
