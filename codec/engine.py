@@ -19,6 +19,7 @@ from .reports import (
     ExtractOptions,
     ExtractReport,
     FileOutcome,
+    TargetResult,
     TestReport,
 )
 from .runtime.model_set import ModelRegistry, default_registry
@@ -26,7 +27,7 @@ from .runtime.model_set import ModelRegistry, default_registry
 __all__ = [
     "compress", "extract", "list_entries", "test_archive", "preview_image", "preview_pixels",
     "decode_image_entry", "output_name",
-    "CompressOptions", "ExtractOptions", "CompressReport", "ExtractReport", "TestReport", "FileOutcome",
+    "CompressOptions", "ExtractOptions", "CompressReport", "ExtractReport", "TestReport", "FileOutcome", "TargetResult",
     "PreviewReport", "CheckpointPreview", "ProgressEvent", "ProgressSink", "NullSink", "CancelToken",
     "ModelRegistry", "default_registry", "CHECKPOINTS", "QUALITY_FLOORS",
 ]
