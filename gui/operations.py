@@ -20,7 +20,7 @@ from .. import __version__
 from ..codec import engine
 from ..codec.container import EntryKind
 from . import dialogs, paths
-from .format import human_duration
+from .format import human_duration, human_size
 from .progress_panel import compress_figures, compress_issues
 from .worker import Job, JobError
 
@@ -88,6 +88,11 @@ class Operations:
         w = self.w
         if not w.inputs.entries or w.job_runner.busy or w.inputs.scanning:
             return
+        try:
+            target = w.target_options()
+        except ValueError as exc:
+            dialogs.show_error(w, "No valid target", str(exc).capitalize() + ".")
+            return
         inputs = w.inputs.paths()
         out = dialogs.ask_save_archive(w, self.suggested_archive(inputs))
         if out is None:
@@ -100,9 +105,11 @@ class Operations:
             overwrite = True
         w.settings.last_archive_dir = out.parent
         checkpoint = w.checkpoint
-        options = engine.CompressOptions(checkpoint=checkpoint, overwrite=overwrite)
+        options = engine.CompressOptions(checkpoint=checkpoint, overwrite=overwrite, **target)
         w.estimator.stop()  # the cores are better spent on the archive itself
-        self._start("compress", f"Compressing to {out.name} at checkpoint {checkpoint}",
+        how = (f"for an archive of {human_size(target['target_size'])}" if "target_size" in target else
+               f"for MS-SSIM ≥ {target['min_quality']:.4f}" if target else f"at checkpoint {checkpoint}")
+        self._start("compress", f"Compressing to {out.name} {how}",
                     lambda sink, token: engine.compress(inputs, out, options, sink, token),
                     lambda report: self._compressed(report, out), "Compression")
 

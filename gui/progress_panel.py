@@ -156,6 +156,14 @@ def compress_figures(report) -> list[tuple[str, str]]:
         figures.append(("Mean bpp", "– (no image was coded)"))
     figures.append(("Time", human_duration(report.seconds)))
     figures.append(("Images coded", f"{len(lossy)}"))
+    target = getattr(report, "target", None)
+    if target is not None:
+        met = "met" if target.met else "not met"
+        if target.mode == "size":
+            figures.append(("Target", f"{human_size(target.target)}: {met} ({100 * target.error:+.1f} %)"))
+        else:
+            figures.append(("Target", f"MS-SSIM ≥ {target.target:.4f}: {met} (lowest {target.achieved:.4f})"))
+        figures.append(("Chosen", ", ".join(f"{k} {n}" for k, n in target.choices.items())))
     return figures
 
 
