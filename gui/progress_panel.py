@@ -83,6 +83,8 @@ class ProgressPanel(QFrame):
         self.current.setText(event.current or "")
         self.current.setToolTip(event.current or "")
         parts = [f"{event.files_done} of {event.files_total} files"]
+        if event.operation == "estimate":  # a target's estimate pass comes before the compression itself
+            parts[0] = f"Estimating for the target: {parts[0]}"
         if event.elapsed_s > 0.5 and event.bytes_done:
             parts.append(rate(event.bytes_done, event.elapsed_s))
         eta = event.eta_s
