@@ -73,7 +73,7 @@ import math
 import random
 import re
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -315,7 +315,6 @@ class Plan:
     estimated_size: int  # the whole archive, estimated
     estimated_min_ms_ssim: float  # over the images (1.0 when none)
     feasible: bool  # the estimates say the target can be met
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def counts(self) -> dict[str, int]:
         return count_choices(self.choices.values())
