@@ -19,6 +19,7 @@ from .container import EntryKind
 from .errors import CancelledError, LatentzipError
 from .progress import ProgressEvent
 from .runtime.model_set import PRECISIONS
+from .targets import parse_size
 
 EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
 KIND_NAMES = {EntryKind.STORED: "stored", EntryKind.LZMA: "stored (lzma)", EntryKind.IMAGE: "lossy image",
@@ -65,6 +66,23 @@ def _size(n: float) -> str:
     return f"{n:.1f} GB"
 
 
+def _size_arg(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _quality_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an MS-SSIM: {text!r} (example: 0.99)") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"an MS-SSIM target is between 0 and 1, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="print nothing but errors")
@@ -76,8 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compress", help="archive folders and files into one .ltz file")
     c.add_argument("inputs", nargs="+", type=Path)
     c.add_argument("-o", "--output", type=Path, help="archive path (default: NAME.ltz beside the first input)")
-    c.add_argument("-q", "--checkpoint", dest="checkpoint", choices=engine.CHECKPOINTS, default="B",
+    c.add_argument("-q", "--checkpoint", dest="checkpoint", choices=engine.CHECKPOINTS, default=None,
                    help="A: smallest, B: balanced (default), C: best quality")
+    target = c.add_mutually_exclusive_group()
+    target.add_argument("--target-size", metavar="SIZE", type=_size_arg,
+                        help="choose per image A, B, C or exact storage so that the whole archive fits SIZE "
+                             "(e.g. 2GB, 850KB, 1.5MiB) with the best quality")
+    target.add_argument("--min-quality", metavar="MS-SSIM", type=_quality_arg,
+                        help="choose per image the smallest of A, B, C or exact storage that reaches this "
+                             "MS-SSIM (e.g. 0.99)")
     c.add_argument("--entropy", choices=("range", "lzma"), default="range",
                    help="latent coding: learned model + range coder (default) or the paper's LZMA")
     c.add_argument("--images", choices=("lossy", "lossless"), default="lossy",
@@ -134,17 +159,26 @@ def _print_version(out: TextIO) -> int:
 def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
     inputs: list[Path] = args.inputs
     output = args.output or inputs[0].resolve().parent / f"{inputs[0].resolve().name}.ltz"
-    options = engine.CompressOptions(checkpoint=args.checkpoint, entropy=args.entropy, images=args.images,
-                                     overwrite=args.overwrite)
+    targeted = args.target_size is not None or args.min_quality is not None
+    if targeted and args.checkpoint is not None:
+        raise ValueError("choose a checkpoint (-q) or a target (--target-size, --min-quality), not both")
+    if targeted and args.images != "lossy":
+        raise ValueError("a size or quality target needs --images lossy")
+    checkpoint = args.checkpoint or "B"
+    options = engine.CompressOptions(checkpoint=checkpoint, entropy=args.entropy, images=args.images,
+                                     overwrite=args.overwrite, target_size=args.target_size,
+                                     min_quality=args.min_quality)
     report = engine.compress(inputs, output, options, sink)
     if not args.quiet:
         lossy = [o for o in report.outcomes if o.kind == "lossy"]
         out.write(f"{report.archive}: {_size(report.original_size)} -> {_size(report.archive_size)} "
                   f"(ratio {report.ratio:.1f}), {len(report.outcomes)} entries, {len(lossy)} coded images, "
                   f"{report.seconds:.1f} s\n")
-        if report.lossy_pixels:
+        if report.target is not None:
+            out.write("".join(line + "\n" for line in target_lines(report.target, lossy)))
+        elif report.lossy_pixels:
             mean = sum(o.ms_ssim or 0 for o in lossy) / len(lossy)
-            out.write(f"images: checkpoint {args.checkpoint}, mean MS-SSIM {mean:.4f}\n")
+            out.write(f"images: checkpoint {checkpoint}, mean MS-SSIM {mean:.4f}\n")
         _write_repack_lines(report, out)
         note = engine.second_generation_note(report.lossy_jpeg_sources)
         if note:
@@ -181,6 +215,25 @@ def _cmd_add(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
         if note:
             out.write(f"note: {note}\n")
     return _summarise(report.failed, "could not be added", sink)
+
+
+def target_lines(result: engine.TargetResult, lossy: list[engine.FileOutcome]) -> list[str]:
+    """The summary of a size or quality target: what it chose, and whether it was met."""
+    met = "met" if result.met else "NOT met"
+    if result.mode == "size":
+        lines = [f"target: archive size {_size(result.target)} ({result.target:.0f} bytes): "
+                 f"{_size(result.achieved)} ({result.achieved:.0f} bytes, {100 * result.error:+.1f} %), {met}"]
+        if not result.feasible:
+            lines.append("target: even the smallest choice for every image is estimated over the size; "
+                         "coded at the smallest")
+    else:
+        lines = [f"target: minimum MS-SSIM {result.target:.4f}: lowest image {result.achieved:.4f}, {met}"]
+    chosen = ", ".join(f"{name} {n}" for name, n in result.choices.items())
+    scores = [o.ms_ssim for o in lossy if o.ms_ssim is not None]
+    figures = f"; coded MS-SSIM mean {sum(scores) / len(scores):.4f}, min {min(scores):.4f}" if scores else ""
+    lines.append(f"images: {chosen}{figures}")
+    lines.append(f"estimate: {result.estimate_seconds:.1f} s")
+    return lines
 
 
 def _summarise(failed: list[tuple[str, str]], what: str, sink: TerminalSink) -> int:

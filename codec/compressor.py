@@ -19,7 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
-from . import jpeg_repack, metrics
+from . import jpeg_repack, metrics, targets
 from .container import ArchiveWriter, EntryKind, check_archive_name, check_link_target
 from .entropy.latent_streams import ENTROPY_NAMES
 from .errors import CancelledError, ExistingFileError, LatentzipError, UnsafePathError
@@ -54,14 +54,20 @@ def compress(inputs: list[Path], output: Path, options: CompressOptions = Compre
     for name, reason in scan.skipped:
         report.failed.append((name, reason)) if reason.startswith("cannot") else report.warnings.append((name, reason))
         sink.warning(name, reason)
-    tracker = ProgressTracker(sink, "compress", len(scan.members), scan.total_bytes)
     start = time.monotonic()
+    members = scan.members
+    plan = None
+    if options.targeted:  # hashed first, so the estimate counts duplicates as what they cost: a header
+        members = [_hashed(m, cancel) for m in members]
+        plan = _plan(members, options, model, sink, cancel)
+    estimate_seconds = time.monotonic() - start
+    tracker = ProgressTracker(sink, "compress", len(scan.members), scan.total_bytes)
     tmp = output.parent / f".{output.name}.{os.getpid()}.partial"
     seen: dict[str, str] = {}  # sha256 -> archive path of the first file with that content
     try:
         with open(tmp, "w+b") as fh:
             with ArchiveWriter(fh) as writer:
-                for member in scan.members:
+                for member in members:
                     cancel.check()
                     tracker.start_file(member.name)
                     refusal = _unarchivable(member)
@@ -70,7 +76,7 @@ def compress(inputs: list[Path], output: Path, options: CompressOptions = Compre
                         sink.warning(member.name, refusal)
                         tracker.advance(files=1, nbytes=member.size)
                         continue
-                    outcome = _add_member(writer, member, options, model, cancel, sink, report, seen)
+                    outcome = _add_member(writer, member, options, model, cancel, sink, report, seen, plan)
                     if outcome is not None:
                         report.outcomes.append(outcome)
                     tracker.advance(files=1, nbytes=member.size)
@@ -87,7 +93,43 @@ def compress(inputs: list[Path], output: Path, options: CompressOptions = Compre
         raise
     report.archive_size = output.stat().st_size
     report.seconds = time.monotonic() - start
+    if plan is not None:
+        report.target = targets.target_result(plan, report.outcomes, report.archive_size, estimate_seconds)
     return report
+
+
+def _hashed(member: Member, cancel: CancelToken) -> Member:
+    """``member`` with its content hash (unchanged if it is not a file or cannot be read now)."""
+    if member.kind != FILE or member.sha256 is not None:
+        return member
+    try:
+        return replace(member, sha256=file_sha256(member.path, cancel))
+    except OSError:
+        return member  # reported when it is archived
+
+
+def _plan(members: list[Member], options: CompressOptions, model: ModelSet | None, sink: ProgressSink,
+          cancel: CancelToken) -> targets.Plan:
+    """The estimate pass of a size or quality target: which checkpoint (or exact storage) each image gets."""
+    members = [m for m in members if not _unarchivable(m)]
+    tracker = ProgressTracker(sink, "estimate", len(members), sum(m.size for m in members))
+    mode, target = ((targets.SIZE, options.target_size) if options.target_size is not None
+                    else (targets.QUALITY, options.min_quality))
+
+    pending: list[Member] = []
+
+    def on_file(member: Member | None) -> None:  # the previous file is done; this one starts
+        for done in pending:
+            tracker.advance(files=1, nbytes=done.size)
+        pending[:] = [member] if member is not None else []
+        if member is not None:
+            tracker.start_file(member.name)
+
+    items, fixed = targets.estimate_members(members, model, decode=classify_and_decode, lzma_pays=_lzma_pays,
+                                            base_header=_base_header, entropy=options.entropy,
+                                            quality_floor=options.quality_floor, check=cancel.check, on_file=on_file)
+    on_file(None)
+    return targets.make_plan(items, fixed, mode, target)
 
 
 def _publish(tmp: Path, output: Path, overwrite: bool) -> None:
@@ -139,9 +181,10 @@ def file_sha256(path: Path, cancel: CancelToken) -> str:
 
 def _add_member(writer: ArchiveWriter, member: Member, options: CompressOptions, model: ModelSet | None,
                 cancel: CancelToken, sink: ProgressSink, report: CompressReport,
-                seen: dict[str, str] | None = None) -> FileOutcome | None:
+                seen: dict[str, str] | None = None, plan: targets.Plan | None = None) -> FileOutcome | None:
     """Write one member. ``seen`` maps the content hashes already in the archive to their entry
-    path: a file with one of them becomes a DUPLICATE entry (deduplication)."""
+    path: a file with one of them becomes a DUPLICATE entry (deduplication). ``plan``: a target's
+    per-image checkpoint choices."""
     if member.kind == DIRECTORY:
         writer.add(_base_header(member, EntryKind.DIRECTORY))
         return FileOutcome(member.name, "directory", 0, 0)
@@ -162,7 +205,7 @@ def _add_member(writer: ArchiveWriter, member: Member, options: CompressOptions,
         header["same_as"] = first
         writer.add(header)
         return FileOutcome(member.name, "duplicate", member.size, 0, note=f"same content as {first}")
-    outcome = _add_file(writer, member, options, model, cancel, sink, report)
+    outcome = _add_file(writer, member, options, model, cancel, sink, report, plan)
     if outcome is not None:
         seen[member.sha256 or ""] = member.name
     return outcome
@@ -176,7 +219,8 @@ def _unreadable(member: Member, exc: OSError, sink: ProgressSink, report: Compre
 
 
 def _add_file(writer: ArchiveWriter, member: Member, options: CompressOptions, model: ModelSet | None,
-              cancel: CancelToken, sink: ProgressSink, report: CompressReport) -> FileOutcome | None:
+              cancel: CancelToken, sink: ProgressSink, report: CompressReport,
+              plan: targets.Plan | None = None) -> FileOutcome | None:
     note = ""
     if options.images == "lossless" and _is_jpeg(member):
         try:
@@ -197,7 +241,7 @@ def _add_file(writer: ArchiveWriter, member: Member, options: CompressOptions, m
             note = f"could not be inspected ({exc}); stored byte-exact"
         if decoded is not None:
             try:
-                outcome = _add_image(writer, member, decoded, options, model, cancel)
+                outcome = _add_image(writer, member, decoded, options, model, cancel, plan)
             except CancelledError:
                 raise
             except (LatentzipError, ValueError, MemoryError) as exc:
@@ -248,34 +292,43 @@ def _add_jpeg_repack(writer: ArchiveWriter, member: Member, cancel: CancelToken)
 
 
 def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, options: CompressOptions,
-               model: ModelSet, cancel: CancelToken) -> FileOutcome:
-    """Code one image; a "stored" outcome says why it must be stored byte-exact instead."""
+               model: ModelSet, cancel: CancelToken, plan: targets.Plan | None = None) -> FileOutcome:
+    """Code one image; a "stored" outcome says why it must be stored byte-exact instead.
+
+    With a target's ``plan``, the planned checkpoint comes first, then the next ones (``targets.attempts``).
+    """
     rgb = decoded.rgb
-    encoded = image_codec.encode_image(model, rgb, options.checkpoint, ENTROPY_NAMES[options.entropy], cancel.check,
-                                       keep_latents=True)
-    # The decoder's exact input is known here, so the check needs no entropy decoding.
-    recon = image_codec.reconstruct(model, encoded, cancel.check)
-    data = encoded.data
-    del encoded  # the latents are no longer needed: keep peak memory down on huge photos
-    if decoded.grayscale:
-        recon = np.repeat(np.round(recon.mean(axis=2, keepdims=True)).astype(np.uint8), 3, axis=2)
-    score = metrics.ms_ssim(recon, rgb)
-    payload = ImagePayload(data, decoded.metadata.to_bytes(), encode_alpha(decoded.alpha)).to_bytes()
-    floor = options.floor
-    if score < floor:
-        return FileOutcome(member.name, "stored", member.size, 0,
-                           note=f"MS-SSIM {score:.4f} under the {options.checkpoint} floor {floor}; stored byte-exact")
-    if len(payload) >= member.size:
-        return FileOutcome(member.name, "stored", member.size, 0, note="coding would not make it smaller; stored byte-exact")
-    height, width = rgb.shape[:2]
-    header = _base_header(member, EntryKind.IMAGE)
-    header.update(width=width, height=height, format=decoded.format, grayscale=bool(decoded.grayscale),
-                  alpha=decoded.alpha is not None, model=model.content_hash, checkpoint=options.checkpoint,
-                  entropy=options.entropy, ms_ssim=round(float(score), 6),
-                  bpp=round(len(payload) * 8 / (height * width), 6))
-    writer.add(header, payload)
-    return FileOutcome(member.name, "lossy", member.size, len(payload), pixels=height * width,
-                       ms_ssim=float(score), psnr=metrics.psnr(recon, rgb), source_format=decoded.format)
+    outcome = FileOutcome(member.name, "stored", member.size, 0, note=targets.STORED_NOTE)
+    for checkpoint, floor in targets.image_attempts(plan, member.name, options.checkpoint, options.floor,
+                                                    options.quality_floor):
+        encoded = image_codec.encode_image(model, rgb, checkpoint, ENTROPY_NAMES[options.entropy], cancel.check,
+                                           keep_latents=True)
+        # The decoder's exact input is known here, so the check needs no entropy decoding.
+        recon = image_codec.reconstruct(model, encoded, cancel.check)
+        data = encoded.data
+        del encoded  # the latents are no longer needed: keep peak memory down on huge photos
+        if decoded.grayscale:
+            recon = np.repeat(np.round(recon.mean(axis=2, keepdims=True)).astype(np.uint8), 3, axis=2)
+        score = metrics.ms_ssim(recon, rgb)
+        payload = ImagePayload(data, decoded.metadata.to_bytes(), encode_alpha(decoded.alpha)).to_bytes()
+        if score < floor:
+            outcome = FileOutcome(member.name, "stored", member.size, 0,
+                                  note=f"MS-SSIM {score:.4f} under the {checkpoint} floor {floor}; stored byte-exact")
+            continue
+        if len(payload) >= member.size:
+            return FileOutcome(member.name, "stored", member.size, 0,
+                               note="coding would not make it smaller; stored byte-exact")
+        height, width = rgb.shape[:2]
+        header = _base_header(member, EntryKind.IMAGE)
+        header.update(width=width, height=height, format=decoded.format, grayscale=bool(decoded.grayscale),
+                      alpha=decoded.alpha is not None, model=model.content_hash, checkpoint=checkpoint,
+                      entropy=options.entropy, ms_ssim=round(float(score), 6),
+                      bpp=round(len(payload) * 8 / (height * width), 6))
+        writer.add(header, payload)
+        return FileOutcome(member.name, "lossy", member.size, len(payload), pixels=height * width,
+                           ms_ssim=float(score), psnr=metrics.psnr(recon, rgb), checkpoint=checkpoint,
+                           source_format=decoded.format)
+    return outcome
 
 
 def _read_chunks(path: Path, cancel: CancelToken) -> Iterator[bytes]:

@@ -22,6 +22,7 @@ from .reports import (
     ExtractOptions,
     ExtractReport,
     FileOutcome,
+    TargetResult,
     TestReport,
     second_generation_note,
 )
@@ -31,7 +32,7 @@ __all__ = [
     "compress", "add", "infer_options", "AddReport", "second_generation_note",
     "extract", "list_entries", "test_archive", "preview_image", "preview_pixels",
     "decode_image_entry", "output_name",
-    "CompressOptions", "ExtractOptions", "CompressReport", "ExtractReport", "TestReport", "FileOutcome",
+    "CompressOptions", "ExtractOptions", "CompressReport", "ExtractReport", "TestReport", "FileOutcome", "TargetResult",
     "PreviewReport", "CheckpointPreview", "ProgressEvent", "ProgressSink", "NullSink", "CancelToken",
     "ModelRegistry", "default_registry", "CHECKPOINTS", "QUALITY_FLOORS", "LOSSLESS_JPEG_RATIO", "IMAGE_MODES",
 ]

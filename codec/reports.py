@@ -20,6 +20,9 @@ class CompressOptions:
     overwrite: bool = False
     model_hash: str | None = None  # None: the newest bundled model set
     quality_floor: float | None = None  # None: the checkpoint's floor (QUALITY_FLOORS)
+    # A target instead of a checkpoint (at most one; codec/targets.py chooses A, B, C or exact storage per image):
+    target_size: int | None = None  # bytes of the whole archive, headers and index included
+    min_quality: float | None = None  # MS-SSIM every coded image must reach
 
     @property
     def floor(self) -> float:
@@ -32,6 +35,19 @@ class CompressOptions:
             raise ValueError(f"entropy must be one of {', '.join(ENTROPY_MODES)}")
         if self.images not in IMAGE_MODES:
             raise ValueError(f"images must be one of {', '.join(IMAGE_MODES)}")
+        if self.target_size is not None and self.min_quality is not None:
+            raise ValueError("give a size target or a quality target, not both")
+        if self.target_size is not None and (isinstance(self.target_size, bool) or not isinstance(self.target_size, int)
+                                             or self.target_size < 1):
+            raise ValueError("the size target must be a whole number of bytes, at least 1")
+        if self.min_quality is not None and not 0.0 < self.min_quality <= 1.0:
+            raise ValueError("the quality target must be an MS-SSIM between 0 and 1")
+        if self.targeted and self.images != "lossy":
+            raise ValueError("a size or quality target needs lossy images (lossless keeps every file as it is)")
+
+    @property
+    def targeted(self) -> bool:
+        return self.target_size is not None or self.min_quality is not None
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,27 @@ class FileOutcome:
     psnr: float | None = None
     note: str = ""
     source_format: str = ""  # the image file's format ("JPEG", "PNG"...) when it was decoded
+    checkpoint: str | None = None  # for coded images: the checkpoint used
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """What a size or quality target chose, and whether it was met."""
+
+    mode: str  # "size" (target in bytes) or "quality" (target MS-SSIM)
+    target: float
+    estimated: float  # the plan's estimate: archive bytes, or the lowest image MS-SSIM
+    achieved: float  # archive bytes, or the lowest MS-SSIM of the images (1.0 when all are exact)
+    met: bool
+    choices: dict[str, int]  # images per choice: "A", "B", "C", "exact"
+    planned: dict[str, int]  # the same, as planned from the estimates
+    feasible: bool = True  # False: even the smallest choices were estimated over the size target
+    estimate_seconds: float = 0.0
+
+    @property
+    def error(self) -> float:
+        """(achieved - target) / target: for a size target, how far the archive is from it."""
+        return (self.achieved - self.target) / self.target if self.target else 0.0
 
 
 @dataclass
@@ -65,6 +102,7 @@ class CompressReport:
     warnings: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    target: TargetResult | None = None
 
     @property
     def original_size(self) -> int:

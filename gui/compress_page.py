@@ -1,20 +1,32 @@
-"""The Compress page's layout: inputs | preview, and the bar with quality, estimate and Compress."""
+"""The Compress page's layout: inputs | preview, and the bar with quality or target, estimate and Compress.
+
+The target row offers a checkpoint (the Quality buttons), an archive size or a
+minimum MS-SSIM; with a target the engine chooses per image (codec/targets.py)
+and the estimate line says what it would choose.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
 from ..codec.engine import CHECKPOINTS
+from ..codec.targets import parse_size
 from .actions import Actions
 from .drop_zone import InputPanel, tool_button
-from .estimate import Estimate
+from .estimate import Estimate, estimate_target
 from .format import checkpoint_label, human_size
 from .input_list import InputModel
 from .preview_panel import PreviewPanel
 
 
+TARGET_MODES = {"checkpoint": "checkpoint", "size": "archive size", "quality": "minimum quality"}
+
+
 class CompressPage(QWidget):
+    target_changed = Signal()
+
     def __init__(self, inputs: InputModel, act: Actions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.actions = act
@@ -44,8 +56,29 @@ class CompressPage(QWidget):
         for name, action in act.image_modes.items():
             self.image_mode_buttons[name] = tool_button(action, bar, text_beside=False)
             row.addWidget(self.image_mode_buttons[name])
+        row.addWidget(QLabel("Target:", bar))
+        self.target_mode = QComboBox(bar)
+        for key, text in TARGET_MODES.items():
+            self.target_mode.addItem(text, key)
+        self.target_mode.setToolTip("A checkpoint for every image, or a target: the engine then chooses A, B, C "
+                                    "or exact storage per image")
+        self.size_edit = QLineEdit("100 MB", bar)
+        self.size_edit.setToolTip("The whole archive's size, e.g. 2 GB, 850 KB, 1.5 MiB")
+        self.size_edit.setMaximumWidth(110)
+        self.quality_spin = QDoubleSpinBox(bar)
+        self.quality_spin.setDecimals(4)
+        self.quality_spin.setRange(0.9, 1.0)
+        self.quality_spin.setSingleStep(0.001)
+        self.quality_spin.setValue(0.99)
+        self.quality_spin.setToolTip("The MS-SSIM every image must reach (1: stored exactly)")
+        for w in (self.target_mode, self.size_edit, self.quality_spin):
+            row.addWidget(w)
         row.addStretch(1)
         grid.addLayout(row, 0, 1)
+        self.target_mode.currentIndexChanged.connect(self._target_edited)
+        self.size_edit.textChanged.connect(self._target_edited)
+        self.quality_spin.valueChanged.connect(self._target_edited)
+        self._show_target_controls()
         self.estimate_label = QLabel("", bar)
         self.estimate_label.setToolTip("Estimated from a sample of your images, coded in the background")
         self.estimate_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -57,9 +90,47 @@ class CompressPage(QWidget):
         grid.setColumnStretch(1, 1)
         v.addWidget(bar)
 
+    # target ---------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return self.target_mode.currentData()
+
+    def target(self) -> tuple[str, float | None]:
+        """("checkpoint", None), ("size", bytes) or ("quality", MS-SSIM); ("size", None) while the size is invalid."""
+        if self.mode == "size":
+            try:
+                return "size", float(parse_size(self.size_edit.text()))
+            except ValueError:
+                return "size", None
+        if self.mode == "quality":
+            return "quality", round(self.quality_spin.value(), 4)
+        return "checkpoint", None
+
+    def set_target(self, mode: str, size_text: str | None = None, quality: float | None = None) -> None:
+        if size_text is not None:
+            self.size_edit.setText(size_text)
+        if quality is not None:
+            self.quality_spin.setValue(quality)
+        index = self.target_mode.findData(mode)
+        self.target_mode.setCurrentIndex(max(index, 0))
+
+    def _show_target_controls(self) -> None:
+        mode = self.mode
+        self.size_edit.setVisible(mode == "size")
+        self.quality_spin.setVisible(mode == "quality")
+        for button in self.checkpoint_buttons.values():
+            button.setEnabled(mode == "checkpoint")
+        valid = self.target() != ("size", None)
+        self.size_edit.setStyleSheet("" if valid else "color: #c0392b")
+
+    def _target_edited(self, *args) -> None:
+        self._show_target_controls()
+        self.target_changed.emit()
+
+    # estimate ---------------------------------------------------------------------------
     def show_estimate(self, est: Estimate | None, checkpoint: str, running: bool, image_mode: str = "lossy") -> None:
-        """The checkpoint labels (typical MS-SSIM once measured) and both modes' size estimates: re-coded at
-        ``checkpoint`` and originals kept exactly (the chosen ``image_mode`` in bold)."""
+        """The checkpoint labels (typical MS-SSIM once measured) and both modes' size estimates: re-coded (at
+        ``checkpoint``, or as the target would choose) and originals kept exactly (the chosen mode in bold)."""
         for name, action in self.actions.checkpoints.items():
             action.setText(checkpoint_label(name, est.typical_ms_ssim.get(name) if est else None))
         if est is None:
@@ -72,14 +143,34 @@ class CompressPage(QWidget):
             self.estimate_label.setText(f"Original {human_size(est.original)} · {kept} · "
                                         "estimating the re-coded size…")
             return
-        size = est.sizes[checkpoint]
-        share = f" ({100 * size / est.original:.0f} % of {human_size(est.original)})" if est.original else ""
         if est.done:
             more = f" · from {est.sampled} sample image{'s' if est.sampled != 1 else ''}"
         elif running:
             more = f" · refining, {est.sampled} of {est.sample_target} samples"
         else:
             more = f" · from {est.sampled} of {est.sample_target} samples"
+        size = est.sizes[checkpoint]
+        share = f" ({100 * size / est.original:.0f} % of {human_size(est.original)})" if est.original else ""
+        mode, value = self.target()
+        if mode != "checkpoint" and image_mode != "lossless":
+            self.estimate_label.setText(self._target_text(est, mode, value) + more + f" · {kept}")
+            return
         recoded = f"≈ {human_size(size)}"
         recoded = f"<b>{recoded}</b>" if image_mode != "lossless" else recoded
         self.estimate_label.setText(f"Estimated archive re-coded at {checkpoint}: {recoded}{share}{more} · {kept}")
+
+    @staticmethod
+    def _target_text(est: Estimate, mode: str, value: float | None) -> str:
+        if value is None:
+            return "<span style='color:#c0392b'>Type a size such as 2 GB, 850 KB or 1.5 MiB</span>"
+        t = estimate_target(est, mode, value)
+        if t is None:
+            return "Estimating…"
+        chosen = ", ".join(f"{name} {n}" for name, n in t.counts.items() if n)
+        if mode == "size":
+            if not t.feasible:
+                return (f"Target {human_size(value)}: <b>not reachable</b>, ≈ {human_size(t.size)} at the "
+                        f"smallest choices ({chosen})")
+            return (f"Target {human_size(value)}: <b>≈ {human_size(t.size)}</b> · {chosen} · "
+                    f"lowest MS-SSIM ≈ {t.min_ms_ssim:.3f}")
+        return f"MS-SSIM ≥ {value:.4f}: <b>≈ {human_size(t.size)}</b> · {chosen}"

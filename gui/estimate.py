@@ -12,6 +12,12 @@ size, plus a small per-entry overhead. The estimate refines as samples land.
 "Keep originals exactly" (lossless) is estimated without coding anything: JPEG
 files (by extension) at a measured ratio, ``engine.LOSSLESS_JPEG_RATIO`` (JPEG XL
 re-packing measured on the shared photos), every other file at its size.
+
+For a size or quality target, the same extrapolation gives every image its
+options (each checkpoint's estimated bytes and MS-SSIM, and exact storage),
+and the engine's planner (``codec.targets``) chooses among them, so the page
+shows what the target would choose; it is re-planned, instantly, whenever the
+target changes.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from ..codec import targets
 from ..codec.engine import CHECKPOINTS, LOSSLESS_JPEG_RATIO, QUALITY_FLOORS
 from .analysis import AnalysisService, PreviewFigures
 from .input_list import ImageFile
@@ -69,10 +76,47 @@ class Estimate:
     sample_target: int
     typical_ms_ssim: dict[str, float] = field(default_factory=dict)
     lossless: int = 0  # estimated archive bytes with "Keep originals exactly"
+    items: tuple[targets.ItemEstimate, ...] = ()  # every image's options, for a target's plan
+    fixed: int = 0  # the bytes that do not depend on the choices: other files, per-entry overhead
 
     @property
     def done(self) -> bool:
         return self.sampled >= self.sample_target
+
+
+@dataclass(frozen=True)
+class TargetEstimate:
+    """What a size or quality target would choose for the selection, from the sampled estimates."""
+
+    mode: str  # "size" or "quality"
+    target: float
+    size: int  # estimated archive bytes
+    counts: dict[str, int]  # images per choice: A, B, C, exact
+    min_ms_ssim: float
+    feasible: bool
+
+
+def estimate_target(est: Estimate, mode: str, target: float) -> TargetEstimate | None:
+    """Plan ``est``'s images for a target (None until a sample has landed)."""
+    if not est.items and est.sampled == 0 and est.sample_target:
+        return None
+    plan = targets.make_plan(list(est.items), est.fixed, mode, target)
+    return TargetEstimate(mode, target, plan.estimated_size, plan.counts(), plan.estimated_min_ms_ssim,
+                          plan.feasible)
+
+
+def _image_item(image: ImageFile, figures: PreviewFigures | None, ratios: dict[str, float],
+                typical: dict[str, float]) -> targets.ItemEstimate:
+    """One image's options: its own figures when sampled, else the sampled ratios and typical MS-SSIM."""
+    estimates = {}
+    for ckpt in CHECKPOINTS:
+        if figures is not None and ckpt in figures.results:
+            width, height = figures.full_size
+            r = figures.results[ckpt]
+            estimates[ckpt] = targets.CheckpointEstimate(int(r.bpp * width * height / 8), r.ms_ssim)
+        elif ckpt in ratios and ckpt in typical:
+            estimates[ckpt] = targets.CheckpointEstimate(int(image.size * ratios[ckpt]), typical[ckpt])
+    return targets.image_options(str(image.path), estimates, image.size, image.size, 0, 0)
 
 
 def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
@@ -82,7 +126,12 @@ def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
     sampled = [(img, figures[img.path]) for img in images if img.path in figures]
     sizes: dict[str, int] = {}
     typical: dict[str, float] = {}
+    ratios: dict[str, float] = {}  # coded/file bytes of the sampled images coded under their floor
     for ckpt in CHECKPOINTS:
+        coded = [(fig.results[ckpt].bpp * fig.full_size[0] * fig.full_size[1] / 8, img.size) for img, fig in sampled
+                 if ckpt in fig.results and coded_size(img, fig, ckpt) < img.size]
+        if coded:
+            ratios[ckpt] = sum(c for c, _ in coded) / sum(n for _, n in coded)
         own = {img.path: coded_size(img, fig, ckpt) for img, fig in sampled}
         by_ext: dict[str, list[int]] = {}
         for img, _ in sampled:
@@ -102,8 +151,9 @@ def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
         scores = [fig.results[ckpt].ms_ssim for _, fig in sampled if ckpt in fig.results]
         if scores:
             typical[ckpt] = sum(scores) / len(scores)
+    items = tuple(_image_item(img, figures.get(img.path), ratios, typical) for img in images) if sampled else ()
     return Estimate(sizes, original, len(sampled), sample_target, typical,
-                    lossless_size(images, other_bytes, entries))
+                    lossless_size(images, other_bytes, entries), items, other_bytes + ENTRY_OVERHEAD * entries)
 
 
 class Estimator(QObject):

@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         self.analysis.preview_ready.connect(self._preview_ready)
         self.analysis.preview_failed.connect(self._preview_failed)
         self.estimator.updated.connect(self._estimate_updated)
+        self.compress_page.target_changed.connect(self._target_changed)
         for runner in (self.job_runner, self.scan_runner):
             runner.busy_changed.connect(lambda busy: self.update_actions())
 
@@ -149,6 +150,8 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(s.splitter)
         self.set_checkpoint(s.checkpoint)
         self.set_image_mode(s.image_mode)
+        mode, size_text, quality = s.target
+        self.compress_page.set_target(mode, size_text, quality)
         self.set_precision(s.precision)
         self.preview.view.set_mode(s.compare_mode)
         self._mode_changed(self.preview.view.mode)
@@ -181,6 +184,22 @@ class MainWindow(QMainWindow):
             return
         self.actions.image_modes[name].setChecked(True)
         self.settings.image_mode = name
+        self._show_estimate(self.estimator.latest)
+
+    def target_options(self) -> dict:
+        """The CompressOptions fields of the chosen target (empty for a checkpoint); ValueError if invalid."""
+        mode, value = self.compress_page.target()
+        if mode == "size":
+            if value is None:
+                raise ValueError("the archive size target is not a size (examples: 2 GB, 850 KB, 1.5 MiB)")
+            return {"target_size": int(value)}
+        if mode == "quality":
+            return {"min_quality": float(value)}
+        return {}
+
+    def _target_changed(self) -> None:
+        page = self.compress_page
+        self.settings.target = (page.mode, page.size_edit.text(), page.quality_spin.value())
         self._show_estimate(self.estimator.latest)
 
     def set_precision(self, name: str) -> None:

@@ -88,6 +88,11 @@ class Operations:
         w = self.w
         if not w.inputs.entries or w.job_runner.busy or w.inputs.scanning:
             return
+        try:
+            target = w.target_options()
+        except ValueError as exc:
+            dialogs.show_error(w, "No valid target", str(exc).capitalize() + ".")
+            return
         inputs = w.inputs.paths()
         out = dialogs.ask_save_archive(w, self.suggested_archive(inputs))
         if out is None:
@@ -100,9 +105,13 @@ class Operations:
             overwrite = True
         w.settings.last_archive_dir = out.parent
         checkpoint, images = w.checkpoint, w.image_mode
-        options = engine.CompressOptions(checkpoint=checkpoint, images=images, overwrite=overwrite)
+        if images == "lossless":
+            target = {}  # originals kept exactly: a size or quality target does not apply
+        options = engine.CompressOptions(checkpoint=checkpoint, images=images, overwrite=overwrite, **target)
         w.estimator.stop()  # the cores are better spent on the archive itself
-        how = "keeping the originals exactly" if images == "lossless" else f"at checkpoint {checkpoint}"
+        how = ("keeping the originals exactly" if images == "lossless" else
+               f"for an archive of {human_size(target['target_size'])}" if "target_size" in target else
+               f"for MS-SSIM ≥ {target['min_quality']:.4f}" if target else f"at checkpoint {checkpoint}")
         self._start("compress", f"Compressing to {out.name} {how}",
                     lambda sink, token: engine.compress(inputs, out, options, sink, token),
                     lambda report: self._compressed(report, out), "Compression")

@@ -83,6 +83,8 @@ class ProgressPanel(QFrame):
         self.current.setText(event.current or "")
         self.current.setToolTip(event.current or "")
         parts = [f"{event.files_done} of {event.files_total} files"]
+        if event.operation == "estimate":  # a target's estimate pass comes before the compression itself
+            parts[0] = f"Estimating for the target: {parts[0]}"
         if event.elapsed_s > 0.5 and event.bytes_done:
             parts.append(rate(event.bytes_done, event.elapsed_s))
         eta = event.eta_s
@@ -162,6 +164,14 @@ def compress_figures(report) -> list[tuple[str, str]]:
     duplicates = sum(1 for o in report.outcomes if o.kind == "duplicate")
     if duplicates:
         figures.append(("Duplicates stored once", f"{duplicates}"))
+    target = getattr(report, "target", None)
+    if target is not None:
+        met = "met" if target.met else "not met"
+        if target.mode == "size":
+            figures.append(("Target", f"{human_size(target.target)}: {met} ({100 * target.error:+.1f} %)"))
+        else:
+            figures.append(("Target", f"MS-SSIM ≥ {target.target:.4f}: {met} (lowest {target.achieved:.4f})"))
+        figures.append(("Chosen", ", ".join(f"{k} {n}" for k, n in target.choices.items())))
     return figures
 
 

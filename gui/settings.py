@@ -16,6 +16,7 @@ CHECKPOINTS = ("A", "B", "C")
 PRECISIONS = ("auto", "fp32", "int8")
 IMAGE_MODES = ("lossy", "lossless")
 COMPARE_MODES = ("split", "side")
+TARGET_MODES = ("checkpoint", "size", "quality")
 
 
 class Settings:
@@ -81,6 +82,25 @@ class Settings:
     def image_mode(self, value: str) -> None:
         if value in IMAGE_MODES:
             self._set("compress/images", value)
+
+    @property
+    def target(self) -> tuple[str, str, float]:
+        """(mode, size text, minimum MS-SSIM) of the compress target."""
+        mode = self._str("compress/target", "checkpoint")
+        try:
+            quality = float(self._qs.value("compress/min_quality", 0.99))
+        except (TypeError, ValueError):
+            quality = 0.99
+        return (mode if mode in TARGET_MODES else "checkpoint", self._str("compress/target_size", "100 MB"),
+                quality if 0.9 <= quality <= 1.0 else 0.99)
+
+    @target.setter
+    def target(self, value: tuple[str, str, float]) -> None:
+        mode, size_text, quality = value
+        if mode in TARGET_MODES:
+            self._set("compress/target", mode)
+            self._set("compress/target_size", str(size_text))
+            self._set("compress/min_quality", float(quality))
 
     @property
     def precision(self) -> str:

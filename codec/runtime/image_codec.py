@@ -88,7 +88,23 @@ def encode_image(model: ModelSet, rgb: np.ndarray, checkpoint: str, entropy: int
     cp = model.checkpoint(checkpoint)
     height, width = rgb.shape[:2]
     y = analysis(model, pad_to_multiple(rgb), check, checkpoint=cp.name)
-    z_q = np.round(hyper_analysis(model, y, checkpoint=cp.name)).astype(np.int64)
+    z_q = hyper_latents(model, y, cp.name)
+    return encode_latents(model, y, z_q, cp.name, height, width, entropy, check, keep_latents)
+
+
+def hyper_latents(model: ModelSet, y: np.ndarray, checkpoint: str) -> np.ndarray:
+    """h_a and rounding: the integer hyper-latents z_q of ``y`` (the same for every checkpoint of one precision)."""
+    return np.round(hyper_analysis(model, y, checkpoint=checkpoint)).astype(np.int64)
+
+
+def encode_latents(model: ModelSet, y: np.ndarray, z_q: np.ndarray, checkpoint: str, height: int, width: int,
+                   entropy: int = ENTROPY_RANGE, check: Callable[[], None] | None = None,
+                   keep_latents: bool = False) -> EncodedImage:
+    """The bitstream of already analysed latents at ``checkpoint``. Consumes ``y`` (works in place):
+    pass a copy to code the same latents at several checkpoints."""
+    if entropy not in (ENTROPY_RANGE, ENTROPY_LZMA):
+        raise ValueError(f"unknown entropy mode {entropy}")
+    cp = model.checkpoint(checkpoint)
     if check:
         check()
     mean_gained, indexes = _hyper(model, cp, z_q, check)
