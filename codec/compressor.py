@@ -12,6 +12,7 @@ import errno
 import lzma
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -23,6 +24,8 @@ from .entropy.latent_streams import ENTROPY_NAMES
 from .errors import CancelledError, ExistingFileError, LatentzipError, UnsafePathError
 from .image_entry import ImagePayload, encode_alpha
 from .images import DecodedImage, classify_and_decode
+from .images.location import strip_location_bytes
+from .images.probe import MAX_FILE_BYTES, PROBED_EXTENSIONS
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from .reports import CompressOptions, CompressReport, FileOutcome
 from .runtime import image_codec
@@ -133,10 +136,14 @@ def _add_member(writer: ArchiveWriter, member: Member, options: CompressOptions,
         return FileOutcome(member.name, "symlink", 0, 0)
     if member.kind != FILE:  # scan yields only files, folders and links
         raise ValueError(f"unexpected member kind {member.kind}")
+    source = _source_bytes(member, options)  # None: the file as it is on disk
+    if source is not None:
+        member = replace(member, size=len(source))
+        report.locations_removed += 1
     note = ""
     if model is not None:
         try:
-            info, decoded = classify_and_decode(member.path)
+            info, decoded = classify_and_decode(member.path, source)
         except (LatentzipError, OSError) as exc:
             info, decoded = None, None
             note = f"could not be inspected ({exc}); stored byte-exact"
@@ -159,12 +166,28 @@ def _add_member(writer: ArchiveWriter, member: Member, options: CompressOptions,
                 sink.warning(member.name, f"{info.reason}; stored byte-exact")
                 report.warnings.append((member.name, info.reason))
     try:
-        return _add_stored(writer, member, cancel, note)
+        return _add_stored(writer, member, cancel, note, source)
     except OSError as exc:
         reason = f"cannot read: {exc.strerror or exc}"
         sink.warning(member.name, reason)
         report.failed.append((member.name, reason))
         return None
+
+
+def _source_bytes(member: Member, options: CompressOptions) -> bytes | None:
+    """The bytes to archive for a file when they differ from the file on disk, else None.
+
+    With ``strip_location``, an image file carrying a location is rewritten in memory
+    (metadata only); that rewritten file is what gets coded or stored.
+    """
+    if not options.strip_location or member.path.suffix.lower() not in PROBED_EXTENSIONS \
+            or member.size > MAX_FILE_BYTES:
+        return None
+    try:
+        data = member.path.read_bytes()
+    except OSError:
+        return None  # reported when the file is read for archiving
+    return strip_location_bytes(data)
 
 
 def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, options: CompressOptions,
@@ -198,7 +221,13 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
                        ms_ssim=float(score), psnr=metrics.psnr(recon, rgb))
 
 
-def _read_chunks(path: Path, cancel: CancelToken) -> Iterator[bytes]:
+def _read_chunks(path: Path, cancel: CancelToken, data: bytes | None = None) -> Iterator[bytes]:
+    if data is not None:
+        view = memoryview(data)
+        for pos in range(0, len(data), CHUNK):
+            cancel.check()
+            yield view[pos : pos + CHUNK]
+        return
     with open(path, "rb") as fh:
         while True:
             cancel.check()
@@ -217,19 +246,23 @@ def _lzma_chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
     yield comp.flush()
 
 
-def _lzma_pays(path: Path) -> bool:
+def _lzma_pays(path: Path, data: bytes | None = None) -> bool:
     """A quick trial on the file's start: does LZMA shrink it enough to be worth it?"""
-    with open(path, "rb") as fh:
-        sample = fh.read(LZMA_TRIAL_BYTES)
+    if data is not None:
+        sample = data[:LZMA_TRIAL_BYTES]
+    else:
+        with open(path, "rb") as fh:
+            sample = fh.read(LZMA_TRIAL_BYTES)
     if len(sample) < 64:
         return False
     return len(lzma.compress(sample, preset=1)) < LZMA_MIN_GAIN * len(sample)
 
 
-def _add_stored(writer: ArchiveWriter, member: Member, cancel: CancelToken, note: str) -> FileOutcome:
-    use_lzma = _lzma_pays(member.path)
+def _add_stored(writer: ArchiveWriter, member: Member, cancel: CancelToken, note: str,
+                source: bytes | None = None) -> FileOutcome:
+    use_lzma = _lzma_pays(member.path, source)
     kind = EntryKind.LZMA if use_lzma else EntryKind.STORED
-    chunks = _read_chunks(member.path, cancel)
+    chunks = _read_chunks(member.path, cancel, source)
     header = _base_header(member, kind)
     if note:
         header["note"] = note

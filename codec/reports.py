@@ -20,6 +20,7 @@ class CompressOptions:
     overwrite: bool = False
     model_hash: str | None = None  # None: the newest bundled model set
     quality_floor: float | None = None  # None: the checkpoint's floor (QUALITY_FLOORS)
+    strip_location: bool = False  # remove GPS / XMP / IPTC location fields from the stored images
 
     @property
     def floor(self) -> float:
@@ -64,6 +65,7 @@ class CompressReport:
     warnings: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    locations_removed: int = 0  # files whose location was stripped (strip_location)
 
     @property
     def original_size(self) -> int:
