@@ -100,7 +100,8 @@ class Operations:
             overwrite = True
         w.settings.last_archive_dir = out.parent
         checkpoint = w.checkpoint
-        options = engine.CompressOptions(checkpoint=checkpoint, overwrite=overwrite)
+        options = engine.CompressOptions(checkpoint=checkpoint, overwrite=overwrite,
+                                         strip_location=w.compress_page.strip_location)
         w.estimator.stop()  # the cores are better spent on the archive itself
         self._start("compress", f"Compressing to {out.name} at checkpoint {checkpoint}",
                     lambda sink, token: engine.compress(inputs, out, options, sink, token),

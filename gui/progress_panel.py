@@ -156,6 +156,8 @@ def compress_figures(report) -> list[tuple[str, str]]:
         figures.append(("Mean bpp", "– (no image was coded)"))
     figures.append(("Time", human_duration(report.seconds)))
     figures.append(("Images coded", f"{len(lossy)}"))
+    if getattr(report, "locations_removed", 0):
+        figures.append(("Location removed", f"{report.locations_removed} file{'s' if report.locations_removed != 1 else ''}"))
     return figures
 
 

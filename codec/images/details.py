@@ -233,3 +233,31 @@ def summarize_file(data: bytes, complete: bool = True) -> MetadataSummary | None
     except (struct.error, ValueError, IndexError):
         blocks, reached_end = [], False
     return summarize_metadata(ImageMetadata(fmt, tuple(blocks)), partial=not reached_end and not complete)
+
+
+def file_has_location(path, head_bytes: int = 256 << 10, whole_limit: int = 16 << 20) -> bool:
+    """Whether an image file on disk carries a location, reading as little of it as needed.
+
+    A JPEG's metadata comes before its image data, so its first ``head_bytes`` usually
+    suffice; other formats up to ``whole_limit`` bytes are read whole. False when the
+    file cannot be read or is not a JPEG, PNG, WebP or TIFF.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(head_bytes)
+            fmt = file_format(data)
+            if fmt is None:
+                return False
+            complete = len(data) < head_bytes
+            if not complete and fmt == "JPEG":
+                blocks, reached_scan = _jpeg_blocks(data)
+                if not reached_scan:  # metadata larger than the head: read on
+                    data += fh.read(whole_limit)
+                    complete = len(data) < head_bytes + whole_limit
+            elif not complete:
+                data += fh.read(whole_limit)
+                complete = len(data) < head_bytes + whole_limit
+    except OSError:
+        return False
+    summary = summarize_file(data, complete)
+    return summary is not None and summary.has_location
