@@ -15,7 +15,7 @@ KODAK ?= ../shared/data/kodak
 TRAIN_MINUTES ?= 120
 BENCH_ARGS ?=
 
-.PHONY: help run test test-all bench bench-latentzip bench-int8 train export int8 pack-checkpoint screenshots package package-test clean
+.PHONY: help run test test-all bench bench-latentzip bench-int8 bench-many train export int8 pack-checkpoint screenshots package package-test clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -58,6 +58,10 @@ bench-latentzip: $(STAMP)  ## only the Latentzip table (A/B/C x range/lzma) on K
 
 bench-int8: $(STAMP)  ## fp32 against int8 on Kodak: model bytes, times, bpp, MS-SSIM, PSNR
 	$(PY) bench/int8.py --folder $(KODAK) --mixed
+
+MANY_ARGS ?=
+bench-many: $(STAMP)  ## 10,000 small photos: compress (lossy A) and extract, files/s and peak memory (MANY_ARGS=...)
+	$(PY) bench/many_files.py $(MANY_ARGS)
 
 train: $(STAMP)  ## resume training in the background (log: training/runs/train.out)
 	$(PIP) install -q ".[training]"
