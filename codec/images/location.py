@@ -21,8 +21,8 @@ PNG, WebP or TIFF file. What counts as a location, and what stripping does:
   content location datasets (2:26, 2:27) are filled with spaces.
 
 Every container keeps its size and layout (a PNG's changed chunks get a fresh CRC; a
-compressed XMP iTXt chunk is rewritten uncompressed-size-independently, the only case
-where a length changes), and the image data is untouched. What is not handled:
+compressed XMP iTXt chunk is deflated again, the only case where a length changes),
+and the image data is untouched. What is not handled:
 locations inside maker notes, PNG "Raw profile" text chunks, TIFF IPTC (tag 33723).
 """
 
