@@ -15,7 +15,7 @@ KODAK ?= ../shared/data/kodak
 TRAIN_MINUTES ?= 120
 BENCH_ARGS ?=
 
-.PHONY: help run test test-all bench bench-latentzip bench-int8 bench-targets train export int8 pack-checkpoint screenshots package package-test clean
+.PHONY: help run test test-all bench bench-latentzip bench-int8 bench-targets bench-many train export int8 pack-checkpoint screenshots package package-test clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -61,6 +61,10 @@ bench-int8: $(STAMP)  ## fp32 against int8 on Kodak: model bytes, times, bpp, MS
 
 bench-targets: $(STAMP)  ## size and quality targets on Kodak: accuracy, choices, MS-SSIM, time (BENCH_ARGS=...)
 	$(PY) bench/targets.py --folder $(KODAK) $(BENCH_ARGS)
+
+MANY_ARGS ?=
+bench-many: $(STAMP)  ## 10,000 small photos: compress (lossy A) and extract, files/s and peak memory (MANY_ARGS=...)
+	$(PY) bench/many_files.py $(MANY_ARGS)
 
 train: $(STAMP)  ## resume training in the background (log: training/runs/train.out)
 	$(PIP) install -q ".[training]"

@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lossless keeps every file exactly: JPEGs re-packed with JPEG XL (rebuilt bit for bit), "
                         "other files byte-exact")
     c.add_argument("--overwrite", action="store_true", help="replace an existing archive")
+    c.add_argument("--strip-location", action="store_true",
+                   help="remove the GPS position (EXIF GPS, XMP and IPTC location fields) from the stored images; "
+                        "every other tag is kept")
 
     a = sub.add_parser("add", help="add new and changed files to an archive (unchanged ones are skipped)")
     a.add_argument("archive", type=Path)
@@ -130,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list the archive's contents")
     ls.add_argument("archive", type=Path)
+    ls.add_argument("--details", action="store_true",
+                    help="also show, per file, which metadata is stored (EXIF, GPS, date taken, ICC, XMP...)")
     t = sub.add_parser("test", help="verify every entry without writing files")
     t.add_argument("archive", type=Path)
     p = sub.add_parser("preview", help="bpp, MS-SSIM and PSNR of an image at A, B and C")
@@ -167,7 +172,7 @@ def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> 
     checkpoint = args.checkpoint or "B"
     options = engine.CompressOptions(checkpoint=checkpoint, entropy=args.entropy, images=args.images,
                                      overwrite=args.overwrite, target_size=args.target_size,
-                                     min_quality=args.min_quality)
+                                     min_quality=args.min_quality, strip_location=args.strip_location)
     report = engine.compress(inputs, output, options, sink)
     if not args.quiet:
         lossy = [o for o in report.outcomes if o.kind == "lossy"]
@@ -183,6 +188,9 @@ def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> 
         note = engine.second_generation_note(report.lossy_jpeg_sources)
         if note:
             out.write(f"note: {note}\n")
+        if args.strip_location:
+            n = report.locations_removed
+            out.write(f"location removed from {n} file{'s' if n != 1 else ''}\n")
     return _summarise(report.failed, "could not be archived", sink)
 
 
@@ -260,7 +268,13 @@ def _cmd_extract(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> i
 
 
 def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
-    for r in engine.list_entries(args.archive):
+    if args.details:
+        from .details import entry_details
+
+        rows = entry_details(args.archive)
+    else:
+        rows = ((r, None, "") for r in engine.list_entries(args.archive))
+    for r, summary, problem in rows:
         kind = KIND_NAMES.get(r.kind, str(r.kind))
         line = f"{r.path}\t{kind}\t{r.size}\t{r.payload_len}"
         if r.kind == EntryKind.IMAGE:
@@ -272,6 +286,9 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
             line += f"\t= {r.same_as}"
         elif r.extra.get("note"):
             line += f"\t({r.extra['note']})"
+        if args.details and r.kind not in (EntryKind.DIRECTORY, EntryKind.SYMLINK):
+            line += "\t" + (summary.describe() if summary is not None
+                            else f"metadata not read: {problem}" if problem else "no image metadata")
         out.write(line + "\n")
     return EXIT_OK
 

@@ -25,6 +25,8 @@ from .entropy.latent_streams import ENTROPY_NAMES
 from .errors import CancelledError, ExistingFileError, LatentzipError, UnsafePathError
 from .image_entry import ImagePayload, encode_alpha
 from .images import DecodedImage, classify_and_decode
+from .images.location import strip_location_bytes
+from .images.probe import MAX_FILE_BYTES, PROBED_EXTENSIONS
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from .reports import CompressOptions, CompressReport, FileOutcome
 from .runtime import image_codec
@@ -193,6 +195,10 @@ def _add_member(writer: ArchiveWriter, member: Member, options: CompressOptions,
         return FileOutcome(member.name, "symlink", 0, 0)
     if member.kind != FILE:  # scan yields only files, folders and links
         raise ValueError(f"unexpected member kind {member.kind}")
+    source = _source_bytes(member, options)  # None: the file as it is on disk
+    if source is not None:  # what is stored is the rewritten file: its size and hash
+        member = replace(member, size=len(source), sha256=hashlib.sha256(source).hexdigest())
+        report.locations_removed += 1
     seen = {} if seen is None else seen
     if member.sha256 is None:  # ``add`` has hashed it already
         try:
@@ -205,7 +211,7 @@ def _add_member(writer: ArchiveWriter, member: Member, options: CompressOptions,
         header["same_as"] = first
         writer.add(header)
         return FileOutcome(member.name, "duplicate", member.size, 0, note=f"same content as {first}")
-    outcome = _add_file(writer, member, options, model, cancel, sink, report, plan)
+    outcome = _add_file(writer, member, options, model, cancel, sink, report, plan, source)
     if outcome is not None:
         seen[member.sha256 or ""] = member.name
     return outcome
@@ -220,11 +226,12 @@ def _unreadable(member: Member, exc: OSError, sink: ProgressSink, report: Compre
 
 def _add_file(writer: ArchiveWriter, member: Member, options: CompressOptions, model: ModelSet | None,
               cancel: CancelToken, sink: ProgressSink, report: CompressReport,
-              plan: targets.Plan | None = None) -> FileOutcome | None:
+              plan: targets.Plan | None = None, source: bytes | None = None) -> FileOutcome | None:
+    """Store one file's content (``source``, or the file on disk when None) the best way the options allow."""
     note = ""
     if options.images == "lossless" and _is_jpeg(member):
         try:
-            outcome = _add_jpeg_repack(writer, member, cancel)
+            outcome = _add_jpeg_repack(writer, member, cancel, source)
         except OSError as exc:
             return _unreadable(member, exc, sink, report)
         if outcome.kind == "lossless-jpeg":
@@ -235,7 +242,7 @@ def _add_file(writer: ArchiveWriter, member: Member, options: CompressOptions, m
             report.warnings.append((member.name, note))
     if model is not None:
         try:
-            info, decoded = classify_and_decode(member.path)
+            info, decoded = classify_and_decode(member.path, source)
         except (LatentzipError, OSError) as exc:
             info, decoded = None, None
             note = f"could not be inspected ({exc}); stored byte-exact"
@@ -258,7 +265,7 @@ def _add_file(writer: ArchiveWriter, member: Member, options: CompressOptions, m
                 sink.warning(member.name, f"{info.reason}; stored byte-exact")
                 report.warnings.append((member.name, info.reason))
     try:
-        return _add_stored(writer, member, cancel, note)
+        return _add_stored(writer, member, cancel, note, source)
     except OSError as exc:
         return _unreadable(member, exc, sink, report)
 
@@ -272,11 +279,12 @@ def _is_jpeg(member: Member) -> bool:
         return False
 
 
-def _add_jpeg_repack(writer: ArchiveWriter, member: Member, cancel: CancelToken) -> FileOutcome:
+def _add_jpeg_repack(writer: ArchiveWriter, member: Member, cancel: CancelToken,
+                     source: bytes | None = None) -> FileOutcome:
     """Re-pack a JPEG with JPEG XL, verified; a "stored" outcome says why it must be stored plain."""
     if member.size > REPACK_MAX_BYTES:
         return FileOutcome(member.name, "stored", member.size, 0, note="too large to re-pack; stored byte-exact")
-    data = member.path.read_bytes()
+    data = member.path.read_bytes() if source is None else source
     if hashlib.sha256(data).hexdigest() != member.sha256:
         raise LatentzipError("the file changed while it was being archived", member.name)
     cancel.check()
@@ -289,6 +297,22 @@ def _add_jpeg_repack(writer: ArchiveWriter, member: Member, cancel: CancelToken)
     header.update(width=width, height=height, format="JPEG")
     writer.add(header, payload)
     return FileOutcome(member.name, "lossless-jpeg", member.size, len(payload), source_format="JPEG")
+
+
+def _source_bytes(member: Member, options: CompressOptions) -> bytes | None:
+    """The bytes to archive for a file when they differ from the file on disk, else None.
+
+    With ``strip_location``, an image file carrying a location is rewritten in memory
+    (metadata only); that rewritten file is what gets coded or stored.
+    """
+    if not options.strip_location or member.path.suffix.lower() not in PROBED_EXTENSIONS \
+            or member.size > MAX_FILE_BYTES:
+        return None
+    try:
+        data = member.path.read_bytes()
+    except OSError:
+        return None  # reported when the file is read for archiving
+    return strip_location_bytes(data)
 
 
 def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, options: CompressOptions,
@@ -331,7 +355,13 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
     return outcome
 
 
-def _read_chunks(path: Path, cancel: CancelToken) -> Iterator[bytes]:
+def _read_chunks(path: Path, cancel: CancelToken, data: bytes | None = None) -> Iterator[bytes]:
+    if data is not None:
+        view = memoryview(data)
+        for pos in range(0, len(data), CHUNK):
+            cancel.check()
+            yield view[pos : pos + CHUNK]
+        return
     with open(path, "rb") as fh:
         while True:
             cancel.check()
@@ -350,19 +380,23 @@ def _lzma_chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
     yield comp.flush()
 
 
-def _lzma_pays(path: Path) -> bool:
+def _lzma_pays(path: Path, data: bytes | None = None) -> bool:
     """A quick trial on the file's start: does LZMA shrink it enough to be worth it?"""
-    with open(path, "rb") as fh:
-        sample = fh.read(LZMA_TRIAL_BYTES)
+    if data is not None:
+        sample = data[:LZMA_TRIAL_BYTES]
+    else:
+        with open(path, "rb") as fh:
+            sample = fh.read(LZMA_TRIAL_BYTES)
     if len(sample) < 64:
         return False
     return len(lzma.compress(sample, preset=1)) < LZMA_MIN_GAIN * len(sample)
 
 
-def _add_stored(writer: ArchiveWriter, member: Member, cancel: CancelToken, note: str) -> FileOutcome:
-    use_lzma = _lzma_pays(member.path)
+def _add_stored(writer: ArchiveWriter, member: Member, cancel: CancelToken, note: str,
+                source: bytes | None = None) -> FileOutcome:
+    use_lzma = _lzma_pays(member.path, source)
     kind = EntryKind.LZMA if use_lzma else EntryKind.STORED
-    chunks = _read_chunks(member.path, cancel)
+    chunks = _read_chunks(member.path, cancel, source)
     if member.sha256 is not None:
         chunks = _hash_checked(chunks, member)
     header = _base_header(member, kind)

@@ -23,6 +23,7 @@ class CompressOptions:
     # A target instead of a checkpoint (at most one; codec/targets.py chooses A, B, C or exact storage per image):
     target_size: int | None = None  # bytes of the whole archive, headers and index included
     min_quality: float | None = None  # MS-SSIM every coded image must reach
+    strip_location: bool = False  # remove GPS / XMP / IPTC location fields from the stored images
 
     @property
     def floor(self) -> float:
@@ -103,6 +104,7 @@ class CompressReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     target: TargetResult | None = None
+    locations_removed: int = 0  # files whose location was stripped (strip_location)
 
     @property
     def original_size(self) -> int:

@@ -8,8 +8,8 @@ and the estimate line says what it would choose.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QSizePolicy, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFrame, QGridLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
 from ..codec.engine import CHECKPOINTS
 from ..codec.targets import parse_size
@@ -87,8 +87,39 @@ class CompressPage(QWidget):
         self.compress_button = tool_button(act.compress, bar)
         self.compress_button.setMinimumSize(130, 44)
         grid.addWidget(self.compress_button, 0, 2, 2, 1)
+        location_row = QHBoxLayout()
+        self.location_box = QCheckBox("Remove location", bar)
+        self.location_box.setToolTip("Remove the GPS position (EXIF GPS, XMP and IPTC place fields) from the "
+                                     "archived photos; every other tag, the date taken included, is kept")
+        self.location_box.setAccessibleName("Remove location from the archived photos")
+        self.location_label = QLabel("", bar)
+        location_row.addWidget(self.location_box)
+        location_row.addWidget(self.location_label, 1)
+        grid.addLayout(location_row, 2, 1)
         grid.setColumnStretch(1, 1)
         v.addWidget(bar)
+        self._inputs = inputs
+        for signal in (inputs.rowsInserted, inputs.rowsRemoved, inputs.modelReset, inputs.dataChanged):
+            signal.connect(self.show_locations)
+        self.show_locations()
+
+    @property
+    def strip_location(self) -> bool:
+        return self.location_box.isChecked()
+
+    def show_locations(self, *args) -> None:
+        """How many of the selected images carry a location (counted by the input scan)."""
+        images, _, _ = self._inputs.totals()
+        located = self._inputs.located()
+        if not images:
+            text = ""
+        elif located:
+            text = f"{located} of {images} image{'s' if images != 1 else ''} carry a location (GPS)"
+        else:
+            text = "no image carries a location"
+        if self._inputs.scanning and images:
+            text += " · scanning…"
+        self.location_label.setText(text)
 
     # target ---------------------------------------------------------------------------
     @property

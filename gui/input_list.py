@@ -16,6 +16,7 @@ from PySide6.QtCore import QAbstractItemModel, QFileInfo, QModelIndex, QPersiste
 from PySide6.QtWidgets import QFileIconProvider
 
 from ..codec.engine import CancelToken
+from ..codec.images.details import file_has_location
 from .format import human_size
 
 # Files the engine may code with the learned codec (the rest are stored byte-exact).
@@ -41,14 +42,28 @@ class InputScan:
     other_files: int = 0
     other_bytes: int = 0
     error: str = ""
+    located: int = 0  # images that carry a location (GPS, XMP or IPTC place)
 
     @property
     def total_size(self) -> int:
         return sum(i.size for i in self.images) + self.other_bytes
 
 
-def scan_input(path: Path, cancel: CancelToken | None = None) -> InputScan:
-    """Walk one input (never following links) and sort its files into images and others."""
+def scan_input(path: Path, cancel: CancelToken | None = None, check_location: bool = True) -> InputScan:
+    """Walk one input (never following links) and sort its files into images and others.
+
+    With ``check_location``, each image's metadata is read to count those carrying a location.
+    """
+    result = _walk_input(path, cancel)
+    if check_location:
+        for image in result.images:
+            if cancel is not None:
+                cancel.check()
+            result.located += file_has_location(image.path)
+    return result
+
+
+def _walk_input(path: Path, cancel: CancelToken | None) -> InputScan:
     result = InputScan()
     top = Path(os.path.abspath(path))
     try:
@@ -232,6 +247,10 @@ class InputModel(QAbstractItemModel):
         scans = [e.scan for e in self.entries if e.scan]
         return (sum(len(s.images) for s in scans), sum(s.other_files for s in scans),
                 sum(s.total_size for s in scans))
+
+    def located(self) -> int:
+        """Images that carry a location, over the scanned inputs."""
+        return sum(e.scan.located for e in self.entries if e.scan)
 
     def paths(self) -> list[Path]:
         return [e.path for e in self.entries]

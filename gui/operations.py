@@ -107,7 +107,8 @@ class Operations:
         checkpoint, images = w.checkpoint, w.image_mode
         if images == "lossless":
             target = {}  # originals kept exactly: a size or quality target does not apply
-        options = engine.CompressOptions(checkpoint=checkpoint, images=images, overwrite=overwrite, **target)
+        options = engine.CompressOptions(checkpoint=checkpoint, images=images, overwrite=overwrite,
+                                         strip_location=w.compress_page.strip_location, **target)
         w.estimator.stop()  # the cores are better spent on the archive itself
         how = ("keeping the originals exactly" if images == "lossless" else
                f"for an archive of {human_size(target['target_size'])}" if "target_size" in target else

@@ -172,6 +172,8 @@ def compress_figures(report) -> list[tuple[str, str]]:
         else:
             figures.append(("Target", f"MS-SSIM ≥ {target.target:.4f}: {met} (lowest {target.achieved:.4f})"))
         figures.append(("Chosen", ", ".join(f"{k} {n}" for k, n in target.choices.items())))
+    if getattr(report, "locations_removed", 0):
+        figures.append(("Location removed", f"{report.locations_removed} file{'s' if report.locations_removed != 1 else ''}"))
     return figures
 
 

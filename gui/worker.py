@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -75,13 +76,30 @@ class Job:
 
 
 class _SignalSink:
-    """The engine's ProgressSink for one job: every call becomes a queued signal."""
+    """The engine's ProgressSink for one job: calls become queued signals.
+
+    Progress events are coalesced: while one is queued and not yet handled by the GUI
+    thread, newer events only replace it, so 10,000 small files never flood the GUI's
+    event queue (the GUI always gets the latest event).
+    """
 
     def __init__(self, worker: "Worker", job: Job) -> None:
         self._worker, self._job = worker, job
+        self._lock = threading.Lock()
+        self._latest: ProgressEvent | None = None
 
     def progress(self, event: ProgressEvent) -> None:
-        self._worker.progress.emit(self._job, event)
+        with self._lock:
+            queued = self._latest is not None
+            self._latest = event
+        if not queued:
+            self._worker.progress.emit(self._job, self)
+
+    def take(self) -> ProgressEvent | None:
+        """The latest event (on the GUI thread); the next one queues a new signal."""
+        with self._lock:
+            event, self._latest = self._latest, None
+        return event
 
     def warning(self, name: str, message: str) -> None:
         self._worker.warning.emit(self._job, name, message)
@@ -188,8 +206,10 @@ class JobRunner(QObject):
             job.on_started()
 
     @Slot(object, object)
-    def _on_progress(self, job: Job, event: ProgressEvent) -> None:
-        if job.on_progress and not job.cancelled:
+    def _on_progress(self, job: Job, event: ProgressEvent | _SignalSink) -> None:
+        if isinstance(event, _SignalSink):
+            event = event.take()
+        if event is not None and job.on_progress and not job.cancelled:
             job.on_progress(event)
 
     @Slot(object, str, str)

@@ -374,3 +374,12 @@ def test_add_error_names_the_archive(tmp_path):
     with pytest.raises(LatentzipError):
         engine.add(bad, [folder])
     assert bad.read_bytes().startswith(b"not an archive") and sorted(os.listdir(tmp_path)) == ["bad.ltz", "f"]
+
+
+def test_list_details_reads_a_repacked_jpeg_without_decoding_pixels(album, tmp_path, capsys):
+    out = tmp_path / "album.ltz"
+    engine.compress([album], out, engine.CompressOptions(images="lossless"))
+    assert kinds(out)["album/b.jpg"] == EntryKind.JPEG_REPACK
+    assert cli.main(["list", "--details", str(out)]) == 0
+    lines = {line.split("\t")[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "JPEG: EXIF" in lines["album/b.jpg"]

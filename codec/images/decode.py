@@ -43,12 +43,13 @@ class DecodedImage:
         return int(self.rgb.shape[1])
 
 
-def classify_and_decode(path: Path) -> tuple[ImageClass, DecodedImage | None]:
+def classify_and_decode(path: Path, data: bytes | None = None) -> tuple[ImageClass, DecodedImage | None]:
     """Classify ``path`` and, when it is lossy-eligible, decode it (one read, one decode).
 
-    Raises InputError when the file cannot be read.
+    ``data``: the file's content, when it is not to be read from ``path``. Raises
+    InputError when the file cannot be read.
     """
-    result = inspect_image(Path(path))
+    result = inspect_image(Path(path), data)
     im = result.image
     if im is None or result.metadata is None:
         return result.verdict, None

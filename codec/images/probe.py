@@ -147,11 +147,12 @@ def _format_specific_reason(data: bytes, im: Image.Image) -> str | None:
     return None
 
 
-def inspect_image(path: Path) -> Inspection:
+def inspect_image(path: Path, data: bytes | None = None) -> Inspection:
     """Classify ``path``; for an eligible image also return it loaded, with its metadata.
 
-    The caller owns (and should close) ``Inspection.image``. Raises InputError when the
-    file cannot be read.
+    ``data``, when given, is the file's content to use instead of reading ``path`` (a
+    rewritten file: location stripped). The caller owns (and should close)
+    ``Inspection.image``. Raises InputError when the file cannot be read.
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -160,12 +161,13 @@ def inspect_image(path: Path) -> Inspection:
             return _stored(f"{ext[1:].upper()} image stored losslessly")
         return _stored("not an image")
     try:
-        size = path.stat().st_size
+        size = path.stat().st_size if data is None else len(data)
         if size > MAX_FILE_BYTES:
             return _stored(
                 f"file too large to code ({size} bytes, limit {MAX_FILE_BYTES}); stored losslessly"
             )
-        data = path.read_bytes()
+        if data is None:
+            data = path.read_bytes()
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror or e}", str(path)) from e
     if not data:
