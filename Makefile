@@ -15,7 +15,7 @@ KODAK ?= ../shared/data/kodak
 TRAIN_MINUTES ?= 120
 BENCH_ARGS ?=
 
-.PHONY: help run test test-all bench bench-latentzip bench-int8 bench-targets bench-many train export int8 pack-checkpoint screenshots package package-test clean
+.PHONY: help run test test-all bench bench-latentzip bench-int8 bench-targets bench-many bench-photos train export int8 pack-checkpoint screenshots package package-test clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -58,6 +58,11 @@ bench-latentzip: $(STAMP)  ## only the Latentzip table (A/B/C x range/lzma) on K
 
 bench-int8: $(STAMP)  ## fp32 against int8 on Kodak: model bytes, times, bpp, MS-SSIM, PSNR
 	$(PY) bench/int8.py --folder $(KODAK) --mixed
+
+PHOTOS ?= ../shared/data/photos
+bench-photos: $(BENCH_STAMP)  ## real JPEG photos kept exactly: Latentzip --images lossless against 7-Zip and tar+xz
+	sh bench/setup.sh
+	$(PY) bench/photos_lossless.py --folder $(PHOTOS)
 
 bench-targets: $(STAMP)  ## size and quality targets on Kodak: accuracy, choices, MS-SSIM, time (BENCH_ARGS=...)
 	$(PY) bench/targets.py --folder $(KODAK) $(BENCH_ARGS)

@@ -121,3 +121,16 @@ def test_generated_sets(tmp_path: Path, folder: Path) -> None:
     jpegs = jpeg_sources.build_jpeg_folder(folder, tmp_path / "jpeg", quality=90)
     assert sorted(p.name for p in jpegs.iterdir()) == ["img0.jpg", "img1.jpg"]
     assert hires.peak_rss_kib() > 0
+
+
+def test_photos_lossless_row_checks_the_round_trip(tmp_path: Path) -> None:
+    import photos_lossless
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(2):
+        Image.fromarray(_image(i)).save(photos / f"p{i}.jpg", quality=90)
+    (photos / "notes.txt").write_text("kept as it is\n")
+    row = photos_lossless.latentzip_lossless_row(photos, log=lambda *_: None)
+    assert row["bytes"] < folder_bytes(photos)
+    assert row["note"].startswith("2/3 files re-packed") and row["note"].endswith("bit for bit")
