@@ -12,8 +12,13 @@ XDG folders lie in the temporary folder, with Qt's offscreen platform. Checks:
 2. a small folder (two sample photos, a text file, a subfolder) is compressed with the bundled
    models, listed, tested and extracted: files present, the text byte-exact, each photo either
    coded (decodes at its size, PSNR over 22 dB) or, under its checkpoint's quality floor,
-   stored byte-exact; ``latentzip preview`` codes a photo at A, B and C; the golden archive
-   (tests/golden, a coded image) is extracted and its image decodes at its size;
+   stored byte-exact; ``--images lossless`` re-packs a JPEG with JPEG XL and rebuilds it bit for
+   bit; ``latentzip add`` adds a JPEG with EXIF and GPS to that archive (the unchanged one
+   skipped, a second add changes nothing, both rebuilt bit for bit); ``list --details`` shows
+   the stored metadata and the coded images' size and checkpoint; ``--strip-location`` drops
+   the GPS position; ``--target-size`` meets its size; ``latentzip preview`` codes a photo at
+   A, B and C; the golden archive (tests/golden, format version 1, a coded image) is extracted
+   and its image decodes at its size, then ``add`` writes to it and it still tests OK;
 3. ``latentzip gui --smoke`` opens the window offscreen, prints the time to the first painted
    frame and exits 0; the log and the settings land in the XDG folders;
 4. the bundle holds no PyTorch and none of the Qt modules left out (Quick, QML, PDF, ...); the
@@ -141,6 +146,12 @@ class Runner:
             "XDG_STATE_HOME": str(self.xdg / "state"), "XDG_DATA_HOME": str(self.xdg / "data"),
         }
 
+    def own(self, path: Path) -> None:
+        """Give ``path`` (and what lies under it) to the user the app runs as."""
+        if self.prefix:
+            for p in [path, *path.rglob("*")]:
+                os.chown(p, NOBODY, NOBODY)
+
     @property
     def user(self) -> str:
         return "nobody" if self.prefix else f"uid {os.geteuid()}"
@@ -196,9 +207,7 @@ def main() -> int:
             shutil.copy(s, src / s.name)
         text = "Latentzip bundle test: ünïcödé, tabs\tand\r\nline ends\n".encode() + bytes(range(256))
         (src / "notes" / "readme.txt").write_bytes(text)
-        if run.prefix:
-            for p in [src, *src.rglob("*")]:
-                os.chown(p, NOBODY, NOBODY)
+        run.own(src)
         archive = run.work / "photos.ltz"
         done, secs = run(exe, "compress", "photos", "-o", "photos.ltz")
         checks.check("compress a folder (2 photos, a text file)", done.returncode == 0 and archive.is_file(),
@@ -234,9 +243,7 @@ def main() -> int:
         jpeg_dir.mkdir()
         with Image.open(samples[0]) as im:
             im.convert("RGB").save(jpeg_dir / "sample.jpg", quality=90)
-        if run.prefix:
-            for p in [jpeg_dir, *jpeg_dir.rglob("*")]:
-                os.chown(p, NOBODY, NOBODY)
+        run.own(jpeg_dir)
         done, secs = run(exe, "compress", "jpegs", "-o", "jpegs.ltz", "--images", "lossless")
         done_x, _ = run(exe, "extract", "jpegs.ltz", "-o", "jpegs-out")
         listing, _ = run(exe, "list", "jpegs.ltz")
@@ -246,14 +253,84 @@ def main() -> int:
                      and rebuilt.is_file() and rebuilt.read_bytes() == (jpeg_dir / "sample.jpg").read_bytes(),
                      outcome(done, secs))
 
-        # 2b. the models' whole path on every checkpoint: encode, entropy-code, decode (writes nothing)
+        # 2b. add: a second JPEG (EXIF with a date and a GPS position) into the lossless archive
+        exif = Image.Exif()
+        exif[0x010F] = "Latentzip bundle test"  # Make
+        exif[0x0132] = "2024:05:01 12:00:00"  # DateTime
+        exif[0x8825] = {1: "N", 2: (48.0, 51.0, 24.0), 3: "E", 4: (2.0, 21.0, 3.0)}  # GPS IFD
+        with Image.open(samples[1]) as im:
+            im.convert("RGB").save(jpeg_dir / "gps.jpg", quality=85, exif=exif)
+        run.own(jpeg_dir)
+        done, secs = run(exe, "add", "jpegs.ltz", "jpegs")
+        listing, _ = run(exe, "list", "jpegs.ltz")
+        kinds = {r[0]: r[1] for r in (line.split("\t") for line in listing.stdout.splitlines()) if len(r) > 1}
+        checks.check("add a JPEG to the lossless archive (re-packed, the unchanged one skipped)",
+                     done.returncode == 0 and "added 1" in done.stdout and "skipped 1 unchanged" in done.stdout
+                     and kinds.get("jpegs/gps.jpg") == "lossless jpeg"
+                     and kinds.get("jpegs/sample.jpg") == "lossless jpeg", outcome(done, secs))
+        before_add = (run.work / "jpegs.ltz").read_bytes()
+        done, secs = run(exe, "add", "jpegs.ltz", "jpegs")
+        checks.check("add again: nothing new, the archive left as it was",
+                     done.returncode == 0 and "nothing new" in done.stdout
+                     and (run.work / "jpegs.ltz").read_bytes() == before_add, outcome(done, secs))
+        done, secs = run(exe, "extract", "jpegs.ltz", "-o", "jpegs-added")
+        added_out = run.work / "jpegs-added" / "jpegs"
+        same = [n for n in ("sample.jpg", "gps.jpg")
+                if (added_out / n).is_file() and (added_out / n).read_bytes() == (jpeg_dir / n).read_bytes()]
+        checks.check("extract after add: both JPEGs bit for bit", done.returncode == 0 and len(same) == 2,
+                     outcome(done, secs) + f"; bit-exact: {', '.join(same) or 'none'}")
+
+        # 2c. list --details: the stored metadata per file; size and checkpoint of the coded photos
+        done, _ = run(exe, "list", "--details", "jpegs.ltz")
+        rows = {line.split("\t")[0]: line for line in done.stdout.splitlines() if "\t" in line}
+        gps_row = rows.get("jpegs/gps.jpg", "")
+        checks.check("list --details: EXIF, date taken and GPS of the added JPEG",
+                     done.returncode == 0 and "EXIF" in gps_row and "2024:05:01 12:00:00" in gps_row
+                     and "GPS" in gps_row and "no GPS" not in gps_row,
+                     " ".join(gps_row.split("\t")[1:]) + done.stderr.strip()[-500:])
+        done, _ = run(exe, "list", "--details", "photos.ltz")
+        cols = [line.split("\t") for line in done.stdout.splitlines() if "\t" in line]
+        coded = [c for c in cols if len(c) > 1 and c[1] == "lossy image"]
+        checks.check("list --details: the coded photos' size, checkpoint and bpp",
+                     done.returncode == 0 and bool(coded)
+                     and all("384x256" in c and {"A", "B", "C"} & set(c) and any(x.endswith(" bpp") for x in c)
+                             for c in coded),
+                     " | ".join(" ".join(c[1:]) for c in cols) + done.stderr.strip()[-500:])
+
+        # 2d. --strip-location: the GPS position goes, the rest of EXIF stays
+        located = run.work / "located"
+        located.mkdir()
+        shutil.copy(jpeg_dir / "gps.jpg", located / "gps.jpg")
+        run.own(located)
+        done, secs = run(exe, "compress", "located", "-o", "located.ltz", "--images", "lossless",
+                         "--strip-location")
+        details, _ = run(exe, "list", "--details", "located.ltz")
+        done_x, _ = run(exe, "extract", "located.ltz", "-o", "located-out")
+        stripped = run.work / "located-out" / "located" / "gps.jpg"
+        date_out, gps_out = None, None
+        if stripped.is_file():
+            with Image.open(stripped) as im:
+                date_out, gps_out = im.getexif().get(0x0132), dict(im.getexif().get_ifd(0x8825))
+        checks.check("--strip-location: no GPS left, the date kept",
+                     done.returncode == 0 and done_x.returncode == 0 and "no GPS" in details.stdout
+                     and gps_out == {} and date_out == "2024:05:01 12:00:00",
+                     outcome(done, secs) + f"; after: date {date_out}, GPS {gps_out}")
+
+        # 2e. --target-size: A, B, C or exact storage per photo so that the archive fits
+        done, secs = run(exe, "compress", "photos", "-o", "target.ltz", "--target-size", "20KB")
+        target = run.work / "target.ltz"
+        checks.check("--target-size 20KB: the archive fits",
+                     done.returncode == 0 and target.is_file() and target.stat().st_size <= 20_000,
+                     outcome(done, secs))
+
+        # 2f. the models' whole path on every checkpoint: encode, entropy-code, decode (writes nothing)
         done, secs = run(exe, "preview", f"photos/{samples[0].name}")
         scores = dict(re.findall(r"^([ABC]): .*?MS-SSIM ([0-9.]+)", done.stdout, re.MULTILINE))
         checks.check("preview (A, B, C through the bundled models)",
                      done.returncode == 0 and sorted(scores) == ["A", "B", "C"]
                      and all(0.3 < float(v) <= 1.0 for v in scores.values()),
                      f"{secs:.1f} s: " + " | ".join(done.stdout.strip().splitlines()[1:]))
-        # 2c. an archive with coded images written before (tests/golden): decoded by the bundle
+        # 2g. an archive with coded images written before (tests/golden): decoded by the bundle
         golden = ROOT / "tests" / "golden"
         expected = {e["path"]: e for e in json.loads((golden / "golden.json").read_text())["range"]}
         shutil.copy(golden / "golden-range.ltz", run.work / "golden.ltz")
@@ -271,6 +348,19 @@ def main() -> int:
             if (out_dir / p).is_file():
                 checks.check(f"golden {p} decodes at its size, resembles the original",
                              *image_match(golden / Path(p).name, out_dir / p, 15.0))
+        # add to the golden archive (format version 1): the old entries stay and still test OK
+        golden_copy = run.work / "golden.ltz"
+        old_version = int.from_bytes(golden_copy.read_bytes()[6:8], "little")
+        run.own(golden_copy)
+        done, secs = run(exe, "add", "golden.ltz", "jpegs")
+        new_version = int.from_bytes(golden_copy.read_bytes()[6:8], "little")
+        tested, _ = run(exe, "test", "golden.ltz")
+        listing, _ = run(exe, "list", "golden.ltz")
+        names = {line.split("\t")[0] for line in listing.stdout.splitlines()}
+        checks.check(f"add to the golden archive (format version {old_version} -> {new_version}), then test it",
+                     done.returncode == 0 and tested.returncode == 0 and set(expected) <= names
+                     and {"jpegs/sample.jpg", "jpegs/gps.jpg"} <= names and new_version >= old_version,
+                     outcome(done, secs) + f"; test: {tested.stdout.strip()}")
 
         # 3. the window, offscreen
         done, secs = run(exe, "gui", "--smoke")
