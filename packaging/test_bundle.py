@@ -17,7 +17,7 @@ XDG folders lie in the temporary folder, with Qt's offscreen platform. Checks:
    skipped, a second add changes nothing, both rebuilt bit for bit); ``list --details`` shows
    the stored metadata and the coded images' size and checkpoint; ``--strip-location`` drops
    the GPS position; ``--target-size`` meets its size; ``latentzip preview`` codes a photo at
-   A, B and C; the golden archive (tests/golden, format version 1, a coded image) is extracted
+   A, B and C; the golden archive (tests/golden, written earlier, a coded image) is extracted
    and its image decodes at its size, then ``add`` writes to it and it still tests OK;
 3. ``latentzip gui --smoke`` opens the window offscreen, prints the time to the first painted
    frame and exits 0; the log and the settings land in the XDG folders;
@@ -348,7 +348,7 @@ def main() -> int:
             if (out_dir / p).is_file():
                 checks.check(f"golden {p} decodes at its size, resembles the original",
                              *image_match(golden / Path(p).name, out_dir / p, 15.0))
-        # add to the golden archive (format version 1): the old entries stay and still test OK
+        # add to the golden archive (written earlier): the old entries stay and still test OK
         golden_copy = run.work / "golden.ltz"
         old_version = int.from_bytes(golden_copy.read_bytes()[6:8], "little")
         run.own(golden_copy)
