@@ -27,6 +27,7 @@ from .image_entry import ImagePayload, encode_alpha
 from .images import DecodedImage, classify_and_decode
 from .images.location import strip_location_bytes
 from .images.probe import MAX_FILE_BYTES, PROBED_EXTENSIONS
+from .lzma_entries import lzma_filters
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from .reports import CompressOptions, CompressReport, FileOutcome
 from .runtime import image_codec
@@ -371,8 +372,8 @@ def _read_chunks(path: Path, cancel: CancelToken, data: bytes | None = None) -> 
             yield chunk
 
 
-def _lzma_chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    comp = lzma.LZMACompressor(format=lzma.FORMAT_XZ, preset=6)
+def _lzma_chunks(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
+    comp = lzma.LZMACompressor(format=lzma.FORMAT_XZ, filters=lzma_filters(size))
     for chunk in chunks:
         out = comp.compress(chunk)
         if out:
@@ -389,7 +390,7 @@ def _lzma_pays(path: Path, data: bytes | None = None) -> bool:
             sample = fh.read(LZMA_TRIAL_BYTES)
     if len(sample) < 64:
         return False
-    return len(lzma.compress(sample, preset=1)) < LZMA_MIN_GAIN * len(sample)
+    return len(lzma.compress(sample, filters=lzma_filters(len(sample), preset=1))) < LZMA_MIN_GAIN * len(sample)
 
 
 def _add_stored(writer: ArchiveWriter, member: Member, cancel: CancelToken, note: str,
@@ -402,7 +403,7 @@ def _add_stored(writer: ArchiveWriter, member: Member, cancel: CancelToken, note
     header = _base_header(member, kind)
     if note:
         header["note"] = note
-    record = writer.add_stream(header, _lzma_chunks(chunks) if use_lzma else chunks)
+    record = writer.add_stream(header, _lzma_chunks(chunks, member.size) if use_lzma else chunks)
     stored = record.payload_len
     return FileOutcome(member.name, "lzma" if use_lzma else "stored", member.size, stored, note=note)
 

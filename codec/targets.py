@@ -86,6 +86,7 @@ from .entropy.latent_streams import ENTROPY_NAMES
 from .errors import LatentzipError
 from .image_entry import encode_alpha
 from .images import DecodedImage
+from .lzma_entries import lzma_filters
 from .reports import CHECKPOINTS, QUALITY_FLOORS, FileOutcome, TargetResult
 from .runtime import image_codec
 from .runtime.model_set import ModelSet
@@ -213,7 +214,7 @@ def measure_stored_size(path: Path, size: int, use_lzma: bool) -> int:
     """The payload bytes of a byte-exact entry: the size, or the LZMA size (measured, or extrapolated for huge files)."""
     if not use_lzma:
         return size
-    comp = lzma.LZMACompressor(format=lzma.FORMAT_XZ, preset=6)
+    comp = lzma.LZMACompressor(format=lzma.FORMAT_XZ, filters=lzma_filters(size))
     total = 0
     with open(path, "rb") as fh:
         while total < LZMA_MEASURE_MAX:

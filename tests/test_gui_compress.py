@@ -87,8 +87,8 @@ def test_never_overwrites_without_asking(qtbot, window, tmp_path, dialog_log):
 
 def test_cancel_stops_quickly_and_leaves_no_archive(qtbot, window, tmp_path, dialog_log):
     folder = tmp_path / "many"
-    for i in range(40):
-        make_png(folder / f"p{i:02d}.png", 96, 64, seed=i)
+    for i in range(40):  # big enough that a few take longer than several timer ticks, however fast coding gets
+        make_png(folder / f"p{i:02d}.png", 320, 256, seed=i)
     _load(qtbot, window, folder)
     out = tmp_path / "many.ltz"
     dialog_log.save_path = out
@@ -126,8 +126,8 @@ def test_window_responds_while_compressing_and_close_joins_the_workers(qtbot, wi
     from PySide6.QtCore import QTimer
 
     folder = tmp_path / "many"
-    for i in range(40):
-        make_png(folder / f"p{i:02d}.png", 96, 64, seed=i)
+    for i in range(40):  # big enough that a few take longer than several timer ticks, however fast coding gets
+        make_png(folder / f"p{i:02d}.png", 320, 256, seed=i)
     _load(qtbot, window, folder)
     out = tmp_path / "many.ltz"
     dialog_log.save_path = out
@@ -136,7 +136,7 @@ def test_window_responds_while_compressing_and_close_joins_the_workers(qtbot, wi
     timer.start()
     window.actions.compress.trigger()
     qtbot.waitUntil(lambda: window.progress_panel.last_event is not None
-                    and window.progress_panel.last_event.files_done >= 4, timeout=30_000)
+                    and window.progress_panel.last_event.files_done >= 6, timeout=30_000)
     timer.stop()
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
     assert len(ticks) > 5 and max(gaps) < 1.0  # the event loop keeps turning: the window repaints

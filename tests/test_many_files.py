@@ -61,3 +61,22 @@ def test_10000_files_compress_and_extract_with_bounded_memory(tmp_path: Path) ->
     assert large["compress_peak_rss_mb"] < small["compress_peak_rss_mb"] + 64, (small, large)
     assert large["extract_peak_rss_mb"] < small["extract_peak_rss_mb"] + 64, (small, large)
     assert large["compress_peak_rss_mb"] < 400 and large["extract_peak_rss_mb"] < 400
+
+
+def test_bench_generates_a_small_photo_library_the_codec_pays_on(tmp_path: Path) -> None:
+    sys.path.insert(0, str(BENCH))
+    import many_files
+    from PIL import Image
+
+    total = many_files.generate(tmp_path / "lib", 12)
+    files = sorted(p for p in (tmp_path / "lib").rglob("*") if p.is_file())
+    assert len(files) == 12 and total == sum(p.stat().st_size for p in files)
+    assert sum(p.suffix == ".png" for p in files) == 3
+    for path in files:
+        with Image.open(path) as im:
+            assert many_files.LONG_SIDE[0] <= max(im.size) <= many_files.LONG_SIDE[1]
+    archive = tmp_path / "lib.ltz"
+    engine.compress([tmp_path / "lib"], archive, engine.CompressOptions(checkpoint="A"))
+    kinds = many_files.entry_kinds(archive)
+    assert sum(kinds.values()) == 12
+    assert kinds["coded"] >= 8, kinds  # most are coded, as real photos are

@@ -57,6 +57,7 @@ def _sha256(path: Path) -> str:
 
 
 ARENA_DEFAULT = "1"
+SPIN_DEFAULT = "0"
 
 
 def session_options(threads: int | None = None) -> object:
@@ -70,6 +71,14 @@ def session_options(threads: int | None = None) -> object:
     # ORT's arena keeps activation buffers between runs: faster, but it holds on to the
     # largest tile's memory (bounded by the tile size). LATENTZIP_ORT_ARENA=1/0 overrides the default.
     opts.enable_cpu_mem_arena = os.environ.get("LATENTZIP_ORT_ARENA", ARENA_DEFAULT) == "1"
+    # ORT's worker threads spin after each run, waiting for the next. A model set has three sessions,
+    # each with its own pool, and between runs the engine works in NumPy (h_s, entropy coding, MS-SSIM):
+    # the spinning threads take the cores from it. On small images this was most of the time (64x48,
+    # 2 cores: 94 -> 18 ms per image, bench/many_files.py). LATENTZIP_ORT_SPIN=1 restores spinning.
+    # Only scheduling changes: the kernels, their thread count and results are the same.
+    if os.environ.get("LATENTZIP_ORT_SPIN", SPIN_DEFAULT) != "1":
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return opts
 
 
