@@ -184,6 +184,33 @@ def bench(count: int, images: str = "lossy", checkpoint: str = "A", work: Path |
             shutil.rmtree(work, ignore_errors=True)
 
 
+def summary_lines(r: dict) -> list[str]:
+    """The bench's figures as text lines (printed, and the body of the results file)."""
+    mode = f"lossy {r['checkpoint']}" if r["images"] == "lossy" else "lossless"
+    ratio = r["archive_bytes"] / r["input_bytes"] if r["input_bytes"] else 0.0
+    busy = " (busy: other work competed for the CPU, times are pessimistic)" if r["busy"] else ""
+    return [
+        f"{r['files']} files ({r['input_bytes'] / 1e6:.1f} MB, {mode}) -> archive "
+        f"{r['archive_bytes'] / 1e6:.1f} MB ({100 * ratio:.1f} % of the input); generated in {r['generate_s']:.1f} s",
+        "entries: " + ", ".join(f"{n} {kind}" for kind, n in r["entries"].items()),
+        f"compress: {r['compress_s']:.1f} s, {r['compress_files_per_s']:.1f} files/s, "
+        f"peak RSS {r['compress_peak_rss_mb']:.0f} MB (exit {r['compress_rc']})",
+        f"extract:  {r['extract_s']:.1f} s, {r['extract_files_per_s']:.1f} files/s, "
+        f"peak RSS {r['extract_peak_rss_mb']:.0f} MB (exit {r['extract_rc']}), {r['restored_files']} files restored",
+        f"machine: {r['cpu']}, {r['cores']} cores, load {r['load']:.2f}{busy}",
+    ]
+
+
+def write_results(r: dict, lines: list[str], command: str, name: str) -> None:
+    """bench/results/<name>.md (the summary) and .csv (the figures, one row)."""
+    from common import write_csv, RESULTS
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    md = "\n".join(["### Large libraries: many small photos", "", f"Command: `{command}`", "", "```", *lines, "```", ""])
+    (RESULTS / f"{name}.md").write_text(md)
+    write_csv(RESULTS / f"{name}.csv", [{k: v for k, v in r.items() if not isinstance(v, dict)}])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--count", type=int, default=10_000, help="number of files (default 10,000)")
@@ -192,19 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, help="folder for the files and the archive (default: a temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ap.add_argument("--name", default="many-files", help="bench/results/<name>.md and .csv")
     args = ap.parse_args(argv)
     r = bench(args.count, args.images, args.checkpoint, args.work, args.keep)
-    mode = f"lossy {r['checkpoint']}" if r["images"] == "lossy" else "lossless"
-    ratio = r["archive_bytes"] / r["input_bytes"] if r["input_bytes"] else 0.0
-    print(f"{r['files']} files ({r['input_bytes'] / 1e6:.1f} MB, {mode}) -> archive "
-          f"{r['archive_bytes'] / 1e6:.1f} MB ({100 * ratio:.1f} % of the input); generated in {r['generate_s']:.1f} s")
-    print("entries: " + ", ".join(f"{n} {kind}" for kind, n in r["entries"].items()))
-    print(f"compress: {r['compress_s']:.1f} s, {r['compress_files_per_s']:.1f} files/s, "
-          f"peak RSS {r['compress_peak_rss_mb']:.0f} MB (exit {r['compress_rc']})")
-    print(f"extract:  {r['extract_s']:.1f} s, {r['extract_files_per_s']:.1f} files/s, "
-          f"peak RSS {r['extract_peak_rss_mb']:.0f} MB (exit {r['extract_rc']}), {r['restored_files']} files restored")
-    busy = " (busy: other work competed for the CPU, times are pessimistic)" if r["busy"] else ""
-    print(f"machine: {r['cpu']}, {r['cores']} cores, load {r['load']:.2f}{busy}")
+    lines = summary_lines(r)
+    print("\n".join(lines))
+    command = "python bench/many_files.py" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+    write_results(r, lines, command, args.name)
     if args.json:
         args.json.write_text(json.dumps(r, indent=2) + "\n")
     ok = r["compress_rc"] == 0 and r["extract_rc"] == 0 and r["restored_files"] == r["files"]
