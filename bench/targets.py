@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.min_quality:
             options = engine.CompressOptions(min_quality=args.min_quality, overwrite=True)
             rows.append(run_target(args.folder, Path(tmp) / "quality.ltz", options, by_name))
-    md = (f"# Size and quality targets on {args.folder.name}\n\n{machine}\n\n"
+    command = "python bench/targets.py" + "".join(f" {a}" for a in sys.argv[1:])
+    md = (f"# Size and quality targets on {args.folder.name}\n\nCommand: `{command}`  \nMachine: {machine}\n\n"
           f"{len(items)} images, {folder_bytes(args.folder):,} bytes. Estimate pass alone: {est_seconds:.1f} s. "
           f"Reachable by a size target (estimated): smallest choices {smallest:,} B, all at C {all_c:,} B, "
           f"all exact {exact:,} B.\n\n"
