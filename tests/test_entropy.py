@@ -111,3 +111,21 @@ def test_scale_indexes_are_integer_and_clamped():
     idx = scale_indexes(fixed)
     assert idx.dtype == np.int64
     assert list(idx) == [0, 5, 5, SCALE_COUNT - 1]
+
+
+def test_a_new_table_set_never_gets_the_coder_models_of_a_freed_one():
+    import gc
+
+    # Table sets of different widths, created and freed in turn: CPython often gives the new
+    # object the freed one's id, so a cache keyed by id would hand it the old, narrower models.
+    for radius in (3, 30, 4, 25, 5, 40, 6, 20):
+        tables = laplace_tables(count=2, radius=radius)
+        values = np.full((1, 2, 3), radius - 1, dtype=np.int64)  # in range here, outside narrower tables
+        ids = np.zeros_like(values)
+        writer = make_writer(ENTROPY_RANGE)
+        writer.write(values, ids, tables)
+        data = writer.finish()
+        np.testing.assert_array_equal(make_reader(ENTROPY_RANGE, data, values.size).read(ids, tables), values)
+        assert set(tables.coder_models) == {0}  # the models live on the table set that made them
+        del tables, writer
+        gc.collect()

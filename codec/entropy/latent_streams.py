@@ -47,18 +47,17 @@ class _ModelCache:
     handed to constriction are exact and its fixed-point model is a pure
     function of the integer table (``perfect=False`` set explicitly on both
     sides).
+
+    The models are kept on the TableSet itself: a cache keyed by ``id(tables)``
+    would hand a new table set the models of a freed one that had the same id.
     """
 
-    def __init__(self) -> None:
-        self._models: dict[tuple[int, int], object] = {}
-
     def get(self, tables: TableSet, row: int) -> object:
-        key = (id(tables), row)
-        model = self._models.get(key)
+        model = tables.coder_models.get(row)
         if model is None:
             probs = tables.row(row).astype(np.float64) / TOTAL
             model = constriction.stream.model.Categorical(probs, perfect=False)
-            self._models[key] = model
+            tables.coder_models[row] = model
         return model
 
 

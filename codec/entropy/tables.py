@@ -14,7 +14,7 @@ log sigma = (SCALE_LOG_MIN_FIXED + k * SCALE_STEP_FIXED) / 2^F.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +67,8 @@ class TableSet:
     freqs: np.ndarray
     lengths: np.ndarray
     offsets: np.ndarray
+    # the range coder's model per row, built on first use (latent_streams); lives and dies with the tables
+    coder_models: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def count(self) -> int:
