@@ -10,13 +10,13 @@ shows that one's details.
 
 from __future__ import annotations
 
-import lzma
 from pathlib import Path
 from typing import Iterator
 
 from . import jpeg_repack
 from .container import ArchiveReader, EntryKind, EntryRecord
-from .errors import ArchiveFormatError, InputError, LatentzipError
+from .errors import InputError, LatentzipError
+from .extractor import file_chunks
 from .image_entry import ImagePayload
 from .images import ImageMetadata
 from .images.details import MetadataSummary, summarize_file, summarize_metadata
@@ -24,19 +24,12 @@ from .images.details import MetadataSummary, summarize_file, summarize_metadata
 __all__ = ["entry_details", "HEAD_BYTES"]
 
 HEAD_BYTES = 4 << 20
-_CHUNK = 256 << 10
 
 
 def _head(reader: ArchiveReader, record: EntryRecord, limit: int) -> tuple[bytes, bool]:
     """The first ``limit`` bytes of a stored or LZMA entry's file; (bytes, all of the file)."""
     out, total = [], 0
-    decomp = lzma.LZMADecompressor(format=lzma.FORMAT_XZ) if record.kind == EntryKind.LZMA else None
-    for chunk in reader.iter_payload(record, _CHUNK):
-        if decomp is not None:
-            try:
-                chunk = decomp.decompress(chunk, max_length=limit - total)
-            except lzma.LZMAError as exc:
-                raise ArchiveFormatError(f"LZMA data is corrupt: {exc}", record.path) from exc
+    for chunk in file_chunks(reader, record):
         out.append(chunk)
         total += len(chunk)
         if total >= limit:

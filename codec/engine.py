@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .adder import AddReport, add, infer_options
 from .compressor import compress
-from .jpeg_repack import TYPICAL_RATIO as LOSSLESS_JPEG_RATIO
+from .jpeg_repack import estimated_lossless_size
 from .extractor import decode_image_entry, extract, list_entries, output_name, test_archive
 from .preview import CheckpointPreview, PreviewReport, preview_image, preview_pixels
 from .progress import CancelToken, NullSink, ProgressEvent, ProgressSink
@@ -34,5 +34,5 @@ __all__ = [
     "decode_image_entry", "output_name",
     "CompressOptions", "ExtractOptions", "CompressReport", "ExtractReport", "TestReport", "FileOutcome", "TargetResult",
     "PreviewReport", "CheckpointPreview", "ProgressEvent", "ProgressSink", "NullSink", "CancelToken",
-    "ModelRegistry", "default_registry", "CHECKPOINTS", "QUALITY_FLOORS", "LOSSLESS_JPEG_RATIO", "IMAGE_MODES",
+    "ModelRegistry", "default_registry", "CHECKPOINTS", "QUALITY_FLOORS", "estimated_lossless_size", "IMAGE_MODES",
 ]

@@ -121,6 +121,13 @@ def _write_atomically(target: Path, chunks: Iterable[bytes], overwrite: bool) ->
         raise
 
 
+def file_chunks(reader: ArchiveReader | SalvageReader, record: EntryRecord) -> Iterator[bytes]:
+    """The original file's bytes of a STORED or LZMA entry, in bounded chunks, checked as read."""
+    if record.kind == EntryKind.LZMA:
+        return _lzma_stream(reader, record)
+    return reader.iter_payload(record, CHUNK)
+
+
 def _lzma_stream(reader: ArchiveReader | SalvageReader, record: EntryRecord) -> Iterator[bytes]:
     """Decompress an LZMA entry in bounded chunks; never past its stated size."""
     decomp = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)

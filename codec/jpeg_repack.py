@@ -31,6 +31,16 @@ _JXL_CODESTREAM = b"\xff\x0a"
 _JXL_CONTAINER = b"\x00\x00\x00\x0cJXL \r\n\x87\n"
 
 
+JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
+
+
+def estimated_lossless_size(name: str, size: int) -> int:
+    """A quick estimate, without reading the file, of what ``--images lossless`` stores for it:
+    JPEGs (by name) at ``TYPICAL_RATIO``, every other file at its size."""
+    suffix = name[name.rfind("."):].lower() if "." in name else ""
+    return int(size * TYPICAL_RATIO) if suffix in JPEG_SUFFIXES else size
+
+
 def looks_like_jpeg(head: bytes) -> bool:
     """Whether a file's first bytes are a JPEG SOI marker followed by another marker."""
     return head[:3] == JPEG_MAGIC

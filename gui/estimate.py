@@ -9,9 +9,9 @@ size). The other images are estimated with the mean ratio of sampled images
 of the same file type (or of all sampled images), the other files at their
 size, plus a small per-entry overhead. The estimate refines as samples land.
 
-"Keep originals exactly" (lossless) is estimated without coding anything: JPEG
-files (by extension) at a measured ratio, ``engine.LOSSLESS_JPEG_RATIO`` (JPEG XL
-re-packing measured on the shared photos), every other file at its size.
+"Keep originals exactly" (lossless) is estimated without coding anything, by the
+engine's ``estimated_lossless_size`` (JPEGs at the re-pack ratio measured on the
+shared photos, every other file at its size).
 
 For a size or quality target, the same extrapolation gives every image its
 options (each checkpoint's estimated bytes and MS-SSIM, and exact storage),
@@ -28,23 +28,19 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from ..codec import targets
-from ..codec.engine import CHECKPOINTS, LOSSLESS_JPEG_RATIO, QUALITY_FLOORS
+from ..codec.engine import CHECKPOINTS, QUALITY_FLOORS, estimated_lossless_size
 from .analysis import AnalysisService, PreviewFigures
 from .input_list import ImageFile
 from .worker import Job
 
 SAMPLE_SIZE = 6
 ENTRY_OVERHEAD = 180  # bytes per entry: header JSON, framing, index item (approximate)
-JPEG_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
 
 
 def lossless_size(images: list[ImageFile], other_bytes: int, entries: int) -> int:
     """The archive in "Keep originals exactly" mode: JPEGs at the measured re-pack ratio, the rest as is."""
     total = other_bytes + ENTRY_OVERHEAD * entries
-    for img in images:
-        jpeg = img.path.suffix.lower() in JPEG_EXTENSIONS
-        total += int(img.size * LOSSLESS_JPEG_RATIO) if jpeg else img.size
-    return total
+    return total + sum(estimated_lossless_size(img.path.name, img.size) for img in images)
 
 
 def pick_sample(images: list[ImageFile], k: int = SAMPLE_SIZE) -> list[ImageFile]:

@@ -161,10 +161,9 @@ def compress_figures(report) -> list[tuple[str, str]]:
     kept = sum(1 for o in report.outcomes if o.kind == "lossless-jpeg")
     if kept:
         figures.append(("JPEGs kept exactly", f"{kept} (re-packed, rebuilt bit for bit)"))
-    duplicates = sum(1 for o in report.outcomes if o.kind == "duplicate")
-    if duplicates:
-        figures.append(("Duplicates stored once", f"{duplicates}"))
-    target = getattr(report, "target", None)
+    if report.duplicates:
+        figures.append(("Duplicates stored once", f"{report.duplicates}"))
+    target = report.target
     if target is not None:
         met = "met" if target.met else "not met"
         if target.mode == "size":
@@ -172,7 +171,7 @@ def compress_figures(report) -> list[tuple[str, str]]:
         else:
             figures.append(("Target", f"MS-SSIM ≥ {target.target:.4f}: {met} (lowest {target.achieved:.4f})"))
         figures.append(("Chosen", ", ".join(f"{k} {n}" for k, n in target.choices.items())))
-    if getattr(report, "locations_removed", 0):
+    if report.locations_removed:
         figures.append(("Location removed", f"{report.locations_removed} file{'s' if report.locations_removed != 1 else ''}"))
     return figures
 

@@ -383,3 +383,9 @@ def test_list_details_reads_a_repacked_jpeg_without_decoding_pixels(album, tmp_p
     assert cli.main(["list", "--details", str(out)]) == 0
     lines = {line.split("\t")[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "JPEG: EXIF" in lines["album/b.jpg"]
+
+
+def test_lossless_estimate_counts_jpegs_at_the_repack_ratio():
+    assert engine.estimated_lossless_size("a/photo.JPG", 1000) == int(1000 * jpeg_repack.TYPICAL_RATIO)
+    assert engine.estimated_lossless_size("a/photo.png", 1000) == 1000
+    assert engine.estimated_lossless_size("README", 1000) == 1000

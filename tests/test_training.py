@@ -50,14 +50,23 @@ def test_training_stops_and_resumes_with_its_state(tiny_data, tmp_path):
     assert changed
 
 
+def _export_fresh(tmp_path: Path, seed: int, out: str = "models", weights: str = "fp16",
+                  model: LatentzipNet | None = None) -> Path:
+    """Export a freshly initialised (or the given) network's model set into ``tmp_path / out``."""
+    if model is None:
+        torch.manual_seed(seed)
+        model = LatentzipNet()
+    ckpt = tmp_path / f"init-{seed}.pt"
+    torch.save({"model": model.state_dict(), "step": 0}, ckpt)
+    return export(ckpt, {"A": 0.5, "B": 2.0, "C": 3.5}, tmp_path / out, weights=weights)
+
+
 def test_exported_onnx_matches_pytorch(tmp_path):
     import onnxruntime as ort
 
     torch.manual_seed(0)
     model = LatentzipNet()
-    ckpt = tmp_path / "init.pt"
-    torch.save({"model": model.state_dict(), "step": 0}, ckpt)
-    folder = export(ckpt, {"A": 0.5, "B": 2.0, "C": 3.5}, tmp_path / "models", weights="fp32")
+    folder = _export_fresh(tmp_path, 0, weights="fp32", model=model)
     x = torch.rand(1, 3, 128, 192)
     with torch.no_grad():
         y = model.g_a(x)
@@ -73,10 +82,7 @@ def test_exported_onnx_matches_pytorch(tmp_path):
 def test_export_writes_a_loadable_model_set(tmp_path):
     from latentzip.codec.runtime.model_set import ModelSet
 
-    torch.manual_seed(1)
-    ckpt = tmp_path / "init.pt"
-    torch.save({"model": LatentzipNet().state_dict(), "step": 0}, ckpt)
-    folder = export(ckpt, {"A": 0.5, "B": 2.0, "C": 3.5}, tmp_path / "models")
+    folder = _export_fresh(tmp_path, 1)
     model_set = ModelSet.load(folder)
     assert model_set.checkpoint("B").gain.shape == (model_set.arch["M"],)
     assert json.loads((tmp_path / "models" / "default.json").read_text())["id"] == model_set.id
@@ -88,12 +94,8 @@ def test_fp16_weight_storage_halves_the_files_and_stays_close(tmp_path):
 
     from training.onnx_weights import stored_fp16, to_fp32_storage
 
-    torch.manual_seed(2)
-    model = LatentzipNet()
-    ckpt = tmp_path / "init.pt"
-    torch.save({"model": model.state_dict(), "step": 0}, ckpt)
-    full = export(ckpt, {"A": 0.5, "B": 2.0, "C": 3.5}, tmp_path / "full", weights="fp32")
-    half = export(ckpt, {"A": 0.5, "B": 2.0, "C": 3.5}, tmp_path / "half", weights="fp16")
+    full = _export_fresh(tmp_path, 2, "full", weights="fp32")
+    half = _export_fresh(tmp_path, 2, "half", weights="fp16")
     assert json.loads((half / "manifest.json").read_text())["weight_storage"] == "fp16"
     for name in ("encoder.onnx", "decoder.onnx", "hyper_encoder.onnx"):
         assert (half / name).stat().st_size < 0.55 * (full / name).stat().st_size
