@@ -37,10 +37,10 @@ SAMPLE_SIZE = 6
 ENTRY_OVERHEAD = 180  # bytes per entry: header JSON, framing, index item (approximate)
 
 
-def lossless_size(images: list[ImageFile], other_bytes: int, entries: int) -> int:
-    """The archive in "Keep originals exactly" mode: JPEGs at the measured re-pack ratio, the rest as is."""
-    total = other_bytes + ENTRY_OVERHEAD * entries
-    return total + sum(estimated_lossless_size(img.path.name, img.size) for img in images)
+def lossless_size(images: list[ImageFile], fixed: int) -> int:
+    """The archive in "Keep originals exactly" mode: ``fixed`` (other files, per-entry overhead) plus the
+    images, JPEGs at the measured re-pack ratio and the rest as is."""
+    return fixed + sum(estimated_lossless_size(img.path.name, img.size) for img in images)
 
 
 def pick_sample(images: list[ImageFile], k: int = SAMPLE_SIZE) -> list[ImageFile]:
@@ -120,6 +120,7 @@ def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
     """Extrapolate the sampled figures to every image; see the module docstring."""
     original = sum(i.size for i in images) + other_bytes
     sampled = [(img, figures[img.path]) for img in images if img.path in figures]
+    fixed = other_bytes + ENTRY_OVERHEAD * entries  # what does not depend on how the images are stored
     sizes: dict[str, int] = {}
     typical: dict[str, float] = {}
     ratios: dict[str, float] = {}  # coded/file bytes of the sampled images coded under their floor
@@ -136,7 +137,7 @@ def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
             acc[1] += img.size
         all_coded, all_size = sum(v[0] for v in by_ext.values()), sum(v[1] for v in by_ext.values())
         overall = all_coded / all_size if all_size else 1.0
-        total = other_bytes + ENTRY_OVERHEAD * entries
+        total = fixed
         for img in images:
             if img.path in own:
                 total += own[img.path]
@@ -148,8 +149,7 @@ def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
         if scores:
             typical[ckpt] = sum(scores) / len(scores)
     items = tuple(_image_item(img, figures.get(img.path), ratios, typical) for img in images) if sampled else ()
-    return Estimate(sizes, original, len(sampled), sample_target, typical,
-                    lossless_size(images, other_bytes, entries), items, other_bytes + ENTRY_OVERHEAD * entries)
+    return Estimate(sizes, original, len(sampled), sample_target, typical, lossless_size(images, fixed), items, fixed)
 
 
 class Estimator(QObject):
