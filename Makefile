@@ -15,7 +15,7 @@ KODAK ?= ../shared/data/kodak
 TRAIN_MINUTES ?= 120
 BENCH_ARGS ?=
 
-.PHONY: help run test test-all bench bench-latentzip bench-int8 bench-targets bench-many bench-photos train export int8 pack-checkpoint screenshots package package-test clean
+.PHONY: help run test test-all bench bench-latentzip bench-int8 bench-targets bench-many bench-photos train export qat int8 int8-ptq pack-checkpoint pack-student screenshots package package-test clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -56,8 +56,8 @@ bench: $(BENCH_STAMP)  ## Latentzip vs 7-Zip, tar, JPEG, WebP, AVIF, JPEG XL on 
 bench-latentzip: $(STAMP)  ## only the Latentzip table (A/B/C x range/lzma) on Kodak
 	$(PY) bench/kodak_table.py --folder $(KODAK)
 
-bench-int8: $(STAMP)  ## fp32 against int8 on Kodak: model bytes, times, bpp, MS-SSIM, PSNR
-	$(PY) bench/int8.py --folder $(KODAK) --mixed
+bench-int8: $(STAMP)  ## fp32 against int8 on Kodak: model bytes, times, bpp, MS-SSIM, PSNR (BENCH_ARGS='--variant N=DIR')
+	$(PY) bench/int8.py --folder $(KODAK) --mixed $(BENCH_ARGS)
 
 PHOTOS ?= ../shared/data/photos
 bench-photos: $(BENCH_STAMP)  ## real JPEG photos kept exactly: Latentzip --images lossless against 7-Zip and tar+xz
@@ -79,12 +79,25 @@ train: $(STAMP)  ## resume training in the background (log: training/runs/train.
 export: $(STAMP)  ## export the latest run checkpoint to resources/models
 	$(PY) -m training.export
 
-int8: $(STAMP)  ## int8 g_a, h_a, g_s of the default model set (INT8_ARGS='--default A=int8 ...')
+QAT_MINUTES ?= 60
+qat: $(STAMP)  ## resume quantization-aware fine-tuning of the int8 student in the background (log: training/runs/qat.out)
+	$(PIP) install -q ".[training]"
+	mkdir -p training/runs
+	nohup $(PY) -m training.qat --minutes $(QAT_MINUTES) > training/runs/qat.out 2>&1 &
+
+int8: $(STAMP)  ## the int8 g_a, h_a, g_s of the default model set, from the fine-tuned student (training/qat.py)
+	$(PIP) install -q ".[training]"
+	$(PY) -m training.qat --export
+
+int8-ptq: $(STAMP)  ## post-training int8 of the float transforms instead (INT8_ARGS='--out DIR ...'), to compare
 	$(PIP) install -q ".[training]"
 	$(PY) -m training.quantize $(INT8_ARGS)
 
 pack-checkpoint:  ## shrink the run checkpoint into the committed fp16 file
 	$(PY) -m training.checkpoint pack training/runs/main/last.pt training/checkpoint/latentzip.pt
+
+pack-student:  ## the int8 student's run checkpoint into the committed fp16 file
+	$(PY) -m training.qat --pack
 
 $(PKG_PY):
 	$(PYTHON) -m venv $(PKG_VENV)

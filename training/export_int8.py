@@ -31,17 +31,19 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from training.fake_quant import ActQuant, QuantTransforms
+from training.fake_quant import BIAS_MARGIN, INT32_MAX, ActQuant, QuantTransforms
 from training.qat import STUDENT_COMMITTED, calibrate, load_teacher, set_levels, student_from_state
 
 EXPORT_RECIPE = "image+latent"  # the convolutions that compute in float (from int8-stored weights)
 
 
 def weight_only_int8(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Store the float convolutions' weights as int8 per output channel, widened by a DequantizeLinear.
+    """Store the float convolutions' weights as int8 per output channel, widened by Cast and Mul.
 
     The convolutions ONNX Runtime's quantizer left in float then cost int8's bytes on disk and still
     compute in float, from weights rounded as the fine-tuning rounded them (symmetric, -127..127).
+    Cast and Mul of constants are folded when the session loads (a DequantizeLinear would not be, in
+    a QDQ graph), so the float kernels get plain constant weights to pre-pack, as in the float files.
     """
     out = onnx.ModelProto()
     out.CopyFrom(model)
@@ -60,10 +62,10 @@ def weight_only_int8(model: onnx.ModelProto) -> onnx.ModelProto:
         name = init.name
         graph.initializer.remove(init)
         graph.initializer.extend([numpy_helper.from_array(q, name + ".int8"),
-                                  numpy_helper.from_array(scale, name + ".scale"),
-                                  numpy_helper.from_array(np.zeros(w.shape[0], np.int8), name + ".zero")])
-        new_nodes.append(helper.make_node("DequantizeLinear", [name + ".int8", name + ".scale", name + ".zero"],
-                                          [name], axis=0, name=name + "_weight_dequantize"))
+                                  numpy_helper.from_array(scale[:, None, None, None], name + ".scale")])
+        new_nodes += [helper.make_node("Cast", [name + ".int8"], [name + ".wide"], to=TensorProto.FLOAT,
+                                       name=name + "_widen"),
+                      helper.make_node("Mul", [name + ".wide", name + ".scale"], [name], name=name + "_scale")]
     for n in reversed(new_nodes):
         graph.node.insert(0, n)
     return out
@@ -125,7 +127,43 @@ def apply_ranges(model: onnx.ModelProto, quantizers: list[ActQuant]) -> onnx.Mod
         inits[node.input[2]].CopyFrom(numpy_helper.from_array(np.array(zero, np.uint8), node.input[2]))
     if used != len(quantizers):
         raise ValueError(f"the graph quantizes {used} tensors, the student simulates {len(quantizers)}")
+    _requantize_biases(graph, inits, producer)
     return out
+
+
+def _requantize_biases(graph: onnx.GraphProto, inits: dict[str, onnx.TensorProto],
+                       producer: dict[str, onnx.NodeProto]) -> None:
+    """Int32 biases at scale input_scale * weight_scale again, after the input ranges changed.
+
+    ONNX Runtime fuses DequantizeLinear -> Conv -> QuantizeLinear into an int8 QLinearConv only when the
+    bias has that scale; otherwise the convolution silently runs in float.
+    """
+    for node in graph.node:
+        if node.op_type != "Conv" or len(node.input) < 3:
+            continue
+        dqs = [producer.get(name) for name in node.input[:3]]
+        if not all(d is not None and d.op_type == "DequantizeLinear" for d in dqs):
+            continue
+        x_dq, w_dq, b_dq = dqs
+        x_scale = float(numpy_helper.to_array(inits[x_dq.input[1]]))
+        w_scale = numpy_helper.to_array(inits[w_dq.input[1]]).astype(np.float32)
+        b_q = numpy_helper.to_array(inits[b_dq.input[0]]).astype(np.float64)
+        b_scale = numpy_helper.to_array(inits[b_dq.input[1]]).astype(np.float64)
+        bias = b_q * b_scale
+        # where the int32 bias would overflow, widen that channel's weight scale (as fake_quant_weight does)
+        floor = (np.abs(bias) / (np.float32(x_scale) * INT32_MAX) * BIAS_MARGIN).astype(np.float32)
+        if np.any(floor > w_scale):
+            w_q = numpy_helper.to_array(inits[w_dq.input[0]]).astype(np.float64)
+            shape = (-1,) + (1,) * (w_q.ndim - 1)
+            wider = np.maximum(w_scale, floor)
+            w_q = np.clip(np.round(w_q * (w_scale / wider).reshape(shape)), -127, 127).astype(np.int8)
+            inits[w_dq.input[0]].CopyFrom(numpy_helper.from_array(w_q, w_dq.input[0]))
+            inits[w_dq.input[1]].CopyFrom(numpy_helper.from_array(wider.astype(np.float32), w_dq.input[1]))
+            w_scale = wider.astype(np.float32)
+        scale = (np.float32(x_scale) * w_scale).astype(np.float32)
+        q = np.clip(np.round(bias / scale.astype(np.float64)), -(2**31), 2**31 - 1).astype(np.int32)
+        inits[b_dq.input[0]].CopyFrom(numpy_helper.from_array(q, b_dq.input[0]))
+        inits[b_dq.input[1]].CopyFrom(numpy_helper.from_array(scale.reshape(b_scale.shape), b_dq.input[1]))
 
 
 def int8_transform(float_path: Path, dst: Path, input_name: str, feeds: list[np.ndarray],
@@ -159,6 +197,21 @@ def export_student(student: QuantTransforms, M: int, out: Path, images: list[np.
     return enc8, dec8
 
 
+def export_float(student: QuantTransforms, M: int, out: Path | None) -> int:
+    """The student's transforms in float (fp16-stored weights): what pruning and fine-tuning give alone."""
+    from training.export import export_onnx
+    from training.freeze import freeze_gdn
+
+    if out is None:
+        raise SystemExit("--float writes a folder for bench/int8.py --variant: give --out DIR")
+    out.mkdir(parents=True, exist_ok=True)
+    export_onnx(freeze_gdn(copy.deepcopy(student.g_a)), 3, (256, 256), out / "encoder.onnx", "image", "y")
+    export_onnx(freeze_gdn(copy.deepcopy(student.g_s)), M, (16, 16), out / "decoder.onnx", "y_hat", "image")
+    for f in ("encoder.onnx", "decoder.onnx"):
+        print(f"{out / f}: {(out / f).stat().st_size / 1e6:.2f} MB")
+    return 0
+
+
 def export(args: argparse.Namespace) -> int:
     import onnxruntime as ort
 
@@ -169,6 +222,8 @@ def export(args: argparse.Namespace) -> int:
     path = args.checkpoint or (args.run / "last.pt" if (args.run / "last.pt").exists() else STUDENT_COMMITTED)
     state = torch.load(path, map_location="cpu", weights_only=False)
     student = student_from_state(state).eval()
+    if args.float:
+        return export_float(student, int(state["M"]), args.out)
     teacher = load_teacher(args.teacher)
     levels = set_levels()
     torch.manual_seed(0)

@@ -31,10 +31,20 @@ from torch import Tensor, nn
 from training.model import GDN, SubpixelUp
 
 
-def fake_quant_weight(w: Tensor) -> Tensor:
-    """Int8 per output channel (axis 0), symmetric, as ONNX Runtime quantizes weights (-127..127)."""
+INT32_MAX = 2**31 - 1
+BIAS_MARGIN = 1.0001  # the export's headroom when it widens a weight scale for its bias
+
+
+def fake_quant_weight(w: Tensor, min_scale: Tensor | None = None) -> Tensor:
+    """Int8 per output channel (axis 0), symmetric, as ONNX Runtime quantizes weights (-127..127).
+
+    ``min_scale`` floors the per-channel scale: the export widens a channel's scale where its int32 bias
+    (bias / (input scale * weight scale)) would overflow, and the simulation must round the same way.
+    """
     flat = w.detach().float().reshape(w.shape[0], -1)
     scale = (flat.abs().amax(dim=1) / 127.0).clamp(min=1e-12)
+    if min_scale is not None:
+        scale = torch.maximum(scale, min_scale.detach().float())
     zero = torch.zeros(w.shape[0], dtype=torch.int32, device=w.device)
     return torch.fake_quantize_per_channel_affine(w.float(), scale, zero, 0, -127, 127)
 
@@ -104,7 +114,10 @@ class QuantGDN(nn.Module):
     def forward(self, gdn: GDN, x: Tensor) -> Tensor:
         beta, gamma = gdn.effective_params()
         sq = self.square(x * x)
-        w = fake_quant_weight(gamma[:, :, None, None])
+        floor = None
+        if bool(self.square.seen):  # beta is large next to gamma * x^2: keep its int32 form in range
+            floor = beta.abs() / (self.square.qparams()[0] * INT32_MAX) * BIAS_MARGIN
+        w = fake_quant_weight(gamma[:, :, None, None], floor)
         norm = self.norm(F.conv2d(sq, w, beta))
         norm = norm.clamp(min=1e-12)  # a normaliser rounded to 0 saturates the root's range, as in ORT
         root = torch.sqrt(norm) if gdn.inverse else torch.rsqrt(norm)

@@ -1,6 +1,6 @@
 """Quantization-aware fine-tuning of the int8 transforms (network compression), resumable.
 
-    python -m training.qat --minutes 90 [--outer 64]    # train (RUN = training/runs/qat)
+    python -m training.qat --minutes 90 [--outer 64]    # train or resume (RUN = training/runs/qat)
     python -m training.qat --export                     # int8 ONNX into the default model set
     python -m training.qat --export --out DIR           # ... or into DIR, for bench/int8.py --variant
 
@@ -207,6 +207,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--run", type=Path, default=DEFAULT_RUN)
     ap.add_argument("--teacher", type=Path, default=COMMITTED)
+    ap.add_argument("--init", type=Path, default=STUDENT_COMMITTED,
+                    help="student to start from when RUN is new (the committed one); a missing file: prune anew")
     ap.add_argument("--outer", type=int, default=64, help="channels kept in the stage next to the pixels (of 96)")
     ap.add_argument("--crop", type=int, default=192)
     ap.add_argument("--batch", type=int, default=8, help="half own latents, half the teacher's")
@@ -226,6 +228,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--checkpoint", type=Path, default=None,
                     help="student checkpoint to export (default: RUN/last.pt, else the committed one)")
     ap.add_argument("--out", type=Path, default=None, help="export into this folder, not the model set")
+    ap.add_argument("--float", action="store_true",
+                    help="with --export --out: the student's float transforms (pruning alone, for the bench)")
     ap.add_argument("--pack", action="store_true", help="write the committed fp16 student checkpoint and stop")
     return ap.parse_args(argv)
 
@@ -242,11 +246,14 @@ def train(args: argparse.Namespace) -> int:
     levels = set_levels()
     last = args.run / "last.pt"
     step = 0
-    if last.exists():
-        state = torch.load(last, map_location="cpu", weights_only=False)
+    state: dict = {}
+    if last.exists() or args.init.is_file():
+        state = torch.load(last if last.exists() else args.init, map_location="cpu", weights_only=False)
         student = student_from_state(state)
         step = state["step"]
-        sampler.set_state(state["sampler"])
+        if "sampler" in state:
+            sampler.set_state(state["sampler"])
+        log_line(args.run, {"event": "resume", "from": str(last if last.exists() else args.init), "step": step})
     else:
         prune_crops = [sampler.batch(4) for _ in range(4)]
         n = teacher.N
@@ -256,7 +263,7 @@ def train(args: argparse.Namespace) -> int:
         calibrate(student, teacher, levels, args.data)
         log_line(args.run, {"event": "val", "step": 0, **validate(student, teacher, val_crops, levels)})
     optimizer = torch.optim.Adam(student.parameters(), lr=args.lr)
-    if last.exists() and "optimizer" in state:
+    if "optimizer" in state:
         optimizer.load_state_dict(state["optimizer"])
     anchors = torch.tensor(sorted(levels.values()))
     stop: list[bool] = []

@@ -272,6 +272,8 @@ def main() -> int:
     ap.add_argument("--default", nargs="*", default=None, metavar="NAME=PRECISION",
                     help="the app's precision per checkpoint under 'auto' (unnamed ones: fp32; "
                          "without this option the manifest's current defaults stay)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="write the int8 files into this folder and leave the set alone (bench/int8.py --variant)")
     ap.add_argument("--defaults-only", action="store_true",
                     help="only set the defaults (--default) of a set that already has its int8 files")
     args = ap.parse_args()
@@ -282,6 +284,11 @@ def main() -> int:
         recipe = manifest["variants"]["int8"]["recipe"]
         manifest = write_variant(folder, recipe, parse_defaults(args.default or []))
         print("default precision:", manifest["variants"]["default_precision"])
+        return 0
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        print(quantize_set(folder, args.recipe, args.method, args.percentile, args.crops, args.crop, args.seed,
+                           args.data, out=args.out))
         return 0
     manifest = quantize_set(folder, args.recipe, args.method, args.percentile, args.crops, args.crop, args.seed,
                             args.data, parse_defaults(args.default))
