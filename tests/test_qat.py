@@ -189,3 +189,31 @@ def test_fine_tuning_changes_only_the_student(tmp_path):
     opt.step()
     assert any(not torch.equal(before[k], v) for k, v in student.state_dict().items())
     assert all(torch.equal(frozen[k], v) for k, v in teacher.state_dict().items())
+
+
+@pytest.mark.slow
+def test_fine_tuning_stops_and_resumes_from_its_checkpoint(tmp_path):
+    """Two short runs of the real loop (the committed teacher, a pruned student): the second resumes."""
+    import json
+    import shutil
+
+    from training import qat
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        shutil.copy(ASSETS / "photo_crop.png", data / name)
+    run = tmp_path / "run"
+    common = ["--data", str(data), "--run", str(run), "--init", str(tmp_path / "none.pt"), "--batch", "2",
+              "--calibration-crops", "2", "--calibration-size", "128", "--val-every", "1000", "--log-every", "1",
+              "--threads", "1", "--outer", "48"]
+    qat.main([*common, "--max-steps", "2"])
+    first = torch.load(run / "last.pt", weights_only=False)
+    assert first["step"] == 2 and list(first["widths_a"]) == [48, 96, 96] and list(first["widths_s"]) == [96, 96, 48]
+    qat.main([*common, "--max-steps", "3"])
+    second = torch.load(run / "last.pt", weights_only=False)
+    assert second["step"] == 3
+    assert {int(s["step"]) for s in second["optimizer"]["state"].values()} == {3}
+    events = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert any(e.get("event") == "resume" and e["step"] == 2 for e in events)
+    assert any(not torch.equal(first["student"][k], second["student"][k]) for k in first["student"])

@@ -132,23 +132,25 @@ def entropy_pass(teacher: LatentzipNet, y: torch.Tensor, level: torch.Tensor, no
     return {"bits": bits, "y_hat": y_hat, "y_gained": y_g}
 
 
-_CALIBRATION: list[torch.Tensor] = []
+_CALIBRATION: dict[tuple[str, int, int], list[torch.Tensor]] = {}
 
 
-def calibrate(student: QuantTransforms, teacher: LatentzipNet, levels: dict[str, float], data: Path) -> None:
+def calibrate(student: QuantTransforms, teacher: LatentzipNet, levels: dict[str, float], data: Path,
+              count: int = 24, size: int = 256) -> None:
     """Activation ranges from float runs on the crops ORT's quantizer calibrates on at export."""
     from training.quantize import calibration_crops
 
-    if not _CALIBRATION:
-        _CALIBRATION.extend(torch.from_numpy(c.copy()).permute(2, 0, 1)[None].float() / 255.0
-                            for c in calibration_crops(data))
+    key = (str(data), count, size)
+    if key not in _CALIBRATION:
+        _CALIBRATION[key] = [torch.from_numpy(c.copy()).permute(2, 0, 1)[None].float() / 255.0
+                             for c in calibration_crops(data, count, size)]
 
     def latents_of(y: torch.Tensor) -> list[torch.Tensor]:
         return [entropy_pass(teacher, y, torch.tensor([v]), noisy=False)["y_hat"] for v in sorted(levels.values())]
 
     was_training = student.training
     student.eval()
-    student.calibrate(_CALIBRATION, latents_of)
+    student.calibrate(_CALIBRATION[key], latents_of)
     student.train(was_training)
 
 
@@ -180,6 +182,8 @@ def qat_loss(student: QuantTransforms, teacher: LatentzipNet, x: torch.Tensor, l
 def validate(student: QuantTransforms, teacher: LatentzipNet, crops: list[torch.Tensor],
              levels: dict[str, float], which: str = "student") -> dict:
     """Held-out bpp and MS-SSIM per checkpoint, real rounding, int8 simulated (or the teacher's)."""
+    if not crops:
+        return {}
     was_training = student.training
     student.eval()
     out = {}
@@ -219,6 +223,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--max-steps", type=int, default=10**9)
     ap.add_argument("--save-every-min", type=float, default=5.0)
     ap.add_argument("--val-every", type=int, default=500)
+    ap.add_argument("--calibration-crops", type=int, default=24, help="as ORT's calibration at export")
+    ap.add_argument("--calibration-size", type=int, default=256)
     ap.add_argument("--recalibrate-every", type=int, default=500, help="steps between activation-range updates")
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--threads", type=int, default=0)
@@ -260,7 +266,7 @@ def train(args: argparse.Namespace) -> int:
         student = new_student(teacher, (args.outer, n, n), (n, n, args.outer), prune_crops)
         log_line(args.run, {"event": "start", "widths_a": widths_of(student.g_a), "widths_s": widths_of(student.g_s),
                             "teacher": validate(student, teacher, val_crops, levels, "teacher")})
-        calibrate(student, teacher, levels, args.data)
+        calibrate(student, teacher, levels, args.data, args.calibration_crops, args.calibration_size)
         log_line(args.run, {"event": "val", "step": 0, **validate(student, teacher, val_crops, levels)})
     optimizer = torch.optim.Adam(student.parameters(), lr=args.lr)
     if "optimizer" in state:
@@ -296,7 +302,7 @@ def train(args: argparse.Namespace) -> int:
             log_line(args.run, rec)
             sums, count, window = {}, 0, time.time()
         if step % args.recalibrate_every == 0:
-            calibrate(student, teacher, levels, args.data)
+            calibrate(student, teacher, levels, args.data, args.calibration_crops, args.calibration_size)
         if step % args.val_every == 0:
             log_line(args.run, {"event": "val", "step": step, **validate(student, teacher, val_crops, levels)})
         if time.time() - last_save > args.save_every_min * 60:
