@@ -35,7 +35,8 @@ import numpy as np
 from common import fmt, folder_images, load_rgb, machine_line, warn_if_busy, write_report
 from latentzip.codec import metrics
 from latentzip.codec.runtime import image_codec
-from latentzip.codec.runtime.model_set import INT8_FILES, ModelRegistry, ModelSet, models_root, session_options
+from latentzip.codec.runtime.model_set import (INT8_FILES, ModelRegistry, ModelSet, models_root, read_model,
+                                               session_options)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = REPO.parent / "shared" / "data" / "kodak"
@@ -54,7 +55,7 @@ class TimedSession:
         opts = session_options(threads)
         if self.arena is not None:
             opts.enable_cpu_mem_arena = self.arena
-        self.sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.sess = ort.InferenceSession(read_model(path), opts, providers=["CPUExecutionProvider"])
         self.seconds = 0.0
 
     def run(self, *args, **kwargs):
@@ -100,7 +101,8 @@ def configs_for(model: ModelSet, mixed: bool, variants: list[str], threads: int)
         d = Path(folder)
         found = {}
         for which in ("encoder", "hyper_encoder", "decoder"):
-            found[which] = next((d / n for n in (INT8_FILES[which], f"{which}.onnx") if (d / n).is_file()), None)
+            names = (INT8_FILES[which], f"{which}.int8.onnx", f"{which}.onnx")
+            found[which] = next((d / n for n in names if (d / n).is_file()), None)
         if found["encoder"] is None or found["decoder"] is None:
             raise SystemExit(f"variant {name}: {d} needs an encoder and a decoder ONNX file")
         out.append(Config(name, model, found["encoder"], found["decoder"], threads, found["hyper_encoder"]))

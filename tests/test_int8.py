@@ -58,7 +58,8 @@ def test_int8_sessions_are_the_int8_files(fp32, int8):
     for which, fname in INT8_FILES.items():
         assert int8.precision_for(which) == "int8"
         assert fp32.precision_for(which) == "fp32"
-        assert Path(int8.session(which)._model_path).name == fname  # type: ignore[attr-defined]
+        assert int8.session_file(which) == fname and fp32.session_file(which) == f"{which}.onnx"
+        assert int8.session(which) is not fp32.session(which)
 
 
 def test_int8_encoder_tracks_fp32(fp32, int8, crops):
@@ -143,6 +144,21 @@ def test_tampered_int8_file_is_refused(folder, tmp_path):
     (copy / INT8_FILES["decoder"]).unlink()
     with pytest.raises(ModelIntegrityError, match="missing"):
         ModelSet.load(copy)
+
+
+def test_int8_files_are_stored_compressed_and_a_damaged_one_is_refused(folder, tmp_path):
+    import lzma
+
+    from latentzip.codec.runtime.model_set import read_model
+
+    for name in INT8_FILES.values():
+        raw = read_model(folder / name)
+        assert len(raw) > (folder / name).stat().st_size  # xz makes int8 weights smaller
+        assert raw == lzma.decompress((folder / name).read_bytes())
+    bad = tmp_path / INT8_FILES["decoder"]
+    bad.write_bytes((folder / INT8_FILES["decoder"]).read_bytes()[:-100])
+    with pytest.raises(ModelIntegrityError, match="decoder.int8.onnx.xz"):
+        read_model(bad)
 
 
 def test_precision_setting(tmp_path):

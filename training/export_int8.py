@@ -14,7 +14,7 @@
 5. h_a (the hyper-encoder, not fine-tuned) is quantized after training,
    calibrated on the student's latents.
 
-The files replace ``*.int8.onnx`` in the default set and are listed in its
+The files (xz-compressed) replace ``*.int8.onnx.xz`` in the default set and are listed in its
 manifest's ``variants`` (files, content hash and tables untouched), or go to
 ``--out`` for ``bench/int8.py --variant``.
 """
@@ -32,6 +32,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from training.fake_quant import BIAS_MARGIN, INT32_MAX, ActQuant, QuantTransforms
+from training.onnx_weights import save_compressed
 from training.qat import STUDENT_COMMITTED, calibrate, load_teacher, set_levels, student_from_state
 
 EXPORT_RECIPE = "image+latent"  # the convolutions that compute in float (from int8-stored weights)
@@ -172,15 +173,18 @@ def int8_transform(float_path: Path, dst: Path, input_name: str, feeds: list[np.
     from training.quantize import quantize_transform
 
     with tempfile.TemporaryDirectory() as tmp:
-        laid_out = Path(tmp) / dst.name
+        laid_out = Path(tmp) / "laid-out.onnx"
         quantize_transform(float_path, laid_out, input_name, feeds, recipe=EXPORT_RECIPE, method="minmax")
-        model = apply_ranges(onnx.load(str(laid_out)), quantizers)
-        onnx.save(weight_only_int8(model), str(dst))
+        model = weight_only_int8(apply_ranges(onnx.load(str(laid_out)), quantizers))
+        if dst.name.endswith(".xz"):
+            save_compressed(model, dst)
+        else:
+            onnx.save(model, str(dst))
 
 
 def export_student(student: QuantTransforms, M: int, out: Path, images: list[np.ndarray],
                    latents: list[np.ndarray]) -> tuple[Path, Path]:
-    """Write ``encoder.int8.onnx`` and ``decoder.int8.onnx`` of a calibrated student into ``out``."""
+    """Write the int8 encoder and decoder of a calibrated student into ``out`` (xz-compressed)."""
     from latentzip.codec.runtime.model_set import INT8_FILES
     from training.export import export_onnx
     from training.freeze import freeze_gdn
@@ -215,7 +219,7 @@ def export_float(student: QuantTransforms, M: int, out: Path | None) -> int:
 def export(args: argparse.Namespace) -> int:
     import onnxruntime as ort
 
-    from latentzip.codec.runtime.model_set import INT8_FILES, ModelSet
+    from latentzip.codec.runtime.model_set import INT8_FILES, ModelSet, read_model
     from training.quantize import HYPER_OPS, calibration_crops, default_set, encoder_inputs, quantize_transform
     from training.quantize import write_variant
 
@@ -239,10 +243,13 @@ def export(args: argparse.Namespace) -> int:
             latents.append(torch.round(y * 2).div(2).numpy())  # any latents do: the layout, not the ranges
     enc8, _ = export_student(student, int(state["M"]), target, images, latents)
     # h_a, quantized after training on the student's int8 latents
-    enc = ort.InferenceSession(str(enc8), providers=["CPUExecutionProvider"])
+    enc = ort.InferenceSession(read_model(enc8), providers=["CPUExecutionProvider"])
     ys = [enc.run(None, {"image": x})[0] for x in images]
-    quantize_transform(folder / "hyper_encoder.onnx", target / INT8_FILES["hyper_encoder"], "y", ys,
-                       recipe="none", method="percentile", ops=HYPER_OPS)
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp) / "hyper_encoder.int8.onnx"
+        quantize_transform(folder / "hyper_encoder.onnx", plain, "y", ys, recipe="none", method="percentile",
+                           ops=HYPER_OPS)
+        save_compressed(onnx.load(str(plain)), target / INT8_FILES["hyper_encoder"])
     info = {"tool": "training/qat.py: quantization-aware fine-tuning; QDQ layout by onnxruntime quantize_static "
                     "with the fine-tuned ranges", "keep_float": EXPORT_RECIPE + " (their weights stored int8)",
             "student_step": int(state["step"]), "widths_a": list(state["widths_a"]),

@@ -14,6 +14,8 @@ Runtime's quantizer.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -73,3 +75,15 @@ def to_fp32_storage(model: onnx.ModelProto) -> onnx.ModelProto:
 def stored_fp16(model: onnx.ModelProto) -> bool:
     """Whether ``model`` holds weights in this module's float16 storage."""
     return any(init.name.endswith(SUFFIX) for init in model.graph.initializer)
+
+
+def save_compressed(model: onnx.ModelProto, dst: Path) -> None:
+    """Write ``model`` as xz (``dst`` ends in ``.xz``), as the runtime's ``read_model`` reads int8 variants."""
+    import lzma
+
+    if not dst.name.endswith(".xz"):
+        raise ValueError(f"{dst.name}: a compressed model file's name ends in .xz")
+    data = lzma.compress(model.SerializeToString(), format=lzma.FORMAT_XZ, preset=9 | lzma.PRESET_EXTREME)
+    tmp = dst.with_name(dst.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(dst)

@@ -26,8 +26,8 @@ import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
 
-from latentzip.codec.runtime.model_set import ModelSet
-from training.quantize import (DEFAULTS, calibration_crops, decoder_inputs, encoder_inputs, quantize_transform)
+from latentzip.codec.runtime.model_set import INT8_FILES, ModelSet
+from training.quantize import DEFAULTS, calibration_crops, decoder_inputs, encoder_inputs, quantize_to_variant
 
 
 def _gdn_blocks(graph: onnx.GraphProto) -> list[dict]:
@@ -127,10 +127,11 @@ def main() -> int:
     if args.int8:
         int8 = args.out / "int8"
         int8.mkdir(exist_ok=True)
-        quantize_transform(args.out / "encoder.onnx", int8 / "encoder.int8.onnx", "image", images)
-        quantize_transform(args.out / "decoder.onnx", int8 / "decoder.int8.onnx", "y_hat", latents)
-        if (args.set / "hyper_encoder.int8.onnx").is_file():
-            (int8 / "hyper_encoder.int8.onnx").write_bytes((args.set / "hyper_encoder.int8.onnx").read_bytes())
+        quantize_to_variant(args.out / "encoder.onnx", int8 / INT8_FILES["encoder"], "image", images)
+        quantize_to_variant(args.out / "decoder.onnx", int8 / INT8_FILES["decoder"], "y_hat", latents)
+        hyper = args.set / INT8_FILES["hyper_encoder"]
+        if hyper.is_file():
+            (int8 / hyper.name).write_bytes(hyper.read_bytes())
     return 0
 
 

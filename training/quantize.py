@@ -26,8 +26,8 @@ float (int8 runs them no faster, and they cost a little quality):
 - ``latent``: the convolution that touches the latents (the encoder's last,
   the decoder's first).
 
-Writes ``encoder.int8.onnx``, ``hyper_encoder.int8.onnx`` and
-``decoder.int8.onnx`` beside the float files and lists them, with their
+Writes ``encoder.int8.onnx.xz``, ``hyper_encoder.int8.onnx.xz`` and
+``decoder.int8.onnx.xz`` (xz-compressed ONNX) beside the float files and lists them, with their
 sha256, in ``manifest["variants"]["int8"]``; the manifest's ``files`` and
 ``content_hash`` (what archives name) are left unchanged, so an archive
 decodes the same way whichever precision made it: the entropy path is integer
@@ -60,7 +60,7 @@ from onnxruntime.quantization import (
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.model_set import INT8_FILES, PRECISIONS, ModelSet
 from training.data import load_rgb, split
-from training.onnx_weights import to_fp32_storage
+from training.onnx_weights import save_compressed, to_fp32_storage
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = REPO / "resources" / "models"
@@ -162,6 +162,17 @@ def excluded(roles: dict[str, str], recipe: str) -> list[str]:
     return [name for name, role in roles.items() if role in keep]
 
 
+def quantize_to_variant(src: Path, dst: Path, input_name: str, inputs: list[np.ndarray], **options) -> None:
+    """``quantize_transform`` into a variant file: xz-compressed when ``dst`` ends in .xz."""
+    if not dst.name.endswith(".xz"):
+        quantize_transform(src, dst, input_name, inputs, **options)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp) / dst.name[: -len(".xz")]
+        quantize_transform(src, plain, input_name, inputs, **options)
+        save_compressed(onnx.load(str(plain)), dst)
+
+
 def quantize_transform(src: Path, dst: Path, input_name: str, inputs: list[np.ndarray], recipe: str = "image",
                        method: str = "percentile", ops: tuple[str, ...] = OPS, percentile: float = 99.99,
                        fmt: str = "qdq", reduce_range: bool = False) -> None:
@@ -226,11 +237,11 @@ def quantize_set(folder: Path, recipe: str = DEFAULTS["recipe"], method: str = "
     samples = calibration_crops(data, crops, crop, seed)
     images = encoder_inputs(samples)
     common = {"recipe": recipe, "method": method, "percentile": percentile}
-    quantize_transform(folder / "encoder.onnx", target / INT8_FILES["encoder"], "image", images, **common)
-    quantize_transform(folder / "hyper_encoder.onnx", target / INT8_FILES["hyper_encoder"], "y",
+    quantize_to_variant(folder / "encoder.onnx", target / INT8_FILES["encoder"], "image", images, **common)
+    quantize_to_variant(folder / "hyper_encoder.onnx", target / INT8_FILES["hyper_encoder"], "y",
                        hyper_encoder_inputs(model, images), recipe="none", method=method,
                        ops=HYPER_OPS, percentile=percentile)
-    quantize_transform(folder / "decoder.onnx", target / INT8_FILES["decoder"], "y_hat",
+    quantize_to_variant(folder / "decoder.onnx", target / INT8_FILES["decoder"], "y_hat",
                        decoder_inputs(model, samples), **common)
     info = {"tool": "onnxruntime.quantization.quantize_static (QDQ)", "ops": list(OPS), "keep_float": recipe,
             "calibration": f"{method} {percentile}" if method == "percentile" else method,
