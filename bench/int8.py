@@ -229,6 +229,38 @@ def markdown(rows: list[dict], title: str, machine: str, command: str, threads: 
     return "\n".join(lines) + "\n"
 
 
+def kernels(path: Path) -> dict[str, int]:
+    """Operator counts of the graph ONNX Runtime actually runs (after its fusions) for one model file."""
+    import collections
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        opts = session_options(1)
+        opts.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
+        ort.InferenceSession(read_model(path), opts, providers=["CPUExecutionProvider"])
+        ops = collections.Counter(n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node)
+    return dict(ops.most_common())
+
+
+def kernel_table(configs: list[Config]) -> str:
+    """Which operators run in int8 (QLinear*, uint8 DepthToSpace) and which stay float, per file."""
+    lines = ["", "Operators ONNX Runtime runs (its optimized graph; QLinearConv / QLinearMul are int8 kernels, "
+             "Conv runs in float, Reorder* / Transpose are layout changes):", "",
+             "| file | operators |", "|---|---|"]
+    seen = set()
+    for c in configs:
+        for path in (c.encoder, c.decoder):
+            if path in seen:
+                continue
+            seen.add(path)
+            ops = ", ".join(f"{k} {v}" for k, v in kernels(path).items())
+            lines.append(f"| {path.parent.name}/{path.name} | {ops} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--folder", type=Path, default=DEFAULT_FOLDER)
@@ -262,7 +294,7 @@ def main() -> int:
     arena = "" if args.arena == "app" else f", memory arena {args.arena}"
     md = markdown(rows, f"fp32 against int8 on {folder_name} ({len(images)} images{arena})", machine,
                   command.strip(), args.threads, model.id, args.set)
-    write_report(name, md, rows)
+    write_report(name, md + kernel_table(configs), rows)
     return 0
 
 
