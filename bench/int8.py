@@ -1,7 +1,7 @@
 """Full precision against int8 transforms (and any other variant): model bytes, times, bpp, MS-SSIM, PSNR.
 
     python bench/int8.py [--folder ../shared/data/kodak | --heldout] [--set resources/models/<id>] \
-        [--checkpoints ABC] [--mixed] [--variant NAME=DIR ...] [--threads N]
+        [--checkpoints ABC] [--mixed] [--dynamic] [--variant NAME=DIR ...] [--threads N]
 
 For each checkpoint, every configuration codes every image of the folder with
 the real codec (``image_codec.encode_image`` / ``decode_image``: padding,
@@ -31,12 +31,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import fmt, folder_images, load_rgb, machine_line, warn_if_busy, write_report
 from latentzip.codec import metrics
 from latentzip.codec.runtime import image_codec
-from latentzip.codec.runtime.model_set import (INT8_FILES, ModelRegistry, ModelSet, models_root, read_model,
-                                               session_options)
+from latentzip.codec.runtime.model_set import (
+    INT8_FILES,
+    ModelRegistry,
+    ModelSet,
+    models_root,
+    read_model,
+    session_options,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = REPO.parent / "shared" / "data" / "kodak"
@@ -107,6 +112,24 @@ def configs_for(model: ModelSet, mixed: bool, variants: list[str], threads: int)
             raise SystemExit(f"variant {name}: {d} needs an encoder and a decoder ONNX file")
         out.append(Config(name, model, found["encoder"], found["decoder"], threads, found["hyper_encoder"]))
     return out
+
+
+def dynamic_variant(model: ModelSet, out: Path) -> str:
+    """Dynamic int8 (ConvInteger: weights int8 offline, activations quantized per run) of the float files."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    sys.path.append(str(REPO))
+    from training.onnx_weights import to_fp32_storage
+
+    out.mkdir(parents=True, exist_ok=True)
+    for which in ("encoder", "decoder"):
+        plain = out / f"{which}.float.onnx"
+        onnx.save(to_fp32_storage(onnx.load(str(model.folder / f"{which}.onnx"))), str(plain))
+        quantize_dynamic(str(plain), str(out / f"{which}.int8.onnx"), op_types_to_quantize=["Conv"],
+                         per_channel=True, weight_type=QuantType.QInt8)
+        plain.unlink()
+    return f"dynamic int8 (ConvInteger)={out}"
 
 
 def heldout_images() -> list[Path]:
@@ -270,6 +293,8 @@ def main() -> int:
     ap.add_argument("--checkpoints", default="ABC")
     ap.add_argument("--mixed", action="store_true", help="also int8 encoder + fp32 decoder and the reverse")
     ap.add_argument("--variant", nargs="*", default=[], metavar="NAME=DIR", help="more encoder/decoder pairs")
+    ap.add_argument("--dynamic", action="store_true",
+                    help="also dynamic int8 of the float transforms (ConvInteger), written to build/int8-variants/")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="ONNX Runtime threads (default: all, "
                     "as the app)")
     ap.add_argument("--arena", choices=("app", "on", "off"), default="app",
@@ -286,7 +311,10 @@ def main() -> int:
     images = heldout_images() if args.heldout else folder_images(args.folder)
     if args.limit:
         images = images[: args.limit]
-    configs = configs_for(model, args.mixed, args.variant, args.threads)
+    variants = list(args.variant)
+    if args.dynamic:
+        variants.append(dynamic_variant(model, REPO / "build" / "int8-variants" / "dynamic"))
+    configs = configs_for(model, args.mixed, variants, args.threads)
     rows = run(model, images, args.checkpoints, configs)
     folder_name = "heldout" if args.heldout else args.folder.name
     name = args.name or ("int8" if folder_name == "kodak" and not args.limit else f"int8-{folder_name}")

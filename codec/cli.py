@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", type=Path)
     for parser in (c, a, x, p):
         parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                            help="network precision: the model's default per checkpoint (auto), float32 or int8; "
+                            help="network precision: the model's default per checkpoint (auto), float32 or int8 "
+                                 "(the pruned, 8-bit networks); "
                                  "any precision decodes any archive")
     g = sub.add_parser("gui", help="open the desktop window")
     g.add_argument("archive", nargs="?", type=Path)

@@ -89,7 +89,7 @@ def create_actions(win: QMainWindow) -> Actions:
                   None, checkable=True),
         "fp32": a(win, "Full-precision networks (fp32)", "Run the codec's networks in 32-bit floating point",
                   None, checkable=True),
-        "int8": a(win, "Compressed networks (int8)", "Run the codec's networks quantized to 8 bits: smaller, faster",
+        "int8": a(win, "Compressed networks (int8)", "Run the compressed networks (pruned, 8-bit): smaller, faster",
                   None, checkable=True),
     }
     precision_group = QActionGroup(win)

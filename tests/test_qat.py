@@ -16,9 +16,9 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxruntime.quantization")
 
 from training.export import export_onnx  # noqa: E402
+from training.export_int8 import int8_transform, quantizer_order, weight_only_int8  # noqa: E402
 from training.fake_quant import ActQuant, QuantTransforms, fake_quant_weight  # noqa: E402
 from training.freeze import freeze_gdn  # noqa: E402
-from training.export_int8 import int8_transform, quantizer_order, weight_only_int8  # noqa: E402
 from training.qat import lambda_of  # noqa: E402
 from training.student import analysis, prune_stage, stage_stats, synthesis, widths_of  # noqa: E402
 from training.train import LAMBDAS  # noqa: E402
@@ -167,8 +167,8 @@ def test_lambda_follows_the_trained_ladder():
 
 def test_fine_tuning_changes_only_the_student(tmp_path):
     """One optimisation step moves the student's weights; the teacher's entropy model stays frozen."""
-    from training.qat import qat_loss
     from training.model import LatentzipNet
+    from training.qat import qat_loss
 
     torch.manual_seed(0)
     teacher = LatentzipNet(N=12, M=M, NH=8, MZ=8).eval()

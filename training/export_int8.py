@@ -186,6 +186,7 @@ def export_student(student: QuantTransforms, M: int, out: Path, images: list[np.
                    latents: list[np.ndarray]) -> tuple[Path, Path]:
     """Write the int8 encoder and decoder of a calibrated student into ``out`` (xz-compressed)."""
     from latentzip.codec.runtime.model_set import INT8_FILES
+
     from training.export import export_onnx
     from training.freeze import freeze_gdn
 
@@ -218,10 +219,16 @@ def export_float(student: QuantTransforms, M: int, out: Path | None) -> int:
 
 def export(args: argparse.Namespace) -> int:
     import onnxruntime as ort
-
     from latentzip.codec.runtime.model_set import INT8_FILES, ModelSet, read_model
-    from training.quantize import HYPER_OPS, calibration_crops, default_set, encoder_inputs, quantize_transform
-    from training.quantize import write_variant
+
+    from training.quantize import (
+        HYPER_OPS,
+        calibration_crops,
+        default_set,
+        encoder_inputs,
+        quantize_transform,
+        write_variant,
+    )
 
     path = args.checkpoint or (args.run / "last.pt" if (args.run / "last.pt").exists() else STUDENT_COMMITTED)
     state = torch.load(path, map_location="cpu", weights_only=False)

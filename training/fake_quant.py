@@ -30,7 +30,6 @@ from torch import Tensor, nn
 
 from training.model import GDN, SubpixelUp
 
-
 INT32_MAX = 2**31 - 1
 BIAS_MARGIN = 1.0001  # the export's headroom when it widens a weight scale for its bias
 

@@ -32,7 +32,6 @@ on the student's latents.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import os
@@ -45,7 +44,14 @@ from pytorch_msssim import ms_ssim
 
 from training.data import CropSampler, center_crops, split
 from training.fake_quant import QuantTransforms
-from training.model import LIKELIHOOD_FLOOR, LOG_SCALE_MAX, LOG_SCALE_MIN, LatentzipNet, gaussian_likelihood, round_ste
+from training.model import (
+    LIKELIHOOD_FLOOR,
+    LOG_SCALE_MAX,
+    LOG_SCALE_MIN,
+    LatentzipNet,
+    gaussian_likelihood,
+    round_ste,
+)
 from training.student import analysis, pruned_transforms, synthesis, widths_of
 from training.train import COMMITTED, DEFAULT_DATA, LAMBDAS, log_line
 

@@ -58,7 +58,7 @@ def stage_stats(seq: nn.Sequential, inputs: list[Tensor]) -> list[dict[str, Tens
     sums = [{"in_sq": 0.0, "out": 0.0, "out_sq": 0.0, "n": 0} for _ in gdns]
     hooks = []
     for k, g in enumerate(gdns):
-        def hook(module, args, out, k=k):  # noqa: ANN001
+        def hook(module, args, out, k=k):
             x = args[0].float()
             s = sums[k]
             s["in_sq"] = s["in_sq"] + (x * x).sum((0, 2, 3))
