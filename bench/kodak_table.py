@@ -139,7 +139,10 @@ def main() -> int:
     ap.add_argument("--entropy", nargs="+", default=["range", "lzma"])
     ap.add_argument("--floor", type=float, default=None, help="override the quality floor (default: the product's)")
     ap.add_argument("--name", default=None, help="result file name (default: the folder's name)")
+    ap.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+                    help="network precision, as the app's setting (auto: the model set's default per checkpoint)")
     args = ap.parse_args()
+    engine.default_registry().set_precision(args.precision)
     machine = machine_line()
     warn_if_busy(machine)
     with tempfile.TemporaryDirectory() as tmp:
