@@ -22,11 +22,11 @@ uniform on the rate axis, lambda interpolated log-linearly):
 - ``--anchor`` times the mean squared gap between the student's and the
   teacher's gained latents, so the float decoder reads the int8 encoder's latents.
 
-Export: the student as float ONNX, then ONNX Runtime's static QDQ
-quantization calibrated on training crops (never Kodak), with the
-convolutions next to the pixels and the latents computing in float from
-int8-stored weights (``weight_only_int8``); h_a is quantized after training
-on the student's latents.
+Export (``training/export_int8.py``): the student in ONNX Runtime's QDQ
+layout with the very activation ranges it was fine-tuned with (calibrated on
+training crops, never Kodak), the convolutions next to the pixels and the
+latents computing in float from int8-stored weights; h_a is quantized after
+training on the student's latents.
 """
 
 from __future__ import annotations
