@@ -9,7 +9,8 @@
 3. ``apply_ranges`` replaces the activation scales and zero points it
    calibrated with the ranges the student was fine-tuned with (calibrated
    the same way, on the same crops), so the file computes what the
-   fine-tuning simulated.
+   fine-tuning simulated, and requantizes the int32 biases to match (ORT
+   fuses its int8 kernels only then).
 4. ``weight_only_int8`` stores the float convolutions' weights as int8 too.
 5. h_a (the hyper-encoder, not fine-tuned) is quantized after training,
    calibrated on the student's latents.
