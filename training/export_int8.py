@@ -33,7 +33,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from training.fake_quant import BIAS_MARGIN, INT32_MAX, ActQuant, QuantTransforms
-from training.onnx_weights import save_compressed
+from training.onnx_weights import save_model
 from training.qat import STUDENT_COMMITTED, calibrate, load_teacher, set_levels, student_from_state
 
 EXPORT_RECIPE = "image+latent"  # the convolutions that compute in float (from int8-stored weights)
@@ -176,11 +176,18 @@ def int8_transform(float_path: Path, dst: Path, input_name: str, feeds: list[np.
     with tempfile.TemporaryDirectory() as tmp:
         laid_out = Path(tmp) / "laid-out.onnx"
         quantize_transform(float_path, laid_out, input_name, feeds, recipe=EXPORT_RECIPE, method="minmax")
-        model = weight_only_int8(apply_ranges(onnx.load(str(laid_out)), quantizers))
-        if dst.name.endswith(".xz"):
-            save_compressed(model, dst)
-        else:
-            onnx.save(model, str(dst))
+        save_model(weight_only_int8(apply_ranges(onnx.load(str(laid_out)), quantizers)), dst)
+
+
+def float_transforms(student: QuantTransforms, M: int, out: Path, weights: str) -> tuple[Path, Path]:
+    """The student's g_a and g_s as float ONNX (``encoder.onnx``, ``decoder.onnx``) in ``out``."""
+    from training.export import export_onnx
+    from training.freeze import freeze_gdn
+
+    enc, dec = out / "encoder.onnx", out / "decoder.onnx"
+    export_onnx(freeze_gdn(copy.deepcopy(student.g_a)), 3, (256, 256), enc, "image", "y", weights)
+    export_onnx(freeze_gdn(copy.deepcopy(student.g_s)), M, (16, 16), dec, "y_hat", "image", weights)
+    return enc, dec
 
 
 def export_student(student: QuantTransforms, M: int, out: Path, images: list[np.ndarray],
@@ -188,16 +195,11 @@ def export_student(student: QuantTransforms, M: int, out: Path, images: list[np.
     """Write the int8 encoder and decoder of a calibrated student into ``out`` (xz-compressed)."""
     from latentzip.codec.runtime.model_set import INT8_FILES
 
-    from training.export import export_onnx
-    from training.freeze import freeze_gdn
-
     enc8, dec8 = out / INT8_FILES["encoder"], out / INT8_FILES["decoder"]
     order_a = quantizer_order(student.encode, torch.from_numpy(images[0]), student.quantizers("a"))
     order_s = quantizer_order(student.decode, torch.from_numpy(latents[0]), student.quantizers("s"))
     with tempfile.TemporaryDirectory() as tmp:
-        enc32, dec32 = Path(tmp) / "encoder.onnx", Path(tmp) / "decoder.onnx"
-        export_onnx(freeze_gdn(copy.deepcopy(student.g_a)), 3, (256, 256), enc32, "image", "y", "fp32")
-        export_onnx(freeze_gdn(copy.deepcopy(student.g_s)), M, (16, 16), dec32, "y_hat", "image", "fp32")
+        enc32, dec32 = float_transforms(student, M, Path(tmp), "fp32")
         int8_transform(enc32, enc8, "image", images[:4], order_a)
         int8_transform(dec32, dec8, "y_hat", latents[:4], order_s)
     return enc8, dec8
@@ -205,16 +207,11 @@ def export_student(student: QuantTransforms, M: int, out: Path, images: list[np.
 
 def export_float(student: QuantTransforms, M: int, out: Path | None) -> int:
     """The student's transforms in float (fp16-stored weights): what pruning and fine-tuning give alone."""
-    from training.export import export_onnx
-    from training.freeze import freeze_gdn
-
     if out is None:
         raise SystemExit("--float writes a folder for bench/int8.py --variant: give --out DIR")
     out.mkdir(parents=True, exist_ok=True)
-    export_onnx(freeze_gdn(copy.deepcopy(student.g_a)), 3, (256, 256), out / "encoder.onnx", "image", "y")
-    export_onnx(freeze_gdn(copy.deepcopy(student.g_s)), M, (16, 16), out / "decoder.onnx", "y_hat", "image")
-    for f in ("encoder.onnx", "decoder.onnx"):
-        print(f"{out / f}: {(out / f).stat().st_size / 1e6:.2f} MB")
+    for f in float_transforms(student, M, out, "fp16"):
+        print(f"{f}: {f.stat().st_size / 1e6:.2f} MB")
     return 0
 
 
@@ -227,7 +224,7 @@ def export(args: argparse.Namespace) -> int:
         calibration_crops,
         default_set,
         encoder_inputs,
-        quantize_transform,
+        quantize_to_variant,
         write_variant,
     )
 
@@ -239,7 +236,8 @@ def export(args: argparse.Namespace) -> int:
     teacher = load_teacher(args.teacher)
     levels = set_levels()
     torch.manual_seed(0)
-    calibrate(student, teacher, levels, args.data)  # the ranges, exactly as fine-tuning last set them
+    # the ranges recalibrated on the final weights, as fine-tuning recalibrates them every few hundred steps
+    calibrate(student, teacher, levels, args.data)
     folder = default_set()
     target = args.out or folder
     target.mkdir(parents=True, exist_ok=True)
@@ -253,11 +251,8 @@ def export(args: argparse.Namespace) -> int:
     # h_a, quantized after training on the student's int8 latents
     enc = ort.InferenceSession(read_model(enc8), providers=["CPUExecutionProvider"])
     ys = [enc.run(None, {"image": x})[0] for x in images]
-    with tempfile.TemporaryDirectory() as tmp:
-        plain = Path(tmp) / "hyper_encoder.int8.onnx"
-        quantize_transform(folder / "hyper_encoder.onnx", plain, "y", ys, recipe="none", method="percentile",
-                           ops=HYPER_OPS)
-        save_compressed(onnx.load(str(plain)), target / INT8_FILES["hyper_encoder"])
+    quantize_to_variant(folder / "hyper_encoder.onnx", target / INT8_FILES["hyper_encoder"], "y", ys,
+                        recipe="none", method="percentile", ops=HYPER_OPS)
     info = {"tool": "training/qat.py: quantization-aware fine-tuning; QDQ layout by onnxruntime quantize_static "
                     "with the fine-tuned ranges", "keep_float": EXPORT_RECIPE + " (their weights stored int8)",
             "student_step": int(state["step"]), "widths_a": list(state["widths_a"]),

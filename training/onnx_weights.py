@@ -77,12 +77,15 @@ def stored_fp16(model: onnx.ModelProto) -> bool:
     return any(init.name.endswith(SUFFIX) for init in model.graph.initializer)
 
 
-def save_compressed(model: onnx.ModelProto, dst: Path) -> None:
-    """Write ``model`` as xz (``dst`` ends in ``.xz``), as the runtime's ``read_model`` reads int8 variants."""
+def save_model(model: onnx.ModelProto, dst: Path) -> None:
+    """Write ``model`` to ``dst``: xz-compressed when the name ends in .xz (as ``read_model`` reads it)."""
     import lzma
 
-    if not dst.name.endswith(".xz"):
-        raise ValueError(f"{dst.name}: a compressed model file's name ends in .xz")
+    from latentzip.codec.runtime.model_set import COMPRESSED_SUFFIX
+
+    if not dst.name.endswith(COMPRESSED_SUFFIX):
+        onnx.save(model, str(dst))
+        return
     data = lzma.compress(model.SerializeToString(), format=lzma.FORMAT_XZ, preset=9 | lzma.PRESET_EXTREME)
     tmp = dst.with_name(dst.name + ".tmp")
     tmp.write_bytes(data)

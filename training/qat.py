@@ -53,7 +53,7 @@ from training.model import (
     round_ste,
 )
 from training.student import analysis, pruned_transforms, synthesis, widths_of
-from training.train import COMMITTED, DEFAULT_DATA, LAMBDAS, log_line
+from training.train import COMMITTED, DEFAULT_DATA, LAMBDAS, log_line, log_window, optimizer_step
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_RUN = REPO / "training" / "runs" / "qat"
@@ -193,17 +193,18 @@ def validate(student: QuantTransforms, teacher: LatentzipNet, crops: list[torch.
     was_training = student.training
     student.eval()
     out = {}
+    teacher_y = [teacher.g_a(x) for x in crops]
+    own_y = teacher_y if which == "teacher" else [student.encode(x) for x in crops]
     for name, value in sorted(levels.items()):
         level = torch.tensor([value])
         bpps, own, cross = [], [], []
-        for x in crops:
-            y = teacher.g_a(x) if which == "teacher" else student.encode(x)
+        for x, y, y_t in zip(crops, own_y, teacher_y):
             e = entropy_pass(teacher, y, level, noisy=False)
             x_hat = (teacher.g_s(e["y_hat"]) if which == "teacher" else student.decode(e["y_hat"])).clamp(0, 1)
             bpps.append(float(e["bits"][0]) / (x.shape[2] * x.shape[3]))
             own.append(float(ms_ssim(x_hat, x, data_range=1.0)))
             if which == "student":
-                t = entropy_pass(teacher, teacher.g_a(x), level, noisy=False)
+                t = entropy_pass(teacher, y_t, level, noisy=False)
                 cross.append(float(ms_ssim(student.decode(t["y_hat"]).clamp(0, 1), x, data_range=1.0)))
         out[name] = {"bpp": round(sum(bpps) / len(bpps), 5), "msssim": round(sum(own) / len(own), 5)}
         if cross:
@@ -293,19 +294,13 @@ def train(args: argparse.Namespace) -> int:
         at_checkpoint = torch.rand(args.batch) < 0.5
         level[at_checkpoint] = anchors[torch.randint(len(anchors), (int(at_checkpoint.sum()),))]
         parts = qat_loss(student, teacher, x, level, args.anchor, args.amp == "bf16")
-        optimizer.zero_grad(set_to_none=True)
-        parts["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        if math.isfinite(float(parts["loss"].detach())):
-            optimizer.step()
+        optimizer_step(optimizer, student.parameters(), parts["loss"])
         step += 1
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + float(v.detach())
         count += 1
         if step % args.log_every == 0:
-            rec = {k: round(v / count, 5) for k, v in sums.items()}
-            rec.update(step=step, lr=lr, sec_per_step=round((time.time() - window) / count, 3))
-            log_line(args.run, rec)
+            log_window(args.run, sums, count, step, lr, window)
             sums, count, window = {}, 0, time.time()
         if step % args.recalibrate_every == 0:
             calibrate(student, teacher, levels, args.data, args.calibration_crops, args.calibration_size)

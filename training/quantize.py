@@ -60,7 +60,7 @@ from onnxruntime.quantization import (
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.model_set import INT8_FILES, PRECISIONS, ModelSet
 from training.data import load_rgb, split
-from training.onnx_weights import save_compressed, to_fp32_storage
+from training.onnx_weights import save_model, to_fp32_storage
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = REPO / "resources" / "models"
@@ -164,13 +164,10 @@ def excluded(roles: dict[str, str], recipe: str) -> list[str]:
 
 def quantize_to_variant(src: Path, dst: Path, input_name: str, inputs: list[np.ndarray], **options) -> None:
     """``quantize_transform`` into a variant file: xz-compressed when ``dst`` ends in .xz."""
-    if not dst.name.endswith(".xz"):
-        quantize_transform(src, dst, input_name, inputs, **options)
-        return
     with tempfile.TemporaryDirectory() as tmp:
-        plain = Path(tmp) / dst.name[: -len(".xz")]
+        plain = Path(tmp) / "quantized.onnx"
         quantize_transform(src, plain, input_name, inputs, **options)
-        save_compressed(onnx.load(str(plain)), dst)
+        save_model(onnx.load(str(plain)), dst)
 
 
 def quantize_transform(src: Path, dst: Path, input_name: str, inputs: list[np.ndarray], recipe: str = "image",
@@ -298,11 +295,11 @@ def main() -> int:
         return 0
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        print(quantize_set(folder, args.recipe, args.method, args.percentile, args.crops, args.crop, args.seed,
-                           args.data, out=args.out))
-        return 0
     manifest = quantize_set(folder, args.recipe, args.method, args.percentile, args.crops, args.crop, args.seed,
-                            args.data, parse_defaults(args.default))
+                            args.data, parse_defaults(args.default), out=args.out)
+    if args.out is not None:
+        print(manifest)  # the recipe; the set is left alone
+        return 0
     for which, name in INT8_FILES.items():
         print(f"{folder / name}: {(folder / name).stat().st_size / 1e6:.2f} MB "
               f"(float {(folder / f'{which}.onnx').stat().st_size / 1e6:.2f} MB)")

@@ -18,6 +18,7 @@ import math
 import os
 import signal
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -97,6 +98,22 @@ def log_line(run: Path, record: dict) -> None:
         fh.write(json.dumps(record) + "\n")
 
 
+def optimizer_step(optimizer: torch.optim.Optimizer, params: Iterable[torch.Tensor], loss: torch.Tensor) -> None:
+    """Backward, gradients clipped to norm 1, and a step unless the loss is not finite."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    if math.isfinite(float(loss.detach())):
+        optimizer.step()
+
+
+def log_window(run: Path, sums: dict[str, float], count: int, step: int, lr: float, since: float) -> None:
+    """One log line: the means of the last ``count`` steps, the step, lr and seconds per step since ``since``."""
+    rec = {k: round(v / count, 5) for k, v in sums.items()}
+    rec.update(step=step, lr=lr, sec_per_step=round((time.time() - since) / count, 3))
+    log_line(run, rec)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.crop % 64 or args.crop < 192:
@@ -141,19 +158,13 @@ def main(argv: list[str] | None = None) -> int:
             x = x.contiguous(memory_format=torch.channels_last)
         levels = torch.randint(0, model.levels, (args.batch,), device=device)
         parts = rd_loss(model, x, levels, lambdas)
-        optimizer.zero_grad(set_to_none=True)
-        parts["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        if math.isfinite(float(parts["loss"].detach())):
-            optimizer.step()
+        optimizer_step(optimizer, model.parameters(), parts["loss"])
         step += 1
         for k in sums:
             sums[k] += float(parts[k])
         count += 1
         if step % args.log_every == 0:
-            rec = {k: round(v / count, 5) for k, v in sums.items()}
-            rec.update(step=step, lr=args.lr, sec_per_step=round((time.time() - window) / count, 3))
-            log_line(args.run, rec)
+            log_window(args.run, sums, count, step, args.lr, window)
             sums = {k: 0.0 for k in sums}
             count = 0
             window = time.time()
