@@ -133,7 +133,7 @@ def round_ste(x: Tensor) -> Tensor:
 class LatentzipNet(nn.Module):
     """Variable-rate mean-scale hyperprior codec (see the module docstring)."""
 
-    def __init__(self, N: int = 96, M: int = 160, NH: int = 64, MZ: int = 64, levels: int = 6) -> None:
+    def __init__(self, N: int = 96, M: int = 160, NH: int = 64, MZ: int = 64, levels: int = 8) -> None:
         super().__init__()
         self.N, self.M, self.NH, self.MZ, self.levels = N, M, NH, MZ, levels
         self.g_a = nn.Sequential(

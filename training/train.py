@@ -3,8 +3,14 @@
     python -m training.train --minutes 150            # resume or start, then stop
     python -m training.train --device cuda --batch 32 # on a GPU session
 
-Loss per sample: bpp + lambda[level] * (1 - MS-SSIM), with the level drawn at
-random per sample so every step trains the one network at all rates. A
+Loss per sample: bpp + lambda[level] * D, with the level drawn at random per
+sample so every step trains the one network at all rates, and
+
+    D = (1 - MS-SSIM) + w_mse * MSE + w_lowpass * MSE(16x16 block means)
+
+MS-SSIM alone barely sees a shift of a channel's mean (its luminance term acts
+only at the coarsest scale), so an MS-SSIM-only model drifts in colour; the
+two MSE terms (pixels in [0, 1]) hold colour and contrast. A
 checkpoint (weights, optimizer, step, random states) is written atomically to
 ``RUN/last.pt`` every few minutes and at the end; a run continues from it, or
 from the committed fp16 checkpoint when the run folder is new.
@@ -30,21 +36,29 @@ from training.model import LatentzipNet
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "train"
+DEFAULT_DATA2 = REPO.parent / "shared" / "data" / "train2"
 DEFAULT_RUN = REPO / "training" / "runs" / "main"
 COMMITTED = REPO / "training" / "checkpoint" / "latentzip.pt"
-# One lambda per trained rate level, lowest rate first.
-LAMBDAS = (12.0, 24.0, 48.0, 96.0, 192.0, 384.0)
+# One lambda per trained rate level, lowest rate first (levels 6 and 7 added in session 4,
+# so a raised image has room well above C).
+LAMBDAS = (12.0, 24.0, 48.0, 96.0, 192.0, 384.0, 768.0, 1536.0)
+LOWPASS_BLOCK = 16
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--data", type=Path, nargs="+", default=[DEFAULT_DATA, DEFAULT_DATA2])
     ap.add_argument("--run", type=Path, default=DEFAULT_RUN, help="run folder (checkpoint and log)")
     ap.add_argument("--init", type=Path, default=COMMITTED, help="checkpoint to start from when RUN is new")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--crop", type=int, default=192)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--lr-drop-at", type=int, default=0, help="global step from which --lr-after applies (0: never)")
+    ap.add_argument("--lr-after", type=float, default=3e-5)
+    ap.add_argument("--w-mse", type=float, default=0.0, help="weight of the pixel MSE term in D")
+    ap.add_argument("--w-lowpass", type=float, default=0.0, help="weight of the block-mean MSE term in D")
+    ap.add_argument("--texture-bias", type=float, default=0.0, help="share of crops drawn towards texture")
     ap.add_argument("--max-steps", type=int, default=10**9, help="stop at this global step")
     ap.add_argument("--minutes", type=float, default=60.0, help="stop after this wall time")
     ap.add_argument("--save-every-min", type=float, default=5.0)
@@ -58,35 +72,54 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def rd_loss(model: LatentzipNet, x: torch.Tensor, levels: torch.Tensor, lambdas: torch.Tensor) -> dict:
-    """Per-batch loss and its parts (bpp and MS-SSIM are batch means)."""
+def lowpass_mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per-sample MSE of the 16x16 block means: colour casts and lost contrast of large areas."""
+    pool = torch.nn.functional.avg_pool2d
+    return (pool(x_hat, LOWPASS_BLOCK) - pool(x, LOWPASS_BLOCK)).pow(2).mean((1, 2, 3))
+
+
+def rd_loss(model: LatentzipNet, x: torch.Tensor, levels: torch.Tensor, lambdas: torch.Tensor,
+            w_mse: float = 0.0, w_lowpass: float = 0.0) -> dict:
+    """Per-batch loss and its parts (bpp, MS-SSIM and MSE are batch means)."""
     out = model(x, levels)
     pixels = x.shape[2] * x.shape[3]
     bits = out["y_likelihoods"].log2().sum((1, 2, 3)) + out["z_likelihoods"].log2().sum((1, 2, 3))
     bpp = -bits / pixels
     x_hat = out["x_hat"].clamp(0, 1)
     msssim = ms_ssim(x_hat, x, data_range=1.0, size_average=False)
-    loss = (bpp + lambdas[levels.long()] * (1 - msssim)).mean()
-    return {"loss": loss, "bpp": bpp.mean(), "msssim": msssim.mean()}
+    mse = (x_hat - x).pow(2).mean((1, 2, 3))
+    distortion = (1 - msssim) + w_mse * mse + w_lowpass * lowpass_mse(x_hat, x)
+    loss = (bpp + lambdas[levels.long()] * distortion).mean()
+    return {"loss": loss, "bpp": bpp.mean(), "msssim": msssim.mean(), "mse": mse.mean()}
 
 
 @torch.no_grad()
 def validate(model: LatentzipNet, crops: list[torch.Tensor], device: str) -> dict:
-    """Held-out bpp and MS-SSIM at every trained level, with real rounding."""
+    """Held-out figures at every trained level, with real rounding.
+
+    Per level: mean bpp, MS-SSIM and PSNR, and the colour error: the largest
+    absolute difference, over crops and channels, between the reconstruction's
+    and the original's channel mean, in grey levels (0-255).
+    """
     if not crops:
         return {}
     amp, model.amp_dtype = model.amp_dtype, None  # measure what the float32 export will do
     model.eval()
     result = {}
     for level in range(model.levels):
-        bpps, scores = [], []
+        bpps, scores, psnrs, colour = [], [], [], 0.0
         for x in crops:
             x = x.to(device)
             out = model(x, torch.tensor([float(level)], device=device))
             bits = out["y_likelihoods"].log2().sum() + out["z_likelihoods"].log2().sum()
             bpps.append(float(-bits / (x.shape[2] * x.shape[3])))
-            scores.append(float(ms_ssim(out["x_hat"].clamp(0, 1), x, data_range=1.0)))
-        result[f"L{level}"] = {"bpp": sum(bpps) / len(bpps), "msssim": sum(scores) / len(scores)}
+            x_hat = (out["x_hat"].clamp(0, 1) * 255).round() / 255
+            scores.append(float(ms_ssim(x_hat, x, data_range=1.0)))
+            psnrs.append(float(-10 * torch.log10((x_hat - x).pow(2).mean().clamp_min(1e-10))))
+            colour = max(colour, float((x_hat - x).mean((0, 2, 3)).abs().max()) * 255)
+        n = len(crops)
+        result[f"L{level}"] = {"bpp": round(sum(bpps) / n, 4), "msssim": round(sum(scores) / n, 5),
+                               "psnr": round(sum(psnrs) / n, 2), "colour": round(colour, 2)}
     model.train()
     model.amp_dtype = amp
     return result
@@ -125,10 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     device = args.device
 
     train_paths, held_paths = split(args.data)
-    sampler = CropSampler(train_paths, args.crop, seed=args.seed)
+    sampler = CropSampler(train_paths, args.crop, seed=args.seed, texture_bias=args.texture_bias)
     val_crops = center_crops(held_paths, 256)
 
-    model = LatentzipNet().to(device)
+    model = LatentzipNet(levels=len(LAMBDAS)).to(device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
@@ -140,8 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         if "sampler" in state and resume_from == args.run / "last.pt":
             sampler.set_state(state["sampler"])
         log_line(args.run, {"event": "resume", "from": str(resume_from), "step": step})
+    lr = args.lr_after if args.lr_drop_at and step >= args.lr_drop_at else args.lr
     for group in optimizer.param_groups:
-        group["lr"] = args.lr
+        group["lr"] = lr
+    log_line(args.run, {"event": "settings", "step": step, **{k: str(v) for k, v in vars(args).items()}})
     lambdas = torch.tensor(LAMBDAS, device=device)
     model.amp_dtype = torch.bfloat16 if args.amp == "bf16" else None
 
@@ -149,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(True))
     start = window = time.time()
     last_save = start
-    sums = {"loss": 0.0, "bpp": 0.0, "msssim": 0.0}
+    sums = {"loss": 0.0, "bpp": 0.0, "msssim": 0.0, "mse": 0.0}
     count = 0
     model.train()
     while not stop_requested and step < args.max_steps and time.time() - start < args.minutes * 60:
@@ -157,14 +192,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         levels = torch.randint(0, model.levels, (args.batch,), device=device)
-        parts = rd_loss(model, x, levels, lambdas)
+        parts = rd_loss(model, x, levels, lambdas, args.w_mse, args.w_lowpass)
         optimizer_step(optimizer, model.parameters(), parts["loss"])
         step += 1
+        if args.lr_drop_at and step == args.lr_drop_at:
+            lr = args.lr_after
+            for group in optimizer.param_groups:
+                group["lr"] = lr
         for k in sums:
             sums[k] += float(parts[k])
         count += 1
         if step % args.log_every == 0:
-            log_window(args.run, sums, count, step, args.lr, window)
+            log_window(args.run, sums, count, step, lr, window)
             sums = {k: 0.0 for k in sums}
             count = 0
             window = time.time()
