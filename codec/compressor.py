@@ -25,6 +25,7 @@ from .entropy.latent_streams import ENTROPY_NAMES
 from .errors import CancelledError, ExistingFileError, LatentzipError, UnsafePathError
 from .image_entry import ImagePayload, encode_alpha
 from .images import DecodedImage, classify_and_decode
+from .images.jpeg_tables import HEADER_KEY as JPEG_TABLES_KEY
 from .images.location import strip_location_bytes
 from .images.probe import MAX_FILE_BYTES, PROBED_EXTENSIONS
 from .lzma_entries import lzma_filters
@@ -349,6 +350,8 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
                       alpha=decoded.alpha is not None, model=model.content_hash, checkpoint=checkpoint,
                       entropy=options.entropy, ms_ssim=round(float(score), 6),
                       bpp=round(len(payload) * 8 / (height * width), 6))
+        if decoded.jpeg_tables is not None:
+            header[JPEG_TABLES_KEY] = decoded.jpeg_tables.to_header()
         writer.add(header, payload)
         return FileOutcome(member.name, "lossy", member.size, len(payload), pixels=height * width,
                            ms_ssim=float(score), psnr=metrics.psnr(recon, rgb), checkpoint=checkpoint,

@@ -33,6 +33,8 @@ from .errors import (ArchiveFormatError, CancelledError, ContentHashError, Exist
                      LatentzipError)
 from .image_entry import ImagePayload, decode_alpha
 from .images import ImageMetadata, encode_image
+from .images.jpeg_tables import HEADER_KEY as JPEG_TABLES_KEY
+from .images.jpeg_tables import JpegTables
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from .reports import ExtractOptions, ExtractReport, TestReport
 from .runtime import image_codec
@@ -82,7 +84,9 @@ def decode_image_entry(record: EntryRecord, payload: bytes, registry: ModelRegis
     if grayscale:
         rgb = np.repeat(np.round(rgb.mean(axis=2, keepdims=True)).astype(np.uint8), 3, axis=2)
     metadata = ImageMetadata.from_bytes(image.metadata)
-    return encode_image(rgb, alpha, grayscale, str(extra.get("format", "PNG")), metadata, as_png=as_png)
+    tables = JpegTables.from_header(extra.get(JPEG_TABLES_KEY))
+    return encode_image(rgb, alpha, grayscale, str(extra.get("format", "PNG")), metadata, as_png=as_png,
+                        jpeg_tables=tables)
 
 
 def _hash_verified(chunks: Iterable[bytes], sha256: str | None, name: str) -> Iterator[bytes]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImageDecodeError
+from .jpeg_tables import JpegTables
 from .metadata import ImageMetadata
 from .probe import ImageClass, inspect_image
 
@@ -25,7 +26,8 @@ class DecodedImage:
 
     ``rgb`` is HxWx3 uint8 (a grayscale image is replicated into the three channels),
     ``alpha`` HxW uint8 or None (both read-only), ``format`` the Pillow format name of
-    the file.
+    the file, ``jpeg_tables`` a JPEG's quantisation tables and subsampling (to re-encode
+    it alike on extraction).
     """
 
     rgb: np.ndarray
@@ -33,6 +35,7 @@ class DecodedImage:
     grayscale: bool
     format: str
     metadata: ImageMetadata
+    jpeg_tables: JpegTables | None = None
 
     @property
     def height(self) -> int:
@@ -55,6 +58,7 @@ def classify_and_decode(path: Path, data: bytes | None = None) -> tuple[ImageCla
         return result.verdict, None
     try:
         pixels = np.asarray(im)
+        jpeg_tables = JpegTables.from_image(im)
     finally:
         im.close()
     mode = result.verdict.mode
@@ -71,7 +75,7 @@ def classify_and_decode(path: Path, data: bytes | None = None) -> tuple[ImageCla
     for array in (rgb, alpha):
         if array is not None:
             array.setflags(write=False)
-    decoded = DecodedImage(rgb, alpha, grayscale, result.verdict.format or "", result.metadata)
+    decoded = DecodedImage(rgb, alpha, grayscale, result.verdict.format or "", result.metadata, jpeg_tables)
     return result.verdict, decoded
 
 

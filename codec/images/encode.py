@@ -3,7 +3,9 @@
 Output settings (the pixels come from the lossy codec, so the writer adds at most
 a little loss of its own):
 
-* JPEG: quality 95, 4:4:4 (no chroma subsampling), baseline.
+* JPEG: the source's own quantisation tables and chroma subsampling when the entry
+  carries them (``jpeg_tables``: about the original's size and quality), else
+  quality 95, 4:4:4 (no chroma subsampling), baseline.
 * PNG: compress_level 6, optimize off.
 * WebP: lossy, quality 95, method 4 (alpha, if any, is coded losslessly). Lossless
   WebP would reproduce the codec output exactly but is several times larger, for a
@@ -30,6 +32,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from .jpeg_tables import JpegTables
 from .metadata import (
     JPEG_EXIF_PREFIX,
     JPEG_ICC_PREFIX,
@@ -64,8 +67,12 @@ def encode_image(
     fmt: str,
     metadata: ImageMetadata,
     as_png: bool = False,
+    jpeg_tables: JpegTables | None = None,
 ) -> bytes:
     """Encode HxWx3 uint8 ``rgb`` (+ HxW ``alpha``) as ``fmt`` (or PNG) with ``metadata``.
+
+    A JPEG is written with ``jpeg_tables`` (the source's quantisation and subsampling)
+    when given, else at quality 95, 4:4:4.
 
     Grayscale images are written as L (LA with alpha), the mean of the three channels;
     others as RGB or RGBA. Raises ValueError for bad arrays, an unknown format, alpha
@@ -79,7 +86,7 @@ def encode_image(
         raise ValueError(f"{target} cannot hold an alpha channel")
     blocks = list(metadata.blocks) if metadata.format == target else _converted_blocks(metadata, target)
     if target == "JPEG":
-        return _write_jpeg(im, blocks)
+        return _write_jpeg(im, blocks, jpeg_tables)
     if target == "PNG":
         return _write_png(im, blocks)
     if target == "WEBP":
@@ -137,9 +144,12 @@ def _converted_blocks(metadata: ImageMetadata, target: str) -> list[MetadataBloc
     return out  # TIFF reads the accessors itself; BMP keeps nothing
 
 
-def _write_jpeg(im: Image.Image, blocks: list[MetadataBlock]) -> bytes:
+def _write_jpeg(im: Image.Image, blocks: list[MetadataBlock], tables: JpegTables | None = None) -> bytes:
     buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=JPEG_QUALITY, subsampling=0)
+    if tables is None:
+        im.save(buf, "JPEG", quality=JPEG_QUALITY, subsampling=0)
+    else:
+        im.save(buf, "JPEG", **tables.save_options(im.mode))
     data = buf.getvalue()
     # Walk Pillow's header: drop its APPn/COM segments, keep tables and frame up to SOS.
     pos, kept = 2, []
