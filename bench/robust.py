@@ -215,6 +215,8 @@ def markdown(rows, summaries, target_rows, gate, suggested, defaults, model_id, 
                   "block: the largest absolute channel-mean error over 64x64 blocks; nominal: the same image coded "
                   "at the checkpoint's nominal level with the floor off (for stored or raised images).", ""]
         lines += rr.image_table(group) + [""]
+        stored = rr.stored_lines(group)
+        lines += (["Stored:", ""] + stored + [""]) if stored else []
         lines += [f"#### {folder[0]}: means", "", "archive bpp: the whole archive (headers and index included) over "
                   "the folder's pixels; AVIF: speed 6, 4:2:0, quality bisected on the same images to the row's mean "
                   "MS-SSIM; vs AVIF: archive bpp over AVIF's.", ""]

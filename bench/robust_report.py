@@ -252,6 +252,14 @@ def image_table(rows: list[dict], limit: int | None = None) -> list[str]:
     return lines
 
 
+def stored_lines(rows: list[dict]) -> list[str]:
+    """Why each stored image was stored (the entry's note), one line per image, checkpoint and precision."""
+    stored = [r for r in rows if r["kind"] == "stored"]
+    return [f"- {r['image']} ({r['precision']} {r['checkpoint']}): {r['note'] or 'no note'}"
+            for r in sorted(stored, key=lambda r: (r["image"], CHECKPOINT_ORDER.index(r["checkpoint"]),
+                                                   r["precision"]))]
+
+
 def _psnr(value: float | None) -> str:
     if value is None:
         return "–"

@@ -138,6 +138,8 @@ def test_ranking_and_tables() -> None:
     rows[1].update(kind="stored", psnr=float("inf"), nominal_bpp=1.5, nominal_ms_ssim=0.96, nominal_psnr=27.0)
     stored = rr.image_table(rows)[3]
     assert "| stored |" in stored and "| exact |" in stored and "1.500, 0.9600, 27.00" in stored
+    rows[1]["note"] = "MS-SSIM 0.9600 under the B floor 0.97; stored byte-exact"
+    assert rr.stored_lines(rows) == ["- sky.png (int8 B): MS-SSIM 0.9600 under the B floor 0.97; stored byte-exact"]
     summaries = rr.summarize(rows, {})
     rr.add_avif(summaries, lambda folder, target: (0.5, "quality 40"))
     table = rr.summary_table(summaries)
