@@ -238,8 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoints", default="ABC")
     ap.add_argument("--precisions", nargs="+", choices=rr.PRECISIONS, default=list(rr.PRECISIONS))
     ap.add_argument("--no-avif", action="store_true", help="skip AVIF's bisection")
-    ap.add_argument("--name", default="robust", help="result file names: bench/results/<name>.md, .csv, -worst.png")
+    ap.add_argument("--name", default=None, help="result file names: bench/results/<name>.md, .csv, -worst.png "
+                    "(default: robust, or robust-floor<F> with --floor)")
     args = ap.parse_args(argv)
+    args.name = args.name or ("robust" if args.floor is None else f"robust-floor{args.floor:g}")
     machine = machine_line()
     warn_if_busy(machine)
     model = engine.default_registry().get()

@@ -193,10 +193,13 @@ def targets(rows: list[dict], summaries: list[dict], floors: dict[str, float]) -
         worst_row = max(group, key=colour_worst)
         where = f"{worst_row['image']} at {worst_row['checkpoint']}"
         if folder == "robust":
+            top = CHECKPOINT_ORDER[-1]
             bad = stored_when_top_meets(group, floors)
+            stored = sum(1 for r in group if r["kind"] == "stored")
+            measured = any(r["checkpoint"] == top for r in group)
             add(folder, precision, "no image stored for its floor when the top level meets it",
-                "; ".join(bad) or f"{sum(1 for r in group if r['kind'] == 'stored')} stored, none meetable at C",
-                not bad)
+                "; ".join(bad) or (f"{stored} stored, none meetable at {top}" if measured else f"{top} not run"),
+                (not bad) if measured else None)
             add(folder, precision, f"every colour error at most {ROBUST_COLOUR_MAX} grey level",
                 f"worst {colour:.2f} ({where})", colour <= ROBUST_COLOUR_MAX)
             lows, smallest = psnr_gain_failures(group)

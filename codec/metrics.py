@@ -1,4 +1,4 @@
-"""Image quality metrics: MS-SSIM (with an SSIM fallback for small images), PSNR, colour error and bits per pixel.
+"""Image quality metrics: MS-SSIM (SSIM fallback for small images), PSNR, colour error, bits per pixel.
 
 ``ms_ssim`` reproduces ``pytorch_msssim.ms_ssim(X, Y, data_range=255, size_average=True)``
 (version 1.0.0) in pure NumPy float32: 11x11 Gaussian window (sigma 1.5) applied
@@ -37,8 +37,8 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["ms_ssim", "ssim", "psnr", "bpp", "colour_error", "ColourError", "quality_metric_name", "MS_SSIM_MIN_SIDE",
-           "COLOUR_BLOCK"]
+__all__ = ["ms_ssim", "ssim", "psnr", "bpp", "colour_error", "ColourError", "quality_metric_name",
+           "MS_SSIM_MIN_SIDE", "COLOUR_BLOCK"]
 
 WIN_SIZE = 11
 WIN_SIGMA = 1.5
@@ -270,7 +270,7 @@ class ColourError:
 
 
 def colour_error(original: np.ndarray, extracted: np.ndarray, block: int = COLOUR_BLOCK) -> ColourError:
-    """Signed channel-mean error of ``extracted`` against ``original`` (HxWx3 or HxW), and the worst block's.
+    """Signed channel-mean error of ``extracted`` against ``original`` (HxWx3 or HxW), and the worst block.
 
     Sums are exact integers (int64), taken in bands of ``block`` rows, so memory stays
     bounded on large photos.

@@ -50,6 +50,8 @@ def _verdicts(rows: list[dict], folder: str = "robust", precision: str = "int8")
 def test_robust_targets_met_on_good_rows() -> None:
     verdicts = _verdicts(_good_robust())
     assert len(verdicts) == 3 and all(verdicts.values()), verdicts
+    only_ab = [r for r in _good_robust() if r["checkpoint"] != "C"]
+    assert _verdicts(only_ab)["no image stored for its floor when the top level meets it"] is None
 
 
 def test_colour_target_counts_every_channel_and_sign() -> None:
