@@ -6,8 +6,9 @@
 For each folder, precision (fp32, int8: the app's setting) and checkpoint, the
 folder is compressed with the engine (``latentzip compress``: product floors
 unless ``--floor`` overrides them; ``--floor 0`` turns them off) and extracted,
-and every image is compared with its original: the entry's bytes (payload, as the
-engine's reports count them) per pixel, MS-SSIM, PSNR, the colour error per channel
+and every image is compared with its original (coded images extracted as PNG,
+so a JPEG source's figures are the codec's, not a JPEG re-encode's): the entry's
+bytes (payload, as the engine's reports count them) per pixel, MS-SSIM, PSNR, the colour error per channel
 and its worst 64x64 block (``metrics.colour_error``), the level used (read from the
 entry header when the engine records one, else the checkpoint's nominal level),
 and whether the image was raised or stored. Images stored or raised are coded
@@ -49,7 +50,8 @@ def entry_level(extra: dict, outcome: engine.FileOutcome | None, nominal: float)
     """(level, raised) of a coded entry, read defensively: the engine's outcome or entry header when they
     record it (``level``, ``raised``), else the checkpoint's nominal level (raised unknown: None)."""
     level, raised = None, None
-    for source in (extra, vars(outcome) if outcome is not None else {}):
+    recorded = {k: getattr(outcome, k) for k in (*LEVEL_KEYS, "raised") if hasattr(outcome, k)}
+    for source in (extra, recorded):
         for key in LEVEL_KEYS:
             if level is None and isinstance(source.get(key), (int, float)) and not isinstance(source.get(key), bool):
                 level = source[key]
@@ -85,14 +87,14 @@ def measure(src: Path, work: Path, precision: str, checkpoint: str, floor: float
     outcomes = {o.name: o for o in report.outcomes}
     records = {r.path: r for r in engine.list_entries(archive)}
     out = work / f"out-{src.name}-{precision}-{checkpoint}"
-    engine.extract(archive, out)
+    engine.extract(archive, out, engine.ExtractOptions(as_png=True))  # the codec's pixels, not a JPEG re-encode
     size = archive.stat().st_size
     archive.unlink()
     rows = []
     for path in folder_images(src):
         name = f"{src.name}/{path.name}"
         record, outcome = records[name], outcomes.get(name)
-        a, b = load_rgb(path), load_rgb(out / name)
+        a, b = load_rgb(path), load_rgb(out / engine.output_name(record, as_png=True))
         pixels = a.shape[0] * a.shape[1]
         coded = record.kind == EntryKind.IMAGE
         err = metrics.colour_error(a, b)
@@ -106,8 +108,10 @@ def measure(src: Path, work: Path, precision: str, checkpoint: str, floor: float
                      "err_b": err.channels[2], "block": err.block, "block_row": err.block_at[0],
                      "block_col": err.block_at[1], "level": level, "raised": raised})
     if keep is not None:
-        keep.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(out / src.name), str(keep))
+        keep.mkdir(parents=True)
+        for path in folder_images(src):  # under the source's name, whatever extraction called it
+            shutil.move(str(out / engine.output_name(records[f"{src.name}/{path.name}"], as_png=True)),
+                        str(keep / path.name))
     shutil.rmtree(out)
     return rows, size
 

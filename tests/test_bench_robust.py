@@ -186,13 +186,14 @@ def test_entry_level_read_defensively() -> None:
 
 @pytest.mark.slow
 def test_bench_end_to_end_on_two_small_images(tmp_path: Path, monkeypatch) -> None:
+    """A PNG and a JPEG through the real engine (the JPEG's coded pixels come back as PNG)."""
     folder = tmp_path / "robust"
     folder.mkdir()
     rng = np.random.default_rng(0)
     for i in range(2):
         y, x = np.mgrid[0:176, 0:208]
         img = np.stack([100 + 60 * np.sin(x / (9 + i)), 90 + 0.5 * y, 140 - 0.3 * x], -1) + rng.normal(0, 4, (176, 208, 3))
-        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / f"img{i}.png")
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / f"img{i}.{('png', 'jpg')[i]}")
     monkeypatch.setattr(robust, "RESULTS", tmp_path / "results")
     import common
     monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
