@@ -15,7 +15,7 @@ KODAK ?= ../shared/data/kodak
 TRAIN_MINUTES ?= 120
 BENCH_ARGS ?=
 
-.PHONY: help run test test-all bench bench-latentzip bench-int8 bench-targets bench-many bench-photos train export qat int8 int8-ptq pack-checkpoint pack-student screenshots package package-test clean
+.PHONY: help run test test-all bench bench-latentzip bench-int8 bench-robust bench-targets bench-many bench-photos train export qat int8 int8-ptq pack-checkpoint pack-student screenshots package package-test clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -58,6 +58,11 @@ bench-latentzip: $(STAMP)  ## only the Latentzip table (A/B/C x range/lzma) on K
 
 bench-int8: $(STAMP)  ## fp32 against int8 on Kodak: model bytes, times, bpp, MS-SSIM, PSNR (BENCH_ARGS='--variant N=DIR')
 	$(PY) bench/int8.py --folder $(KODAK) --mixed $(BENCH_ARGS)
+
+ROBUST ?= ../shared/data/robust
+ROBUST_ARGS ?=
+bench-robust: $(STAMP)  ## stress photos and Kodak, fp32 and int8: worst images, colour error, AVIF, issue 13's targets (ROBUST_ARGS='--limit 3')
+	$(PY) bench/robust.py --folder $(ROBUST) $(KODAK) $(ROBUST_ARGS)
 
 PHOTOS ?= ../shared/data/photos
 bench-photos: $(BENCH_STAMP)  ## real JPEG photos kept exactly: Latentzip --images lossless against 7-Zip and tar+xz

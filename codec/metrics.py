@@ -1,4 +1,4 @@
-"""Image quality metrics: MS-SSIM (with an SSIM fallback for small images), PSNR and bits per pixel.
+"""Image quality metrics: MS-SSIM (SSIM fallback for small images), PSNR, colour error, bits per pixel.
 
 ``ms_ssim`` reproduces ``pytorch_msssim.ms_ssim(X, Y, data_range=255, size_average=True)``
 (version 1.0.0) in pure NumPy float32: 11x11 Gaussian window (sigma 1.5) applied
@@ -20,16 +20,25 @@ The filtering works on tiles of 16 rows by up to 512 columns with plain NumPy
 element-wise operations (no BLAS, so no thread pool), which keeps the working set in
 cache and memory bounded for large images (level-0 planes are converted to float32 one
 tile at a time).
+
+``colour_error`` is the signed difference between the extracted image's and the
+original's mean of each channel, in grey levels (a colour cast, which MS-SSIM
+barely sees), with the worst block beside it: the largest absolute channel-mean
+difference over a grid of 64x64 blocks laid from the top-left corner (blocks on
+the right and bottom edges are the remainder, smaller), so a local cast such as
+a sky turning teal shows even when the whole image's means hardly move.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["ms_ssim", "ssim", "psnr", "bpp", "quality_metric_name", "MS_SSIM_MIN_SIDE"]
+__all__ = ["ms_ssim", "ssim", "psnr", "bpp", "colour_error", "ColourError", "quality_metric_name",
+           "MS_SSIM_MIN_SIDE", "COLOUR_BLOCK"]
 
 WIN_SIZE = 11
 WIN_SIGMA = 1.5
@@ -240,3 +249,50 @@ def bpp(total_bytes: int, pixels: int) -> float:
     if total_bytes < 0:
         raise ValueError(f"byte count must not be negative, got {total_bytes}")
     return 8.0 * total_bytes / pixels
+
+
+COLOUR_BLOCK = 64  # side of the blocks of ``colour_error``'s local figure
+
+
+@dataclass(frozen=True)
+class ColourError:
+    """Channel-mean errors of an extracted image against its original, in grey levels (extracted - original)."""
+
+    channels: tuple[float, ...]  # whole image, signed, one per channel (R, G, B; one value for grey)
+    block: float  # the largest absolute channel-mean difference over the 64x64 blocks
+    block_channels: tuple[float, ...]  # that block's signed differences, per channel
+    block_at: tuple[int, int]  # that block's top-left corner (row, column)
+
+    @property
+    def worst(self) -> float:
+        """The largest absolute whole-image channel error."""
+        return max(abs(c) for c in self.channels)
+
+
+def colour_error(original: np.ndarray, extracted: np.ndarray, block: int = COLOUR_BLOCK) -> ColourError:
+    """Signed channel-mean error of ``extracted`` against ``original`` (HxWx3 or HxW), and the worst block.
+
+    Sums are exact integers (int64), taken in bands of ``block`` rows, so memory stays
+    bounded on large photos.
+    """
+    original, extracted = _check_pair(original, extracted)
+    if block < 1:
+        raise ValueError(f"block side must be positive, got {block}")
+    if original.ndim == 2:
+        original, extracted = original[:, :, None], extracted[:, :, None]
+    height, width, channels = original.shape
+    starts = np.arange(0, width, block)
+    widths = np.diff(np.append(starts, width))
+    total = np.zeros(channels, dtype=np.int64)
+    best, best_channels, best_at = -1.0, np.zeros(channels), (0, 0)
+    for r in range(0, height, block):
+        diff = extracted[r : r + block].astype(np.int64) - original[r : r + block].astype(np.int64)
+        col_sums = diff.sum(axis=0)  # W x C
+        total += col_sums.sum(axis=0)
+        means = np.add.reduceat(col_sums, starts, axis=0) / (diff.shape[0] * widths)[:, None]  # blocks x C
+        worst = np.abs(means).max(axis=1)
+        i = int(worst.argmax())
+        if worst[i] > best:
+            best, best_channels, best_at = float(worst[i]), means[i], (r, int(starts[i]))
+    mean = total / (height * width)
+    return ColourError(tuple(float(v) for v in mean), best, tuple(float(v) for v in best_channels), best_at)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentzip.codec.metrics import bpp, ms_ssim, psnr, quality_metric_name, ssim
+from latentzip.codec.metrics import bpp, colour_error, ms_ssim, psnr, quality_metric_name, ssim
 
 TESTS = Path(__file__).resolve().parent
 REFERENCE = json.loads((TESTS / "expected" / "msssim_reference.json").read_text())
@@ -123,3 +123,51 @@ def test_bpp() -> None:
     assert bpp(1000, 8000) == 1.0
     assert bpp(0, 10) == 0.0
     assert bpp(3, 2) == 12.0
+
+
+def _photo_like(height: int, width: int, seed: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    img = np.stack([60 + x % 97, 80 + y % 61, 40 + (x + y) % 113], -1) + rng.integers(0, 20, (height, width, 3))
+    return img.astype(np.uint8)
+
+
+def test_colour_error_of_a_known_shift() -> None:
+    original = _photo_like(150, 200)  # values 40..172: a shift of a few levels never clips
+    shifted = original.astype(int)
+    shifted[..., 0] += 3
+    shifted[..., 2] -= 2
+    shifted[:75, :, 1] += 1  # half the image one level up in green: +0.5 over the whole
+    err = colour_error(original, shifted.astype(np.uint8))
+    assert err.channels == pytest.approx((3.0, 0.5, -2.0), abs=1e-12)
+    assert err.worst == pytest.approx(3.0)
+    assert err.block == pytest.approx(3.0)  # every block moved by 3 in red
+    assert colour_error(original, original).channels == (0.0, 0.0, 0.0)
+    assert colour_error(original, original).block == 0.0
+
+
+def test_local_cast_shows_in_the_block_figure_only() -> None:
+    original = _photo_like(512, 768)
+    cast = original.astype(int)
+    cast[128:192, 320:384, 1] += 20  # one 64x64 block turns greener
+    cast[128:192, 320:384, 2] += 10
+    err = colour_error(original, cast.astype(np.uint8))
+    assert err.worst == pytest.approx(20 * 64 * 64 / (512 * 768))  # about 0.2 grey levels over the image
+    assert err.worst < 0.25
+    assert err.block == pytest.approx(20.0)
+    assert err.block_channels == pytest.approx((0.0, 20.0, 10.0))
+    assert err.block_at == (128, 320)
+
+
+def test_colour_error_edge_blocks_grey_and_bad_input() -> None:
+    original = np.full((100, 70), 100, np.uint8)  # blocks: 64x64, 64x6, 36x64, 36x6
+    out = original.copy()
+    out[64:, 64:] = 110  # only the bottom-right remainder block differs
+    err = colour_error(original, out)
+    assert len(err.channels) == 1
+    assert err.channels[0] == pytest.approx(10 * 36 * 6 / 7000)
+    assert err.block == pytest.approx(10.0) and err.block_at == (64, 64)
+    with pytest.raises(ValueError):
+        colour_error(original, out[:50])
+    with pytest.raises(ValueError):
+        colour_error(original, out, block=0)
