@@ -128,7 +128,7 @@ def test_archive_written_in_int8_extracts_in_fp32_and_back(folder, crops, tmp_pa
 def test_variants_leave_the_content_hash_alone(fp32):
     import hashlib
 
-    files = fp32.manifest["files"]
+    files = dict(fp32.manifest.files)
     assert not set(files) & set(INT8_FILES.values())
     assert hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest() == fp32.content_hash
 

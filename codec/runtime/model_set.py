@@ -21,6 +21,7 @@ import numpy as np
 
 from ..entropy.tables import EntropyTables
 from ..errors import MissingModelError, ModelIntegrityError
+from .manifest import Manifest
 
 CHECKPOINT_NAMES = ("A", "B", "C")
 MODEL_FILES = ("encoder.onnx", "hyper_encoder.onnx", "decoder.onnx", "hyper_decoder.npz", "tables.npz", "gains.npz")
@@ -117,7 +118,7 @@ class ModelSet:
     """A validated model set; ONNX sessions are created on first use."""
 
     folder: Path
-    manifest: dict
+    manifest: Manifest
     tables: EntropyTables
     hyper_decoder: dict[str, np.ndarray]
     checkpoints: dict[str, Checkpoint]
@@ -127,32 +128,34 @@ class ModelSet:
 
     @property
     def content_hash(self) -> str:
-        return str(self.manifest["content_hash"])
+        return self.manifest.content_hash
 
     @property
     def id(self) -> str:
-        return str(self.manifest["id"])
+        return self.manifest.id
+
+    @property
+    def released(self) -> bool:
+        """Whether the set is released: its files never change and it stays loadable for good."""
+        return self.manifest.released
 
     @property
     def arch(self) -> dict:
-        return dict(self.manifest["architecture"])
+        return dict(self.manifest.architecture)
 
     @classmethod
     def load(cls, folder: Path) -> "ModelSet":
-        """Read and validate: every file's hash, the content hash, the tables."""
+        """Read and validate: the manifest, every file's hash, the content hash, the tables."""
         name = folder.name
-        try:
-            manifest = json.loads((folder / "manifest.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise ModelIntegrityError(f"unreadable manifest: {exc}", name) from exc
-        files = manifest.get("files", {})
+        manifest = Manifest.load(folder)
+        files = dict(manifest.files)
         if sorted(files) != sorted(MODEL_FILES):
             raise ModelIntegrityError("manifest lists the wrong files", name)
         _check_hashes(folder, files)
         content = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
-        if content != manifest.get("content_hash"):
+        if content != manifest.content_hash:
             raise ModelIntegrityError("content hash does not match the files", name)
-        variant_files = manifest.get("variants", {}).get("int8", {}).get("files", {})
+        variant_files = dict(manifest.int8_files)
         if not set(variant_files) <= set(INT8_FILES.values()):
             raise ModelIntegrityError("manifest lists unknown variant files", name)
         _check_hashes(folder, variant_files)
@@ -161,10 +164,10 @@ class ModelSet:
             hyper = {k: data[k] for k in data.files}
         checkpoints = {}
         with np.load(folder / "gains.npz", allow_pickle=False) as data:
-            for cname, info in manifest.get("checkpoints", {}).items():
+            for cname, info in manifest.checkpoints.items():
                 try:
                     checkpoints[cname] = Checkpoint(
-                        cname, int(info["id"]), data[f"gain_{cname}"].astype(np.float32),
+                        cname, info.id, data[f"gain_{cname}"].astype(np.float32),
                         data[f"inv_gain_{cname}"].astype(np.float32), data[f"log_gain_fixed_{cname}"].astype(np.int64))
                 except KeyError as exc:
                     raise ModelIntegrityError(f"checkpoint {cname} lacks {exc}", name) from exc
@@ -185,12 +188,11 @@ class ModelSet:
         raise MissingModelError(f"model set {self.id} has no checkpoint with id {cid}")
 
     def has_int8(self, which: str) -> bool:
-        return INT8_FILES.get(which) in self.manifest.get("variants", {}).get("int8", {}).get("files", {})
+        return INT8_FILES.get(which) in self.manifest.int8_files
 
     def default_precision(self, checkpoint: str | None) -> str:
         """The manifest's precision for ``checkpoint`` ("fp32" when it names none)."""
-        defaults = self.manifest.get("variants", {}).get("default_precision", {})
-        return str(defaults.get(checkpoint, "fp32")) if checkpoint else "fp32"
+        return self.manifest.default_precision.get(checkpoint, "fp32") if checkpoint else "fp32"
 
     def precision_for(self, which: str, checkpoint: str | None = None) -> str:
         """The precision ``session(which, checkpoint)`` runs: "int8" only where the set has that file."""
