@@ -93,9 +93,9 @@ def add(archive: Path, inputs: list[Path], options: CompressOptions | None = Non
     before = archive.stat()
     report = AddReport(archive=archive, archive_size_before=before.st_size)
     scan = scan_inputs([Path(p) for p in inputs], exclude=archive)
-    for name, reason in scan.skipped:
-        (report.failed if reason.startswith("cannot") else report.warnings).append((name, reason))
-        sink.warning(name, reason)
+    for issue in scan.skipped:
+        (report.failed if issue.is_failure else report.warnings).append((issue.path, issue.message))
+        sink.warning(issue.path, issue.message)
     tmp = archive.parent / f".{archive.name}.{os.getpid()}.partial"
     try:
         with ArchiveReader.open(archive) as reader:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .outcomes import IssueCode, OutcomeKind
+
 CHECKPOINTS = ("A", "B", "C")
 # After coding, an image whose MS-SSIM is under its checkpoint's floor is stored byte-exact instead.
 QUALITY_FLOORS = {"A": 0.95, "B": 0.97, "C": 0.98}
@@ -61,10 +63,14 @@ class ExtractOptions:
 
 @dataclass(frozen=True)
 class FileOutcome:
-    """What happened to one archived file."""
+    """What happened to one archived file.
+
+    ``kind`` is an ``OutcomeKind`` (a plain string is converted, and an unknown one
+    refused); ``reason`` says in code why a file was stored as it is, ``note`` in words.
+    """
 
     name: str
-    kind: str  # "lossy", "stored", "lzma", "lossless-jpeg", "duplicate", "directory", "symlink"
+    kind: OutcomeKind
     original_size: int
     stored_size: int
     pixels: int = 0
@@ -73,6 +79,12 @@ class FileOutcome:
     note: str = ""
     source_format: str = ""  # the image file's format ("JPEG", "PNG"...) when it was decoded
     checkpoint: str | None = None  # for coded images: the checkpoint used
+    reason: IssueCode | None = None  # why it was stored as it is (None: coded, or no reason given)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", OutcomeKind(self.kind))
+        if self.reason is not None:
+            object.__setattr__(self, "reason", IssueCode(self.reason))
 
 
 @dataclass(frozen=True)
@@ -120,16 +132,16 @@ class CompressReport:
 
     @property
     def lossy_pixels(self) -> int:
-        return sum(o.pixels for o in self.outcomes if o.kind == "lossy")
+        return sum(o.pixels for o in self.outcomes if o.kind is OutcomeKind.LOSSY)
 
     @property
     def lossy_jpeg_sources(self) -> int:
         """JPEG files that were lossily re-coded: a second generation of loss on top of the JPEG's own."""
-        return sum(1 for o in self.outcomes if o.kind == "lossy" and o.source_format == "JPEG")
+        return sum(1 for o in self.outcomes if o.kind is OutcomeKind.LOSSY and o.source_format == "JPEG")
 
     @property
     def duplicates(self) -> int:
-        return sum(1 for o in self.outcomes if o.kind == "duplicate")
+        return sum(1 for o in self.outcomes if o.kind is OutcomeKind.DUPLICATE)
 
 
 def second_generation_note(jpeg_count: int, remedy: str = "use --images lossless") -> str:
