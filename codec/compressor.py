@@ -52,7 +52,7 @@ def compress(inputs: list[Path], output: Path, options: CompressOptions = Compre
         raise ExistingFileError("the archive exists; use overwrite to replace it", str(output))
     model = None
     if options.images == "lossy":
-        model = (registry or default_registry()).get(options.model_hash)
+        model = (registry or default_registry()).get(options.model_hash, options.precision)
     scan = scan_inputs([Path(p) for p in inputs], exclude=output)
     report = CompressReport(archive=output)
     for issue in scan.skipped:

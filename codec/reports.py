@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .outcomes import IssueCode, OutcomeKind
+from .runtime.model_set import PRECISIONS
 
 CHECKPOINTS = ("A", "B", "C")
 # After coding, an image whose MS-SSIM is under its checkpoint's floor is stored byte-exact instead.
@@ -26,6 +27,10 @@ class CompressOptions:
     target_size: int | None = None  # bytes of the whole archive, headers and index included
     min_quality: float | None = None  # MS-SSIM every coded image must reach
     strip_location: bool = False  # remove GPS / XMP / IPTC location fields from the stored images
+    # The networks' precision for this job: "auto" (the model set's default per checkpoint), "fp32" or
+    # "int8"; None: the registry's (itself "auto" unless made with ``ModelRegistry.at``). Archives name
+    # the model set, never the precision, and any precision decodes any archive.
+    precision: str | None = None
 
     @property
     def floor(self) -> float:
@@ -38,6 +43,8 @@ class CompressOptions:
             raise ValueError(f"entropy must be one of {', '.join(ENTROPY_MODES)}")
         if self.images not in IMAGE_MODES:
             raise ValueError(f"images must be one of {', '.join(IMAGE_MODES)}")
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
         if self.target_size is not None and self.min_quality is not None:
             raise ValueError("give a size target or a quality target, not both")
         if self.target_size is not None and (isinstance(self.target_size, bool) or not isinstance(self.target_size, int)
@@ -59,6 +66,11 @@ class ExtractOptions:
     overwrite: bool = False
     keep_going: bool = False
     as_png: bool = False
+    precision: str | None = None  # the decoder's precision for this job (see CompressOptions.precision)
+
+    def __post_init__(self) -> None:
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
 
 
 @dataclass(frozen=True)

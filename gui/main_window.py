@@ -17,7 +17,7 @@ from PySide6.QtCore import QItemSelectionModel, QTimer
 from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
-from ..codec.engine import CHECKPOINTS, ProgressEvent, default_registry
+from ..codec.engine import CHECKPOINTS, ProgressEvent
 from . import dialogs, paths
 from .actions import Actions, build_menus, create_actions
 from .analysis import AnalysisService
@@ -56,9 +56,9 @@ class MainWindow(QMainWindow):
         build_menus(self, self.actions)
         self._build()
         self.ops = Operations(self, self.settings, self.job_runner, self.scan_runner)
+        self._estimate_timer = QTimer(self, singleShot=True, interval=250, timeout=self._restart_estimate)
         self._connect()
         self._restore()
-        self._estimate_timer = QTimer(self, singleShot=True, interval=250, timeout=self._restart_estimate)
         self.update_actions()
 
     # layout --------------------------------------------------------------------
@@ -203,13 +203,24 @@ class MainWindow(QMainWindow):
         self.settings.target = (page.mode, page.size_edit.text(), page.quality_spin.value())
         self._show_estimate(self.estimator.latest)
 
+    @property
+    def precision(self) -> str:
+        """The networks' precision that new jobs carry ("auto", "fp32" or "int8")."""
+        return self.analysis.precision
+
     def set_precision(self, name: str) -> None:
-        """Which networks the engine runs (archives decode the same either way)."""
+        """Which networks new jobs run (archives decode the same either way); a running job keeps its own."""
         if name not in self.actions.precisions:
             return
         self.actions.precisions[name].setChecked(True)
-        default_registry().set_precision(name)
         self.settings.precision = name
+        if self.analysis.precision == name:
+            return
+        self.analysis.precision = name  # previews and estimates are cached per precision
+        image = self._current_image()
+        if image is not None:
+            self._current_input_changed(self.input_panel.tree.currentIndex(), None)
+        self.restart_estimate_soon()
 
     def _mode_changed(self, mode: str) -> None:
         (self.actions.split if mode == "split" else self.actions.side).setChecked(True)
@@ -370,7 +381,7 @@ class MainWindow(QMainWindow):
             return None
         target = self.target_options()
         return CompressRequest(self.inputs.paths(), self.checkpoint, self.image_mode, target,
-                               self.compress_page.strip_location)
+                               self.compress_page.strip_location, self.precision)
 
     def pause_estimate(self) -> None:
         self.estimator.stop()

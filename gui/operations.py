@@ -41,6 +41,7 @@ class CompressRequest:
     images: str  # "lossy" or "lossless"
     target: dict  # CompressOptions' target fields (empty for a checkpoint)
     strip_location: bool
+    precision: str = "auto"  # the networks' precision for this job
 
 
 class OperationsHost(Protocol):
@@ -165,7 +166,8 @@ class Operations:
         if images == "lossless":
             target = {}  # originals kept exactly: a size or quality target does not apply
         options = engine.CompressOptions(checkpoint=checkpoint, images=images, overwrite=overwrite,
-                                         strip_location=request.strip_location, **target)
+                                         strip_location=request.strip_location, precision=request.precision,
+                                         **target)
         host.pause_estimate()  # the cores are better spent on the archive itself
         how = ("keeping the originals exactly" if images == "lossless" else
                f"for an archive of {human_size(target['target_size'])}" if "target_size" in target else
@@ -241,7 +243,8 @@ class Operations:
                 return
             overwrite = True
         self.settings.last_extract_dir = folder
-        options = engine.ExtractOptions(patterns=patterns, overwrite=overwrite, keep_going=True)
+        options = engine.ExtractOptions(patterns=patterns, overwrite=overwrite, keep_going=True,
+                                        precision=self.settings.precision)
         self._start("extract", f"Extracting {archive.name} to {folder}",
                     lambda sink, token: engine.extract(archive, folder, options, sink, token),
                     lambda report: self._extracted(report, folder), "Extraction")
@@ -271,7 +274,8 @@ class Operations:
         self.settings.last_input_dir = inputs[0].parent
         self.host.pause_estimate()
         self._start("add", f"Adding to {archive.name}",
-                    lambda sink, token: engine.add(archive, inputs, None, sink, token),
+                    lambda sink, token, p=self.settings.precision: engine.add(archive, inputs, None, sink, token,
+                                                                              precision=p),
                     lambda report: self._added(report, archive), "Adding to the archive")
 
     def _added(self, report: engine.AddReport, archive: Path) -> None:
