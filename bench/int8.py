@@ -306,8 +306,7 @@ def main() -> int:
     if args.arena != "app":
         TimedSession.arena = args.arena == "on"
     warn_if_busy(machine)
-    model = ModelSet.load(args.set) if args.set else ModelRegistry([models_root()]).get()
-    model.precision = "fp32"
+    model = ModelSet.load(args.set).at("fp32") if args.set else ModelRegistry([models_root()]).get(precision="fp32")
     images = heldout_images() if args.heldout else folder_images(args.folder)
     if args.limit:
         images = images[: args.limit]

@@ -41,7 +41,7 @@ def heldout_folder(tmp: Path) -> Path:
     return out
 
 
-def warm_up(work: Path, checkpoints: str) -> None:
+def warm_up(work: Path, checkpoints: str, precision: str = "auto") -> None:
     """Load the models (ONNX sessions) before anything is timed, so that no row pays for it."""
     src = work / "warmup"
     src.mkdir(exist_ok=True)
@@ -49,26 +49,27 @@ def warm_up(work: Path, checkpoints: str) -> None:
     Image.fromarray(np.stack([x * 4, y * 4, (x + y) * 2], -1).astype(np.uint8)).save(src / "w.png")
     for cp in checkpoints:
         archive = work / f"warmup-{cp}.ltz"
-        engine.compress([src], archive, engine.CompressOptions(checkpoint=cp, quality_floor=0.0))
-        engine.extract(archive, work / f"warmup-{cp}")
+        engine.compress([src], archive, engine.CompressOptions(checkpoint=cp, quality_floor=0.0, precision=precision))
+        engine.extract(archive, work / f"warmup-{cp}", engine.ExtractOptions(precision=precision))
         archive.unlink()
         shutil.rmtree(work / f"warmup-{cp}")
     shutil.rmtree(src)
 
 
-def run_one(folder: Path, work: Path, checkpoint: str, entropy: str, floor: float | None) -> dict:
+def run_one(folder: Path, work: Path, checkpoint: str, entropy: str, floor: float | None,
+            precision: str = "auto") -> dict:
     """Compress ``folder`` into one archive and extract it: sizes, mean quality and times.
 
     Works on PNG and JPEG folders alike: each original is compared with the file that
     extraction writes under the same name (a JPEG comes back as a JPEG, quality 95).
     """
     archive = work / f"{checkpoint}-{entropy}.ltz"
-    options = engine.CompressOptions(checkpoint=checkpoint, entropy=entropy, quality_floor=floor)
+    options = engine.CompressOptions(checkpoint=checkpoint, entropy=entropy, quality_floor=floor, precision=precision)
     t0 = time.perf_counter()
     report = engine.compress([folder], archive, options)
     t1 = time.perf_counter()
     out = work / f"out-{checkpoint}-{entropy}"
-    engine.extract(archive, out)
+    engine.extract(archive, out, engine.ExtractOptions(precision=precision))
     t2 = time.perf_counter()
     pairs, pixels = [], 0
     for src in folder_images(folder):
@@ -91,14 +92,14 @@ def run_one(folder: Path, work: Path, checkpoint: str, entropy: str, floor: floa
 
 
 def latentzip_rows(folder: Path, checkpoints: str = "ABC", entropies: tuple[str, ...] = ("range", "lzma"),
-                   floor: float | None = None, log=print) -> list[dict]:
+                   floor: float | None = None, log=print, precision: str = "auto") -> list[dict]:
     """``run_one`` for every checkpoint and entropy mode (models loaded before timing)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        warm_up(Path(tmp), checkpoints)
+        warm_up(Path(tmp), checkpoints, precision)
         for cp in checkpoints:
             for entropy in entropies:
-                r = run_one(Path(folder), Path(tmp), cp, entropy, floor)
+                r = run_one(Path(folder), Path(tmp), cp, entropy, floor, precision)
                 rows.append(r)
                 log(f"Latentzip {cp} {entropy}: {r['bpp']:.3f} bpp, MS-SSIM {r['ms_ssim']:.4f}, "
                     f"{r['psnr']:.2f} dB, {r['compress_s']:.1f} + {r['extract_s']:.1f} s")
@@ -142,12 +143,11 @@ def main() -> int:
     ap.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
                     help="network precision, as the app's setting (auto: the model set's default per checkpoint)")
     args = ap.parse_args()
-    engine.default_registry().set_precision(args.precision)
     machine = machine_line()
     warn_if_busy(machine)
     with tempfile.TemporaryDirectory() as tmp:
         folder = heldout_folder(Path(tmp)) if args.heldout else args.folder
-        rows = latentzip_rows(folder, args.checkpoints, tuple(args.entropy), args.floor)
+        rows = latentzip_rows(folder, args.checkpoints, tuple(args.entropy), args.floor, precision=args.precision)
         name = args.name or ("heldout" if args.heldout else folder.name)
     command = "python bench/kodak_table.py " + " ".join(sys.argv[1:])
     md = markdown(rows, f"Latentzip on {name}", machine, command.strip())

@@ -81,9 +81,10 @@ def _unchanged(record: EntryRecord, member: Member) -> bool:
 
 def add(archive: Path, inputs: list[Path], options: CompressOptions | None = None,
         sink: ProgressSink | None = None, cancel: CancelToken | None = None,
-        registry: ModelRegistry | None = None) -> AddReport:
+        registry: ModelRegistry | None = None, precision: str | None = None) -> AddReport:
     """Add ``inputs`` (files and folders, stored under their own names as in ``compress``) to
-    ``archive``. ``options`` None: the archive's own image mode (see ``infer_options``)."""
+    ``archive``. ``options`` None: the archive's own image mode (see ``infer_options``), with the
+    networks at ``precision``."""
     sink = sink or NullSink()
     cancel = cancel or CancelToken()
     archive = Path(archive)
@@ -93,14 +94,14 @@ def add(archive: Path, inputs: list[Path], options: CompressOptions | None = Non
     before = archive.stat()
     report = AddReport(archive=archive, archive_size_before=before.st_size)
     scan = scan_inputs([Path(p) for p in inputs], exclude=archive)
-    for name, reason in scan.skipped:
-        (report.failed if reason.startswith("cannot") else report.warnings).append((name, reason))
-        sink.warning(name, reason)
+    for issue in scan.skipped:
+        (report.failed if issue.is_failure else report.warnings).append((issue.path, issue.message))
+        sink.warning(issue.path, issue.message)
     tmp = archive.parent / f".{archive.name}.{os.getpid()}.partial"
     try:
         with ArchiveReader.open(archive) as reader:
             old = list(reader.entries)
-            options = options or infer_options(old)
+            options = options or replace(infer_options(old), precision=precision)
             report.images = options.images
             plan, drop = _plan(scan.members, {r.path: r for r in old}, report, sink, cancel)
             if not plan:
@@ -109,7 +110,7 @@ def add(archive: Path, inputs: list[Path], options: CompressOptions | None = Non
                 return report
             model = None
             if options.images == "lossy" and any(m.kind == FILE for m in plan):
-                model = (registry or default_registry()).get(options.model_hash)
+                model = (registry or default_registry()).get(options.model_hash, options.precision)
             kept = [r for r in old if r.path not in drop]
             tracker = ProgressTracker(sink, "add", len(kept) + len(plan),
                                       sum(r.payload_len for r in kept) + sum(m.size for m in plan))

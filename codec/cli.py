@@ -173,7 +173,8 @@ def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> 
     checkpoint = args.checkpoint or "B"
     options = engine.CompressOptions(checkpoint=checkpoint, entropy=args.entropy, images=args.images,
                                      overwrite=args.overwrite, target_size=args.target_size,
-                                     min_quality=args.min_quality, strip_location=args.strip_location)
+                                     min_quality=args.min_quality, strip_location=args.strip_location,
+                                     precision=args.precision)
     report = engine.compress(inputs, output, options, sink)
     if not args.quiet:
         lossy = [o for o in report.outcomes if o.kind == "lossy"]
@@ -211,8 +212,8 @@ def _cmd_add(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
         base = engine.infer_options(engine.list_entries(args.archive))
         options = engine.CompressOptions(images=args.images or base.images,
                                          checkpoint=args.checkpoint or base.checkpoint,
-                                         entropy=args.entropy or base.entropy)
-    report = engine.add(args.archive, args.inputs, options, sink)
+                                         entropy=args.entropy or base.entropy, precision=args.precision)
+    report = engine.add(args.archive, args.inputs, options, sink, precision=args.precision)
     if not args.quiet:
         out.write(f"{report.archive}: added {len(report.added)}, replaced {len(report.replaced)}, "
                   f"skipped {len(report.skipped)} unchanged, {len(report.deduplicated)} deduplicated; "
@@ -256,7 +257,7 @@ def _summarise(failed: list[tuple[str, str]], what: str, sink: TerminalSink) -> 
 
 def _cmd_extract(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
     options = engine.ExtractOptions(patterns=tuple(args.patterns), overwrite=args.overwrite,
-                                    keep_going=args.keep_going, as_png=args.as_png)
+                                    keep_going=args.keep_going, as_png=args.as_png, precision=args.precision)
     report = engine.extract(args.archive, args.output, options, sink)
     if not args.quiet:
         salvage = " (index lost: entries salvaged by scanning)" if report.salvaged else ""
@@ -306,7 +307,7 @@ def _cmd_test(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
 
 
 def _cmd_preview(args: argparse.Namespace, out: TextIO) -> int:
-    rep = engine.preview_image(args.image)
+    rep = engine.preview_image(args.image, precision=args.precision)
     left, top, w, h = rep.region
     if rep.cropped:
         out.write(f"{args.image}: {rep.full_size[0]}x{rep.full_size[1]}, previewed on the centre {w}x{h} region\n")
@@ -325,8 +326,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.version:
             return _print_version(out)
-        if getattr(args, "precision", "auto") != "auto":
-            engine.default_registry().set_precision(args.precision)
         if args.command == "compress":
             return _cmd_compress(args, sink, out)
         if args.command == "add":

@@ -29,6 +29,7 @@ from .images.jpeg_tables import HEADER_KEY as JPEG_TABLES_KEY
 from .images.location import strip_location_bytes
 from .images.probe import MAX_FILE_BYTES, PROBED_EXTENSIONS
 from .lzma_entries import lzma_filters
+from .outcomes import IssueCode
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from .reports import CompressOptions, CompressReport, FileOutcome
 from .runtime import image_codec
@@ -52,12 +53,12 @@ def compress(inputs: list[Path], output: Path, options: CompressOptions = Compre
         raise ExistingFileError("the archive exists; use overwrite to replace it", str(output))
     model = None
     if options.images == "lossy":
-        model = (registry or default_registry()).get(options.model_hash)
+        model = (registry or default_registry()).get(options.model_hash, options.precision)
     scan = scan_inputs([Path(p) for p in inputs], exclude=output)
     report = CompressReport(archive=output)
-    for name, reason in scan.skipped:
-        report.failed.append((name, reason)) if reason.startswith("cannot") else report.warnings.append((name, reason))
-        sink.warning(name, reason)
+    for issue in scan.skipped:
+        (report.failed if issue.is_failure else report.warnings).append((issue.path, issue.message))
+        sink.warning(issue.path, issue.message)
     start = time.monotonic()
     members = scan.members
     plan = None
@@ -230,7 +231,7 @@ def _add_file(writer: ArchiveWriter, member: Member, options: CompressOptions, m
               cancel: CancelToken, sink: ProgressSink, report: CompressReport,
               plan: targets.Plan | None = None, source: bytes | None = None) -> FileOutcome | None:
     """Store one file's content (``source``, or the file on disk when None) the best way the options allow."""
-    note = ""
+    note, reason = "", None
     if options.images == "lossless" and _is_jpeg(member):
         try:
             outcome = _add_jpeg_repack(writer, member, cancel, source)
@@ -238,8 +239,8 @@ def _add_file(writer: ArchiveWriter, member: Member, options: CompressOptions, m
             return _unreadable(member, exc, sink, report)
         if outcome.kind == "lossless-jpeg":
             return outcome
-        note = outcome.note
-        if "did not rebuild" in note:
+        note, reason = outcome.note, outcome.reason
+        if reason is IssueCode.REPACK_MISMATCH:
             sink.warning(member.name, note)
             report.warnings.append((member.name, note))
     if model is not None:
@@ -247,27 +248,28 @@ def _add_file(writer: ArchiveWriter, member: Member, options: CompressOptions, m
             info, decoded = classify_and_decode(member.path, source)
         except (LatentzipError, OSError) as exc:
             info, decoded = None, None
-            note = f"could not be inspected ({exc}); stored byte-exact"
+            note, reason = f"could not be inspected ({exc}); stored byte-exact", IssueCode.NOT_INSPECTED
         if decoded is not None:
             try:
                 outcome = _add_image(writer, member, decoded, options, model, cancel, plan)
             except CancelledError:
                 raise
             except (LatentzipError, ValueError, MemoryError) as exc:
-                outcome, note = None, f"could not be coded ({exc}); stored byte-exact"
+                outcome, reason = None, IssueCode.CODING_FAILED
+                note = f"could not be coded ({exc}); stored byte-exact"
                 sink.warning(member.name, note)
                 report.warnings.append((member.name, note))
             if outcome is not None and outcome.kind == "lossy":
                 return outcome
             if outcome is not None:
-                note = outcome.note
+                note, reason = outcome.note, outcome.reason
         elif info is not None:
-            note = info.reason
-            if info.reason.startswith("does not decode"):
+            note, reason = info.reason, info.code
+            if info.code is IssueCode.DOES_NOT_DECODE:
                 sink.warning(member.name, f"{info.reason}; stored byte-exact")
                 report.warnings.append((member.name, info.reason))
     try:
-        return _add_stored(writer, member, cancel, note, source)
+        return _add_stored(writer, member, cancel, note, source, reason)
     except OSError as exc:
         return _unreadable(member, exc, sink, report)
 
@@ -285,15 +287,17 @@ def _add_jpeg_repack(writer: ArchiveWriter, member: Member, cancel: CancelToken,
                      source: bytes | None = None) -> FileOutcome:
     """Re-pack a JPEG with JPEG XL, verified; a "stored" outcome says why it must be stored plain."""
     if member.size > REPACK_MAX_BYTES:
-        return FileOutcome(member.name, "stored", member.size, 0, note="too large to re-pack; stored byte-exact")
+        return FileOutcome(member.name, "stored", member.size, 0, note="too large to re-pack; stored byte-exact",
+                           reason=IssueCode.TOO_LARGE)
     data = member.path.read_bytes() if source is None else source
     if hashlib.sha256(data).hexdigest() != member.sha256:
         raise LatentzipError("the file changed while it was being archived", member.name)
     cancel.check()
-    payload, note = jpeg_repack.repack(data)
+    attempt = jpeg_repack.try_repack(data)
     cancel.check()
+    payload = attempt.payload
     if payload is None:
-        return FileOutcome(member.name, "stored", member.size, 0, note=note)
+        return FileOutcome(member.name, "stored", member.size, 0, note=attempt.note, reason=attempt.reason)
     width, height = jpeg_repack.jxl_size(payload, member.name)
     header = _base_header(member, EntryKind.JPEG_REPACK)
     header.update(width=width, height=height, format="JPEG")
@@ -397,7 +401,7 @@ def _lzma_pays(path: Path, data: bytes | None = None) -> bool:
 
 
 def _add_stored(writer: ArchiveWriter, member: Member, cancel: CancelToken, note: str,
-                source: bytes | None = None) -> FileOutcome:
+                source: bytes | None = None, reason: IssueCode | None = None) -> FileOutcome:
     use_lzma = _lzma_pays(member.path, source)
     kind = EntryKind.LZMA if use_lzma else EntryKind.STORED
     chunks = _read_chunks(member.path, cancel, source)
@@ -408,7 +412,7 @@ def _add_stored(writer: ArchiveWriter, member: Member, cancel: CancelToken, note
         header["note"] = note
     record = writer.add_stream(header, _lzma_chunks(chunks, member.size) if use_lzma else chunks)
     stored = record.payload_len
-    return FileOutcome(member.name, "lzma" if use_lzma else "stored", member.size, stored, note=note)
+    return FileOutcome(member.name, "lzma" if use_lzma else "stored", member.size, stored, note=note, reason=reason)
 
 
 def _hash_checked(chunks: Iterator[bytes], member: Member) -> Iterator[bytes]:

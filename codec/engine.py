@@ -12,6 +12,7 @@ from .compressor import compress
 from .jpeg_repack import estimated_lossless_size
 from .extractor import decode_image_entry, extract, list_entries, output_name, test_archive
 from .preview import CheckpointPreview, PreviewReport, preview_image, preview_pixels
+from .outcomes import Issue, IssueCode, Operation, OutcomeKind
 from .progress import CancelToken, NullSink, ProgressEvent, ProgressSink
 from .reports import (
     CHECKPOINTS,
@@ -35,4 +36,5 @@ __all__ = [
     "CompressOptions", "ExtractOptions", "CompressReport", "ExtractReport", "TestReport", "FileOutcome", "TargetResult",
     "PreviewReport", "CheckpointPreview", "ProgressEvent", "ProgressSink", "NullSink", "CancelToken",
     "ModelRegistry", "default_registry", "CHECKPOINTS", "QUALITY_FLOORS", "estimated_lossless_size", "IMAGE_MODES",
+    "OutcomeKind", "Operation", "IssueCode", "Issue",
 ]

@@ -68,6 +68,10 @@ class ModelIntegrityError(LatentzipError):
     """A bundled model or its entropy tables fail validation."""
 
 
+class UnsupportedModelFormatError(ModelIntegrityError):
+    """A model set's manifest is of a format this version does not read (a newer Latentzip wrote it)."""
+
+
 class ImageDecodeError(LatentzipError):
     """A file with an image extension could not be decoded."""
 

@@ -200,7 +200,7 @@ def extract(archive: Path, out_dir: Path, options: ExtractOptions = ExtractOptio
     """Restore the selected entries under ``out_dir``."""
     sink = sink or NullSink()
     cancel = cancel or CancelToken()
-    registry = registry or default_registry()
+    registry = (registry or default_registry()).at(options.precision)
     out_dir = Path(out_dir)
     report = ExtractReport()
     start = time.monotonic()

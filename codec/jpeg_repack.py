@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from dataclasses import dataclass
 
 from .errors import ArchiveFormatError, ArchiveLimitError, ContentHashError, LatentzipError
+from .outcomes import IssueCode
 
 TYPICAL_RATIO = 0.811
 """Re-packed size / JPEG size, measured on ../shared/data/photos (10 camera JPEGs, 9.84 MB -> 7.98 MB);
@@ -70,16 +72,32 @@ def _decode(payload: bytes) -> bytes | None:
     return bytes(data) if is_jpeg else None
 
 
+@dataclass(frozen=True)
+class Repack:
+    """A re-pack attempt: the payload, or why there is none (``reason`` for code, ``note`` for people)."""
+
+    payload: bytes | None
+    reason: IssueCode | None = None
+    note: str = ""
+
+
 def repack(data: bytes) -> tuple[bytes | None, str]:
     """(JPEG XL payload, "") when it rebuilds ``data`` exactly and is smaller; else (None, why)."""
+    result = try_repack(data)
+    return result.payload, result.note
+
+
+def try_repack(data: bytes) -> Repack:
+    """Re-pack ``data``; the payload only when it rebuilds ``data`` exactly and is smaller."""
     if not available():
-        return None, "JPEG XL support (pillow-jxl-plugin) is not installed; stored byte-exact"
+        return Repack(None, IssueCode.REPACK_UNAVAILABLE,
+                      "JPEG XL support (pillow-jxl-plugin) is not installed; stored byte-exact")
     try:
         payload = _encode(data)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # the Rust binding's panics derive from BaseException
-        return None, f"JPEG XL cannot re-pack this JPEG ({exc}); stored byte-exact"
+        return Repack(None, IssueCode.REPACK_UNAVAILABLE, f"JPEG XL cannot re-pack this JPEG ({exc}); stored byte-exact")
     try:
         rebuilt = _decode(payload)
     except (KeyboardInterrupt, SystemExit):
@@ -90,10 +108,11 @@ def repack(data: bytes) -> tuple[bytes | None, str]:
         why = "" if rebuilt is not None else "no reconstruction data"
     if rebuilt != data:
         detail = f" ({why})" if why else ""
-        return None, f"the JPEG XL re-pack did not rebuild the original bytes{detail}; stored byte-exact"
+        return Repack(None, IssueCode.REPACK_MISMATCH,
+                      f"the JPEG XL re-pack did not rebuild the original bytes{detail}; stored byte-exact")
     if len(payload) >= len(data):
-        return None, "re-packing would not make it smaller; stored byte-exact"
-    return payload, ""
+        return Repack(None, IssueCode.REPACK_NOT_SMALLER, "re-packing would not make it smaller; stored byte-exact")
+    return Repack(payload)
 
 
 def rebuild(payload: bytes, *, name: str, size: int, sha256: str) -> bytes:

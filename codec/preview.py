@@ -63,10 +63,11 @@ def centre_region(width: int, height: int, max_pixels: int = PREVIEW_MAX_PIXELS)
 
 def preview_pixels(rgb: np.ndarray, alpha: np.ndarray | None = None, checkpoints: tuple[str, ...] = CHECKPOINTS,
                    entropy: str = "range", registry: ModelRegistry | None = None,
-                   cancel: CancelToken | None = None, model_hash: str | None = None) -> dict[str, CheckpointPreview]:
-    """Code ``rgb`` at each checkpoint and measure it."""
+                   cancel: CancelToken | None = None, model_hash: str | None = None,
+                   precision: str | None = None) -> dict[str, CheckpointPreview]:
+    """Code ``rgb`` at each checkpoint, with the networks at ``precision``, and measure it."""
     cancel = cancel or CancelToken()
-    model = (registry or default_registry()).get(model_hash)
+    model = (registry or default_registry()).get(model_hash, precision)
     height, width = rgb.shape[:2]
     alpha_bytes = len(encode_alpha(alpha)) if alpha is not None else 0
     results = {}
@@ -83,14 +84,14 @@ def preview_pixels(rgb: np.ndarray, alpha: np.ndarray | None = None, checkpoints
 
 def preview_image(path: Path, checkpoints: tuple[str, ...] = CHECKPOINTS, entropy: str = "range",
                   registry: ModelRegistry | None = None, cancel: CancelToken | None = None,
-                  max_pixels: int = PREVIEW_MAX_PIXELS) -> PreviewReport:
-    """Decode ``path``, crop large images to a centre region, and preview each checkpoint."""
+                  max_pixels: int = PREVIEW_MAX_PIXELS, precision: str | None = None) -> PreviewReport:
+    """Decode ``path``, crop large images to a centre region, and preview each checkpoint at ``precision``."""
     decoded = decode_image(Path(path))
     height, width = decoded.rgb.shape[:2]
     left, top, w, h = centre_region(width, height, max_pixels)
     rgb = np.ascontiguousarray(decoded.rgb[top : top + h, left : left + w])
     alpha = None if decoded.alpha is None else decoded.alpha[top : top + h, left : left + w]
-    results = preview_pixels(rgb, alpha, checkpoints, entropy, registry, cancel)
+    results = preview_pixels(rgb, alpha, checkpoints, entropy, registry, cancel, precision=precision)
     if decoded.metadata.orientation not in (None, 1):
         results = {k: replace(r, reconstruction=upright_preview(r.reconstruction, decoded.metadata))
                    for k, r in results.items()}

@@ -12,19 +12,23 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from .errors import CancelledError
+from .outcomes import Operation
 
 
 @dataclass(frozen=True)
 class ProgressEvent:
     """A snapshot of a running operation."""
 
-    operation: str  # "compress", "extract", "test", "preview"
+    operation: Operation  # a plain string is converted (an unknown one refused)
     files_done: int
     files_total: int
     bytes_done: int
     bytes_total: int
     current: str = ""
     elapsed_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "operation", Operation(self.operation))
 
     @property
     def fraction(self) -> float:
@@ -86,9 +90,9 @@ class CancelToken:
 class ProgressTracker:
     """Accumulates counts and emits events to a sink, rate-limited."""
 
-    def __init__(self, sink: ProgressSink, operation: str, files_total: int, bytes_total: int,
+    def __init__(self, sink: ProgressSink, operation: Operation | str, files_total: int, bytes_total: int,
                  min_interval_s: float = 0.1) -> None:
-        self.sink, self.operation = sink, operation
+        self.sink, self.operation = sink, Operation(operation)
         self.files_total, self.bytes_total = files_total, bytes_total
         self.files_done = 0
         self.bytes_done = 0

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .outcomes import IssueCode, OutcomeKind
+from .runtime.model_set import PRECISIONS
+
 CHECKPOINTS = ("A", "B", "C")
 # After coding, an image whose MS-SSIM is under its checkpoint's floor is stored byte-exact instead.
 QUALITY_FLOORS = {"A": 0.95, "B": 0.97, "C": 0.98}
@@ -24,6 +27,10 @@ class CompressOptions:
     target_size: int | None = None  # bytes of the whole archive, headers and index included
     min_quality: float | None = None  # MS-SSIM every coded image must reach
     strip_location: bool = False  # remove GPS / XMP / IPTC location fields from the stored images
+    # The networks' precision for this job: "auto" (the model set's default per checkpoint), "fp32" or
+    # "int8"; None: the registry's (itself "auto" unless made with ``ModelRegistry.at``). Archives name
+    # the model set, never the precision, and any precision decodes any archive.
+    precision: str | None = None
 
     @property
     def floor(self) -> float:
@@ -36,6 +43,8 @@ class CompressOptions:
             raise ValueError(f"entropy must be one of {', '.join(ENTROPY_MODES)}")
         if self.images not in IMAGE_MODES:
             raise ValueError(f"images must be one of {', '.join(IMAGE_MODES)}")
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
         if self.target_size is not None and self.min_quality is not None:
             raise ValueError("give a size target or a quality target, not both")
         if self.target_size is not None and (isinstance(self.target_size, bool) or not isinstance(self.target_size, int)
@@ -57,14 +66,23 @@ class ExtractOptions:
     overwrite: bool = False
     keep_going: bool = False
     as_png: bool = False
+    precision: str | None = None  # the decoder's precision for this job (see CompressOptions.precision)
+
+    def __post_init__(self) -> None:
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
 
 
 @dataclass(frozen=True)
 class FileOutcome:
-    """What happened to one archived file."""
+    """What happened to one archived file.
+
+    ``kind`` is an ``OutcomeKind`` (a plain string is converted, and an unknown one
+    refused); ``reason`` says in code why a file was stored as it is, ``note`` in words.
+    """
 
     name: str
-    kind: str  # "lossy", "stored", "lzma", "lossless-jpeg", "duplicate", "directory", "symlink"
+    kind: OutcomeKind
     original_size: int
     stored_size: int
     pixels: int = 0
@@ -73,6 +91,12 @@ class FileOutcome:
     note: str = ""
     source_format: str = ""  # the image file's format ("JPEG", "PNG"...) when it was decoded
     checkpoint: str | None = None  # for coded images: the checkpoint used
+    reason: IssueCode | None = None  # why it was stored as it is (None: coded, or no reason given)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", OutcomeKind(self.kind))
+        if self.reason is not None:
+            object.__setattr__(self, "reason", IssueCode(self.reason))
 
 
 @dataclass(frozen=True)
@@ -120,16 +144,16 @@ class CompressReport:
 
     @property
     def lossy_pixels(self) -> int:
-        return sum(o.pixels for o in self.outcomes if o.kind == "lossy")
+        return sum(o.pixels for o in self.outcomes if o.kind is OutcomeKind.LOSSY)
 
     @property
     def lossy_jpeg_sources(self) -> int:
         """JPEG files that were lossily re-coded: a second generation of loss on top of the JPEG's own."""
-        return sum(1 for o in self.outcomes if o.kind == "lossy" and o.source_format == "JPEG")
+        return sum(1 for o in self.outcomes if o.kind is OutcomeKind.LOSSY and o.source_format == "JPEG")
 
     @property
     def duplicates(self) -> int:
-        return sum(1 for o in self.outcomes if o.kind == "duplicate")
+        return sum(1 for o in self.outcomes if o.kind is OutcomeKind.DUPLICATE)
 
 
 def second_generation_note(jpeg_count: int, remedy: str = "use --images lossless") -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .outcomes import Issue, IssueCode
 
 FILE, DIRECTORY, SYMLINK = "file", "directory", "symlink"
 
@@ -35,7 +36,7 @@ class Member:
 @dataclass
 class ScanResult:
     members: list[Member]
-    skipped: list[tuple[str, str]]  # (name, reason): specials, unreadable folders
+    skipped: list[Issue]  # specials (warnings), unreadable files and folders (failures)
 
     @property
     def total_bytes(self) -> int:
@@ -74,26 +75,26 @@ def scan_inputs(inputs: list[Path], exclude: Path | None = None) -> ScanResult:
     except OSError:
         excluded = None
     members: list[Member] = []
-    skipped: list[tuple[str, str]] = []
+    skipped: list[Issue] = []
 
     def visit(name: str, path: Path) -> None:
         try:
             st = os.lstat(path)
         except OSError as exc:
-            skipped.append((name, f"cannot read: {exc.strerror or exc}"))
+            skipped.append(Issue(IssueCode.UNREADABLE, name, f"cannot read: {exc.strerror or exc}"))
             return
         if _same_file(st, excluded):
             return
         member = _member(name, path, st)
         if member is None:
-            skipped.append((name, "special file (FIFO, socket or device) skipped"))
+            skipped.append(Issue(IssueCode.SPECIAL_FILE, name, "special file (FIFO, socket or device) skipped"))
             return
         members.append(member)
         if member.kind == DIRECTORY:
             try:
                 children = sorted(os.listdir(path))
             except OSError as exc:
-                skipped.append((name, f"cannot list folder: {exc.strerror or exc}"))
+                skipped.append(Issue(IssueCode.UNREADABLE, name, f"cannot list folder: {exc.strerror or exc}"))
                 return
             for child in children:
                 visit(f"{name}/{child}", path / child)

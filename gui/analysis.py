@@ -5,6 +5,10 @@ Figures (bpp, MS-SSIM, PSNR per checkpoint) are kept for every image seen;
 the pixels (before and after, as QImages made on the worker) only for the
 last few. A new preview request cancels the previous one; estimate requests
 (``request_figures``) are queued behind and are not cancelled by previews.
+
+``precision`` (the networks' precision, chosen in the window) goes into every job
+when it is submitted and into the cache key, so a switch never shows figures or
+pixels made at the other precision, and a running job keeps its own.
 """
 
 from __future__ import annotations
@@ -64,16 +68,16 @@ class PreviewPixels:
     after: dict[str, QImage]
 
 
-def _key(path: Path) -> tuple[str, int, int]:
+def _key(path: Path, precision: str) -> tuple[str, int, int, str]:
     try:
         st = os.stat(path)
-        return str(path), st.st_size, st.st_mtime_ns
+        return str(path), st.st_size, st.st_mtime_ns, precision
     except OSError:
-        return str(path), -1, -1
+        return str(path), -1, -1, precision
 
 
-def _compute(path: Path, token) -> tuple[PreviewFigures, PreviewPixels]:
-    report = engine.preview_image(path, cancel=token)
+def _compute(path: Path, token, precision: str) -> tuple[PreviewFigures, PreviewPixels]:
+    report = engine.preview_image(path, cancel=token, precision=precision)
     token.check()
     pixels = PreviewPixels(to_qimage(report.original),
                            {name: to_qimage(r.reconstruction) for name, r in report.results.items()})
@@ -94,12 +98,13 @@ class AnalysisService(QObject):
         self._figures: dict[tuple, PreviewFigures] = {}
         self._pixels: OrderedDict[tuple, PreviewPixels] = OrderedDict()
         self._preview_job: Job | None = None
+        self.precision = "auto"  # for the jobs submitted from now on (see the module's docstring)
 
     def figures(self, path: Path) -> PreviewFigures | None:
-        return self._figures.get(_key(path))
+        return self._figures.get(_key(path, self.precision))
 
     def pixels(self, path: Path) -> PreviewPixels | None:
-        return self._pixels.get(_key(path))
+        return self._pixels.get(_key(path, self.precision))
 
     def _store(self, key: tuple, figures: PreviewFigures, pixels: PreviewPixels) -> None:
         new = key not in self._figures
@@ -120,7 +125,8 @@ class AnalysisService(QObject):
         """Show ``path``: from the cache at once, or computed (cancelling the previous request)."""
         path = Path(path)
         self.cancel_preview()
-        key = _key(path)
+        precision = self.precision
+        key = _key(path, precision)
         if key in self._pixels:
             self._pixels.move_to_end(key)
             self.preview_ready.emit(path, self._figures[key], self._pixels[key])
@@ -138,14 +144,16 @@ class AnalysisService(QObject):
                 self._preview_job = None
                 self.preview_failed.emit(path, error)
 
-        job = Job("preview", lambda sink, token: _compute(path, token), on_done=done, on_error=failed, tag=path)
+        job = Job("preview", lambda sink, token: _compute(path, token, precision), on_done=done, on_error=failed,
+                  tag=path)
         self._preview_job = job
         self._runner.submit(job)
 
     def request_figures(self, path: Path, on_done: Callable[[PreviewFigures | None], None]) -> Job | None:
         """Figures for the estimate: cached, or computed in the background (None on failure)."""
         path = Path(path)
-        key = _key(path)
+        precision = self.precision
+        key = _key(path, precision)
         if key in self._figures:
             on_done(self._figures[key])
             return None
@@ -154,6 +162,6 @@ class AnalysisService(QObject):
             self._store(key, *result)
             on_done(result[0])
 
-        job = Job("estimate", lambda sink, token: _compute(path, token), on_done=done,
+        job = Job("estimate", lambda sink, token: _compute(path, token, precision), on_done=done,
                   on_error=lambda error: on_done(None), tag=path)
         return self._runner.submit(job)

@@ -4,7 +4,8 @@ Three worker threads run the engine: ``scan`` (walking input folders, reading
 archive indexes), ``analysis`` (previews and the size estimate) and ``jobs``
 (compress, extract, test: one at a time, with progress and Cancel). All
 models and widgets are updated in the jobs' callbacks, on the GUI thread.
-The operations themselves live in ``operations.py``.
+The operations themselves live in ``operations.py``; they see this window only
+through the ``OperationsHost`` methods below (section "operations host").
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from PySide6.QtCore import QItemSelectionModel, QTimer
 from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
-from ..codec.engine import CHECKPOINTS, default_registry
+from ..codec.engine import CHECKPOINTS, ProgressEvent
 from . import dialogs, paths
 from .actions import Actions, build_menus, create_actions
 from .analysis import AnalysisService
@@ -24,7 +25,7 @@ from .archive_view import ArchiveModel, ArchivePage
 from .compress_page import CompressPage
 from .estimate import Estimate, Estimator
 from .input_list import InputEntry, InputModel, scan_input
-from .operations import Operations
+from .operations import CompressRequest, Operations
 from .progress_panel import Band, ProgressPanel, ResultPanel
 from .settings import Settings
 from .worker import Job, JobRunner
@@ -54,10 +55,10 @@ class MainWindow(QMainWindow):
             self.actions.samples.setIcon(icon)
         build_menus(self, self.actions)
         self._build()
-        self.ops = Operations(self)
+        self.ops = Operations(self, self.settings, self.job_runner, self.scan_runner)
+        self._estimate_timer = QTimer(self, singleShot=True, interval=250, timeout=self._restart_estimate)
         self._connect()
         self._restore()
-        self._estimate_timer = QTimer(self, singleShot=True, interval=250, timeout=self._restart_estimate)
         self.update_actions()
 
     # layout --------------------------------------------------------------------
@@ -202,13 +203,24 @@ class MainWindow(QMainWindow):
         self.settings.target = (page.mode, page.size_edit.text(), page.quality_spin.value())
         self._show_estimate(self.estimator.latest)
 
+    @property
+    def precision(self) -> str:
+        """The networks' precision that new jobs carry ("auto", "fp32" or "int8")."""
+        return self.analysis.precision
+
     def set_precision(self, name: str) -> None:
-        """Which networks the engine runs (archives decode the same either way)."""
+        """Which networks new jobs run (archives decode the same either way); a running job keeps its own."""
         if name not in self.actions.precisions:
             return
         self.actions.precisions[name].setChecked(True)
-        default_registry().set_precision(name)
         self.settings.precision = name
+        if self.analysis.precision == name:
+            return
+        self.analysis.precision = name  # previews and estimates are cached per precision
+        image = self._current_image()
+        if image is not None:
+            self._current_input_changed(self.input_panel.tree.currentIndex(), None)
+        self.restart_estimate_soon()
 
     def _mode_changed(self, mode: str) -> None:
         (self.actions.split if mode == "split" else self.actions.side).setChecked(True)
@@ -359,6 +371,81 @@ class MainWindow(QMainWindow):
         self.archive_page.show_archive(None)
         self.setWindowTitle("Latentzip")
         self.update_actions()
+
+    # operations host (see operations.OperationsHost) -----------------------------
+    def dialog_parent(self) -> QWidget:
+        return self
+
+    def compress_request(self) -> CompressRequest | None:
+        if not self.inputs.entries or self.inputs.scanning:
+            return None
+        target = self.target_options()
+        return CompressRequest(self.inputs.paths(), self.checkpoint, self.image_mode, target,
+                               self.compress_page.strip_location, self.precision)
+
+    def pause_estimate(self) -> None:
+        self.estimator.stop()
+
+    def operation_started(self, title: str) -> None:
+        self.progress_panel.start(title)
+        self.band.setCurrentWidget(self.progress_panel)
+        self.band.setVisible(True)
+
+    def operation_progress(self, event: ProgressEvent) -> None:
+        self.progress_panel.update_event(event)
+
+    def operation_cancelling(self) -> None:
+        self.progress_panel.cancelling()
+
+    def show_result(self, title: str, figures: list[tuple[str, str]], issues: list[tuple[str, str]],
+                    ok: bool = True) -> None:
+        self.result_panel.show_result(title, figures, issues, ok=ok)
+
+    def operation_ended(self) -> None:
+        self.band.setCurrentWidget(self.result_panel)
+        self.band.setVisible(True)
+        self.update_actions()
+        self.restart_estimate_soon()  # stopped while the job ran; the cache makes it quick
+
+    def state_changed(self) -> None:
+        self.update_actions()
+
+    def show_status(self, message: str, timeout_ms: int) -> None:
+        self.statusBar().showMessage(message, timeout_ms)
+
+    def current_archive(self) -> Path | None:
+        return self.archive_page.archive
+
+    def archive_selection(self, selected: bool) -> tuple[list, tuple[str, ...]] | None:
+        if not selected:
+            return list(self.archive_model.records), ()
+        rows = self.archive_page.selected_rows()
+        if not rows:
+            return None
+        return self.archive_model.records_for(rows), self.archive_model.patterns_for(rows)
+
+    def show_archive(self, path: Path, records: list) -> None:
+        self.archive_model.set_records(records)
+        self.archive_page.show_archive(path)
+        self.setWindowTitle(f"Latentzip — {path.name}")
+        self.tabs.setCurrentIndex(ARCHIVE_TAB)
+        self.update_actions()
+
+    def show_unreadable_archive(self, path: Path) -> None:
+        self.archive_model.set_records([])
+        self.archive_page.show_archive(path)
+        self.archive_page.header.setText(
+            f"<b>{path.name}</b> — <span style='color:#c0392b'>the archive's index cannot be read</span>"
+            f"<br>Extract all recovers the entries that are intact; Test lists the damage.")
+        self.tabs.setCurrentIndex(ARCHIVE_TAB)
+        self.update_actions()
+
+    def mark_damaged(self, failed: list[tuple[str, str]]) -> None:
+        self.archive_model.mark_damaged(failed)
+
+    def show_test_result(self, damaged: list[tuple[str, str]]) -> None:
+        self.archive_model.set_test_result(damaged)
+        self.archive_page.refresh_header()
 
     # closing ---------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802

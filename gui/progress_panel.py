@@ -13,7 +13,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
                                QSizePolicy, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from ..codec.engine import ProgressEvent, second_generation_note
+from ..codec.engine import IssueCode, Operation, OutcomeKind, ProgressEvent, second_generation_note
 from .drop_zone import tool_button
 from .format import human_duration, human_size, rate
 
@@ -83,7 +83,7 @@ class ProgressPanel(QFrame):
         self.current.setText(event.current or "")
         self.current.setToolTip(event.current or "")
         parts = [f"{event.files_done} of {event.files_total} files"]
-        if event.operation == "estimate":  # a target's estimate pass comes before the compression itself
+        if event.operation is Operation.ESTIMATE:  # a target's estimate pass comes before the compression itself
             parts[0] = f"Estimating for the target: {parts[0]}"
         if event.elapsed_s > 0.5 and event.bytes_done:
             parts.append(rate(event.bytes_done, event.elapsed_s))
@@ -145,7 +145,7 @@ class ResultPanel(QFrame):
 
 def compress_figures(report) -> list[tuple[str, str]]:
     """Original size, archive size, ratio, mean bpp, time: the figures of a CompressReport."""
-    lossy = [o for o in report.outcomes if o.kind == "lossy"]
+    lossy = [o for o in report.outcomes if o.kind is OutcomeKind.LOSSY]
     figures = [("Original", human_size(report.original_size)), ("Archive", human_size(report.archive_size)),
                ("Ratio", f"{report.ratio:.2f} : 1" if report.ratio else "–")]
     pixels = sum(o.pixels for o in lossy)
@@ -158,7 +158,7 @@ def compress_figures(report) -> list[tuple[str, str]]:
         figures.append(("Mean bpp", "– (no image was coded)"))
     figures.append(("Time", human_duration(report.seconds)))
     figures.append(("Images coded", f"{len(lossy)}"))
-    kept = sum(1 for o in report.outcomes if o.kind == "lossless-jpeg")
+    kept = sum(1 for o in report.outcomes if o.kind is OutcomeKind.LOSSLESS_JPEG)
     if kept:
         figures.append(("JPEGs kept exactly", f"{kept} (re-packed, rebuilt bit for bit)"))
     if report.duplicates:
@@ -179,13 +179,14 @@ def compress_figures(report) -> list[tuple[str, str]]:
 def compress_issues(report) -> list[tuple[str, str]]:
     """Files that failed, or were stored losslessly with a reason, and warnings."""
     issues = [(name, f"failed: {reason}") for name, reason in report.failed]
-    jpegs = sum(1 for o in report.outcomes if o.kind == "lossy" and o.source_format == "JPEG")
+    jpegs = sum(1 for o in report.outcomes if o.kind is OutcomeKind.LOSSY and o.source_format == "JPEG")
     if jpegs:
         issues.insert(0, ("(JPEG sources)", second_generation_note(jpegs, "choose “Keep originals exactly”")))
     seen = {name for name, _ in issues}
     for o in report.outcomes:
         # plain files are not news, nor duplicates (counted in the figures)
-        if o.note and o.note != "not an image" and o.kind != "duplicate" and o.name not in seen:
+        if o.note and o.reason is not IssueCode.NOT_AN_IMAGE and o.kind is not OutcomeKind.DUPLICATE \
+                and o.name not in seen:
             issues.append((o.name, o.note))
             seen.add(o.name)
     for name, message in report.warnings:

@@ -116,7 +116,8 @@ def test_precision_choice_reaches_the_engine_and_persists(window):
     from latentzip.codec.engine import default_registry
 
     window.actions.precisions["fp32"].trigger()
-    assert default_registry().precision == "fp32"
+    assert window.precision == "fp32" and window.analysis.precision == "fp32"  # what new jobs carry
+    assert default_registry().precision == "auto"  # no global state changes
     assert window.settings.precision == "fp32"
     window.actions.precisions["auto"].trigger()
-    assert default_registry().precision == "auto"
+    assert window.precision == "auto"

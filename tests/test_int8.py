@@ -26,9 +26,7 @@ CROPS = ("photo_crop.png", "metric_a.png", "metric_b.png")
 
 
 def _load(folder: Path, precision: str) -> ModelSet:
-    model = ModelSet.load(folder)
-    model.precision = precision
-    return model
+    return ModelSet.load(folder).at(precision)
 
 
 @pytest.fixture(scope="module")
@@ -110,9 +108,7 @@ def test_archive_written_in_int8_extracts_in_fp32_and_back(folder, crops, tmp_pa
     Image.fromarray(crops[0]).save(src / "a.png")
     root = folder.parent
     for writer, reader in (("int8", "fp32"), ("fp32", "int8")):
-        w, r = ModelRegistry([root]), ModelRegistry([root])
-        w.set_precision(writer)
-        r.set_precision(reader)
+        w, r = ModelRegistry([root]).at(writer), ModelRegistry([root]).at(reader)
         archive = tmp_path / f"{writer}.ltz"
         report = engine.compress([src], archive, engine.CompressOptions(checkpoint="B", quality_floor=0.0),
                                  registry=w)
@@ -128,7 +124,7 @@ def test_archive_written_in_int8_extracts_in_fp32_and_back(folder, crops, tmp_pa
 def test_variants_leave_the_content_hash_alone(fp32):
     import hashlib
 
-    files = fp32.manifest["files"]
+    files = dict(fp32.manifest.files)
     assert not set(files) & set(INT8_FILES.values())
     assert hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest() == fp32.content_hash
 
@@ -173,13 +169,13 @@ def test_precision_setting(tmp_path):
     bare = ModelSet.load(copy)
     assert bare.default_precision("A") == "int8" and bare.default_precision("C") == "fp32"
     for precision in ("auto", "fp32", "int8"):
-        bare.precision = precision
-        assert bare.precision_for("encoder", "A") == "fp32"  # no int8 file: float, whatever the setting
-    bare.precision = "fast"
+        assert bare.at(precision).precision_for("encoder", "A") == "fp32"  # no int8 file: float, whatever the setting
     with pytest.raises(ValueError):
-        bare.precision_for("encoder", "A")
+        bare.at("fast")
     with pytest.raises(ValueError):
-        ModelRegistry([tmp_path]).set_precision("fp16")
+        ModelRegistry([tmp_path]).at("fp16")
+    with pytest.raises(ValueError):
+        ModelRegistry([tmp_path]).get(precision="fp16")
 
 
 def test_auto_follows_the_manifest_per_checkpoint(folder, tmp_path):
@@ -191,8 +187,7 @@ def test_auto_follows_the_manifest_per_checkpoint(folder, tmp_path):
     model = ModelSet.load(copy)
     assert model.precision == "auto"
     assert [model.precision_for("decoder", cp) for cp in "ABC"] == ["int8", "fp32", "int8"]
-    model.precision = "fp32"
-    assert [model.precision_for("decoder", cp) for cp in "ABC"] == ["fp32"] * 3
+    assert [model.at("fp32").precision_for("decoder", cp) for cp in "ABC"] == ["fp32"] * 3
 
 
 def test_cli_takes_a_precision():

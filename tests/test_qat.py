@@ -19,7 +19,7 @@ from training.export import export_onnx  # noqa: E402
 from training.export_int8 import int8_transform, quantizer_order, weight_only_int8  # noqa: E402
 from training.fake_quant import ActQuant, QuantTransforms, fake_quant_weight  # noqa: E402
 from training.freeze import freeze_gdn  # noqa: E402
-from training.qat import lambda_of  # noqa: E402
+from training.qat_core import lambda_of  # noqa: E402
 from training.student import analysis, prune_stage, stage_stats, synthesis, widths_of  # noqa: E402
 from training.train import LAMBDAS  # noqa: E402
 
@@ -73,7 +73,7 @@ def test_activation_ranges_hold_zero_and_round_to_256_levels():
 
 def test_exported_int8_graph_computes_what_fine_tuning_simulated(tmp_path):
     """The int8 file has the student's ranges and rounds where the fine-tuning forward pass rounds."""
-    from training.qat import load_teacher
+    from training.qat_core import load_teacher
 
     teacher = load_teacher()  # the committed network: realistic activations
     student = QuantTransforms(copy.deepcopy(teacher.g_a), copy.deepcopy(teacher.g_s)).eval()
@@ -168,7 +168,7 @@ def test_lambda_follows_the_trained_ladder():
 def test_fine_tuning_changes_only_the_student(tmp_path):
     """One optimisation step moves the student's weights; the teacher's entropy model stays frozen."""
     from training.model import LatentzipNet
-    from training.qat import qat_loss
+    from training.qat_core import qat_loss
 
     torch.manual_seed(0)
     teacher = LatentzipNet(N=12, M=M, NH=8, MZ=8).eval()

@@ -22,6 +22,8 @@ import onnx
 import torch
 
 from latentzip.codec.entropy.tables import ACT_FRAC_BITS
+from latentzip.codec.errors import ModelIntegrityError
+from latentzip.codec.runtime.manifest import Manifest
 from training.checkpoint import load_checkpoint
 from training.freeze import freeze_gdn, gaussian_tables, integer_hyper_decoder, z_tables
 from training.model import LatentzipNet
@@ -125,6 +127,9 @@ def export(checkpoint: Path, levels: dict[str, float], out_root: Path = MODELS, 
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     final = out_root / set_id
+    if _is_released(final):
+        shutil.rmtree(staging)
+        raise FileExistsError(f"{final} is a released model set: its files never change")
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
     drop_unreleased(out_root, keep=final)
@@ -132,13 +137,22 @@ def export(checkpoint: Path, levels: dict[str, float], out_root: Path = MODELS, 
     return final
 
 
+def _is_released(folder: Path) -> bool:
+    """Whether ``folder`` holds a released set; a manifest this version cannot read counts as released."""
+    if not (folder / "manifest.json").is_file():
+        return False
+    try:
+        return Manifest.load(folder).released
+    except ModelIntegrityError:
+        return True  # never delete or replace what cannot be checked
+
+
 def drop_unreleased(out_root: Path, keep: Path) -> None:
     """Remove earlier sets never marked released: only released sets must stay decodable."""
     for folder in out_root.iterdir():
-        manifest = folder / "manifest.json"
-        if folder == keep or not manifest.is_file():
+        if folder == keep or not (folder / "manifest.json").is_file():
             continue
-        if not json.loads(manifest.read_text()).get("released", False):
+        if not _is_released(folder):
             shutil.rmtree(folder)
 
 

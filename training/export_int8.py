@@ -34,7 +34,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from training.fake_quant import BIAS_MARGIN, INT32_MAX, ActQuant, QuantTransforms
 from training.onnx_weights import save_model
-from training.qat import STUDENT_COMMITTED, calibrate, load_teacher, set_levels, student_from_state
+from training.qat_core import STUDENT_COMMITTED, calibrate, load_teacher, set_levels, student_from_state
 
 EXPORT_RECIPE = "image+latent"  # the convolutions that compute in float (from int8-stored weights)
 

@@ -114,8 +114,7 @@ def main() -> int:
     ap.add_argument("--int8", action="store_true", help="also write int8 versions of the pruned transforms")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    model = ModelSet.load(args.set)
-    model.precision = "fp32"
+    model = ModelSet.load(args.set).at("fp32")
     crops = calibration_crops(count=DEFAULTS["crops"], size=DEFAULTS["crop"], seed=DEFAULTS["seed"])
     images = encoder_inputs(crops)
     latents = decoder_inputs(model, crops)

@@ -228,8 +228,7 @@ def quantize_set(folder: Path, recipe: str = DEFAULTS["recipe"], method: str = "
     """
     if out is None:
         unlist_variant(folder)  # until the new files are written and hashed, none is listed
-    model = ModelSet.load(folder)
-    model.precision = "fp32"
+    model = ModelSet.load(folder).at("fp32")
     target = out or folder
     samples = calibration_crops(data, crops, crop, seed)
     images = encoder_inputs(samples)

@@ -11,12 +11,19 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from .location import exif_location, file_format, xmp_has_location
+from .formats import jpeg, png, webp
+from .location import (
+    JPEG_XMP_EXT_PREFIX,
+    PHOTOSHOP_PREFIX,
+    exif_location,
+    file_format,
+    iptc_has_location,
+    xmp_has_location,
+)
 from .metadata import (
     JPEG_EXIF_PREFIX,
     JPEG_ICC_PREFIX,
     JPEG_XMP_PREFIX,
-    PNG_SIGNATURE,
     PNG_XMP_KEYWORD,
     ImageMetadata,
     MetadataBlock,
@@ -107,12 +114,12 @@ def summarize_metadata(meta: ImageMetadata, partial: bool = False) -> MetadataSu
                 continue
             elif kind == "APP2" and data.startswith(JPEG_ICC_PREFIX):
                 continue
-            elif kind == "APP13" and data.startswith(b"Photoshop 3.0\x00"):
+            elif kind == "APP13" and data.startswith(PHOTOSHOP_PREFIX):
                 iptc = True
-                iptc_location = iptc_location or _iptc_location(data)
+                iptc_location = iptc_location or iptc_has_location(data)
             elif kind == "APP0" and data.startswith(b"JFIF\x00"):
                 others.append("JFIF")
-            elif kind == "APP1" and data.startswith(b"http://ns.adobe.com/xmp/extension/\x00"):
+            elif kind == "APP1" and data.startswith(JPEG_XMP_EXT_PREFIX):
                 others.append("extended XMP")
             elif kind == "TRAILER":
                 others.append(f"{len(data)} bytes after the image")
@@ -141,63 +148,33 @@ def summarize_metadata(meta: ImageMetadata, partial: bool = False) -> MetadataSu
                            partial=partial)
 
 
-def _iptc_location(app13: bytes) -> bool:
-    from .location import _photoshop_region
-
-    return _photoshop_region(bytearray(app13), 0, len(app13), strip=False)
-
-
 def _jpeg_blocks(data: bytes) -> tuple[list[MetadataBlock], bool]:
     """APPn and COM segments up to the first scan; (blocks, reached the scan)."""
-    pos, n, blocks = 2, len(data), []
-    while pos + 4 <= n:
-        if data[pos] != 0xFF:
-            return blocks, False
-        if data[pos + 1] == 0xFF:
-            pos += 1
-            continue
-        marker = data[pos + 1]
-        if marker in (0xDA, 0xD9):
-            return blocks, True
-        length = (data[pos + 2] << 8) | data[pos + 3]
-        if length < 2 or pos + 2 + length > n:
-            return blocks, False
-        body = data[pos + 4 : pos + 2 + length]
-        if marker == 0xFE:
-            blocks.append(MetadataBlock("COM", body))
-        elif 0xE0 <= marker <= 0xEF:
-            blocks.append(MetadataBlock(f"APP{marker - 0xE0}", body))
-        pos += 2 + length
-    return blocks, False
+    walked = jpeg.walk(data, until_scan=True)
+    blocks = [MetadataBlock(seg.name, data[seg.start : seg.end]) for seg in walked.segments
+              if seg.is_app or seg.marker == jpeg.COM]
+    return blocks, walked.complete
 
 
 def _png_blocks(data: bytes) -> tuple[list[MetadataBlock], bool]:
-    pos, n, blocks, after = len(PNG_SIGNATURE), len(data), [], False
-    while pos + 8 <= n:
-        length, ctype = struct.unpack(">I4s", data[pos : pos + 8])
-        if ctype == b"IEND":
-            return blocks, True
-        if pos + 12 + length > n:
-            return blocks, False
-        if ctype == b"IDAT":
+    """Ancillary chunks (CRCs not checked); (blocks, reached IEND)."""
+    walked = png.walk(data, check_crc=False)
+    blocks, after = [], False
+    for chunk in walked.chunks:
+        if chunk.type == b"IDAT":
             after = True
-        elif ctype[:1].islower() and ctype.isalpha():
-            blocks.append(MetadataBlock(ctype.decode("ascii"), data[pos + 8 : pos + 8 + length], after))
-        pos += 12 + length
-    return blocks, False
+        elif chunk.type[:1].islower():
+            blocks.append(MetadataBlock(chunk.type.decode("ascii"), data[chunk.start : chunk.end], after))
+    return blocks, walked.complete
 
 
 def _webp_blocks(data: bytes) -> tuple[list[MetadataBlock], bool]:
-    end = 8 + struct.unpack("<I", data[4:8])[0]
-    pos, blocks = 12, []
-    while pos + 8 <= min(end, len(data)):
-        fourcc, size = struct.unpack("<4sI", data[pos : pos + 8])
-        if pos + 8 + size > len(data):
-            return blocks, False
-        if fourcc not in (b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF"):
-            blocks.append(MetadataBlock(fourcc.decode("latin-1"), data[pos + 8 : pos + 8 + size]))
-        pos += 8 + size + (size & 1)
-    return blocks, end <= len(data)
+    """Chunks other than the image's own; (blocks, the whole RIFF was there)."""
+    walked = webp.walk(data)
+    image_chunks = (b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF")
+    blocks = [MetadataBlock(c.fourcc.decode("latin-1"), data[c.start : c.end])
+              for c in walked.chunks if c.fourcc not in image_chunks]
+    return blocks, walked.complete
 
 
 def _tiff_summary(data: bytes, partial: bool) -> MetadataSummary:

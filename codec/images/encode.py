@@ -32,6 +32,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from .formats import jpeg, tiff
 from .jpeg_tables import JpegTables
 from .metadata import (
     JPEG_EXIF_PREFIX,
@@ -152,17 +153,11 @@ def _write_jpeg(im: Image.Image, blocks: list[MetadataBlock], tables: JpegTables
         im.save(buf, "JPEG", **tables.save_options(im.mode))
     data = buf.getvalue()
     # Walk Pillow's header: drop its APPn/COM segments, keep tables and frame up to SOS.
-    pos, kept = 2, []
-    while True:
-        if data[pos] != 0xFF:
-            raise ValueError("unexpected JPEG structure from the encoder")
-        marker = data[pos + 1]
-        if marker == 0xDA:
-            break
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        if not (0xE0 <= marker <= 0xEF or marker == 0xFE):
-            kept.append(data[pos : pos + 2 + length])
-        pos += 2 + length
+    walked = jpeg.walk(data, until_scan=True)
+    if walked.stop is not jpeg.Stop.SCAN:
+        raise ValueError("unexpected JPEG structure from the encoder")
+    kept = [data[seg.offset : seg.end] for seg in walked.segments if not (seg.is_app or seg.marker == jpeg.COM)]
+    pos = walked.end
     header, trailer = [], []
     for b in blocks:
         if b.kind == "TRAILER":
@@ -256,40 +251,4 @@ def _write_tiff(im: Image.Image, metadata: ImageMetadata) -> bytes:
     buf = io.BytesIO()
     im.save(buf, "TIFF", **kwargs)
     data = buf.getvalue()
-    return _append_ifd0_with_sub_ifds(data, subs) if subs else data
-
-
-def _append_ifd0_with_sub_ifds(tiff: bytes, subs: dict[int, dict]) -> bytes:
-    """Add Exif/GPS sub-IFDs, which Pillow's libtiff writer cannot write.
-
-    The sub-IFDs and a copy of IFD0 with pointers to them are appended, and the header
-    is pointed at the new IFD0; IFD0's other entries are copied as raw 12-byte entries,
-    so strips and other out-of-line values stay valid where they are.
-    """
-    from PIL import TiffImagePlugin
-
-    e = "<" if tiff[:2] == b"II" else ">"
-    (ifd0,) = struct.unpack(e + "I", tiff[4:8])
-    (count,) = struct.unpack(e + "H", tiff[ifd0 : ifd0 + 2])
-    entries = {}
-    for i in range(count):
-        raw = tiff[ifd0 + 2 + 12 * i : ifd0 + 14 + 12 * i]
-        entries[struct.unpack(e + "H", raw[:2])[0]] = raw
-    (next_ifd,) = struct.unpack(e + "I", tiff[ifd0 + 2 + 12 * count : ifd0 + 6 + 12 * count])
-    out = bytearray(tiff)
-    for tag, values in subs.items():
-        if len(out) % 2:
-            out += b"\x00"
-        sub = TiffImagePlugin.ImageFileDirectory_v2(ifh=tiff[:8], group=tag)
-        for key, value in values.items():
-            sub[key] = value
-        offset = len(out)
-        out += sub.tobytes(offset)
-        entries[tag] = struct.pack(e + "HHII", tag, 4, 1, offset)  # LONG pointer
-    if len(out) % 2:
-        out += b"\x00"
-    new_ifd0 = len(out)
-    out += struct.pack(e + "H", len(entries)) + b"".join(entries[t] for t in sorted(entries))
-    out += struct.pack(e + "I", next_ifd)
-    struct.pack_into(e + "I", out, 4, new_ifd0)
-    return bytes(out)
+    return tiff.append_sub_ifds(data, subs) if subs else data

@@ -32,22 +32,28 @@ import re
 import struct
 import zlib
 
+from .formats import jpeg, png, tiff, webp
 from .metadata import (
     JPEG_EXIF_PREFIX,
     JPEG_XMP_PREFIX,
-    PNG_SIGNATURE,
     PNG_XMP_KEYWORD,
     parse_png_chunks,
     png_chunk,
 )
 
-__all__ = ["has_location", "strip_location_bytes", "exif_location", "xmp_has_location", "file_format"]
+__all__ = [
+    "has_location",
+    "strip_location_bytes",
+    "exif_location",
+    "xmp_has_location",
+    "iptc_has_location",
+    "file_format",
+    "PHOTOSHOP_PREFIX",
+    "JPEG_XMP_EXT_PREFIX",
+]
 
 GPS_POINTER = 0x8825
 XMP_TIFF_TAG = 700
-_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
-_MAX_IFD_ENTRIES = 1000
-_MAX_IFD_CHAIN = 4
 JPEG_XMP_EXT_PREFIX = b"http://ns.adobe.com/xmp/extension/\x00"
 PHOTOSHOP_PREFIX = b"Photoshop 3.0\x00"
 _IPTC_LOCATION_DATASETS = {26, 27, 90, 92, 95, 100, 101}
@@ -68,11 +74,11 @@ def file_format(data: bytes) -> str | None:
     """"JPEG", "PNG", "WEBP" or "TIFF" from the file's signature, or None."""
     if data[:2] == b"\xff\xd8":
         return "JPEG"
-    if data.startswith(PNG_SIGNATURE):
+    if data.startswith(png.SIGNATURE):
         return "PNG"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+    if webp.is_webp(data):
         return "WEBP"
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
+    if tiff.is_tiff(data):
         return "TIFF"
     return None
 
@@ -114,84 +120,28 @@ def _process(buf: bytearray, strip: bool) -> bytes | None:
 # --------------------------------------------------------------------------- EXIF (TIFF structure)
 
 
-class _Tiff:
-    """A TIFF structure inside ``buf[start:end]``; offsets are relative to ``start``."""
-
-    def __init__(self, buf: bytearray, start: int, end: int) -> None:
-        if end - start < 8 or bytes(buf[start : start + 2]) not in (b"II", b"MM"):
-            raise ValueError("not a TIFF structure")
-        self.buf, self.start, self.end = buf, start, end
-        self.e = "<" if buf[start] == 0x49 else ">"
-        if self.u16(2) != 42:
-            raise ValueError("not a classic TIFF structure")
-
-    @property
-    def size(self) -> int:
-        return self.end - self.start
-
-    def u16(self, off: int) -> int:
-        if off < 0 or off + 2 > self.size:
-            raise ValueError("TIFF offset out of range")
-        return struct.unpack_from(self.e + "H", self.buf, self.start + off)[0]
-
-    def u32(self, off: int) -> int:
-        if off < 0 or off + 4 > self.size:
-            raise ValueError("TIFF offset out of range")
-        return struct.unpack_from(self.e + "I", self.buf, self.start + off)[0]
-
-    def entries(self, ifd: int) -> list[tuple[int, int, int, int, int]]:
-        """(entry offset, tag, type, count, value offset or -1 when inline or out of range)."""
-        n = self.u16(ifd)
-        if n > _MAX_IFD_ENTRIES or ifd + 2 + 12 * n + 4 > self.size:
-            raise ValueError("bad TIFF directory")
-        out = []
-        for i in range(n):
-            at = ifd + 2 + 12 * i
-            tag, typ, count = struct.unpack_from(self.e + "HHI", self.buf, self.start + at)
-            nbytes = _TYPE_SIZES.get(typ, 0) * count
-            value = self.u32(at + 8) if nbytes > 4 else -1
-            if value >= 0 and value + nbytes > self.size:
-                value = -1
-            out.append((at, tag, typ, count, value))
-        return out
-
-    def value_range(self, entry: tuple[int, int, int, int, int]) -> tuple[int, int]:
-        """Where an entry's value lies: inline (in the entry) or out of line."""
-        at, _tag, typ, count, value = entry
-        nbytes = _TYPE_SIZES.get(typ, 0) * count
-        if nbytes <= 4:
-            return at + 8, at + 8 + nbytes
-        return (value, value + nbytes) if value >= 0 else (0, 0)
-
-    def chain(self) -> list[int]:
-        """IFD0 and the IFDs after it (IFD1: the thumbnail), a few at most."""
-        ifds, ifd = [], self.u32(4)
-        while ifd and len(ifds) < _MAX_IFD_CHAIN and ifd not in ifds:
-            if ifd + 2 > self.size:
-                break
-            ifds.append(ifd)
-            n = self.u16(ifd)
-            if ifd + 2 + 12 * n + 4 > self.size:
-                break
-            ifd = self.u32(ifd + 2 + 12 * n)
-        return ifds
-
-    def zero(self, lo: int, hi: int, keep: tuple[int, int]) -> None:
-        """Zero ``[lo, hi)`` (clipped to the structure), leaving the ``keep`` range alone."""
-        lo, hi = max(lo, 0), min(hi, self.size)
-        for a, b in ((lo, min(hi, keep[0])), (max(lo, keep[1]), hi)):
-            if a < b:
-                self.buf[self.start + a : self.start + b] = bytes(b - a)
+def _writable(t: tiff.TiffView) -> bytearray:
+    if not isinstance(t.buf, bytearray):
+        raise TypeError("stripping needs the TIFF structure in a bytearray")
+    return t.buf
 
 
-def _gps_has_position(t: _Tiff, gps: int) -> bool:
+def _zero(t: tiff.TiffView, lo: int, hi: int, keep: tuple[int, int]) -> None:
+    """Zero ``[lo, hi)`` of the structure (clipped to it), leaving the ``keep`` range alone."""
+    lo, hi = max(lo, 0), min(hi, t.size)
+    for a, b in ((lo, min(hi, keep[0])), (max(lo, keep[1]), hi)):
+        if a < b:
+            _writable(t)[t.start + a : t.start + b] = bytes(b - a)
+
+
+def _gps_has_position(t: tiff.TiffView, gps: int) -> bool:
     try:
-        return any(tag != 0 for _, tag, *_ in t.entries(gps))
+        return any(entry.tag != 0 for entry in t.entries(gps))
     except ValueError:
         return False
 
 
-def _tiff_gps(t: _Tiff, strip: bool) -> bool:
+def _tiff_gps(t: tiff.TiffView, strip: bool) -> bool:
     """Find (and remove) the GPS directories of the IFD chain."""
     found = False
     for ifd in t.chain():
@@ -200,10 +150,9 @@ def _tiff_gps(t: _Tiff, strip: bool) -> bool:
         except ValueError:
             continue
         for index, entry in enumerate(entries):
-            at, tag, typ, count, _ = entry
-            if tag != GPS_POINTER or typ not in (4, 13) or count != 1:
+            if entry.tag != GPS_POINTER or entry.type not in (4, 13) or entry.count != 1:
                 continue
-            gps = t.u32(at + 8)
+            gps = t.u32(entry.offset + 8)
             if not _gps_has_position(t, gps):
                 continue
             found = True
@@ -213,21 +162,20 @@ def _tiff_gps(t: _Tiff, strip: bool) -> bool:
     return found
 
 
-def _remove_gps(t: _Tiff, ifd: int, n: int, index: int, gps: int) -> None:
+def _remove_gps(t: tiff.TiffView, ifd: int, n: int, index: int, gps: int) -> None:
     keep = (ifd, ifd + 2 + 12 * n + 4)  # the directory holding the pointer is rewritten, never zeroed
     gps_entries = t.entries(gps)
     for entry in gps_entries:
-        lo, hi = t.value_range(entry)
-        if entry[4] >= 0:  # out-of-line value
-            t.zero(lo, hi, keep)
-    t.zero(gps, gps + 2 + 12 * len(gps_entries) + 4, keep)
-    base = t.start + ifd
-    nxt = t.u32(ifd + 2 + 12 * n)
-    tail = bytes(t.buf[base + 2 + 12 * (index + 1) : base + 2 + 12 * n])
-    t.buf[base + 2 + 12 * index : base + 2 + 12 * index + len(tail)] = tail
-    struct.pack_into(t.e + "H", t.buf, base, n - 1)
-    struct.pack_into(t.e + "I", t.buf, base + 2 + 12 * (n - 1), nxt)
-    t.buf[base + 2 + 12 * (n - 1) + 4 : base + 2 + 12 * n + 4] = bytes(12)
+        if entry.value >= 0:  # out-of-line value
+            _zero(t, *entry.value_span, keep)
+    _zero(t, gps, gps + 2 + 12 * len(gps_entries) + 4, keep)
+    buf, base = _writable(t), t.start + ifd
+    nxt = t.next_ifd(ifd, n)
+    tail = bytes(buf[base + 2 + 12 * (index + 1) : base + 2 + 12 * n])
+    buf[base + 2 + 12 * index : base + 2 + 12 * index + len(tail)] = tail
+    struct.pack_into(t.e + "H", buf, base, n - 1)
+    struct.pack_into(t.e + "I", buf, base + 2 + 12 * (n - 1), nxt)
+    buf[base + 2 + 12 * (n - 1) + 4 : base + 2 + 12 * n + 4] = bytes(12)
 
 
 def exif_location(exif: bytes) -> bool:
@@ -236,14 +184,14 @@ def exif_location(exif: bytes) -> bool:
         exif = exif[len(JPEG_EXIF_PREFIX) :]
     try:
         buf = bytearray(exif)
-        return _tiff_gps(_Tiff(buf, 0, len(buf)), strip=False)
+        return _tiff_gps(tiff.TiffView(buf, 0, len(buf)), strip=False)
     except (ValueError, struct.error):
         return False
 
 
 def _exif_region(buf: bytearray, start: int, end: int, strip: bool) -> bool:
     try:
-        return _tiff_gps(_Tiff(buf, start, end), strip)
+        return _tiff_gps(tiff.TiffView(buf, start, end), strip)
     except ValueError:
         return False
 
@@ -320,6 +268,14 @@ def _iptc_spans(buf: bytearray, start: int, end: int) -> list[tuple[int, int]]:
     return spans
 
 
+def iptc_has_location(app13: bytes) -> bool:
+    """Whether a JPEG APP13 payload ("Photoshop 3.0" resources) holds IPTC location datasets."""
+    try:
+        return _photoshop_region(bytearray(app13), 0, len(app13), strip=False)
+    except (ValueError, struct.error, IndexError):
+        return False
+
+
 def _photoshop_region(buf: bytearray, start: int, end: int, strip: bool) -> bool:
     """Walk the 8BIM resources of an APP13 payload; blank the IPTC location datasets."""
     pos, found = start + len(PHOTOSHOP_PREFIX), False
@@ -348,22 +304,15 @@ def _photoshop_region(buf: bytearray, start: int, end: int, strip: bool) -> bool
 
 
 def _jpeg_segments(buf: bytearray) -> list[tuple[int, int, int]]:
-    """(marker, payload start, payload end) of the segments before the first SOS."""
-    pos, n, out = 2, len(buf), []
-    while pos < n:
-        while pos < n and buf[pos] == 0xFF and pos + 1 < n and buf[pos + 1] == 0xFF:
-            pos += 1  # fill bytes
-        if pos + 4 > n or buf[pos] != 0xFF:
-            break
-        marker = buf[pos + 1]
-        if marker in (0xD9, 0xDA) or marker == 0x01 or 0xD0 <= marker <= 0xD7:
-            break
-        length = (buf[pos + 2] << 8) | buf[pos + 3]
-        if length < 2 or pos + 2 + length > n:
-            raise ValueError("bad JPEG segment length")
-        out.append((marker, pos + 4, pos + 2 + length))
-        pos += 2 + length
-    return out
+    """(marker, payload start, payload end) of the segments before the first SOS.
+
+    A damaged structure ends the list, except a segment length that runs past the file,
+    which raises ValueError (the file is left alone).
+    """
+    walked = jpeg.walk(buf, until_scan=True)
+    if walked.stop is jpeg.Stop.BAD_LENGTH:
+        raise ValueError("bad JPEG segment length")
+    return [(seg.marker, seg.start, seg.end) for seg in walked.segments]
 
 
 def _jpeg(buf: bytearray, strip: bool) -> bool:
@@ -402,7 +351,7 @@ def _jpeg(buf: bytearray, strip: bool) -> bool:
 
 def _png(data: bytes, strip: bool) -> bytes | None:
     chunks = parse_png_chunks(data)
-    out, found, changed = [PNG_SIGNATURE], False, False
+    out, found, changed = [png.SIGNATURE], False, False
     for ctype, body in chunks:
         new = None
         if ctype == b"eXIf":
@@ -455,30 +404,27 @@ def _png_xmp(body: bytes, strip: bool) -> bytes | None:
 
 
 def _webp(buf: bytearray, strip: bool) -> bool:
-    end = min(len(buf), 8 + struct.unpack_from("<I", buf, 4)[0])
-    pos, found = 12, False
-    while pos + 8 <= end:
-        fourcc = bytes(buf[pos : pos + 4])
-        size = struct.unpack_from("<I", buf, pos + 4)[0]
-        start, stop = pos + 8, pos + 8 + size
-        if stop > end:
-            raise ValueError("bad WebP chunk size")
-        if fourcc == b"EXIF":
+    walked = webp.walk(buf)
+    if walked.chunk_problem:
+        raise ValueError(walked.chunk_problem)
+    found = False
+    for chunk in walked.chunks:
+        start, stop = chunk.start, chunk.end
+        if chunk.fourcc == b"EXIF":
             skip = len(JPEG_EXIF_PREFIX) if bytes(buf[start : start + 6]) == JPEG_EXIF_PREFIX else 0
             found |= _exif_region(buf, start + skip, stop, strip)
-        elif fourcc == b"XMP ":
+        elif chunk.fourcc == b"XMP ":
             found |= _xmp_region(buf, start, stop, strip)
-        pos = stop + (size & 1)
     return found
 
 
 def _tiff_file(buf: bytearray, strip: bool) -> bool:
-    t = _Tiff(buf, 0, len(buf))
+    t = tiff.TiffView(buf, 0, len(buf))
     found = False
     for ifd in t.chain()[:1]:  # XMP lives in IFD0
         for entry in t.entries(ifd):
-            if entry[1] == XMP_TIFF_TAG and entry[2] in (1, 7):
-                lo, hi = t.value_range(entry)
+            if entry.tag == XMP_TIFF_TAG and entry.type in (1, 7):
+                lo, hi = entry.value_span
                 if hi > lo:
                     found |= _xmp_region(buf, lo, hi, strip)
     found |= _tiff_gps(t, strip)

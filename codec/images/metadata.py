@@ -27,12 +27,12 @@ original file, or is not exposed):
 
 from __future__ import annotations
 
-import re
 import struct
 import zlib
 from dataclasses import dataclass
 
 from ..errors import ArchiveFormatError
+from .formats import jpeg, png, tiff, webp
 
 __all__ = [
     "MetadataBlock",
@@ -54,7 +54,7 @@ _MAX_DECOMPRESSED = 64 << 20  # bound on a zlib-compressed iCCP/iTXt payload
 JPEG_EXIF_PREFIX = b"Exif\x00\x00"
 JPEG_XMP_PREFIX = b"http://ns.adobe.com/xap/1.0/\x00"
 JPEG_ICC_PREFIX = b"ICC_PROFILE\x00"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_SIGNATURE = png.SIGNATURE
 PNG_XMP_KEYWORD = b"XML:com.adobe.xmp"
 
 # PNG chunks that describe the pixel encoding of the original file (or sign it).
@@ -77,8 +77,6 @@ _PNG_KNOWN = {
     b"tIME", b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"oFFs", b"pCAL", b"sCAL", b"sTER",
 }  # fmt: skip
 WEBP_KEPT = (b"ICCP", b"EXIF", b"XMP ")
-_JPEG_FILL = re.compile(rb"\xff+")
-_JPEG_MARKER_IN_SCAN = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
 
 #: IFD0 tags copied from a TIFF (besides ICC 34675 and XMP 700, kept as raw bytes).
 TIFF_IFD0_TAGS = (270, 271, 272, 274, 282, 283, 296, 305, 306, 315, 33432)
@@ -273,40 +271,10 @@ def parse_jpeg_segments(data: bytes) -> tuple[list[tuple[int, bytes]], int]:
     (marker byte, payload), up to EOI, and the offset just past EOI. Entropy-coded
     data is skipped. Raises ValueError on a malformed structure.
     """
-    n = len(data)
-    if n < 4 or data[0] != 0xFF or data[1] != 0xD8:
-        raise ValueError("not a JPEG (no SOI)")
-    pos = 2
-    segments: list[tuple[int, bytes]] = []
-    while True:
-        fill = _JPEG_FILL.match(data, pos)
-        if fill is None:
-            raise ValueError("JPEG ends before EOI" if pos >= n else f"JPEG marker expected at offset {pos}")
-        pos = fill.end()
-        if pos >= n:
-            raise ValueError("JPEG ends before EOI")
-        marker = data[pos]
-        pos += 1
-        if marker == 0xD9:
-            return segments, pos
-        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
-            continue
-        if marker in (0x00, 0xD8):
-            raise ValueError(f"unexpected JPEG marker 0x{marker:02x}")
-        if pos + 2 > n:
-            raise ValueError("JPEG segment length cut off")
-        length = (data[pos] << 8) | data[pos + 1]
-        if length < 2 or pos + length > n:
-            raise ValueError(f"bad JPEG segment length at offset {pos}")
-        segments.append((marker, data[pos + 2 : pos + length]))
-        if len(segments) > MAX_BLOCKS:
-            raise ValueError("too many JPEG segments")
-        pos += length
-        if marker == 0xDA:  # entropy-coded data follows: find the next marker (not a stuffed 00 or RSTn)
-            found = _JPEG_MARKER_IN_SCAN.search(data, pos)
-            if found is None:
-                raise ValueError("JPEG ends inside scan data")
-            pos = found.start()
+    walked = jpeg.walk(data, max_segments=MAX_BLOCKS)
+    if walked.stop is not jpeg.Stop.EOI:
+        raise ValueError(walked.message)
+    return [(seg.marker, data[seg.start : seg.end]) for seg in walked.segments], walked.end
 
 
 def _jpeg_metadata(data: bytes) -> ImageMetadata:
@@ -341,37 +309,14 @@ def parse_png_chunks(data: bytes) -> list[tuple[bytes, memoryview]]:
 
     Chunk data are zero-copy views into ``data``.
     """
-    if not data.startswith(PNG_SIGNATURE):
-        raise ValueError("not a PNG (bad signature)")
+    walked = png.walk(data, max_chunks=MAX_BLOCKS)
+    if not walked.complete:
+        raise ValueError(walked.message)
     view = memoryview(data)
-    pos, n, others = len(PNG_SIGNATURE), len(data), 0
-    chunks: list[tuple[bytes, memoryview]] = []
-    while True:
-        if pos + 12 > n:
-            raise ValueError("PNG ends before IEND")
-        length, ctype = struct.unpack(">I4s", view[pos : pos + 8])
-        if length > 0x7FFFFFFF or pos + 12 + length > n:
-            raise ValueError(f"bad PNG chunk length at offset {pos}")
-        if not ctype.isalpha() or not ctype.isascii():
-            raise ValueError(f"bad PNG chunk type at offset {pos}")
-        body = view[pos + 8 : pos + 8 + length]
-        (crc,) = struct.unpack(">I", view[pos + 8 + length : pos + 12 + length])
-        if zlib.crc32(body, zlib.crc32(ctype)) != crc:
-            raise ValueError(f"PNG chunk {ctype.decode()} has a bad CRC")
-        chunks.append((ctype, body))
-        if ctype != b"IDAT":
-            others += 1
-            if others > MAX_BLOCKS:
-                raise ValueError("too many PNG chunks")
-        pos += 12 + length
-        if ctype == b"IEND":
-            return chunks
+    return [(c.type, view[c.start : c.end]) for c in walked.chunks]
 
 
-def png_chunk(ctype: bytes, body: bytes | memoryview) -> bytes:
-    """One PNG chunk with its length and CRC."""
-    crc = zlib.crc32(body, zlib.crc32(ctype))
-    return b"".join((struct.pack(">I", len(body)), ctype, body, struct.pack(">I", crc)))
+png_chunk = png.chunk_bytes
 
 
 def _png_keep(ctype: bytes) -> bool:
@@ -395,21 +340,12 @@ def _png_metadata(data: bytes) -> ImageMetadata:
 
 def parse_webp_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     """All chunks (FourCC, data) of a RIFF WebP file. Raises ValueError."""
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+    if not webp.is_webp(data):
         raise ValueError("not a WebP (no RIFF/WEBP header)")
-    end = 8 + struct.unpack("<I", data[4:8])[0]
-    if end > len(data):
-        raise ValueError("WebP RIFF size beyond end of file")
-    pos, chunks = 12, []
-    while pos + 8 <= end:
-        fourcc, size = struct.unpack("<4sI", data[pos : pos + 8])
-        if pos + 8 + size > end:
-            raise ValueError(f"bad WebP chunk size at offset {pos}")
-        chunks.append((fourcc, data[pos + 8 : pos + 8 + size]))
-        if len(chunks) > MAX_BLOCKS:
-            raise ValueError("too many WebP chunks")
-        pos += 8 + size + (size & 1)
-    return chunks
+    walked = webp.walk(data, max_chunks=MAX_BLOCKS)
+    if not walked.complete:
+        raise ValueError(walked.message)
+    return [(c.fourcc, data[c.start : c.end]) for c in walked.chunks]
 
 
 def _webp_metadata(data: bytes) -> ImageMetadata:
@@ -473,19 +409,12 @@ def exif_orientation(exif: bytes) -> int:
     """The Orientation tag (0x0112) of IFD0 in a TIFF-structured EXIF blob; 1 if absent or invalid."""
     if exif.startswith(JPEG_EXIF_PREFIX):
         exif = exif[len(JPEG_EXIF_PREFIX) :]
-    if len(exif) < 8 or exif[:2] not in (b"II", b"MM"):
-        return 1
-    e = "<" if exif[:2] == b"II" else ">"
-    (ifd,) = struct.unpack(e + "I", exif[4:8])
-    if ifd + 2 > len(exif):
-        return 1
-    (count,) = struct.unpack(e + "H", exif[ifd : ifd + 2])
-    for i in range(min(count, 1000)):
-        off = ifd + 2 + 12 * i
-        if off + 12 > len(exif):
-            break
-        tag, typ, n = struct.unpack(e + "HHI", exif[off : off + 8])
-        if tag == 0x0112 and typ == 3 and n >= 1:
-            (value,) = struct.unpack(e + "H", exif[off + 8 : off + 10])
-            return value if 1 <= value <= 8 else 1
+    try:
+        view = tiff.TiffView(exif, check_magic=False)
+        for entry in view.iter_entries(view.first_ifd()):
+            if entry.tag == 0x0112 and entry.type == 3 and entry.count >= 1:
+                value = view.u16(entry.offset + 8)
+                return value if 1 <= value <= 8 else 1
+    except ValueError:
+        pass
     return 1

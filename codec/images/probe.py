@@ -6,8 +6,8 @@ structure the metadata walker understands. Everything else is stored byte-exact:
 palette, bilevel, CMYK, 16-bit and float images, PNGs with a transparent colour key
 (tRNS), BMPs with alpha, animated or multi-page files, JPEGs with an MPF segment (MPO,
 Ultra HDR gain maps), other formats (GIF, HEIC, AVIF, RAW...), files that are not
-images, and files with an image extension that do not decode (reason starting
-"does not decode", which the engine reports as a warning).
+images, and files with an image extension that do not decode (code
+``IssueCode.DOES_NOT_DECODE``, which the engine reports as a warning).
 
 Only files whose name has an extension in ``PROBED_EXTENSIONS`` are opened, and
 Pillow is limited to the plugins in ``OPEN_FORMATS``. Eligible images are decoded in
@@ -26,6 +26,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import InputError
+from ..outcomes import IssueCode
 from .metadata import ImageMetadata, extract_metadata, jpeg_has_mpf, parse_png_chunks
 
 __all__ = [
@@ -75,10 +76,11 @@ class ImageClass:
 
     lossy: bool
     format: str | None
-    reason: str
+    reason: str  # for people
     width: int = 0
     height: int = 0
     mode: str | None = None
+    code: IssueCode | None = None  # why it is stored as it is (None for a coded image)
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,10 +103,11 @@ def classify(path: Path) -> ImageClass:
     return result.verdict
 
 
-def _stored(reason: str, fmt: str | None = None, im: Image.Image | None = None) -> Inspection:
+def _stored(reason: str, fmt: str | None = None, im: Image.Image | None = None,
+            code: IssueCode = IssueCode.STORED_LOSSLESSLY) -> Inspection:
     if im is None:
-        return Inspection(ImageClass(False, fmt, reason))
-    return Inspection(ImageClass(False, fmt, reason, im.size[0], im.size[1], im.mode))
+        return Inspection(ImageClass(False, fmt, reason, code=code))
+    return Inspection(ImageClass(False, fmt, reason, im.size[0], im.size[1], im.mode, code=code))
 
 
 def _unsupported_mode(fmt: str, mode: str) -> str:
@@ -159,7 +162,7 @@ def inspect_image(path: Path, data: bytes | None = None) -> Inspection:
     if ext not in PROBED_EXTENSIONS:
         if ext in _OTHER_IMAGE_EXTENSIONS:
             return _stored(f"{ext[1:].upper()} image stored losslessly")
-        return _stored("not an image")
+        return _stored("not an image", code=IssueCode.NOT_AN_IMAGE)
     try:
         size = path.stat().st_size if data is None else len(data)
         if size > MAX_FILE_BYTES:
@@ -171,14 +174,14 @@ def inspect_image(path: Path, data: bytes | None = None) -> Inspection:
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror or e}", str(path)) from e
     if not data:
-        return _stored("does not decode: empty file")
+        return _stored("does not decode: empty file", code=IssueCode.DOES_NOT_DECODE)
 
     try:
         im = Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
     except Image.DecompressionBombError as e:
         return _stored(f"image too large to code ({e}); stored losslessly")
     except Exception as e:  # hostile or broken input: any failure means "does not decode"
-        return _stored(f"does not decode: {e}")
+        return _stored(f"does not decode: {e}", code=IssueCode.DOES_NOT_DECODE)
 
     keep_open = False
     try:
@@ -203,7 +206,7 @@ def inspect_image(path: Path, data: bytes | None = None) -> Inspection:
         try:
             reason = _format_specific_reason(data, im)
         except ValueError as e:
-            return _stored(f"does not decode: {e}", fmt, im)
+            return _stored(f"does not decode: {e}", fmt, im, code=IssueCode.DOES_NOT_DECODE)
         if reason:
             return _stored(reason, fmt, im)
         metadata = None
@@ -215,11 +218,12 @@ def inspect_image(path: Path, data: bytes | None = None) -> Inspection:
         try:
             im.load()
         except Exception as e:  # any decoder failure: truncated, corrupt, unsupported coding
-            return _stored(f"does not decode: {e}", fmt, im)
+            return _stored(f"does not decode: {e}", fmt, im, code=IssueCode.DOES_NOT_DECODE)
         if orientation in _UNDO_TIFF_ORIENTATION:  # Pillow turned it upright: back to the stored layout
             im = _replace(im, im.transpose(_UNDO_TIFF_ORIENTATION[orientation]))
         if im.mode not in LOSSY_MODES or im.size != (w, h):
-            return _stored(f"does not decode: {fmt} decoded to {im.mode} {im.size}", fmt, im)
+            return _stored(f"does not decode: {fmt} decoded to {im.mode} {im.size}", fmt, im,
+                           code=IssueCode.DOES_NOT_DECODE)
         try:
             if fmt == "JPEG" and jpeg_has_mpf(data):
                 return _stored("multi-picture JPEG (MPF) stored losslessly", fmt, im)

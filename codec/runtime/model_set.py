@@ -9,11 +9,12 @@ released set stays loadable so old archives keep decoding.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from ..entropy.tables import EntropyTables
 from ..errors import MissingModelError, ModelIntegrityError
+from .manifest import Manifest
 
 CHECKPOINT_NAMES = ("A", "B", "C")
 MODEL_FILES = ("encoder.onnx", "hyper_encoder.onnx", "decoder.onnx", "hyper_decoder.npz", "tables.npz", "gains.npz")
@@ -112,12 +114,24 @@ def read_model(path: Path) -> bytes:
     return data
 
 
-@dataclass
+def check_precision(precision: str) -> str:
+    """``precision`` when it is one of PRECISIONS, else ValueError."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    return precision
+
+
+@dataclass(frozen=True)
 class ModelSet:
-    """A validated model set; ONNX sessions are created on first use."""
+    """A validated model set at one precision; ONNX sessions are created on first use.
+
+    Immutable: ``at(precision)`` gives the same set at another precision, sharing the
+    loaded tables and the session cache (sessions are keyed by file, so each precision
+    has its own), so a job holds one precision from start to end.
+    """
 
     folder: Path
-    manifest: dict
+    manifest: Manifest
     tables: EntropyTables
     hyper_decoder: dict[str, np.ndarray]
     checkpoints: dict[str, Checkpoint]
@@ -127,32 +141,34 @@ class ModelSet:
 
     @property
     def content_hash(self) -> str:
-        return str(self.manifest["content_hash"])
+        return self.manifest.content_hash
 
     @property
     def id(self) -> str:
-        return str(self.manifest["id"])
+        return self.manifest.id
+
+    @property
+    def released(self) -> bool:
+        """Whether the set is released: its files never change and it stays loadable for good."""
+        return self.manifest.released
 
     @property
     def arch(self) -> dict:
-        return dict(self.manifest["architecture"])
+        return dict(self.manifest.architecture)
 
     @classmethod
     def load(cls, folder: Path) -> "ModelSet":
-        """Read and validate: every file's hash, the content hash, the tables."""
+        """Read and validate: the manifest, every file's hash, the content hash, the tables."""
         name = folder.name
-        try:
-            manifest = json.loads((folder / "manifest.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise ModelIntegrityError(f"unreadable manifest: {exc}", name) from exc
-        files = manifest.get("files", {})
+        manifest = Manifest.load(folder)
+        files = dict(manifest.files)
         if sorted(files) != sorted(MODEL_FILES):
             raise ModelIntegrityError("manifest lists the wrong files", name)
         _check_hashes(folder, files)
         content = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
-        if content != manifest.get("content_hash"):
+        if content != manifest.content_hash:
             raise ModelIntegrityError("content hash does not match the files", name)
-        variant_files = manifest.get("variants", {}).get("int8", {}).get("files", {})
+        variant_files = dict(manifest.int8_files)
         if not set(variant_files) <= set(INT8_FILES.values()):
             raise ModelIntegrityError("manifest lists unknown variant files", name)
         _check_hashes(folder, variant_files)
@@ -161,16 +177,22 @@ class ModelSet:
             hyper = {k: data[k] for k in data.files}
         checkpoints = {}
         with np.load(folder / "gains.npz", allow_pickle=False) as data:
-            for cname, info in manifest.get("checkpoints", {}).items():
+            for cname, info in manifest.checkpoints.items():
                 try:
                     checkpoints[cname] = Checkpoint(
-                        cname, int(info["id"]), data[f"gain_{cname}"].astype(np.float32),
+                        cname, info.id, data[f"gain_{cname}"].astype(np.float32),
                         data[f"inv_gain_{cname}"].astype(np.float32), data[f"log_gain_fixed_{cname}"].astype(np.int64))
                 except KeyError as exc:
                     raise ModelIntegrityError(f"checkpoint {cname} lacks {exc}", name) from exc
         if not checkpoints:
             raise ModelIntegrityError("model set has no checkpoints", name)
         return cls(folder, manifest, tables, hyper, checkpoints)
+
+    def at(self, precision: str) -> "ModelSet":
+        """This set at ``precision`` ("auto", "fp32" or "int8"); ValueError for another word."""
+        if check_precision(precision) == self.precision:
+            return self
+        return replace(self, precision=precision)
 
     def checkpoint(self, name: str) -> Checkpoint:
         try:
@@ -185,17 +207,15 @@ class ModelSet:
         raise MissingModelError(f"model set {self.id} has no checkpoint with id {cid}")
 
     def has_int8(self, which: str) -> bool:
-        return INT8_FILES.get(which) in self.manifest.get("variants", {}).get("int8", {}).get("files", {})
+        return INT8_FILES.get(which) in self.manifest.int8_files
 
     def default_precision(self, checkpoint: str | None) -> str:
         """The manifest's precision for ``checkpoint`` ("fp32" when it names none)."""
-        defaults = self.manifest.get("variants", {}).get("default_precision", {})
-        return str(defaults.get(checkpoint, "fp32")) if checkpoint else "fp32"
+        return self.manifest.default_precision.get(checkpoint, "fp32") if checkpoint else "fp32"
 
     def precision_for(self, which: str, checkpoint: str | None = None) -> str:
         """The precision ``session(which, checkpoint)`` runs: "int8" only where the set has that file."""
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
+        check_precision(self.precision)
         wanted = self.default_precision(checkpoint) if self.precision == "auto" else self.precision
         return "int8" if wanted == "int8" and self.has_int8(which) else "fp32"
 
@@ -221,7 +241,15 @@ class ModelSet:
 
 
 class ModelRegistry:
-    """All model sets found in the bundled folder (and ``$LATENTZIP_MODELS``)."""
+    """All model sets found in the bundled folder (and ``$LATENTZIP_MODELS``).
+
+    Immutable once made: which folders it knows and its precision never change.
+    ``get(hash)`` loads a set once and hands it out at the registry's precision (or the
+    one asked for); ``at(precision)`` is the same registry, sharing its loaded sets, at
+    another precision: what a job that carries a precision in its options uses.
+    """
+
+    precision: str = "auto"
 
     def __init__(self, roots: list[Path] | None = None) -> None:
         if roots is None:
@@ -229,8 +257,7 @@ class ModelRegistry:
             extra = os.environ.get(MODELS_ENV)
             if extra:
                 roots.insert(0, Path(extra))
-        self.roots = roots
-        self.precision = "auto"  # given to every set this registry loads (see ModelSet.precision)
+        self.roots = tuple(roots)
         self._folders: dict[str, Path] = {}
         self._loaded: dict[str, ModelSet] = {}
         self._lock = threading.Lock()
@@ -259,28 +286,29 @@ class ModelRegistry:
             raise MissingModelError("no model set is installed (resources/models is empty)")
         return next(iter(self._folders))
 
-    def get(self, content_hash: str | None = None) -> ModelSet:
+    def at(self, precision: str | None) -> "ModelRegistry":
+        """This registry at ``precision`` (its sets are shared, loaded once for both); None: this one."""
+        if precision is None or check_precision(precision) == self.precision:
+            return self
+        view = copy.copy(self)
+        view.precision = precision
+        return view
+
+    def get(self, content_hash: str | None = None, precision: str | None = None) -> ModelSet:
+        """The set with this content hash (None: the default one), loaded once, at ``precision``
+        (None: the registry's)."""
+        precision = self.precision if precision is None else check_precision(precision)
         key = content_hash or self.default_hash()
         with self._lock:
-            if key in self._loaded:
-                return self._loaded[key]
-            folder = self._folders.get(key)
-            if folder is None:
-                raise MissingModelError(
-                    f"this archive needs model {key[:12]}, which this version of Latentzip does not have")
-            model_set = ModelSet.load(folder)
-            model_set.precision = self.precision
-            self._loaded[key] = model_set
-            return model_set
-
-    def set_precision(self, precision: str) -> None:
-        """"auto" (each set's default per checkpoint), "fp32" or "int8", for loaded and later sets."""
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
-        with self._lock:
-            self.precision = precision
-            for model_set in self._loaded.values():
-                model_set.precision = precision
+            model_set = self._loaded.get(key)
+            if model_set is None:
+                folder = self._folders.get(key)
+                if folder is None:
+                    raise MissingModelError(
+                        f"this archive needs model {key[:12]}, which this version of Latentzip does not have")
+                model_set = ModelSet.load(folder)
+                self._loaded[key] = model_set
+        return model_set.at(precision)
 
     def hashes(self) -> list[str]:
         return list(self._folders)
