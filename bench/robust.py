@@ -81,13 +81,13 @@ def staged_folder(folder: Path, work: Path, limit: int, names: list[str] | None 
 def measure(src: Path, work: Path, precision: str, checkpoint: str, floor: float | None, nominal: float,
             keep: Path | None = None) -> tuple[list[dict], int]:
     """Compress ``src`` at one checkpoint and precision, extract, measure every image: (rows, archive bytes)."""
-    engine.default_registry().set_precision(precision)
     archive = work / f"{src.name}-{precision}-{checkpoint}.ltz"
-    report = engine.compress([src], archive, engine.CompressOptions(checkpoint=checkpoint, quality_floor=floor))
+    report = engine.compress([src], archive, engine.CompressOptions(checkpoint=checkpoint, quality_floor=floor,
+                                                                     precision=precision))
     outcomes = {o.name: o for o in report.outcomes}
     records = {r.path: r for r in engine.list_entries(archive)}
     out = work / f"out-{src.name}-{precision}-{checkpoint}"
-    engine.extract(archive, out, engine.ExtractOptions(as_png=True))  # the codec's pixels, not a JPEG re-encode
+    engine.extract(archive, out, engine.ExtractOptions(as_png=True, precision=precision))  # the codec's pixels, not a JPEG re-encode
     size = archive.stat().st_size
     archive.unlink()
     rows = []
@@ -147,7 +147,7 @@ def run_folder(folder: Path, work: Path, args: argparse.Namespace, shown: dict[s
     rows, sizes = [], {}
     for precision in args.precisions:
         for cp in args.checkpoints:
-            nominal = float(model.manifest["checkpoints"][cp]["level"])
+            nominal = float(model.manifest.checkpoints[cp].level)
             keep = keep_root / folder.name / cp if precision == shown[cp] else None
             got, size = measure(src, work, precision, cp, args.floor, nominal, keep)
             add_nominal(got, src, work, precision, cp, nominal, args.floor)
@@ -258,7 +258,6 @@ def main(argv: list[str] | None = None) -> int:
             got, size = run_folder(folder.resolve(), work, args, shown, model, keep)
             rows += got
             sizes.update(size)
-        engine.default_registry().set_precision("auto")
         summaries = rr.summarize(rows, sizes)
         if not args.no_avif:
             rr.add_avif(summaries, avif_column({f.name: f for f in args.folder}, args.limit))

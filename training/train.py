@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             for group in optimizer.param_groups:
                 group["lr"] = lr
         for k in sums:
-            sums[k] += float(parts[k])
+            sums[k] += float(parts[k].detach())
         count += 1
         if step % args.log_every == 0:
             log_window(args.run, sums, count, step, lr, window)
