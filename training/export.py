@@ -125,6 +125,10 @@ def export(checkpoint: Path, levels: dict[str, float], out_root: Path = MODELS, 
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     final = out_root / set_id
+    old_manifest = final / "manifest.json"
+    if old_manifest.is_file() and json.loads(old_manifest.read_text()).get("released") is True:
+        shutil.rmtree(staging)
+        raise SystemExit(f"model set {set_id} is released: its files never change (same weights exported again?)")
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
     drop_unreleased(out_root, keep=final)
