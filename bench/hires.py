@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from common import DEFAULT_FOLDER, folder_images, fmt, load_rgb, machine_line, warn_if_busy, write_report
+from common import DEFAULT_FOLDER, command_line, fmt, folder_images, load_rgb, report_head, start_run, write_report
 
 HERE = Path(__file__).resolve().parent
 
@@ -174,12 +174,11 @@ def main() -> int:
     ap.add_argument("--floor", type=float, default=None, help="override Latentzip's quality floor")
     ap.add_argument("--name", default="hires")
     args = ap.parse_args()
-    machine = machine_line()
-    warn_if_busy(machine)
+    machine = start_run()
     rows, what = run(args.folder, args.source, args.count, args.megapixels, args.checkpoint, args.entropy, args.floor)
-    md = "\n".join([f"### Latentzip on large photos ({args.checkpoint}, {args.entropy})", "", f"Set: {what}  ",
-                    f"Command: `python bench/hires.py {' '.join(sys.argv[1:])}`  ", f"Machine: {machine}", "",
-                    *table(rows), ""])
+    head = report_head(f"Latentzip on large photos ({args.checkpoint}, {args.entropy})", command_line("hires.py"),
+                       machine)
+    md = "\n".join([*head[:2], f"Set: {what}  ", *head[2:], *table(rows), ""])
     write_report(args.name, md, rows)
     return 0
 
