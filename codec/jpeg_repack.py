@@ -57,7 +57,8 @@ def available() -> bool:
 def _encode(jpeg: bytes) -> bytes:
     from pillow_jxl import Encoder
 
-    enc = Encoder(mode="RGB", lossless=True, quality=100, effort=EFFORT, use_container=True)
+    # the package's stub lags its extension, which takes these keywords (tests/test_photo_library.py)
+    enc = Encoder(mode="RGB", lossless=True, quality=100, effort=EFFORT, use_container=True)  # type: ignore[call-arg]
     return enc(jpeg, 0, 0, jpeg_encode=True)  # width/height are unused when transcoding a JPEG
 
 

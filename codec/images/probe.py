@@ -176,7 +176,7 @@ def inspect_image(path: Path, data: bytes | None = None) -> Inspection:
         return _stored("does not decode: empty file")
 
     try:
-        im = Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
+        im: Image.Image = Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
     except Image.DecompressionBombError as e:
         return _stored(f"image too large to code ({e}); stored losslessly")
     except Exception as e:  # hostile or broken input: any failure means "does not decode"
