@@ -1,4 +1,4 @@
-"""The inputs to compress: a folder walk (run in the background) and a two-level Qt model.
+"""The inputs to compress: the engine's folder walk, run in the background, and a two-level Qt model.
 
 Top-level rows are the folders and files the user added, with their number of
 images, other files and total size; their children are the images inside, so
