@@ -116,7 +116,7 @@ def test_released_golden_archive_decodes(set_id, name, tmp_path):
             (x["path"], x["kind"], x["size"], x["mtime_ns"]) for x in expected["entries"]]
         kinds = {e.path: e.kind for e in entries}
         same_as = {e.path: e.same_as for e in entries if e.kind == EntryKind.DUPLICATE}
-        for entry, item in zip(entries, expected["entries"]):
+        for entry, item in zip(entries, expected["entries"], strict=True):
             if entry.kind == EntryKind.IMAGE:
                 assert entry.extra["model"] == RELEASED[set_id]["content_hash"]
                 assert _latents_sha256(reader.read_payload(entry), registry, entry.extra["model"]) \

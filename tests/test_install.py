@@ -17,8 +17,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGE_DIRS = {"app": "latentzip", "codec": "latentzip/codec", "gui": "latentzip/gui",
-                "resources": "latentzip/resources"}
+PACKAGE_DIRS = {
+    "app": "latentzip",
+    "codec": "latentzip/codec",
+    "gui": "latentzip/gui",
+    "resources": "latentzip/resources",
+}
 FRESH_BUILD = REPO / "packaging" / "fresh_build.sh"
 
 
@@ -33,8 +37,13 @@ def _source_modules() -> set[str]:
 
 
 def _pip(*args: str, cwd: Path = REPO) -> None:
-    proc = subprocess.run(["sh", str(FRESH_BUILD), sys.executable, "-m", "pip", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        ["sh", str(FRESH_BUILD), sys.executable, "-m", "pip", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -64,15 +73,31 @@ def test_editable_install_follows_the_source(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
-    proc = subprocess.run(["sh", str(FRESH_BUILD), str(python), "-m", "pip", "install", "-q", "--no-deps", "-e",
-                           str(tree)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        ["sh", str(FRESH_BUILD), str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(tree)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (tree / "codec" / "container" / "live_probe.py").write_text("ANSWER = 42\n")  # added after the install
-    script = ("import importlib.resources, latentzip, latentzip.codec, latentzip.codec.container.live_probe as p\n"
-              "print(latentzip.__file__); print(latentzip.codec.__file__); print(p.ANSWER)\n"
-              "print(importlib.resources.files('latentzip.resources') / 'models')\n")
-    out = subprocess.run([str(python), "-c", script], capture_output=True, text=True, timeout=60,
-                         cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    script = (
+        "import importlib.resources, latentzip, latentzip.codec, latentzip.codec.container.live_probe as p\n"
+        "print(latentzip.__file__); print(latentzip.codec.__file__); print(p.ANSWER)\n"
+        "print(importlib.resources.files('latentzip.resources') / 'models')\n"
+    )
+    out = subprocess.run(
+        [str(python), "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == [str(tree / "app" / "__init__.py"), str(tree / "codec" / "__init__.py"), "42",
-                                  str(tree / "resources" / "models")]
+    assert out.stdout.split() == [
+        str(tree / "app" / "__init__.py"),
+        str(tree / "codec" / "__init__.py"),
+        "42",
+        str(tree / "resources" / "models"),
+    ]

@@ -29,9 +29,10 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_codec_never_imports_the_gui_nor_qt():
-    offenders = {str(p.relative_to(REPO)): sorted(m for m in _imports(p)
-                                                  if m.startswith(("latentzip.gui", "PySide6")))
-                 for p in sorted((REPO / "codec").rglob("*.py"))}
+    offenders = {
+        str(p.relative_to(REPO)): sorted(m for m in _imports(p) if m.startswith(("latentzip.gui", "PySide6")))
+        for p in sorted((REPO / "codec").rglob("*.py"))
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 

@@ -121,15 +121,24 @@ def describe(name: str, archive: Path, src_parent: Path, out: Path, registry: en
         entries = []
         with ArchiveReader.open(archive) as reader:
             for r in reader.entries:
-                item: dict = {"path": r.path, "kind": int(r.kind), "size": r.size, "mtime_ns": r.mtime_ns,
-                              "mode": r.mode}
+                item: dict = {
+                    "path": r.path,
+                    "kind": int(r.kind),
+                    "size": r.size,
+                    "mtime_ns": r.mtime_ns,
+                    "mode": r.mode,
+                }
                 if r.kind == EntryKind.IMAGE:
                     item["latents_sha256"] = latent_hash(reader.read_payload(r), registry, r.extra["model"])
                     decoded = as_png / engine.output_name(r, as_png=True)
                     stored = Path("pixels") / f"{name}--{r.path.replace('/', '--')}.png"
                     with Image.open(decoded) as im:
-                        item["pixels"] = {"file": stored.as_posix(), "mode": im.mode, "size": list(im.size),
-                                          "sha256": pixel_hash(decoded)}
+                        item["pixels"] = {
+                            "file": stored.as_posix(),
+                            "mode": im.mode,
+                            "size": list(im.size),
+                            "sha256": pixel_hash(decoded),
+                        }
                         im.save(out / stored)
                     item["format"] = r.extra.get("format")
                     item["grayscale"] = bool(r.extra.get("grayscale", False))
@@ -159,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         expected: dict = {"model_set": args.set, "content_hash": model_hash, "archives": {}}
         for name, (version, entropy, checkpoint, images) in ARCHIVES.items():
             inputs = make_inputs(Path(tmp) / name, duplicates=version >= 2)
-            options = engine.CompressOptions(checkpoint=checkpoint, entropy=entropy, images=images,
-                                             quality_floor=0.0, model_hash=model_hash)
+            options = engine.CompressOptions(
+                checkpoint=checkpoint, entropy=entropy, images=images, quality_floor=0.0, model_hash=model_hash
+            )
             archive = staging / f"{name}.ltz"
             written = Path(tmp) / f"{name}.v2.ltz"
             engine.compress([inputs], written, options)
@@ -169,8 +179,12 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 archive.write_bytes(written.read_bytes())
             expected["archives"][name] = {
-                "format_version": version, "entropy": entropy, "checkpoint": checkpoint, "images": images,
-                "entries": describe(name, archive, inputs.parent, staging, registry)}
+                "format_version": version,
+                "entropy": entropy,
+                "checkpoint": checkpoint,
+                "images": images,
+                "entries": describe(name, archive, inputs.parent, staging, registry),
+            }
             print(f"{name}: {archive.stat().st_size} bytes, {len(expected['archives'][name]['entries'])} entries")
         (staging / "expected.json").write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n")
         if out.exists():
