@@ -107,7 +107,8 @@ def latentzip_rows(folder: Path, checkpoints: str = "ABC", entropies: tuple[str,
 
 def markdown(rows: list[dict], title: str, machine: str, command: str) -> str:
     lines = [*report_head(title, command, machine),
-             "| checkpoint | entropy | archive | ratio | bpp | MS-SSIM | PSNR (dB) | compress (s) | extract (s) | coded images |",
+             "| checkpoint | entropy | archive | ratio | bpp | MS-SSIM | PSNR (dB) | compress (s) | extract (s) "
+             "| coded images |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['checkpoint']} | {r['entropy']} | {r['archive_bytes'] / 1e6:.3f} MB | {r['ratio']:.1f} | "

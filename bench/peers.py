@@ -97,7 +97,8 @@ def archiver_rows(folder: Path, install_7zz: bool = True, log=print) -> list[dic
             rows.append({"source": "measured", "codec": name, "setting": setting, "bytes": size,
                          "ratio": original / size, "bpp": size * 8 / pixels if pixels else None,
                          "ms_ssim": 1.0, "compress_s": t1 - t0, "extract_s": t2 - t1,
-                         "note": "lossless" + ("" if back == original else f"; MISMATCH: {back} of {original} bytes back")})
+                         "note": "lossless" + ("" if back == original
+                                               else f"; MISMATCH: {back} of {original} bytes back")})
             log(f"{name}: ratio {original / size:.3f}, {t1 - t0:.2f} + {t2 - t1:.2f} s")
             shutil.rmtree(out)
             archive.unlink()

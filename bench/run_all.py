@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--paper", action=argparse.BooleanOptionalAction, default=None,
                     help="include the paper's quoted rows (default: when the folder is named kodak)")
     ap.add_argument("--jpeg", action=argparse.BooleanOptionalAction, default=True, help="the JPEG-source folder")
-    ap.add_argument("--jpeg-folder", type=Path, default=None, help="a folder of JPEGs (default: Kodak at --jpeg-quality)")
+    ap.add_argument("--jpeg-folder", type=Path, default=None,
+                    help="a folder of JPEGs (default: Kodak at --jpeg-quality)")
     ap.add_argument("--jpeg-quality", type=int, default=90)
     ap.add_argument("--hires", action=argparse.BooleanOptionalAction, default=True, help="the large-photo set")
     ap.add_argument("--hires-folder", type=Path, default=None, help="large photos (default: generated mosaics)")
