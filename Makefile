@@ -120,9 +120,9 @@ $(PKG_PY):
 	$(PYTHON) -m venv $(PKG_VENV)
 	$(PKG_VENV)/bin/pip install -q --upgrade pip
 
+# a regular install (the bundle freezes site-packages), built fresh so no stale build/lib file ships
 $(PKG_STAMP): pyproject.toml packaging/requirements.txt $(PKG_PY) $(SOURCES)
 	$(PKG_VENV)/bin/pip install -q -r packaging/requirements.txt
-	# a regular install (the bundle freezes site-packages), built fresh so no stale build/lib file ships
 	sh packaging/fresh_build.sh $(PKG_VENV)/bin/pip install -q . && \
 		sh packaging/fresh_build.sh $(PKG_VENV)/bin/pip install -q --force-reinstall --no-deps .
 	touch $@
