@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
+LINT_STAMP := $(VENV)/.installed-lint
+LINT_SITE := build/lint-site
 BENCH_STAMP := $(VENV)/.installed-bench
 # the desktop bundle is built from its own venv: runtime deps + PyInstaller, never torch
 PKG_VENV := .venv-package
@@ -15,7 +17,7 @@ KODAK ?= ../shared/data/kodak
 TRAIN_MINUTES ?= 120
 BENCH_ARGS ?=
 
-.PHONY: help run test test-all bench bench-latentzip bench-int8 bench-robust bench-targets bench-many bench-photos train export qat int8 int8-ptq pack-checkpoint pack-student screenshots package package-test clean
+.PHONY: help run test test-all lint bench bench-latentzip bench-int8 bench-robust bench-targets bench-many bench-photos train export qat int8 int8-ptq pack-checkpoint pack-student screenshots package package-test clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -24,14 +26,29 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-$(STAMP): pyproject.toml $(VENV)/bin/python $(SOURCES)
-	rm -rf build/lib build/bdist.* *.egg-info  # setuptools would ship stale files (old model sets) from there
-	$(PIP) install -q .
+# The development install is editable (setuptools' editable finder maps latentzip.codec to codec/ and so
+# on): a change under codec/, gui/, app/ or resources/ is live without reinstalling. Only a change to
+# pyproject.toml (a new subpackage, a dependency) needs a reinstall, which this stamp does.
+$(STAMP): pyproject.toml $(VENV)/bin/python
+	$(PIP) install -q -e .
 	touch $@
 
 $(TEST_STAMP): $(STAMP)
-	$(PIP) install -q ".[test,training,bench]"
+	$(PIP) install -q -e ".[test,training,bench]"
 	touch $@
+
+$(LINT_STAMP): $(STAMP)
+	$(PIP) install -q -e ".[lint]"
+	touch $@
+
+# mypy does not follow the editable finder: it checks a regular install of the package, built fresh
+lint: $(LINT_STAMP)  ## ruff (rules and format) over the repo, mypy over codec/
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	rm -rf $(LINT_SITE)
+	sh packaging/fresh_build.sh $(PIP) install -q --no-deps --target $(LINT_SITE) .
+	cd $(LINT_SITE) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml \
+		--cache-dir $(CURDIR)/build/mypy-cache -p latentzip.codec
 
 run: $(STAMP)  ## install into .venv and open the app
 	$(VENV)/bin/latentzip gui || $(VENV)/bin/latentzip --help
@@ -108,10 +125,11 @@ $(PKG_PY):
 	$(PYTHON) -m venv $(PKG_VENV)
 	$(PKG_VENV)/bin/pip install -q --upgrade pip
 
+# a regular install (the bundle freezes site-packages), built fresh so no stale build/lib file ships
 $(PKG_STAMP): pyproject.toml packaging/requirements.txt $(PKG_PY) $(SOURCES)
 	$(PKG_VENV)/bin/pip install -q -r packaging/requirements.txt
-	rm -rf build/lib build/bdist.* *.egg-info  # setuptools would ship stale files (old model sets) from there
-	$(PKG_VENV)/bin/pip install -q . && $(PKG_VENV)/bin/pip install -q --force-reinstall --no-deps .
+	sh packaging/fresh_build.sh $(PKG_VENV)/bin/pip install -q . && \
+		sh packaging/fresh_build.sh $(PKG_VENV)/bin/pip install -q --force-reinstall --no-deps .
 	touch $@
 
 package: $(PKG_STAMP)  ## build the desktop app: dist/latentzip/ (one folder) and dist/onefile/latentzip

@@ -1,5 +1,5 @@
-"""``python -m latentzip``: the command line."""
+"""``python -m latentzip``: the command line (``gui`` opens the window)."""
 
-from latentzip.codec.cli import main
+from latentzip.cli import main
 
 raise SystemExit(main())

@@ -62,6 +62,23 @@ def warn_if_busy(machine: str) -> None:
         print(f"warning: the machine is busy ({machine})", file=sys.stderr)
 
 
+def start_run() -> str:
+    """The machine line of a run's report (``machine_line``), after a warning when the machine is busy."""
+    machine = machine_line()
+    warn_if_busy(machine)
+    return machine
+
+
+def command_line(script: str) -> str:
+    """How this run was started, for its report: ``python bench/<script> ARGS``."""
+    return f"python bench/{script} {' '.join(sys.argv[1:])}".strip()
+
+
+def report_head(title: str, command: str, machine: str) -> list[str]:
+    """The first lines of a Markdown report: the title, the command and the machine it ran on."""
+    return [f"### {title}", "", f"Command: `{command}`  ", f"Machine: {machine}", ""]
+
+
 def folder_images(folder: Path) -> list[Path]:
     """The image files directly in ``folder``, sorted by name."""
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

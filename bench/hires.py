@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from common import DEFAULT_FOLDER, folder_images, fmt, load_rgb, machine_line, warn_if_busy, write_report
+from common import DEFAULT_FOLDER, command_line, fmt, folder_images, load_rgb, report_head, start_run, write_report
 
 HERE = Path(__file__).resolve().parent
 
@@ -137,9 +137,10 @@ def table(rows: list[dict]) -> list[str]:
     lines = [("| image | size | MP | ratio | bpp | MS-SSIM | PSNR (dB) | compress (s) | extract (s) | "
               "peak memory compress / extract (MiB) | coded |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['image']} | {r['width']}x{r['height']} | {r['megapixels']:.1f} | {fmt(r['ratio'], '.1f')} | "
-                     f"{r['bpp']:.3f} | {r['ms_ssim']:.4f} | {r['psnr']:.2f} | {r['compress_s']:.1f} | "
-                     f"{r['extract_s']:.1f} | {r['compress_peak_mib']:.0f} / {r['extract_peak_mib']:.0f} | {r.get('coded', '')} |")
+        lines.append(f"| {r['image']} | {r['width']}x{r['height']} | {r['megapixels']:.1f} | "
+                     f"{fmt(r['ratio'], '.1f')} | {r['bpp']:.3f} | {r['ms_ssim']:.4f} | {r['psnr']:.2f} | "
+                     f"{r['compress_s']:.1f} | {r['extract_s']:.1f} | "
+                     f"{r['compress_peak_mib']:.0f} / {r['extract_peak_mib']:.0f} | {r.get('coded', '')} |")
     return lines
 
 
@@ -150,8 +151,8 @@ def run(folder: Path | None, source: Path, count: int, megapixels: float, checkp
         if folder is None:
             log(f"building {count} mosaics of {megapixels:g} MP from {source} ...")
             images = build_tiled_set(source, Path(tmp) / "hires", count, megapixels)
-            what = (f"{count} mosaic{'s' if count > 1 else ''} of 3x3 Kodak images upscaled with Lanczos to about {megapixels:g} MP "
-                    "(generated, PNG)")
+            what = (f"{count} mosaic{'s' if count > 1 else ''} of 3x3 Kodak images upscaled with Lanczos to about "
+                    f"{megapixels:g} MP (generated, PNG)")
         else:
             images = folder_images(folder)
             what = f"the images of {folder}"
@@ -174,12 +175,11 @@ def main() -> int:
     ap.add_argument("--floor", type=float, default=None, help="override Latentzip's quality floor")
     ap.add_argument("--name", default="hires")
     args = ap.parse_args()
-    machine = machine_line()
-    warn_if_busy(machine)
+    machine = start_run()
     rows, what = run(args.folder, args.source, args.count, args.megapixels, args.checkpoint, args.entropy, args.floor)
-    md = "\n".join([f"### Latentzip on large photos ({args.checkpoint}, {args.entropy})", "", f"Set: {what}  ",
-                    f"Command: `python bench/hires.py {' '.join(sys.argv[1:])}`  ", f"Machine: {machine}", "",
-                    *table(rows), ""])
+    head = report_head(f"Latentzip on large photos ({args.checkpoint}, {args.entropy})", command_line("hires.py"),
+                       machine)
+    md = "\n".join([*head[:2], f"Set: {what}  ", *head[2:], *table(rows), ""])
     write_report(args.name, md, rows)
     return 0
 

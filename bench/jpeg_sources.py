@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from common import DEFAULT_FOLDER, folder_bytes, folder_images, machine_line, warn_if_busy, write_report
+from common import DEFAULT_FOLDER, command_line, folder_bytes, folder_images, report_head, start_run, write_report
 from kodak_table import latentzip_rows
 from peers import archiver_rows, table
 
@@ -68,11 +68,9 @@ def main() -> int:
     ap.add_argument("--floor", type=float, default=None, help="override Latentzip's quality floor")
     ap.add_argument("--name", default="jpeg-sources")
     args = ap.parse_args()
-    machine = machine_line()
-    warn_if_busy(machine)
+    machine = start_run()
     rows, what = run(args.folder, args.source, args.quality, args.checkpoints, floor=args.floor)
-    md = "\n".join([f"### A folder of JPEGs: {what}", "",
-                    f"Command: `python bench/jpeg_sources.py {' '.join(sys.argv[1:])}`  ", f"Machine: {machine}", "",
+    md = "\n".join([*report_head(f"A folder of JPEGs: {what}", command_line("jpeg_sources.py"), machine),
                     *table(rows), ""])
     write_report(args.name, md, rows)
     return 0

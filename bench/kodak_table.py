@@ -23,8 +23,8 @@ import numpy as np
 from PIL import Image
 
 import paper
-from common import (DEFAULT_FOLDER, REPO, RESULTS, folder_images, load_rgb, machine_line, reference_msssim,
-                    warn_if_busy, write_csv)
+from common import (DEFAULT_FOLDER, REPO, RESULTS, command_line, folder_images, load_rgb, reference_msssim, report_head,
+                    start_run, write_csv)
 from latentzip.codec import engine, metrics
 
 
@@ -107,8 +107,9 @@ def latentzip_rows(folder: Path, checkpoints: str = "ABC", entropies: tuple[str,
 
 
 def markdown(rows: list[dict], title: str, machine: str, command: str) -> str:
-    lines = [f"### {title}", "", f"Command: `{command}`  ", f"Machine: {machine}", "",
-             "| checkpoint | entropy | archive | ratio | bpp | MS-SSIM | PSNR (dB) | compress (s) | extract (s) | coded images |",
+    lines = [*report_head(title, command, machine),
+             "| checkpoint | entropy | archive | ratio | bpp | MS-SSIM | PSNR (dB) | compress (s) | extract (s) "
+             "| coded images |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['checkpoint']} | {r['entropy']} | {r['archive_bytes'] / 1e6:.3f} MB | {r['ratio']:.1f} | "
@@ -143,14 +144,12 @@ def main() -> int:
     ap.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
                     help="network precision, as the app's setting (auto: the model set's default per checkpoint)")
     args = ap.parse_args()
-    machine = machine_line()
-    warn_if_busy(machine)
+    machine = start_run()
     with tempfile.TemporaryDirectory() as tmp:
         folder = heldout_folder(Path(tmp)) if args.heldout else args.folder
         rows = latentzip_rows(folder, args.checkpoints, tuple(args.entropy), args.floor, precision=args.precision)
         name = args.name or ("heldout" if args.heldout else folder.name)
-    command = "python bench/kodak_table.py " + " ".join(sys.argv[1:])
-    md = markdown(rows, f"Latentzip on {name}", machine, command.strip())
+    md = markdown(rows, f"Latentzip on {name}", machine, command_line("kodak_table.py"))
     write_results(rows, name, md)
     print(md)
     return 0

@@ -231,7 +231,8 @@ def write_results(r: dict, lines: list[str], command: str, name: str) -> None:
     from common import write_csv, RESULTS
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    md = "\n".join(["### Large libraries: many small photos", "", f"Command: `{command}`", "", "```", *lines, "```", ""])
+    md = "\n".join(["### Large libraries: many small photos", "", f"Command: `{command}`", "",
+                    "```", *lines, "```", ""])
     (RESULTS / f"{name}.md").write_text(md)
     write_csv(RESULTS / f"{name}.csv", [{k: v for k, v in r.items() if not isinstance(v, dict)}])
 

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, features
 
-from common import (DEFAULT_FOLDER, REPO, RESULTS, folder_bytes, folder_images, fmt, load_rgb, machine_line,
-                    read_csv, warn_if_busy, write_csv)
+from common import (DEFAULT_FOLDER, REPO, RESULTS, fmt, folder_bytes, folder_images, load_rgb, read_csv, start_run,
+                    write_csv)
 from latentzip.codec import metrics
 
 TOLERANCE = 0.0005
@@ -97,7 +97,8 @@ def archiver_rows(folder: Path, install_7zz: bool = True, log=print) -> list[dic
             rows.append({"source": "measured", "codec": name, "setting": setting, "bytes": size,
                          "ratio": original / size, "bpp": size * 8 / pixels if pixels else None,
                          "ms_ssim": 1.0, "compress_s": t1 - t0, "extract_s": t2 - t1,
-                         "note": "lossless" + ("" if back == original else f"; MISMATCH: {back} of {original} bytes back")})
+                         "note": "lossless" + ("" if back == original
+                                               else f"; MISMATCH: {back} of {original} bytes back")})
             log(f"{name}: ratio {original / size:.3f}, {t1 - t0:.2f} + {t2 - t1:.2f} s")
             shutil.rmtree(out)
             archive.unlink()
@@ -315,8 +316,7 @@ def main() -> int:
         targets = {f"{t:g}": t for t in args.targets}
     else:
         targets = targets_from_results(RESULTS / f"{args.from_results or name}.csv")
-    machine = machine_line()
-    warn_if_busy(machine)
+    machine = start_run()
     rows = [] if args.no_archivers else archiver_rows(args.folder, not args.no_install)
     codec, curve = codec_rows(args.folder, targets, args.codecs, args.tolerance)
     rows += codec

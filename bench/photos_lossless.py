@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, folder_bytes, machine_line, warn_if_busy, write_report
+from common import REPO, command_line, folder_bytes, report_head, start_run, write_report
 from peers import archiver_rows, table
 
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "photos"
@@ -62,15 +62,14 @@ def main() -> int:
     if not args.folder.is_dir():
         print(f"no folder {args.folder}", file=sys.stderr)
         return 1
-    machine = machine_line()
-    warn_if_busy(machine)
+    machine = start_run()
     original = folder_bytes(args.folder)
     rows = [latentzip_lossless_row(args.folder)] + archiver_rows(args.folder, not args.no_install)
     best = min((r for r in rows if r["codec"] != "Latentzip"), key=lambda r: r["bytes"])
     gain = 1 - rows[0]["bytes"] / best["bytes"]
     md = "\n".join([
-        f"### Photos kept exactly: {args.folder.name} ({original / 1e6:.2f} MB)", "",
-        f"Command: `python bench/photos_lossless.py {' '.join(sys.argv[1:])}`  ", f"Machine: {machine}", "",
+        *report_head(f"Photos kept exactly: {args.folder.name} ({original / 1e6:.2f} MB)",
+                     command_line("photos_lossless.py"), machine),
         *table(rows), "",
         f"Latentzip's lossless archive is {100 * (1 - rows[0]['bytes'] / original):.1f} % smaller than the "
         f"folder and {100 * gain:.1f} % smaller than the best general-purpose archiver ({best['codec']}, "

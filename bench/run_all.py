@@ -31,8 +31,7 @@ import jpeg_sources
 import kodak_table
 import paper
 import peers
-from common import (DEFAULT_FOLDER, RESULTS, folder_bytes, folder_images, load_rgb, machine_line, read_csv,
-                    warn_if_busy, write_csv)
+from common import DEFAULT_FOLDER, RESULTS, folder_bytes, folder_images, load_rgb, read_csv, start_run, write_csv
 
 
 def log(msg: str) -> None:
@@ -73,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--paper", action=argparse.BooleanOptionalAction, default=None,
                     help="include the paper's quoted rows (default: when the folder is named kodak)")
     ap.add_argument("--jpeg", action=argparse.BooleanOptionalAction, default=True, help="the JPEG-source folder")
-    ap.add_argument("--jpeg-folder", type=Path, default=None, help="a folder of JPEGs (default: Kodak at --jpeg-quality)")
+    ap.add_argument("--jpeg-folder", type=Path, default=None,
+                    help="a folder of JPEGs (default: Kodak at --jpeg-quality)")
     ap.add_argument("--jpeg-quality", type=int, default=90)
     ap.add_argument("--hires", action=argparse.BooleanOptionalAction, default=True, help="the large-photo set")
     ap.add_argument("--hires-folder", type=Path, default=None, help="large photos (default: generated mosaics)")
@@ -87,8 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.folder.resolve()
     name = args.name or folder.name
     with_paper = args.paper if args.paper is not None else folder.name.lower() == "kodak"
-    machine = machine_line()
-    warn_if_busy(machine)
+    machine = start_run()
     log(f"Machine: {machine}")
     seven_zip = peers.ensure_7zz(install=not args.no_install)
     command = "python bench/run_all.py " + " ".join(sys.argv[1:] if argv is None else argv)

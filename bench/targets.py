@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import DEFAULT_FOLDER, folder_bytes, fmt, machine_line, warn_if_busy, write_report
+from common import DEFAULT_FOLDER, fmt, folder_bytes, start_run, write_report
 from latentzip.codec import compressor, engine, targets
 from latentzip.codec.scan import scan_inputs
 
@@ -94,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.folder.is_dir():
         print(f"error: {args.folder} is not a folder", file=sys.stderr)
         return 1
-    machine = machine_line()
-    warn_if_busy(machine)
+    machine = start_run()
     items, fixed, est_seconds = estimate_folder(args.folder)
     smallest = fixed + sum(i.options[0].size for i in items)
     all_c = fixed + sum(next((o.size for o in i.options if o.choice == "C"), i.options[-1].size) for i in items)

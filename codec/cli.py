@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 failure (nothing written under the final name);
 2 partial success (some inputs unreadable or entries damaged), with a summary.
-Never imports Qt (except for ``latentzip gui``) and never imports PyTorch.
+Never imports Qt nor PyTorch; ``latentzip gui`` is dispatched to gui/ by the launcher (app/cli.py).
 """
 
 from __future__ import annotations
@@ -144,9 +144,6 @@ def build_parser() -> argparse.ArgumentParser:
                             help="network precision: the model's default per checkpoint (auto), float32 or int8 "
                                  "(the pruned, 8-bit networks); "
                                  "any precision decodes any archive")
-    g = sub.add_parser("gui", help="open the desktop window")
-    g.add_argument("archive", nargs="?", type=Path)
-    g.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     return ap
 
 
@@ -338,10 +335,6 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_test(args, sink, out)
         if args.command == "preview":
             return _cmd_preview(args, out)
-        if args.command == "gui":
-            from ..gui.app import run_app  # Qt only here
-
-            return run_app(args.archive, smoke=args.smoke)
         build_parser().print_help(out)
         return EXIT_OK
     except KeyboardInterrupt:

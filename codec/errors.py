@@ -30,6 +30,9 @@ class TruncatedArchiveError(ArchiveFormatError):
 class ChecksumError(ArchiveFormatError):
     """An entry or the index fails its checksum."""
 
+    expected: int | str  # a crc32 here; a hex SHA-256 in ContentHashError
+    actual: int | str
+
     def __init__(self, name: str, expected: int, actual: int) -> None:
         self.expected, self.actual = expected, actual
         super().__init__(f"checksum mismatch (stored {expected:08x}, computed {actual:08x})", name)

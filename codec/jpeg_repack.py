@@ -21,13 +21,12 @@ from dataclasses import dataclass
 
 from .errors import ArchiveFormatError, ArchiveLimitError, ContentHashError, LatentzipError
 from .outcomes import IssueCode
+from .runtime.image_codec import MAX_PIXELS, MAX_SIDE  # the same decoder caps as coded images
 
 TYPICAL_RATIO = 0.811
 """Re-packed size / JPEG size, measured on ../shared/data/photos (10 camera JPEGs, 9.84 MB -> 7.98 MB);
 what the app's size estimate uses for JPEGs in "Keep originals exactly" mode."""
 EFFORT = 7  # libjxl's default: effort 9 gains ~0.5 % for ~7x the time (measured on the shared photos)
-MAX_SIDE = 65_536  # same caps as the image codec's decoder (codec/runtime/image_codec.py)
-MAX_PIXELS = 400_000_000
 JPEG_MAGIC = b"\xff\xd8\xff"
 _JXL_CODESTREAM = b"\xff\x0a"
 _JXL_CONTAINER = b"\x00\x00\x00\x0cJXL \r\n\x87\n"
@@ -60,7 +59,8 @@ def available() -> bool:
 def _encode(jpeg: bytes) -> bytes:
     from pillow_jxl import Encoder
 
-    enc = Encoder(mode="RGB", lossless=True, quality=100, effort=EFFORT, use_container=True)
+    # the package's stub lags its extension, which takes these keywords (tests/test_photo_library.py)
+    enc = Encoder(mode="RGB", lossless=True, quality=100, effort=EFFORT, use_container=True)  # type: ignore[call-arg]
     return enc(jpeg, 0, 0, jpeg_encode=True)  # width/height are unused when transcoding a JPEG
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .outcomes import Issue, IssueCode
+from .progress import CancelToken
 
 FILE, DIRECTORY, SYMLINK = "file", "directory", "symlink"
 
@@ -58,8 +59,9 @@ def _same_file(a: os.stat_result, b: os.stat_result | None) -> bool:
     return b is not None and a.st_ino == b.st_ino and a.st_dev == b.st_dev
 
 
-def scan_inputs(inputs: list[Path], exclude: Path | None = None) -> ScanResult:
-    """Walk the inputs in a stable (sorted) order. ``exclude`` is the output archive."""
+def scan_inputs(inputs: list[Path], exclude: Path | None = None, cancel: CancelToken | None = None) -> ScanResult:
+    """Walk the inputs in a stable (sorted) order. ``exclude`` is the output archive; ``cancel`` is
+    checked before each folder is listed (CancelledError)."""
     if not inputs:
         raise InputError("nothing to compress: no input given")
     seen_names: dict[str, Path] = {}
@@ -91,6 +93,8 @@ def scan_inputs(inputs: list[Path], exclude: Path | None = None) -> ScanResult:
             return
         members.append(member)
         if member.kind == DIRECTORY:
+            if cancel is not None:
+                cancel.check()
             try:
                 children = sorted(os.listdir(path))
             except OSError as exc:

@@ -1,4 +1,4 @@
-"""The inputs to compress: a folder walk (run in the background) and a two-level Qt model.
+"""The inputs to compress: the engine's folder walk, run in the background, and a two-level Qt model.
 
 Top-level rows are the folders and files the user added, with their number of
 images, other files and total size; their children are the images inside, so
@@ -16,17 +16,18 @@ from PySide6.QtCore import QAbstractItemModel, QFileInfo, QModelIndex, QPersiste
 from PySide6.QtWidgets import QFileIconProvider
 
 from ..codec.engine import CancelToken
+from ..codec.errors import InputError
 from ..codec.images.details import file_has_location
+from ..codec.images.probe import LOSSY_EXTENSIONS
+from ..codec.scan import DIRECTORY, FILE, scan_inputs
 from .format import human_size
 
-# Files the engine may code with the learned codec (the rest are stored byte-exact).
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".dib", ".tif", ".tiff"})
 ARCHIVE_SUFFIX = ".ltz"
 COLUMNS = ("Name", "Images", "Other files", "Size")
 
 
 def is_image_name(path: Path | str) -> bool:
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+    return Path(path).suffix.lower() in LOSSY_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -64,44 +65,21 @@ def scan_input(path: Path, cancel: CancelToken | None = None, check_location: bo
 
 
 def _walk_input(path: Path, cancel: CancelToken | None) -> InputScan:
+    """Sort what the engine's own walk (codec/scan.py) would archive from ``path`` into images and others."""
     result = InputScan()
-    top = Path(os.path.abspath(path))
     try:
-        if not top.is_dir() or top.is_symlink():
-            size = top.lstat().st_size
-            if is_image_name(top) and top.is_file():
-                result.images.append(ImageFile(top, top.name, size))
-            else:
-                result.other_files, result.other_bytes = 1, size
-            return result
-        stack = [top]
-        while stack:
-            if cancel is not None:
-                cancel.check()
-            folder = stack.pop()
-            try:
-                entries = sorted(os.scandir(folder), key=lambda e: e.name)
-            except OSError as exc:
-                result.error = result.error or f"cannot list {folder}: {exc.strerror or exc}"
-                continue
-            subdirs = []
-            for entry in entries:
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        subdirs.append(Path(entry.path))
-                        continue
-                    size = entry.stat(follow_symlinks=False).st_size
-                except OSError:
-                    continue
-                if entry.is_file(follow_symlinks=False) and is_image_name(entry.name):
-                    name = Path(entry.path).relative_to(top.parent).as_posix()
-                    result.images.append(ImageFile(Path(entry.path), name, size))
-                else:
-                    result.other_files += 1
-                    result.other_bytes += size
-            stack.extend(reversed(subdirs))
-    except OSError as exc:
-        result.error = f"cannot read: {exc.strerror or exc}"
+        scan = scan_inputs([Path(os.path.abspath(path))], cancel=cancel)
+    except InputError as exc:
+        result.error = str(exc)
+        return result
+    for member in scan.members:
+        if member.kind == FILE and is_image_name(member.name):
+            result.images.append(ImageFile(member.path, member.name, member.size))
+        elif member.kind != DIRECTORY:
+            result.other_files += 1
+            result.other_bytes += member.size
+    problems = [f"{name}: {reason}" for name, reason in scan.skipped]
+    result.error = problems[0] if problems else ""
     result.images.sort(key=lambda i: i.name)
     return result
 

@@ -10,11 +10,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from ..codec.engine import CHECKPOINTS, IMAGE_MODES
+from ..codec.runtime.model_set import PRECISIONS
 from . import paths
 
-CHECKPOINTS = ("A", "B", "C")
-PRECISIONS = ("auto", "fp32", "int8")
-IMAGE_MODES = ("lossy", "lossless")
 COMPARE_MODES = ("split", "side")
 TARGET_MODES = ("checkpoint", "size", "quality")
 

@@ -36,7 +36,7 @@ def main() -> int:
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 (lives as long as the process)
-    from latentzip.codec.cli import main as cli_main
+    from latentzip.cli import main as cli_main
 
     return cli_main(_arguments(sys.argv[1:], windowed))
 

@@ -12,7 +12,8 @@ import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gui_support import make_folder
-from latentzip.codec import cli, engine
+from latentzip import cli
+from latentzip.codec import engine
 from latentzip.gui import app as gui_app
 from latentzip.gui import paths
 

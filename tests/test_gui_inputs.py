@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,10 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from gui_support import make_folder, make_png, wait_scanned
+from latentzip.codec.errors import CancelledError
+from latentzip.codec.images.probe import LOSSY_EXTENSIONS
+from latentzip.codec.progress import CancelToken
+from latentzip.codec.scan import DIRECTORY, FILE, scan_inputs
 from latentzip.gui import paths
 from latentzip.gui.input_list import scan_input
 
@@ -107,6 +112,22 @@ def test_scan_counts_and_never_follows_links(tmp_path):
     scan = scan_input(folder)
     assert [i.name for i in scan.images] == ["f/img0.png", "f/sub/img1.png"]
     assert scan.other_files == 2  # notes.txt and the link
+
+
+def test_scan_is_the_engines_walk(tmp_path):
+    """The input list counts what compress would archive: one walk (codec/scan.py) for both."""
+    folder = make_folder(tmp_path, "f", images=2)
+    os.mkfifo(folder / "pipe")
+    members = scan_inputs([folder]).members
+    scan = scan_input(folder, check_location=False)
+    images = [m.name for m in members if m.kind == FILE and Path(m.name).suffix.lower() in LOSSY_EXTENSIONS]
+    assert [i.name for i in scan.images] == images == ["f/img0.png", "f/sub/img1.png"]
+    assert scan.other_files == sum(m.kind != DIRECTORY for m in members) - len(images)
+    assert scan.error.startswith("f/pipe: special file")  # skipped by both, and said
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(CancelledError):
+        scan_input(folder, token)
 
 
 def test_window_icon_and_resources():

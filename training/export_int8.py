@@ -225,6 +225,7 @@ def export(args: argparse.Namespace) -> int:
         default_set,
         encoder_inputs,
         quantize_to_variant,
+        refuse_released,
         write_variant,
     )
 
@@ -239,6 +240,8 @@ def export(args: argparse.Namespace) -> int:
     # the ranges recalibrated on the final weights, as fine-tuning recalibrates them every few hundred steps
     calibrate(student, teacher, levels, args.data)
     folder = default_set()
+    if args.out is None:
+        refuse_released(folder)
     target = args.out or folder
     target.mkdir(parents=True, exist_ok=True)
     images = encoder_inputs(calibration_crops(args.data))

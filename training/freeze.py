@@ -104,7 +104,7 @@ def gaussian_tables(tail_sigmas: float = 5.5) -> dict[str, np.ndarray]:
         sigma = scale_of_index(k)
         radius = max(1, int(math.ceil(sigma * tail_sigmas)))
         j = np.arange(-radius, radius + 1, dtype=np.float64)
-        cdf = lambda t: 0.5 * np.vectorize(math.erfc)(-t / (sigma * math.sqrt(2)))  # noqa: E731
+        cdf = lambda t, sigma=sigma: 0.5 * np.vectorize(math.erfc)(-t / (sigma * math.sqrt(2)))  # noqa: E731
         p = cdf(j + 0.5) - cdf(j - 0.5)
         escape = max(0.0, 1.0 - p.sum())
         rows.append(quantize_pmf(np.append(p, escape)))

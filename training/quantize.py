@@ -194,8 +194,20 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def refuse_released(folder: Path) -> None:
+    """A released bundled set's files never change (archives and golden archives depend on them): SystemExit.
+
+    Copies elsewhere (experiments, tests) may be rewritten.
+    """
+    bundled = folder.resolve().parent == MODELS.resolve()
+    if bundled and json.loads((folder / "manifest.json").read_text()).get("released") is True:
+        raise SystemExit(f"model set {folder.name} is released: its files never change; export a new set, "
+                         "or write the variant elsewhere (--out)")
+
+
 def unlist_variant(folder: Path) -> None:
     """Drop the int8 listing from the manifest (the defaults stay), e.g. before rewriting the files."""
+    refuse_released(folder)
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     if manifest.get("variants", {}).pop("int8", None) is not None:
@@ -204,6 +216,7 @@ def unlist_variant(folder: Path) -> None:
 
 def write_variant(folder: Path, recipe: dict, defaults: dict[str, str] | None) -> dict:
     """List the int8 files in manifest["variants"] (files and content hash untouched)."""
+    refuse_released(folder)
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     files = {name: sha256(folder / name) for name in INT8_FILES.values() if (folder / name).is_file()}

@@ -86,14 +86,20 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constan
 _WS = re.compile(r"[ \t\n\r]*")
 
 
+def _ws_end(text: str, pos: int = 0) -> int:
+    """The position after the JSON whitespace at ``pos`` (``_WS`` also matches nothing, so it always matches)."""
+    match = _WS.match(text, pos)
+    return match.end() if match else pos
+
+
 def decode_json(data: bytes, where: str | None = None) -> Any:
     """Parse UTF-8 JSON strictly (no duplicate keys, no NaN); ArchiveFormatError on any problem."""
     try:
         text = data.decode("utf-8")
-        obj, end = _DECODER.raw_decode(text, _WS.match(text).end())
+        obj, end = _DECODER.raw_decode(text, _ws_end(text))
     except (ValueError, RecursionError) as exc:
         raise ArchiveFormatError(f"invalid JSON: {exc}", where) from None
-    if _WS.match(text, end).end() != len(text):
+    if _ws_end(text, end) != len(text):
         raise ArchiveFormatError("invalid JSON: trailing data", where)
     return obj
 
@@ -242,10 +248,10 @@ def decode_index(data: bytes, limits: Limits, where: str = "index",
 def _parse_list(text: str, limits: Limits, where: str, version: int) -> list[EntryRecord]:
     """Parse a JSON list item by item, so the entry cap applies before everything is built."""
     records: list[EntryRecord] = []
-    pos = _WS.match(text).end()
+    pos = _ws_end(text)
     if text[pos:pos + 1] != "[":
         raise ArchiveFormatError("index is not a JSON list", where)
-    pos = _WS.match(text, pos + 1).end()
+    pos = _ws_end(text, pos + 1)
     if text[pos:pos + 1] == "]":
         pos += 1
     else:
@@ -257,13 +263,13 @@ def _parse_list(text: str, limits: Limits, where: str, version: int) -> list[Ent
             except (ValueError, RecursionError) as exc:
                 raise ArchiveFormatError(f"invalid index JSON: {exc}", where) from None
             records.append(_index_record(obj, where, version))
-            pos = _WS.match(text, pos).end()
+            pos = _ws_end(text, pos)
             sep = text[pos:pos + 1]
-            pos = _WS.match(text, pos + 1).end()
+            pos = _ws_end(text, pos + 1)
             if sep == "]":
                 break
             if sep != ",":
                 raise ArchiveFormatError("invalid index JSON: expected ',' or ']'", where)
-    if _WS.match(text, pos).end() != len(text):
+    if _ws_end(text, pos) != len(text):
         raise ArchiveFormatError("invalid index JSON: trailing data", where)
     return records

@@ -62,17 +62,17 @@ class ArchiveWriter:
     def add(self, header: Mapping[str, Any], payload: bytes = b"") -> EntryRecord:
         """Write one entry whose payload is in memory."""
         head, head_bytes = self._prepare(header)
-        payload = memoryview(payload).cast("B")
-        length = PAYLOAD_LEN.pack(len(payload))
-        crc = zlib.crc32(payload, zlib.crc32(length, zlib.crc32(head_bytes)))
-        record = make_record(head, self._pos, len(payload), crc)
+        view = memoryview(payload).cast("B")
+        length = PAYLOAD_LEN.pack(len(view))
+        crc = zlib.crc32(view, zlib.crc32(length, zlib.crc32(head_bytes)))
+        record = make_record(head, self._pos, len(view), crc)
         self._names.add(record.path, record.kind)
         self._state = _FAILED  # until the entry is completely written
         self._write(ENTRY_PREFIX.pack(ENTRY_MAGIC, len(head_bytes)) + head_bytes + length)
-        self._write(payload)
+        self._write(view)
         self._write(CRC.pack(crc))
         return self._finish(record, self._pos + ENTRY_PREFIX.size + len(head_bytes) + len(length)
-                            + len(payload) + CRC.size)
+                            + len(view) + CRC.size)
 
     def add_stream(self, header: Mapping[str, Any], chunks: Iterable[bytes]) -> EntryRecord:
         """Write one entry whose payload comes as chunks, without holding it in memory."""

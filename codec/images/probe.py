@@ -35,6 +35,7 @@ __all__ = [
     "inspect_image",
     "MAX_PIXELS",
     "MAX_FILE_BYTES",
+    "LOSSY_EXTENSIONS",
     "LOSSY_FORMATS",
     "PROBED_EXTENSIONS",
     "OPEN_FORMATS",
@@ -45,8 +46,9 @@ MAX_FILE_BYTES = 1 << 30
 LOSSY_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
 LOSSY_MODES = ("RGB", "RGBA", "L", "LA")
 OPEN_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "DIB", "TIFF", "GIF")
-_LOSSY_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".dib", ".tif", ".tiff"}
-PROBED_EXTENSIONS = frozenset(_LOSSY_EXTENSIONS | {".gif"})
+LOSSY_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".dib", ".tif", ".tiff"})
+"""Files the engine may code with the learned codec (the others are stored byte-exact)."""
+PROBED_EXTENSIONS = frozenset(LOSSY_EXTENSIONS | {".gif"})
 # Image files that are stored without being opened (no warning for them).
 _OTHER_IMAGE_EXTENSIONS = {
     ".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".jpx", ".ico", ".icns", ".cur", ".tga", ".psd",
@@ -177,7 +179,7 @@ def inspect_image(path: Path, data: bytes | None = None) -> Inspection:
         return _stored("does not decode: empty file", code=IssueCode.DOES_NOT_DECODE)
 
     try:
-        im = Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
+        im: Image.Image = Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
     except Image.DecompressionBombError as e:
         return _stored(f"image too large to code ({e}); stored losslessly")
     except Exception as e:  # hostile or broken input: any failure means "does not decode"

@@ -24,7 +24,6 @@ from ..entropy.tables import EntropyTables
 from ..errors import MissingModelError, ModelIntegrityError
 from .manifest import Manifest
 
-CHECKPOINT_NAMES = ("A", "B", "C")
 MODEL_FILES = ("encoder.onnx", "hyper_encoder.onnx", "decoder.onnx", "hyper_decoder.npz", "tables.npz", "gains.npz")
 MODELS_ENV = "LATENTZIP_MODELS"  # an extra folder of model sets (tests, development)
 # Optional int8 transforms, listed in manifest["variants"]["int8"]["files"] with their hashes. They are

@@ -9,7 +9,9 @@ rounding. Cancellation is checked between tiles.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -21,6 +23,16 @@ ENCODER_HALO = 2  # latents
 DECODER_HALO = 3  # latents (the receptive field is under 2)
 TILE_LATENTS = 48  # 768 px: a Kodak image is one tile
 TILE_LATENTS_LARGE = 32  # 512 px tiles once an image needs several: less activation memory
+
+
+class _Session(Protocol):
+    """What the transforms use of an ONNX Runtime InferenceSession (``ModelSet.session``)."""
+
+    def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, np.ndarray]) -> list[np.ndarray]: ...
+
+
+def _session(model: ModelSet, which: str, checkpoint: str | None) -> _Session:
+    return cast(_Session, model.session(which, checkpoint))
 
 
 def _tile_for(h: int, w: int, tile: int | None) -> int:
@@ -42,49 +54,63 @@ def _spans(length: int, tile: int) -> list[tuple[int, int]]:
     return [(s, min(s + tile, length)) for s in range(0, length, tile)]
 
 
-def analysis(model: ModelSet, padded: np.ndarray, check: Callable[[], None] | None = None,
-             tile: int | None = None, checkpoint: str | None = None) -> np.ndarray:
-    """g_a: padded uint8 HxWx3 -> y, float32 (M, H/16, W/16); ``checkpoint`` picks the precision."""
-    sess = model.session("encoder", checkpoint)
-    H, W = padded.shape[:2]
-    h, w = H // LATENT_STRIDE, W // LATENT_STRIDE
-    tile = _tile_for(h, w, tile)
-    y = np.empty((int(model.arch["M"]), h, w), dtype=np.float32)
+@dataclass(frozen=True)
+class Tile:
+    """One tile of a latent grid, in latents: the rows and columns it produces (r0:r1, c0:c1) and the
+    larger window the network reads for them (cr0:cr1, cc0:cc1, the tile plus a halo, cut at the edges)."""
+
+    r0: int
+    r1: int
+    c0: int
+    c1: int
+    cr0: int
+    cr1: int
+    cc0: int
+    cc1: int
+
+
+def tiles(h: int, w: int, tile: int, halo: int, check: Callable[[], None] | None = None) -> Iterator[Tile]:
+    """The tiles of an h x w latent grid, row by row; ``check`` (cancellation) runs before each."""
     for r0, r1 in _spans(h, tile):
         for c0, c1 in _spans(w, tile):
             if check:
                 check()
-            cr0, cr1 = max(0, r0 - ENCODER_HALO), min(h, r1 + ENCODER_HALO)
-            cc0, cc1 = max(0, c0 - ENCODER_HALO), min(w, c1 + ENCODER_HALO)
-            crop = padded[cr0 * 16 : cr1 * 16, cc0 * 16 : cc1 * 16]
-            x = np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255.0)
-            out = sess.run(None, {"image": x})[0][0]
-            y[:, r0:r1, c0:c1] = out[:, r0 - cr0 : r1 - cr0, c0 - cc0 : c1 - cc0]
+            yield Tile(r0, r1, c0, c1, max(0, r0 - halo), min(h, r1 + halo), max(0, c0 - halo), min(w, c1 + halo))
+
+
+def analysis(model: ModelSet, padded: np.ndarray, check: Callable[[], None] | None = None,
+             tile: int | None = None, checkpoint: str | None = None) -> np.ndarray:
+    """g_a: padded uint8 HxWx3 -> y, float32 (M, H/16, W/16); ``checkpoint`` picks the precision."""
+    sess = _session(model, "encoder", checkpoint)
+    H, W = padded.shape[:2]
+    h, w = H // LATENT_STRIDE, W // LATENT_STRIDE
+    tile = _tile_for(h, w, tile)
+    y = np.empty((int(model.arch["M"]), h, w), dtype=np.float32)
+    for t in tiles(h, w, tile, ENCODER_HALO, check):
+        crop = padded[t.cr0 * 16 : t.cr1 * 16, t.cc0 * 16 : t.cc1 * 16]
+        x = np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255.0)
+        out = sess.run(None, {"image": x})[0][0]
+        y[:, t.r0 : t.r1, t.c0 : t.c1] = out[:, t.r0 - t.cr0 : t.r1 - t.cr0, t.c0 - t.cc0 : t.c1 - t.cc0]
     return y
 
 
 def hyper_analysis(model: ModelSet, y: np.ndarray, checkpoint: str | None = None) -> np.ndarray:
     """h_a: y -> z, float32 (MZ, h/4, w/4); ``checkpoint`` picks the precision."""
-    return model.session("hyper_encoder", checkpoint).run(None, {"y": y[None]})[0][0]
+    return _session(model, "hyper_encoder", checkpoint).run(None, {"y": y[None]})[0][0]
 
 
 def synthesis(model: ModelSet, y_hat: np.ndarray, check: Callable[[], None] | None = None,
               tile: int | None = None, checkpoint: str | None = None) -> np.ndarray:
     """g_s: y_hat (M, h, w) -> uint8 image (16h, 16w, 3); ``checkpoint`` picks the precision."""
-    sess = model.session("decoder", checkpoint)
+    sess = _session(model, "decoder", checkpoint)
     _, h, w = y_hat.shape
     tile = _tile_for(h, w, tile)
     out = np.empty((h * 16, w * 16, 3), dtype=np.uint8)
-    for r0, r1 in _spans(h, tile):
-        for c0, c1 in _spans(w, tile):
-            if check:
-                check()
-            cr0, cr1 = max(0, r0 - DECODER_HALO), min(h, r1 + DECODER_HALO)
-            cc0, cc1 = max(0, c0 - DECODER_HALO), min(w, c1 + DECODER_HALO)
-            crop = np.ascontiguousarray(y_hat[None, :, cr0:cr1, cc0:cc1], dtype=np.float32)
-            img = sess.run(None, {"y_hat": crop})[0][0]
-            img = img[:, (r0 - cr0) * 16 : (r1 - cr0) * 16, (c0 - cc0) * 16 : (c1 - cc0) * 16]
-            out[r0 * 16 : r1 * 16, c0 * 16 : c1 * 16] = to_uint8(img).transpose(1, 2, 0)
+    for t in tiles(h, w, tile, DECODER_HALO, check):
+        crop = np.ascontiguousarray(y_hat[None, :, t.cr0 : t.cr1, t.cc0 : t.cc1], dtype=np.float32)
+        img = sess.run(None, {"y_hat": crop})[0][0]
+        img = img[:, (t.r0 - t.cr0) * 16 : (t.r1 - t.cr0) * 16, (t.c0 - t.cc0) * 16 : (t.c1 - t.cc0) * 16]
+        out[t.r0 * 16 : t.r1 * 16, t.c0 * 16 : t.c1 * 16] = to_uint8(img).transpose(1, 2, 0)
     return out
 
 
