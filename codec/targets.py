@@ -239,7 +239,7 @@ def entry_overhead(header: Mapping[str, object]) -> int:
 ARCHIVE_OVERHEAD = FILE_HEADER_LEN + INDEX_PREFIX.size + TRAILER_LEN
 IMAGE_HEADER_EXTRA = {"width": 10000, "height": 10000, "format": "JPEG", "grayscale": False, "alpha": False,
                       "model": "0" * 64, "checkpoint": "B", "entropy": "range", "ms_ssim": 0.987654,
-                      "bpp": 1.234567}
+                      "bpp": 1.234567, "precision": "int8", "level_step": 1000}
 
 
 STORED_NOTE = "stored byte-exact: the target's choice"

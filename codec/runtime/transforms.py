@@ -69,9 +69,10 @@ def hyper_analysis(model: ModelSet, y: np.ndarray, checkpoint: str | None = None
 
 
 def synthesis(model: ModelSet, y_hat: np.ndarray, check: Callable[[], None] | None = None,
-              tile: int | None = None, checkpoint: str | None = None) -> np.ndarray:
-    """g_s: y_hat (M, h, w) -> uint8 image (16h, 16w, 3); ``checkpoint`` picks the precision."""
-    sess = model.session("decoder", checkpoint)
+              tile: int | None = None, checkpoint: str | None = None, precision: str | None = None) -> np.ndarray:
+    """g_s: y_hat (M, h, w) -> uint8 image (16h, 16w, 3); ``checkpoint`` picks the precision
+    (``precision``, if given, overrides the set's: "auto" is what extraction uses by default)."""
+    sess = model.session("decoder", checkpoint, precision)
     _, h, w = y_hat.shape
     tile = _tile_for(h, w, tile)
     out = np.empty((h * 16, w * 16, 3), dtype=np.uint8)
