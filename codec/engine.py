@@ -24,6 +24,8 @@ from .reports import (
     FileOutcome,
     TargetResult,
     TestReport,
+    floor_lines,
+    floor_tallies,
     second_generation_note,
 )
 from .runtime.model_set import ModelRegistry, default_registry
@@ -35,4 +37,5 @@ __all__ = [
     "CompressOptions", "ExtractOptions", "CompressReport", "ExtractReport", "TestReport", "FileOutcome", "TargetResult",
     "PreviewReport", "CheckpointPreview", "ProgressEvent", "ProgressSink", "NullSink", "CancelToken",
     "ModelRegistry", "default_registry", "CHECKPOINTS", "QUALITY_FLOORS", "estimated_lossless_size", "IMAGE_MODES",
+    "floor_lines", "floor_tallies",
 ]

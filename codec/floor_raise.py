@@ -4,13 +4,15 @@ An image coded at its checkpoint's level that scores under the floor is coded ag
 at higher levels of the set's rate axis (rate_ladder.py), with a few tries:
 
 - Distortion falls about exponentially with the level (the gains are log-spaced), so
-  ``d = log(1 - MS-SSIM)`` is close to linear in the level step. Each try aims at
-  ``d = log(1 - floor) - AIM_MARGIN`` (a little above the floor) along the slope
-  measured between the last two tries; the first raise uses ``PRIOR_SLOPE``, the
-  mean slope of the trained axis on Kodak, since only one point is known.
-- Once one try passes and one fails, the next try interpolates between them
-  (a secant step), to come down towards the floor from above and save bytes; it
-  stops when the passing try is already close to the aim, or the bracket is narrow.
+  ``d = log(1 - MS-SSIM)`` is close to linear in the level step. Until a try passes,
+  each aims at ``d = log(1 - floor) - AIM_MARGIN`` (a little above the floor) along
+  the slope measured between the last two tries; the first raise uses
+  ``PRIOR_SLOPE``, the mean slope of the trained axis on Kodak, since only one point
+  is known then.
+- Once one try passes and one fails, the next try interpolates between them (a
+  secant step aimed just above the floor, ``REFINE_MARGIN``), to come down towards
+  the floor from above and save bytes; it stops when the passing try is already
+  within ``CLOSE_ENOUGH`` of the floor, or the bracket is narrow.
 - The last try, when none has passed yet, is the top of the axis: an image is given
   up (stored) only when even the top level is under its floor.
 
@@ -26,8 +28,9 @@ from typing import Callable, Generic, TypeVar
 
 MAX_RAISE_TRIES = 4  # codings after the one at the checkpoint's own level
 PRIOR_SLOPE = -0.28 / 256  # d log(1 - MS-SSIM) per step: A -> C on Kodak (0.975 at level 0.48, 0.991 at 4.08)
-AIM_MARGIN = 0.08  # aim this far under log(1 - floor): about 8 % less distortion than the floor allows
-CLOSE_ENOUGH = 0.25  # a passing try within this of the aim is kept without refining
+AIM_MARGIN = 0.03  # aim this far under log(1 - floor) (3 % less distortion) while no try has passed
+REFINE_MARGIN = 0.01  # ... and this far once the floor is bracketed
+CLOSE_ENOUGH = 0.02  # a passing try this close to log(1 - floor) is kept without refining (about 2 % of bytes)
 MIN_RAISE = 16  # steps (1/16 of a level): the smallest move worth a coding
 FLAT_SLOPE = -1e-6  # a measured slope flatter than this says only the top level may still help
 
@@ -62,7 +65,8 @@ def _aim_step(lo: tuple[int, float], slope: float, aim: float) -> float:
 def search_level(start_step: int, start_score: float, floor: float, top_step: int,
                  evaluate: Callable[[int], Trial[T]], max_tries: int = MAX_RAISE_TRIES) -> RaiseResult[T]:
     """Raise from ``start_step`` (where the image scored ``start_score`` < ``floor``) up to ``top_step``."""
-    aim = distortion(floor) - AIM_MARGIN
+    target = distortion(floor)
+    aim = target - AIM_MARGIN
     fail = (start_step, distortion(start_score))
     prev_fail: tuple[int, float] | None = None
     ok: tuple[int, float] | None = None
@@ -78,10 +82,10 @@ def search_level(start_step: int, start_score: float, floor: float, top_step: in
             else:
                 step = min(top_step, max(fail[0] + MIN_RAISE, math.ceil(_aim_step(fail, slope, aim))))
         else:
-            if ok[1] >= aim - CLOSE_ENOUGH or ok[0] - fail[0] <= MIN_RAISE:
+            if ok[1] >= target - CLOSE_ENOUGH or ok[0] - fail[0] <= 2 * MIN_RAISE:
                 break
             slope = (ok[1] - fail[1]) / (ok[0] - fail[0])
-            guess = math.ceil(_aim_step(fail, slope, aim)) if slope < FLAT_SLOPE else ok[0]
+            guess = math.ceil(_aim_step(fail, slope, target - REFINE_MARGIN)) if slope < FLAT_SLOPE else ok[0]
             step = min(ok[0] - MIN_RAISE // 2, max(fail[0] + MIN_RAISE // 2, guess))
         trial = evaluate(step)
         tries += 1
