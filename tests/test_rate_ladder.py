@@ -313,3 +313,29 @@ def test_floor_tallies_and_lines():
     lines = floor_lines(t)
     assert lines == ["B: 1 of 3 image(s) raised to meet the floor, 1 stored (1 under the floor even at the top rate)",
                      "C: 0 of 1 image(s) raised to meet the floor, 1 stored (1 not smaller coded)"]
+
+
+# --- the export ---------------------------------------------------------------------------------------------------
+
+def test_export_writes_the_ladder_and_the_set_codes_at_any_level(tmp_path, crop):
+    """training/export.py from the committed checkpoint: a loadable set with a ladder (about 12 s: ONNX export)."""
+    pytest.importorskip("onnx")
+    from ladder_set import CHECKPOINT, TRAINED_LEVELS
+    from training.export import export
+
+    folder = export(CHECKPOINT, {"A": 0.48, "B": 2.411, "C": 4.079}, tmp_path / "models", ladder_levels=TRAINED_LEVELS)
+    model = ModelSet.load(folder)
+    assert model.can_raise and model.ladder.top_step == (TRAINED_LEVELS - 1) * LEVEL_STEPS
+    with np.load(folder / "gains.npz") as data:
+        assert data["log_gain_rows_fixed"].dtype == np.int64 and data["log_gain_rows_fixed"].shape == (6, 160)
+        for name, cp in model.checkpoints.items():
+            assert cp.level_step == level_step(model.manifest["checkpoints"][name]["level"])
+            np.testing.assert_array_equal(data[f"log_gain_fixed_{name}"], cp.log_gain_fixed)
+            np.testing.assert_array_equal(data[f"gain_{name}"], cp.gain)
+    data = image_codec.encode_image(model, crop, "C", level_step=model.ladder.top_step).data
+    assert image_codec.read_stream_header(data).level_step == model.ladder.top_step
+    nominal = image_codec.encode_image(model, crop, "C").data
+    assert metrics.ms_ssim(image_codec.decode_image(model, data), crop) > metrics.ms_ssim(
+        image_codec.decode_image(model, nominal), crop)
+    old = export(CHECKPOINT, {"B": 2.411}, tmp_path / "old", ladder=False)
+    assert not ModelSet.load(old).can_raise
