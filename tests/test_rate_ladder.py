@@ -339,3 +339,31 @@ def test_export_writes_the_ladder_and_the_set_codes_at_any_level(tmp_path, crop)
         image_codec.decode_image(model, nominal), crop)
     old = export(CHECKPOINT, {"B": 2.411}, tmp_path / "old", ladder=False)
     assert not ModelSet.load(old).can_raise
+
+
+# --- the raised golden's writer -----------------------------------------------------------------------------------
+
+def _golden_writer():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_golden_raised", GOLDEN / "make_golden_raised.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_raised_golden_writer_makes_a_golden_that_checks_and_never_overwrites(ladder, ladder_registry, tmp_path):
+    from test_golden import check_raised_golden
+
+    writer = _golden_writer()
+    out = tmp_path / "golden"
+    archive = writer.write_golden(ladder_registry, ladder.content_hash, out)
+    expected = archive.with_suffix(".json")
+    assert expected.is_file() and (out / "raised.png").is_file()
+    check_raised_golden(expected, ladder_registry, tmp_path)
+    before = archive.read_bytes()
+    with pytest.raises(SystemExit, match="never regenerated"):
+        writer.write_golden(ladder_registry, ladder.content_hash, out)
+    assert archive.read_bytes() == before
+    with pytest.raises(SystemExit, match="no rate ladder"):
+        writer.write_golden(default_registry(), None, tmp_path / "old")
