@@ -367,3 +367,21 @@ def test_raised_golden_writer_makes_a_golden_that_checks_and_never_overwrites(la
     assert archive.read_bytes() == before
     with pytest.raises(SystemExit, match="no rate ladder"):
         writer.write_golden(default_registry(), None, tmp_path / "old")
+
+
+def test_the_app_result_figures_count_raised_and_stored(tmp_path):
+    pytest.importorskip("PySide6")
+    from latentzip.gui.progress_panel import compress_figures
+
+    report = engine.CompressReport(archive=tmp_path / "a.ltz", archive_size=1000, outcomes=[
+        engine.FileOutcome("a.png", "lossy", 5000, 400, pixels=100, ms_ssim=0.98, checkpoint="C", level=4.5,
+                           raised=True),
+        engine.FileOutcome("b.jpg", "lossless-jpeg", 5000, 4000, note="under the floor",
+                           fallback=FALLBACK_FLOOR, fallback_checkpoint="C"),
+    ])
+    figures = dict(compress_figures(report))
+    assert figures["Floors"] == ("C: 1 of 2 image(s) raised to meet the floor, "
+                                 "1 stored (1 under the floor even at the top rate)")
+    report.outcomes = report.outcomes[:1]
+    report.outcomes[0] = engine.FileOutcome("a.png", "lossy", 5000, 400, pixels=100, ms_ssim=0.99, checkpoint="C")
+    assert "Floors" not in dict(compress_figures(report))  # nothing raised or stored: nothing to say
