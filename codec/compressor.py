@@ -377,11 +377,18 @@ class _ImageCoder:
             self._key, self._latents = key, (y, image_codec.hyper_latents(self.model, y, checkpoint))
         return self._latents
 
-    def code(self, checkpoint: str, step: int | None = None) -> floor_raise.Trial[_Coded]:
-        """Code at ``checkpoint`` (at ladder ``step`` if given); the trial's step is -1 for a set without a ladder."""
+    def code(self, checkpoint: str, step: int | None = None, last_use: bool = False) -> floor_raise.Trial[_Coded]:
+        """Code at ``checkpoint`` (at ladder ``step`` if given); the trial's step is -1 for a set without a ladder.
+
+        ``last_use``: no other coding follows, so the latents are consumed in place instead of copied.
+        """
         y, z_q = self._analysed(checkpoint)
+        if last_use:
+            self._latents = None
+        else:
+            y = y.copy()
         height, width = self.rgb.shape[:2]
-        encoded = image_codec.encode_latents(self.model, y.copy(), z_q, checkpoint, height, width, self.entropy,
+        encoded = image_codec.encode_latents(self.model, y, z_q, checkpoint, height, width, self.entropy,
                                              self.cancel.check, keep_latents=True, level_step=step)
         # The decoder's exact input is known here, so the check needs no entropy decoding.
         recon = image_codec.reconstruct(self.model, encoded, self.cancel.check, precision="auto")
@@ -432,7 +439,7 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
     coder = _ImageCoder(model, rgb, bool(decoded.grayscale), ENTROPY_NAMES[options.entropy], cancel)
     attempts = targets.image_attempts(plan, member.name, options.checkpoint, options.floor, options.quality_floor)
     for i, (checkpoint, floor) in enumerate(attempts):
-        trial = coder.code(checkpoint)
+        trial = coder.code(checkpoint, last_use=i == len(attempts) - 1 and model.ladder is None)
         raised, tries = False, 0
         if trial.score < floor and i == len(attempts) - 1 and model.ladder is not None:
             found = floor_raise.search_level(trial.step, trial.score, floor, model.ladder.top_step,
