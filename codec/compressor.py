@@ -13,7 +13,7 @@ import hashlib
 import lzma
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -24,6 +24,7 @@ from .container import ArchiveWriter, EntryKind, check_archive_name, check_link_
 from .entropy.latent_streams import ENTROPY_NAMES
 from .errors import CancelledError, ExistingFileError, LatentzipError, UnsafePathError
 from .image_entry import ImagePayload, encode_alpha
+from .image_trials import ImageCoder
 from .images import DecodedImage, classify_and_decode
 from .images.location import strip_location_bytes
 from .images.probe import MAX_FILE_BYTES, PROBED_EXTENSIONS
@@ -33,7 +34,6 @@ from .reports import FALLBACK_FLOOR, FALLBACK_LARGER, CompressOptions, CompressR
 from .runtime import image_codec
 from .runtime.model_set import ModelRegistry, ModelSet, default_registry
 from .runtime.rate_ladder import LEVEL_STEPS
-from .runtime.transforms import analysis, pad_to_multiple
 from .scan import DIRECTORY, FILE, SYMLINK, Member, scan_inputs
 
 CHUNK = 1 << 20
@@ -347,59 +347,6 @@ def _source_bytes(member: Member, options: CompressOptions) -> bytes | None:
     return strip_location_bytes(data)
 
 
-@dataclass(frozen=True)
-class _Coded:
-    """One coding of an image: the bitstream and the PSNR of what the decoder will produce."""
-
-    data: bytes
-    psnr: float
-
-
-class _ImageCoder:
-    """Codes one image at a checkpoint, or at a step of the set's rate ladder, and scores it.
-
-    The image is analysed (g_a, h_a) once per encoder precision; each coding then costs the
-    entropy coder and one synthesis. The score is the MS-SSIM of what extraction produces by
-    default: the synthesis runs at the set's default precision for the checkpoint, whatever
-    precision the encoder was forced to.
-    """
-
-    def __init__(self, model: ModelSet, rgb: np.ndarray, grayscale: bool, entropy: int, cancel: CancelToken) -> None:
-        self.model, self.rgb, self.grayscale, self.entropy, self.cancel = model, rgb, grayscale, entropy, cancel
-        self._key: tuple[str, str] | None = None
-        self._latents: tuple[np.ndarray, np.ndarray] | None = None
-
-    def _analysed(self, checkpoint: str) -> tuple[np.ndarray, np.ndarray]:
-        key = (self.model.precision_for("encoder", checkpoint), self.model.precision_for("hyper_encoder", checkpoint))
-        if self._latents is None or key != self._key:
-            self._latents = None  # one analysis held at a time: huge photos
-            y = analysis(self.model, pad_to_multiple(self.rgb), self.cancel.check, checkpoint=checkpoint)
-            self._key, self._latents = key, (y, image_codec.hyper_latents(self.model, y, checkpoint))
-        return self._latents
-
-    def code(self, checkpoint: str, step: int | None = None, last_use: bool = False) -> floor_raise.Trial[_Coded]:
-        """Code at ``checkpoint`` (at ladder ``step`` if given); the trial's step is -1 for a set without a ladder.
-
-        ``last_use``: no other coding follows, so the latents are consumed in place instead of copied.
-        """
-        y, z_q = self._analysed(checkpoint)
-        if last_use:
-            self._latents = None
-        else:
-            y = y.copy()
-        height, width = self.rgb.shape[:2]
-        encoded = image_codec.encode_latents(self.model, y, z_q, checkpoint, height, width, self.entropy,
-                                             self.cancel.check, keep_latents=True, level_step=step)
-        # The decoder's exact input is known here, so the check needs no entropy decoding.
-        recon = image_codec.reconstruct(self.model, encoded, self.cancel.check, precision="auto")
-        if self.grayscale:
-            recon = np.repeat(np.round(recon.mean(axis=2, keepdims=True)).astype(np.uint8), 3, axis=2)
-        if step is None:
-            step = self.model.checkpoint(checkpoint).level_step
-        return floor_raise.Trial(-1 if step is None else step, float(metrics.ms_ssim(recon, self.rgb)),
-                                 _Coded(encoded.data, float(metrics.psnr(recon, self.rgb))))
-
-
 class _RepackCache:
     """A JPEG's lossless JPEG XL re-pack, made at most once: the fallback of a JPEG that is not coded."""
 
@@ -436,7 +383,7 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
     """
     rgb = decoded.rgb
     outcome = FileOutcome(member.name, "stored", member.size, 0, note=targets.STORED_NOTE)
-    coder = _ImageCoder(model, rgb, bool(decoded.grayscale), ENTROPY_NAMES[options.entropy], cancel)
+    coder = ImageCoder(model, rgb, bool(decoded.grayscale), ENTROPY_NAMES[options.entropy], cancel.check)
     attempts = targets.image_attempts(plan, member.name, options.checkpoint, options.floor, options.quality_floor)
     for i, (checkpoint, floor) in enumerate(attempts):
         trial = coder.code(checkpoint, last_use=i == len(attempts) - 1 and model.ladder is None)
@@ -452,8 +399,8 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
         if trial.score < floor:
             if model.ladder is None:
                 why = "this model set cannot raise the rate"
-            elif tries:
-                why = f"even at the top rate level, {tries} tries"
+            elif trial.step >= model.ladder.top_step:
+                why = f"even at the top rate level, {tries} raise(s) tried" if tries else "at the top rate level"
             else:
                 why = "at its level"
             outcome = FileOutcome(member.name, "stored", member.size, 0,
@@ -464,8 +411,9 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
         payload = ImagePayload(trial.result.data, decoded.metadata.to_bytes(), encode_alpha(decoded.alpha)).to_bytes()
         repacked = repack.get() if raised and repack is not None and len(payload) < member.size else None
         if len(payload) >= member.size or (repacked is not None and len(payload) >= len(repacked)):
+            than = "the file" if len(payload) >= member.size else "its lossless JPEG XL re-pack"
             return FileOutcome(member.name, "stored", member.size, 0,
-                               note="coding would not make it smaller; stored byte-exact",
+                               note=f"coding would not make it smaller than {than}; stored byte-exact",
                                fallback=FALLBACK_LARGER, fallback_checkpoint=checkpoint)
         height, width = rgb.shape[:2]
         header = _base_header(member, EntryKind.IMAGE)
