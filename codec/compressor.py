@@ -398,13 +398,13 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
                 trial = found.best_failed
         if trial.score < floor:
             if model.ladder is None:
-                why = "this model set cannot raise the rate"
+                why = "and this model set cannot raise the rate"
             elif trial.step >= model.ladder.top_step:
-                why = f"even at the top rate level, {tries} raise(s) tried" if tries else "at the top rate level"
+                why = "even at the top rate level" + (f" after {tries} raise(s)" if tries else "")
             else:
                 why = "at its level"
             outcome = FileOutcome(member.name, "stored", member.size, 0,
-                                  note=f"MS-SSIM {trial.score:.4f} under the {checkpoint} floor {floor} ({why}); "
+                                  note=f"MS-SSIM {trial.score:.4f} under the {checkpoint} floor {floor} {why}; "
                                        "stored byte-exact",
                                   fallback=FALLBACK_FLOOR, fallback_checkpoint=checkpoint)
             continue
