@@ -384,7 +384,8 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
     rgb = decoded.rgb
     outcome = FileOutcome(member.name, "stored", member.size, 0, note=targets.STORED_NOTE)
     coder = ImageCoder(model, rgb, bool(decoded.grayscale), ENTROPY_NAMES[options.entropy], cancel.check)
-    attempts = targets.image_attempts(plan, member.name, options.checkpoint, options.floor, options.quality_floor)
+    attempts = targets.image_attempts(plan, member.name, options.checkpoint, options.floor, options.quality_floor,
+                                      can_raise=model.ladder is not None)
     for i, (checkpoint, floor) in enumerate(attempts):
         trial = coder.code(checkpoint, last_use=i == len(attempts) - 1 and model.ladder is None)
         raised, tries = False, 0

@@ -385,3 +385,32 @@ def test_the_app_result_figures_count_raised_and_stored(tmp_path):
     report.outcomes = report.outcomes[:1]
     report.outcomes[0] = engine.FileOutcome("a.png", "lossy", 5000, 400, pixels=100, ms_ssim=0.99, checkpoint="C")
     assert "Floors" not in dict(compress_figures(report))  # nothing raised or stored: nothing to say
+
+
+def test_a_quality_target_raises_an_image_no_checkpoint_reaches(ladder, ladder_registry, tmp_path, monkeypatch):
+    """Planned for exact storage (every checkpoint estimated under the target), the image is raised instead."""
+    crop = np.asarray(Image.open(ASSETS / "metric_a.png").convert("RGB"))[:128, :192].copy()
+    c_score = _score(ladder, crop, ladder.checkpoint("C").level_step)
+    top_score = _score(ladder, crop, ladder.ladder.top_step)
+    target = round((c_score + top_score) / 2, 4)
+    if not c_score + 0.001 < target < top_score - 0.001:
+        pytest.skip("the crop's scores at C and at the top are too close for this test")
+    src = _folder(tmp_path, crop)
+    monkeypatch.setattr("latentzip.codec.compressor.default_registry", lambda: ladder_registry)
+    archive = tmp_path / "q.ltz"
+    report = engine.compress([src], archive, engine.CompressOptions(min_quality=target, quality_floor=0.0))
+    (outcome,) = [o for o in report.outcomes if o.name.endswith(".png")]
+    assert report.target.planned["exact"] == 1
+    assert outcome.kind == "lossy" and outcome.raised and outcome.ms_ssim >= target
+    assert outcome.level > ladder.checkpoint("C").level_step / LEVEL_STEPS
+    assert report.target.met
+
+
+def test_a_size_target_keeps_the_plans_exact_storage():
+    from latentzip.codec import targets
+
+    plan = targets.Plan(targets.SIZE, 1000, {"a.png": targets.EXACT}, 900, 1.0, True)
+    assert targets.image_attempts(plan, "a.png", "B", 0.97, can_raise=True) == ()
+    quality = targets.Plan(targets.QUALITY, 0.99, {"a.png": targets.EXACT}, 900, 1.0, True)
+    assert targets.image_attempts(quality, "a.png", "B", 0.97, can_raise=True) == (("A", 0.99),)
+    assert targets.image_attempts(quality, "a.png", "B", 0.97, can_raise=False) == ()
