@@ -1,7 +1,8 @@
 """Issue 13, item 1: the rate level in the bitstream, and floors met by raising an image's level.
 
-The ladder set is the shipped set's files with the committed checkpoint's trained log-gain rows
-(tests/ladder_set.py): the same networks, so every figure is the real codec's.
+The ladder set is the first released set's files with its network's trained log-gain rows
+(tests/ladder_set.py): the same networks, so every figure is the real codec's. The set without a
+ladder is that released set itself.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from latentzip.codec.reports import FALLBACK_FLOOR, FALLBACK_LARGER, floor_lines
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.model_set import ModelRegistry, ModelSet, default_registry
 from latentzip.codec.runtime.rate_ladder import LEVEL_STEPS, RateLadder, interpolate_fixed, level_step, rows_to_fixed
+from ladder_set import OLD_SET_HASH, make_ladder_set, old_set
 
 ASSETS = Path(__file__).parent / "assets"
 GOLDEN = Path(__file__).parent / "golden"
@@ -129,10 +131,13 @@ def ladder_network():
 
 
 @pytest.fixture(scope="module")
-def ladder_folder(tmp_path_factory, ladder_network) -> Path:
-    from ladder_set import make_ladder_set
+def legacy() -> ModelSet:
+    return old_set(default_registry())
 
-    return make_ladder_set(default_registry().get().folder, tmp_path_factory.mktemp("models"))
+
+@pytest.fixture(scope="module")
+def ladder_folder(tmp_path_factory, legacy) -> Path:
+    return make_ladder_set(legacy.folder, tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="module")
@@ -182,13 +187,13 @@ def test_raising_the_level_buys_quality_and_bytes(ladder, crop):
         image_codec.decode_image(ladder, low), crop)
 
 
-def test_hostile_level_headers_are_refused(ladder, crop):
+def test_hostile_level_headers_are_refused(ladder, legacy, crop):
     data = bytearray(image_codec.encode_image(ladder, crop, "B").data)
     struct.pack_into("<H", data, 4, ladder.ladder.top_step + 1)
     with pytest.raises(ArchiveFormatError, match="beyond"):
         image_codec.decode_symbols(ladder, bytes(data))
     with pytest.raises(ArchiveFormatError, match="no rate ladder"):  # a set without a ladder never wrote one
-        image_codec.decode_symbols(default_registry().get(), bytes(data))
+        image_codec.decode_symbols(legacy, bytes(data))
     data[0] = 3
     with pytest.raises(ArchiveFormatError, match="version 3"):
         image_codec.read_stream_header(bytes(data))
@@ -209,8 +214,8 @@ def test_version_1_streams_still_decode():
     assert rgb.shape == (entry.extra["height"], entry.extra["width"], 3)
 
 
-def test_set_without_ladder_writes_version_1():
-    model = default_registry().get()
+def test_set_without_ladder_writes_version_1(legacy):
+    model = legacy
     assert not model.can_raise and model.checkpoint("B").level_step is None
     rgb = np.asarray(Image.open(ASSETS / "photo_crop.png").convert("RGB"))[:64, :64].copy()
     assert image_codec.encode_image(model, rgb, "B").data[0] == 1
@@ -255,7 +260,8 @@ def test_an_image_under_its_floor_is_raised_and_round_trips(ladder, ladder_regis
 def test_a_set_without_a_ladder_does_not_raise(crop, reachable_floor, tmp_path):
     src = _folder(tmp_path, crop)
     archive = tmp_path / "old.ltz"
-    report = engine.compress([src], archive, engine.CompressOptions(checkpoint="B", quality_floor=reachable_floor))
+    options = engine.CompressOptions(checkpoint="B", quality_floor=reachable_floor, model_hash=OLD_SET_HASH)
+    report = engine.compress([src], archive, options)
     (outcome,) = [o for o in report.outcomes if o.name.endswith(".png")]
     assert outcome.kind in ("stored", "lzma") and not outcome.raised
     assert outcome.fallback == FALLBACK_FLOOR and outcome.fallback_checkpoint == "B"
@@ -319,15 +325,18 @@ def test_floor_tallies_and_lines():
 
 def test_export_writes_the_ladder_and_the_set_codes_at_any_level(tmp_path, crop):
     """training/export.py from the committed checkpoint: a loadable set with a ladder (about 12 s: ONNX export)."""
+    pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    from ladder_set import CHECKPOINT, TRAINED_LEVELS
+    from ladder_set import CHECKPOINT
     from training.export import export
+    from training.model import LatentzipNet
 
-    folder = export(CHECKPOINT, {"A": 0.48, "B": 2.411, "C": 4.079}, tmp_path / "models", ladder_levels=TRAINED_LEVELS)
+    folder = export(CHECKPOINT, {"A": 0.48, "B": 2.411, "C": 4.079}, tmp_path / "models")
     model = ModelSet.load(folder)
-    assert model.can_raise and model.ladder.top_step == (TRAINED_LEVELS - 1) * LEVEL_STEPS
+    rows = LatentzipNet().levels  # every row of the network (a checkpoint with fewer gets them extrapolated)
+    assert model.can_raise and model.ladder.top_step == (rows - 1) * LEVEL_STEPS
     with np.load(folder / "gains.npz") as data:
-        assert data["log_gain_rows_fixed"].dtype == np.int64 and data["log_gain_rows_fixed"].shape == (6, 160)
+        assert data["log_gain_rows_fixed"].dtype == np.int64 and data["log_gain_rows_fixed"].shape == (rows, 160)
         for name, cp in model.checkpoints.items():
             assert cp.level_step == level_step(model.manifest["checkpoints"][name]["level"])
             np.testing.assert_array_equal(data[f"log_gain_fixed_{name}"], cp.log_gain_fixed)
@@ -366,7 +375,7 @@ def test_raised_golden_writer_makes_a_golden_that_checks_and_never_overwrites(la
         writer.write_golden(ladder_registry, ladder.content_hash, out)
     assert archive.read_bytes() == before
     with pytest.raises(SystemExit, match="no rate ladder"):
-        writer.write_golden(default_registry(), None, tmp_path / "old")
+        writer.write_golden(default_registry(), OLD_SET_HASH, tmp_path / "old")
 
 
 def test_the_app_result_figures_count_raised_and_stored(tmp_path):

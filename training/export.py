@@ -29,7 +29,7 @@ import onnx
 import torch
 
 from latentzip.codec.entropy.tables import ACT_FRAC_BITS
-from latentzip.codec.runtime.rate_ladder import LADDER_KEYS, LEVEL_STEPS, RateLadder, level_step, rows_to_fixed
+from latentzip.codec.runtime.rate_ladder import ladder_gains
 from training.checkpoint import load_checkpoint
 from training.freeze import freeze_gdn, gaussian_tables, integer_hyper_decoder, z_tables
 from training.model import LatentzipNet
@@ -91,25 +91,14 @@ def gains_arrays(model: LatentzipNet, levels: dict[str, float], ladder: bool = T
     checkpoint at its level step with the gains the runtime derives from them. Without: float gains per
     checkpoint, as older sets have.
     """
-    arrays: dict[str, np.ndarray] = {}
-    entries: dict[str, dict] = {}
     if ladder:
         count = model.levels if ladder_levels is None else ladder_levels
         if not 2 <= count <= model.levels:
             raise ValueError(f"ladder_levels must be 2..{model.levels}")
-        rows = {LADDER_KEYS[0]: rows_to_fixed(model.log_gain.detach().double().numpy()[:count]),
-                LADDER_KEYS[1]: rows_to_fixed(model.log_inv_gain.detach().double().numpy()[:count])}
-        arrays.update(rows)
-        rate = RateLadder(rows[LADDER_KEYS[0]], rows[LADDER_KEYS[1]])
-        for name, level in sorted(levels.items()):
-            step = level_step(level)
-            if not 0 <= step <= rate.top_step:
-                raise ValueError(f"checkpoint {name} at level {level} is beyond the ladder (0..{count - 1})")
-            at = rate.at(step)
-            arrays.update({f"gain_{name}": at.gain, f"inv_gain_{name}": at.inv_gain,
-                           f"log_gain_fixed_{name}": at.log_gain_fixed})
-            entries[name] = {"id": CHECKPOINT_IDS[name], "level": step / LEVEL_STEPS, "level_step": step}
-        return arrays, entries
+        return ladder_gains(model.log_gain.detach().double().numpy()[:count],
+                            model.log_inv_gain.detach().double().numpy()[:count], levels, CHECKPOINT_IDS)
+    arrays: dict[str, np.ndarray] = {}
+    entries: dict[str, dict] = {}
     for name, level in sorted(levels.items()):
         g, ig = model.gains(level)
         arrays[f"gain_{name}"] = g.numpy().astype(np.float32)
