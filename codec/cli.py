@@ -19,6 +19,7 @@ from .container import EntryKind
 from .errors import CancelledError, LatentzipError
 from .progress import ProgressEvent
 from .runtime.model_set import PRECISIONS
+from .runtime.rate_ladder import LEVEL_STEPS
 from .targets import parse_size
 
 EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
@@ -183,6 +184,8 @@ def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> 
         elif report.lossy_pixels:
             mean = sum(o.ms_ssim or 0 for o in lossy) / len(lossy)
             out.write(f"images: checkpoint {checkpoint}, mean MS-SSIM {mean:.4f}\n")
+        for line in engine.floor_lines(report.floors):
+            out.write(f"floors: {line}\n")
         _write_repack_lines(report, out)
         note = engine.second_generation_note(report.lossy_jpeg_sources)
         if note:
@@ -268,17 +271,21 @@ def _cmd_extract(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> i
 
 def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     if args.details:
-        from .details import entry_details
+        from .details import entry_details, entry_floor_row
 
         rows = entry_details(args.archive)
     else:
         rows = ((r, None, "") for r in engine.list_entries(args.archive))
+    floor_rows = []
     for r, summary, problem in rows:
         kind = KIND_NAMES.get(r.kind, str(r.kind))
         line = f"{r.path}\t{kind}\t{r.size}\t{r.payload_len}"
         if r.kind == EntryKind.IMAGE:
             e = r.extra
             line += f"\t{e.get('width')}x{e.get('height')}\t{e.get('checkpoint')}\t{e.get('bpp', 0):.3f} bpp"
+            if args.details and isinstance(e.get("level_step"), int):
+                raised = ", raised to meet the floor" if e.get("raised") else ""
+                line += f"\tlevel {e['level_step'] / LEVEL_STEPS:.2f}{raised}"
         elif r.kind == EntryKind.SYMLINK:
             line += f"\t-> {r.link}"
         elif r.kind == EntryKind.DUPLICATE:
@@ -288,7 +295,10 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
         if args.details and r.kind not in (EntryKind.DIRECTORY, EntryKind.SYMLINK):
             line += "\t" + (summary.describe() if summary is not None
                             else f"metadata not read: {problem}" if problem else "no image metadata")
+            floor_rows.append(entry_floor_row(r))
         out.write(line + "\n")
+    for line in engine.floor_lines(engine.floor_tallies(floor_rows)):
+        out.write(f"floors: {line}\n")
     return EXIT_OK
 
 

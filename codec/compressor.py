@@ -19,11 +19,12 @@ from typing import Iterator
 
 import numpy as np
 
-from . import jpeg_repack, metrics, targets
+from . import floor_raise, jpeg_repack, metrics, targets
 from .container import ArchiveWriter, EntryKind, check_archive_name, check_link_target
 from .entropy.latent_streams import ENTROPY_NAMES
 from .errors import CancelledError, ExistingFileError, LatentzipError, UnsafePathError
 from .image_entry import ImagePayload, encode_alpha
+from .image_trials import ImageCoder
 from .images import DecodedImage, classify_and_decode
 from .images.jpeg_tables import HEADER_KEY as JPEG_TABLES_KEY
 from .images.location import strip_location_bytes
@@ -31,9 +32,10 @@ from .images.probe import MAX_FILE_BYTES, PROBED_EXTENSIONS
 from .lzma_entries import lzma_filters
 from .outcomes import IssueCode
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
-from .reports import CompressOptions, CompressReport, FileOutcome
+from .reports import FALLBACK_FLOOR, FALLBACK_LARGER, CompressOptions, CompressReport, FileOutcome
 from .runtime import image_codec
 from .runtime.model_set import ModelRegistry, ModelSet, default_registry
+from .runtime.rate_ladder import LEVEL_STEPS
 from .scan import DIRECTORY, FILE, SYMLINK, Member, scan_inputs
 
 CHUNK = 1 << 20
@@ -250,8 +252,9 @@ def _add_file(writer: ArchiveWriter, member: Member, options: CompressOptions, m
             info, decoded = None, None
             note, reason = f"could not be inspected ({exc}); stored byte-exact", IssueCode.NOT_INSPECTED
         if decoded is not None:
+            repack = _RepackCache(member, cancel, source) if _is_jpeg(member) else None
             try:
-                outcome = _add_image(writer, member, decoded, options, model, cancel, plan)
+                outcome = _add_image(writer, member, decoded, options, model, cancel, plan, repack)
             except CancelledError:
                 raise
             except (LatentzipError, ValueError, MemoryError) as exc:
@@ -261,6 +264,11 @@ def _add_file(writer: ArchiveWriter, member: Member, options: CompressOptions, m
                 report.warnings.append((member.name, note))
             if outcome is not None and outcome.kind == "lossy":
                 return outcome
+            if outcome is not None and outcome.fallback:  # coded, but kept exactly: a JPEG's re-pack, else the file
+                try:
+                    return _store_fallback(writer, member, cancel, source, outcome, repack)
+                except OSError as exc:
+                    return _unreadable(member, exc, sink, report)
             if outcome is not None:
                 note, reason = outcome.note, outcome.reason
         elif info is not None:
@@ -269,7 +277,7 @@ def _add_file(writer: ArchiveWriter, member: Member, options: CompressOptions, m
                 sink.warning(member.name, f"{info.reason}; stored byte-exact")
                 report.warnings.append((member.name, info.reason))
     try:
-        return _add_stored(writer, member, cancel, note, source, reason)
+        return _add_stored(writer, member, cancel, note, source, reason=reason)
     except OSError as exc:
         return _unreadable(member, exc, sink, report)
 
@@ -305,6 +313,29 @@ def _add_jpeg_repack(writer: ArchiveWriter, member: Member, cancel: CancelToken,
     return FileOutcome(member.name, "lossless-jpeg", member.size, len(payload), source_format="JPEG")
 
 
+def _store_fallback(writer: ArchiveWriter, member: Member, cancel: CancelToken, source: bytes | None,
+                    coded: FileOutcome, repack: _RepackCache | None) -> FileOutcome:
+    """Keep exactly an image that was coded but not kept coded (``coded.fallback`` says why): a JPEG as its
+    lossless JPEG XL re-pack when that works, never the bigger raw file; anything else byte-exact. The entry
+    header records why (``fallback``) and for which checkpoint."""
+    fallback = {"fallback": coded.fallback, "fallback_checkpoint": coded.fallback_checkpoint}
+    payload = repack.get() if repack is not None else None
+    if payload is None:
+        note = coded.note
+        if repack is not None and repack.note:
+            note = f"{coded.note} ({repack.note})"
+        stored = _add_stored(writer, member, cancel, note, source, fallback)
+        return replace(stored, fallback=coded.fallback, fallback_checkpoint=coded.fallback_checkpoint)
+    reason = coded.note.replace("; stored byte-exact", "")
+    width, height = jpeg_repack.jxl_size(payload, member.name)
+    header = _base_header(member, EntryKind.JPEG_REPACK)
+    note = f"{reason}; kept exactly as a lossless JPEG XL re-pack"
+    header.update(width=width, height=height, format="JPEG", note=note, **fallback)
+    writer.add(header, payload)
+    return FileOutcome(member.name, "lossless-jpeg", member.size, len(payload), note=note, source_format="JPEG",
+                       fallback=coded.fallback, fallback_checkpoint=coded.fallback_checkpoint)
+
+
 def _source_bytes(member: Member, options: CompressOptions) -> bytes | None:
     """The bytes to archive for a file when they differ from the file on disk, else None.
 
@@ -321,45 +352,94 @@ def _source_bytes(member: Member, options: CompressOptions) -> bytes | None:
     return strip_location_bytes(data)
 
 
+class _RepackCache:
+    """A JPEG's lossless JPEG XL re-pack, made at most once: the fallback of a JPEG that is not coded."""
+
+    def __init__(self, member: Member, cancel: CancelToken, source: bytes | None) -> None:
+        self.member, self.cancel, self.source = member, cancel, source
+        self._done = False
+        self.payload: bytes | None = None
+        self.note = ""
+
+    def get(self) -> bytes | None:
+        if not self._done:
+            self._done = True
+            if self.member.size > REPACK_MAX_BYTES:
+                self.note = "too large to re-pack; stored byte-exact"
+                return None
+            data = self.member.path.read_bytes() if self.source is None else self.source
+            if hashlib.sha256(data).hexdigest() != self.member.sha256:
+                raise LatentzipError("the file changed while it was being archived", self.member.name)
+            self.cancel.check()
+            self.payload, self.note = jpeg_repack.repack(data)
+            self.cancel.check()
+        return self.payload
+
+
 def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, options: CompressOptions,
-               model: ModelSet, cancel: CancelToken, plan: targets.Plan | None = None) -> FileOutcome:
-    """Code one image; a "stored" outcome says why it must be stored byte-exact instead.
+               model: ModelSet, cancel: CancelToken, plan: targets.Plan | None = None,
+               repack: _RepackCache | None = None) -> FileOutcome:
+    """Code one image; a "stored" outcome says why it must be stored instead (``fallback``).
 
     With a target's ``plan``, the planned checkpoint comes first, then the next ones (``targets.attempts``).
+    An image under its floor at the last checkpoint tried is raised along the set's rate axis until it
+    meets the floor (floor_raise.py); sets without a rate ladder cannot raise. ``repack``: a JPEG's
+    lossless re-pack, which a raised coding must also undercut.
     """
     rgb = decoded.rgb
     outcome = FileOutcome(member.name, "stored", member.size, 0, note=targets.STORED_NOTE)
-    for checkpoint, floor in targets.image_attempts(plan, member.name, options.checkpoint, options.floor,
-                                                    options.quality_floor):
-        encoded = image_codec.encode_image(model, rgb, checkpoint, ENTROPY_NAMES[options.entropy], cancel.check,
-                                           keep_latents=True)
-        # The decoder's exact input is known here, so the check needs no entropy decoding.
-        recon = image_codec.reconstruct(model, encoded, cancel.check)
-        data = encoded.data
-        del encoded  # the latents are no longer needed: keep peak memory down on huge photos
-        if decoded.grayscale:
-            recon = np.repeat(np.round(recon.mean(axis=2, keepdims=True)).astype(np.uint8), 3, axis=2)
-        score = metrics.ms_ssim(recon, rgb)
-        payload = ImagePayload(data, decoded.metadata.to_bytes(), encode_alpha(decoded.alpha)).to_bytes()
-        if score < floor:
+    coder = ImageCoder(model, rgb, bool(decoded.grayscale), ENTROPY_NAMES[options.entropy], cancel.check)
+    attempts = targets.image_attempts(plan, member.name, options.checkpoint, options.floor, options.quality_floor,
+                                      can_raise=model.ladder is not None)
+    for i, (checkpoint, floor) in enumerate(attempts):
+        trial = coder.code(checkpoint, last_use=i == len(attempts) - 1 and model.ladder is None)
+        raised, tries = False, 0
+        if trial.score < floor and i == len(attempts) - 1 and model.ladder is not None:
+            found = floor_raise.search_level(trial.step, trial.score, floor, model.ladder.top_step,
+                                             lambda step, cp=checkpoint: coder.code(cp, step))
+            tries = found.tries
+            if found.passed is not None:
+                trial, raised = found.passed, True
+            elif found.best_failed is not None:
+                trial = found.best_failed
+        if trial.score < floor:
+            if model.ladder is None:
+                why = "and this model set cannot raise the rate"
+            elif trial.step >= model.ladder.top_step:
+                why = "even at the top rate level" + (f" after {tries} raise(s)" if tries else "")
+            else:
+                why = "at its level"
             outcome = FileOutcome(member.name, "stored", member.size, 0,
-                                  note=f"MS-SSIM {score:.4f} under the {checkpoint} floor {floor}; stored byte-exact")
+                                  note=f"MS-SSIM {trial.score:.4f} under the {checkpoint} floor {floor} {why}; "
+                                       "stored byte-exact",
+                                  fallback=FALLBACK_FLOOR, fallback_checkpoint=checkpoint)
             continue
-        if len(payload) >= member.size:
+        payload = ImagePayload(trial.result.data, decoded.metadata.to_bytes(), encode_alpha(decoded.alpha)).to_bytes()
+        repacked = repack.get() if raised and repack is not None and len(payload) < member.size else None
+        if len(payload) >= member.size or (repacked is not None and len(payload) >= len(repacked)):
+            than = "the file" if len(payload) >= member.size else "its lossless JPEG XL re-pack"
             return FileOutcome(member.name, "stored", member.size, 0,
-                               note="coding would not make it smaller; stored byte-exact")
+                               note=f"coding would not make it smaller than {than}; stored byte-exact",
+                               fallback=FALLBACK_LARGER, fallback_checkpoint=checkpoint)
         height, width = rgb.shape[:2]
         header = _base_header(member, EntryKind.IMAGE)
         header.update(width=width, height=height, format=decoded.format, grayscale=bool(decoded.grayscale),
                       alpha=decoded.alpha is not None, model=model.content_hash, checkpoint=checkpoint,
-                      entropy=options.entropy, ms_ssim=round(float(score), 6),
-                      bpp=round(len(payload) * 8 / (height * width), 6))
+                      entropy=options.entropy, ms_ssim=round(trial.score, 6),
+                      bpp=round(len(payload) * 8 / (height * width), 6),
+                      precision=model.precision_for("decoder", checkpoint, "auto"))
+        level = None
+        if trial.step >= 0:
+            level = trial.step / LEVEL_STEPS
+            header["level_step"] = trial.step
+            if raised:
+                header["raised"] = True
         if decoded.jpeg_tables is not None:
             header[JPEG_TABLES_KEY] = decoded.jpeg_tables.to_header()
         writer.add(header, payload)
         return FileOutcome(member.name, "lossy", member.size, len(payload), pixels=height * width,
-                           ms_ssim=float(score), psnr=metrics.psnr(recon, rgb), checkpoint=checkpoint,
-                           source_format=decoded.format)
+                           ms_ssim=trial.score, psnr=trial.result.psnr, checkpoint=checkpoint,
+                           source_format=decoded.format, level=level, raised=raised)
     return outcome
 
 
@@ -401,7 +481,8 @@ def _lzma_pays(path: Path, data: bytes | None = None) -> bool:
 
 
 def _add_stored(writer: ArchiveWriter, member: Member, cancel: CancelToken, note: str,
-                source: bytes | None = None, reason: IssueCode | None = None) -> FileOutcome:
+                source: bytes | None = None, extra: dict | None = None,
+                reason: IssueCode | None = None) -> FileOutcome:
     use_lzma = _lzma_pays(member.path, source)
     kind = EntryKind.LZMA if use_lzma else EntryKind.STORED
     chunks = _read_chunks(member.path, cancel, source)
@@ -410,6 +491,7 @@ def _add_stored(writer: ArchiveWriter, member: Member, cancel: CancelToken, note
     header = _base_header(member, kind)
     if note:
         header["note"] = note
+    header.update(extra or {})
     record = writer.add_stream(header, _lzma_chunks(chunks, member.size) if use_lzma else chunks)
     stored = record.payload_len
     return FileOutcome(member.name, "lzma" if use_lzma else "stored", member.size, stored, note=note, reason=reason)

@@ -21,7 +21,7 @@ from .image_entry import ImagePayload
 from .images import ImageMetadata
 from .images.details import MetadataSummary, summarize_file, summarize_metadata
 
-__all__ = ["entry_details", "HEAD_BYTES"]
+__all__ = ["entry_details", "entry_floor_row", "HEAD_BYTES"]
 
 HEAD_BYTES = 4 << 20
 
@@ -50,6 +50,15 @@ def _summary(reader: ArchiveReader, record: EntryRecord, limit: int) -> Metadata
                                    sha256=str(record.extra.get("sha256", "")))
         return summarize_file(data, True)
     return None
+
+
+def entry_floor_row(record: EntryRecord) -> tuple[str | None, bool, str]:
+    """(checkpoint, raised, fallback) of an entry, from its header, for ``reports.floor_tallies``: a coded image's
+    checkpoint and whether it was raised, or the checkpoint an image kept exactly was coded for, and why."""
+    extra = record.extra
+    if record.kind == EntryKind.IMAGE:
+        return extra.get("checkpoint"), bool(extra.get("raised")), ""
+    return extra.get("fallback_checkpoint"), False, str(extra.get("fallback", ""))
 
 
 def entry_details(archive: Path, head_bytes: int = HEAD_BYTES) -> Iterator[tuple[EntryRecord, MetadataSummary | None, str]]:

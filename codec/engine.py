@@ -25,6 +25,8 @@ from .reports import (
     FileOutcome,
     TargetResult,
     TestReport,
+    floor_lines,
+    floor_tallies,
     second_generation_note,
 )
 from .runtime.model_set import ModelRegistry, default_registry
@@ -37,4 +39,5 @@ __all__ = [
     "PreviewReport", "CheckpointPreview", "ProgressEvent", "ProgressSink", "NullSink", "CancelToken",
     "ModelRegistry", "default_registry", "CHECKPOINTS", "QUALITY_FLOORS", "estimated_lossless_size", "IMAGE_MODES",
     "OutcomeKind", "Operation", "IssueCode", "Issue",
+    "floor_lines", "floor_tallies",
 ]

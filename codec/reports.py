@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from .outcomes import IssueCode, OutcomeKind
 from .runtime.model_set import PRECISIONS
@@ -11,6 +12,9 @@ from .runtime.model_set import PRECISIONS
 CHECKPOINTS = ("A", "B", "C")
 # After coding, an image whose MS-SSIM is under its checkpoint's floor is stored byte-exact instead.
 QUALITY_FLOORS = {"A": 0.95, "B": 0.97, "C": 0.98}
+# Why an image that was coded is stored instead (FileOutcome.fallback, the entry header's "fallback"):
+FALLBACK_FLOOR = "floor"  # under its checkpoint's floor even at the top rate level (or its set cannot raise)
+FALLBACK_LARGER = "larger"  # coded, it would not be smaller than the file (or its lossless JPEG re-pack)
 ENTROPY_MODES = ("range", "lzma")
 IMAGE_MODES = ("lossy", "lossless")
 
@@ -91,6 +95,10 @@ class FileOutcome:
     note: str = ""
     source_format: str = ""  # the image file's format ("JPEG", "PNG"...) when it was decoded
     checkpoint: str | None = None  # for coded images: the checkpoint used
+    level: float | None = None  # for coded images of a set with a rate ladder: the level (0 = lowest trained)
+    raised: bool = False  # coded above its checkpoint's level to meet the checkpoint's floor
+    fallback: str = ""  # FALLBACK_FLOOR or FALLBACK_LARGER: why an image that was coded is stored instead
+    fallback_checkpoint: str | None = None  # ... and the checkpoint it was coded for
     reason: IssueCode | None = None  # why it was stored as it is (None: coded, or no reason given)
 
     def __post_init__(self) -> None:
@@ -154,6 +162,62 @@ class CompressReport:
     @property
     def duplicates(self) -> int:
         return sum(1 for o in self.outcomes if o.kind is OutcomeKind.DUPLICATE)
+
+    @property
+    def floors(self) -> dict[str, "FloorTally"]:
+        """Per checkpoint: images coded, raised to meet the floor, and stored instead (and why)."""
+        return floor_tallies((o.checkpoint if o.kind == "lossy" else o.fallback_checkpoint, o.raised, o.fallback)
+                             for o in self.outcomes)
+
+
+@dataclass
+class FloorTally:
+    """What the floors did at one checkpoint."""
+
+    coded: int = 0  # images kept coded (raised ones included)
+    raised: int = 0  # coded above the checkpoint's level to meet its floor
+    stored_floor: int = 0  # stored: under the floor even at the top level (or the model set cannot raise)
+    stored_larger: int = 0  # stored: coding would not make them smaller
+
+    @property
+    def stored(self) -> int:
+        return self.stored_floor + self.stored_larger
+
+
+def floor_tallies(rows: Iterable[tuple[str | None, bool, str]]) -> dict[str, FloorTally]:
+    """(checkpoint, raised, fallback) per image -> a FloorTally per checkpoint, in the order A, B, C.
+
+    ``fallback`` is '' for a coded image; rows without a checkpoint (files never coded) are skipped.
+    """
+    tallies: dict[str, FloorTally] = {}
+    for checkpoint, raised, fallback in rows:
+        if not checkpoint:
+            continue
+        t = tallies.setdefault(str(checkpoint), FloorTally())
+        if fallback == FALLBACK_FLOOR:
+            t.stored_floor += 1
+        elif fallback == FALLBACK_LARGER:
+            t.stored_larger += 1
+        else:
+            t.coded += 1
+            t.raised += bool(raised)
+    return {cp: tallies[cp] for cp in sorted(tallies, key=lambda c: (c not in CHECKPOINTS, c))}
+
+
+def floor_lines(tallies: dict[str, FloorTally]) -> list[str]:
+    """One line per checkpoint where an image was raised or stored (none when the floors changed nothing)."""
+    lines = []
+    for cp, t in tallies.items():
+        if not t.raised and not t.stored:
+            continue
+        why = []
+        if t.stored_floor:
+            why.append(f"{t.stored_floor} under the floor even at the top rate")
+        if t.stored_larger:
+            why.append(f"{t.stored_larger} not smaller coded")
+        stored = f"{t.stored} stored ({', '.join(why)})" if t.stored else "none stored"
+        lines.append(f"{cp}: {t.raised} of {t.coded + t.stored} image(s) raised to meet the floor, {stored}")
+    return lines
 
 
 def second_generation_note(jpeg_count: int, remedy: str = "use --images lossless") -> str:

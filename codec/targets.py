@@ -239,7 +239,7 @@ def entry_overhead(header: Mapping[str, object]) -> int:
 ARCHIVE_OVERHEAD = FILE_HEADER_LEN + INDEX_PREFIX.size + TRAILER_LEN
 IMAGE_HEADER_EXTRA = {"width": 10000, "height": 10000, "format": "JPEG", "grayscale": False, "alpha": False,
                       "model": "0" * 64, "checkpoint": "B", "entropy": "range", "ms_ssim": 0.987654,
-                      "bpp": 1.234567}
+                      "bpp": 1.234567, "precision": "int8", "level_step": 1000}
 
 
 STORED_NOTE = "stored byte-exact: the target's choice"
@@ -499,10 +499,19 @@ def make_plan(items: list[ItemEstimate], fixed_bytes: int, mode: str, target: fl
 
 
 def image_attempts(plan: Plan | None, name: str, checkpoint: str, floor: float,
-                   quality_floor: float | None = None) -> tuple[tuple[str, float], ...]:
-    """(checkpoint, floor) pairs the compressor tries for one image: without a plan, just its own checkpoint."""
+                   quality_floor: float | None = None, can_raise: bool = False) -> tuple[tuple[str, float], ...]:
+    """(checkpoint, floor) pairs the compressor tries for one image: without a plan, just its own checkpoint.
+
+    ``can_raise`` (the model set has a rate ladder): with a quality target, an image planned for exact storage
+    (no checkpoint estimated to reach the target) is first tried at the lowest checkpoint, which the compressor
+    raises until it meets the target and its floor; it is stored only when even the top level misses. A size
+    target keeps the plan's exact storage: the plan counted those bytes (perhaps LZMA-compressed).
+    """
     if plan is None or name not in plan.choices:
         return ((checkpoint, floor),)
+    if plan.choices[name] == EXACT and can_raise and plan.mode == QUALITY:
+        lowest = CHECKPOINTS[0]
+        return ((lowest, floor_for(lowest, plan.mode, plan.target, quality_floor)),)
     return tuple((cp, floor_for(cp, plan.mode, plan.target, quality_floor))
                  for cp in attempts(plan.choices[name], plan.mode))
 

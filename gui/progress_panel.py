@@ -13,7 +13,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
                                QSizePolicy, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from ..codec.engine import IssueCode, Operation, OutcomeKind, ProgressEvent, second_generation_note
+from ..codec.engine import IssueCode, Operation, OutcomeKind, ProgressEvent, floor_lines, second_generation_note
 from .drop_zone import tool_button
 from .format import human_duration, human_size, rate
 
@@ -163,6 +163,9 @@ def compress_figures(report) -> list[tuple[str, str]]:
         figures.append(("JPEGs kept exactly", f"{kept} (re-packed, rebuilt bit for bit)"))
     if report.duplicates:
         figures.append(("Duplicates stored once", f"{report.duplicates}"))
+    floors = floor_lines(report.floors)
+    if floors:  # per checkpoint: images raised to meet their floor, images kept exactly instead, and why
+        figures.append(("Floors", "; ".join(floors)))
     target = report.target
     if target is not None:
         met = "met" if target.met else "not met"

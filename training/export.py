@@ -5,8 +5,15 @@
 
 Writes ``resources/models/<set>/``: ``encoder.onnx`` (g_a), ``hyper_encoder.onnx``
 (h_a), ``decoder.onnx`` (g_s), ``hyper_decoder.npz`` (h_s as integers),
-``tables.npz`` (16-bit CDF tables), ``gains.npz`` (per-checkpoint gains) and
+``tables.npz`` (16-bit CDF tables), ``gains.npz`` (the rate ladder: every trained
+log-gain row in Q16 fixed point, and per-checkpoint gains derived from it) and
 ``manifest.json`` (architecture, rate settings, file hashes, content hash).
+
+Each checkpoint's level is rounded to the bitstream's level step (1/256 of a
+trained level, codec/runtime/rate_ladder.py) and its gains are derived from the
+ladder by the runtime's own integer rule, so a checkpoint and a stream at the
+same step use identical gains. ``--no-ladder`` writes a set like the older ones
+(fixed gains per checkpoint, bitstream version 1; its images cannot be raised).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import torch
 from latentzip.codec.entropy.tables import ACT_FRAC_BITS
 from latentzip.codec.errors import ModelIntegrityError
 from latentzip.codec.runtime.manifest import Manifest
+from latentzip.codec.runtime.rate_ladder import ladder_gains
 from training.checkpoint import load_checkpoint
 from training.freeze import freeze_gdn, gaussian_tables, integer_hyper_decoder, z_tables
 from training.model import LatentzipNet
@@ -77,9 +85,35 @@ def parse_levels(items: list[str]) -> dict[str, float]:
     return levels
 
 
+def gains_arrays(model: LatentzipNet, levels: dict[str, float], ladder: bool = True,
+                 ladder_levels: int | None = None) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    """gains.npz's arrays and the manifest's checkpoint entries.
+
+    With ``ladder``: the first ``ladder_levels`` (default: all) trained log-gain rows in Q16, and each
+    checkpoint at its level step with the gains the runtime derives from them. Without: float gains per
+    checkpoint, as older sets have.
+    """
+    if ladder:
+        count = model.levels if ladder_levels is None else ladder_levels
+        if not 2 <= count <= model.levels:
+            raise ValueError(f"ladder_levels must be 2..{model.levels}")
+        return ladder_gains(model.log_gain.detach().double().numpy()[:count],
+                            model.log_inv_gain.detach().double().numpy()[:count], levels, CHECKPOINT_IDS)
+    arrays: dict[str, np.ndarray] = {}
+    entries: dict[str, dict] = {}
+    for name, level in sorted(levels.items()):
+        g, ig = model.gains(level)
+        arrays[f"gain_{name}"] = g.numpy().astype(np.float32)
+        arrays[f"inv_gain_{name}"] = ig.numpy().astype(np.float32)
+        arrays[f"log_gain_fixed_{name}"] = np.round(np.log(g.double().numpy()) * 2**ACT_FRAC_BITS).astype(np.int64)
+        entries[name] = {"id": CHECKPOINT_IDS[name], "level": level}
+    return arrays, entries
+
+
 @torch.no_grad()
 def export(checkpoint: Path, levels: dict[str, float], out_root: Path = MODELS, note: str = "",
-           released: bool = False, weights: str = "fp16") -> Path:
+           released: bool = False, weights: str = "fp16", ladder: bool = True,
+           ladder_levels: int | None = None) -> Path:
     if weights not in WEIGHT_STORAGE:
         raise ValueError(f"weights must be one of {WEIGHT_STORAGE}")
     model = LatentzipNet()
@@ -95,12 +129,7 @@ def export(checkpoint: Path, levels: dict[str, float], out_root: Path = MODELS, 
     np.savez_compressed(staging / "hyper_decoder.npz", **integer_hyper_decoder(model))
     np.savez_compressed(staging / "tables.npz", **z_tables(model), **gaussian_tables())
 
-    gains: dict[str, np.ndarray] = {}
-    for name, level in levels.items():
-        g, ig = model.gains(level)
-        gains[f"gain_{name}"] = g.numpy().astype(np.float32)
-        gains[f"inv_gain_{name}"] = ig.numpy().astype(np.float32)
-        gains[f"log_gain_fixed_{name}"] = np.round(np.log(g.double().numpy()) * 2**ACT_FRAC_BITS).astype(np.int64)
+    gains, checkpoint_entries = gains_arrays(model, levels, ladder, ladder_levels)
     np.savez(staging / "gains.npz", **gains)
 
     files = sorted(p.name for p in staging.iterdir())
@@ -120,7 +149,7 @@ def export(checkpoint: Path, levels: dict[str, float], out_root: Path = MODELS, 
         },
         "training_step": int(state.get("step", 0)),
         "weight_storage": weights,
-        "checkpoints": {name: {"id": CHECKPOINT_IDS[name], "level": lvl} for name, lvl in sorted(levels.items())},
+        "checkpoints": checkpoint_entries,
         "files": hashes,
         "note": note,
         "released": released,
@@ -166,8 +195,13 @@ def main() -> int:
                     help="how the ONNX files store their weights (computation is float32 either way)")
     ap.add_argument("--release", action="store_true",
                     help="mark the set released: it is kept (and decodable) from now on")
+    ap.add_argument("--no-ladder", action="store_true",
+                    help="no rate ladder (an older set's layout: bitstream version 1, images cannot be raised)")
+    ap.add_argument("--ladder-levels", type=int, default=None,
+                    help="trained rows in the ladder (default: all of the network's levels); the top of the axis")
     args = ap.parse_args()
-    path = export(args.checkpoint, parse_levels(args.levels), args.out, args.note, args.release, args.weights)
+    path = export(args.checkpoint, parse_levels(args.levels), args.out, args.note, args.release, args.weights,
+                  not args.no_ladder, args.ladder_levels)
     total = sum(p.stat().st_size for p in path.iterdir())
     print(f"{path}  ({total / 1e6:.2f} MB)")
     return 0

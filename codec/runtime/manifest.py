@@ -7,7 +7,7 @@ it), so no other module reads the JSON or guesses at a missing key.
 
 Fields: ``format`` (1), ``id`` (``lz1-<hash prefix>``), ``content_hash`` (sha256 over
 ``files``), ``files`` (name -> sha256), ``architecture`` (channel counts and strides),
-``checkpoints`` (name -> id and level), ``released`` (a released set's files never change
+``checkpoints`` (name -> id, level and, in a set with a rate ladder, ``level_step``), ``released`` (a released set's files never change
 and it stays loadable for good), ``variants`` (optional int8 files, not in the content
 hash, and the default precision per checkpoint).
 """
@@ -36,6 +36,7 @@ class CheckpointInfo:
 
     id: int
     level: float | None = None
+    level_step: int | None = None  # the checkpoint's point on the set's rate ladder (1/256 level steps)
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,10 @@ class Manifest:
             cid = info.get("id") if isinstance(info, dict) else None
             if not isinstance(cid, int) or isinstance(cid, bool):
                 raise fail(f"checkpoint {cname} has no integer id")
-            level = info.get("level")
-            infos[str(cname)] = CheckpointInfo(cid, float(level) if isinstance(level, (int, float)) else None)
+            level, step = info.get("level"), info.get("level_step")
+            if step is not None and (not isinstance(step, int) or isinstance(step, bool) or step < 0):
+                raise fail(f"checkpoint {cname} has a bad level_step")
+            infos[str(cname)] = CheckpointInfo(cid, float(level) if isinstance(level, (int, float)) else None, step)
         released = raw.get("released", False)
         if not isinstance(released, bool):
             raise fail("'released' is not true or false")

@@ -23,6 +23,7 @@ import numpy as np
 from ..entropy.tables import EntropyTables
 from ..errors import MissingModelError, ModelIntegrityError
 from .manifest import Manifest
+from .rate_ladder import RateLadder
 
 MODEL_FILES = ("encoder.onnx", "hyper_encoder.onnx", "decoder.onnx", "hyper_decoder.npz", "tables.npz", "gains.npz")
 MODELS_ENV = "LATENTZIP_MODELS"  # an extra folder of model sets (tests, development)
@@ -39,13 +40,18 @@ MAX_MODEL_BYTES = 256 << 20  # a decompressed transform larger than this is refu
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """One rate point of a model set: its gains and fixed-point log-gains."""
+    """One rate point of a model set: its gains and fixed-point log-gains.
+
+    ``level_step``: the point on the set's rate ladder (rate_ladder.py), None for a set
+    without a ladder, whose checkpoints are fixed gain vectors (bitstream version 1).
+    """
 
     name: str
     id: int
     gain: np.ndarray
     inv_gain: np.ndarray
     log_gain_fixed: np.ndarray
+    level_step: int | None = None
 
 
 def models_root() -> Path:
@@ -134,6 +140,7 @@ class ModelSet:
     tables: EntropyTables
     hyper_decoder: dict[str, np.ndarray]
     checkpoints: dict[str, Checkpoint]
+    ladder: RateLadder | None = None  # None: an older set, whose images cannot be raised above their checkpoint
     precision: str = "auto"  # "auto": the manifest's default per checkpoint; "fp32" or "int8" forces one
     _sessions: dict[str, object] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -174,18 +181,25 @@ class ModelSet:
         tables = EntropyTables.load(folder / "tables.npz")
         with np.load(folder / "hyper_decoder.npz", allow_pickle=False) as data:
             hyper = {k: data[k] for k in data.files}
-        checkpoints = {}
         with np.load(folder / "gains.npz", allow_pickle=False) as data:
-            for cname, info in manifest.checkpoints.items():
-                try:
+            gains = {k: data[k] for k in data.files}
+        ladder = RateLadder.from_arrays(gains, int(manifest.architecture.get("M", 0)), name)
+        checkpoints = {}
+        for cname, info in manifest.checkpoints.items():
+            try:
+                if ladder is not None:  # the checkpoint is a point of the ladder: gains derived as a stream's are
+                    if info.level_step is None:
+                        raise ModelIntegrityError(f"checkpoint {cname} has no level_step", name)
+                    checkpoints[cname] = _on_ladder(cname, info.id, ladder, info.level_step, name)
+                else:
                     checkpoints[cname] = Checkpoint(
-                        cname, info.id, data[f"gain_{cname}"].astype(np.float32),
-                        data[f"inv_gain_{cname}"].astype(np.float32), data[f"log_gain_fixed_{cname}"].astype(np.int64))
-                except KeyError as exc:
-                    raise ModelIntegrityError(f"checkpoint {cname} lacks {exc}", name) from exc
+                        cname, info.id, gains[f"gain_{cname}"].astype(np.float32),
+                        gains[f"inv_gain_{cname}"].astype(np.float32), gains[f"log_gain_fixed_{cname}"].astype(np.int64))
+            except KeyError as exc:
+                raise ModelIntegrityError(f"checkpoint {cname} lacks {exc}", name) from exc
         if not checkpoints:
             raise ModelIntegrityError("model set has no checkpoints", name)
-        return cls(folder, manifest, tables, hyper, checkpoints)
+        return cls(folder, manifest, tables, hyper, checkpoints, ladder)
 
     def at(self, precision: str) -> "ModelSet":
         """This set at ``precision`` ("auto", "fp32" or "int8"); ValueError for another word."""
@@ -205,6 +219,18 @@ class ModelSet:
                 return cp
         raise MissingModelError(f"model set {self.id} has no checkpoint with id {cid}")
 
+    @property
+    def can_raise(self) -> bool:
+        """Whether images can be coded at other levels than the checkpoints' (the set has a rate ladder)."""
+        return self.ladder is not None
+
+    def at_level(self, checkpoint: str, step: int) -> Checkpoint:
+        """``checkpoint`` coded at ladder step ``step`` instead of its own (same id and precision)."""
+        if self.ladder is None:
+            raise MissingModelError(f"model set {self.id} has no rate ladder: its images keep their checkpoint's level")
+        cp = self.checkpoint(checkpoint)
+        return _on_ladder(cp.name, cp.id, self.ladder, step, self.id)
+
     def has_int8(self, which: str) -> bool:
         return INT8_FILES.get(which) in self.manifest.int8_files
 
@@ -212,18 +238,22 @@ class ModelSet:
         """The manifest's precision for ``checkpoint`` ("fp32" when it names none)."""
         return self.manifest.default_precision.get(checkpoint, "fp32") if checkpoint else "fp32"
 
-    def precision_for(self, which: str, checkpoint: str | None = None) -> str:
-        """The precision ``session(which, checkpoint)`` runs: "int8" only where the set has that file."""
-        check_precision(self.precision)
-        wanted = self.default_precision(checkpoint) if self.precision == "auto" else self.precision
+    def precision_for(self, which: str, checkpoint: str | None = None, precision: str | None = None) -> str:
+        """The precision ``session(which, checkpoint)`` runs: "int8" only where the set has that file.
+
+        ``precision`` overrides ``self.precision`` ("auto": what extraction uses by default).
+        """
+        chosen = check_precision(self.precision if precision is None else precision)
+        wanted = self.default_precision(checkpoint) if chosen == "auto" else chosen
         return "int8" if wanted == "int8" and self.has_int8(which) else "fp32"
 
-    def session(self, which: str, checkpoint: str | None = None) -> object:
+    def session(self, which: str, checkpoint: str | None = None, precision: str | None = None) -> object:
         """An ONNX Runtime session for encoder, hyper_encoder or decoder (cached).
 
-        The precision follows ``self.precision`` (for "auto", the manifest's default for ``checkpoint``).
+        The precision follows ``precision`` if given, else ``self.precision`` (for "auto", the manifest's
+        default for ``checkpoint``).
         """
-        fname = self.session_file(which, checkpoint)
+        fname = self.session_file(which, checkpoint, precision)
         with self._lock:
             sess = self._sessions.get(fname)
             if sess is None:
@@ -234,9 +264,17 @@ class ModelSet:
                 self._sessions[fname] = sess
             return sess
 
-    def session_file(self, which: str, checkpoint: str | None = None) -> str:
-        """The file ``session(which, checkpoint)`` runs."""
-        return INT8_FILES[which] if self.precision_for(which, checkpoint) == "int8" else f"{which}.onnx"
+    def session_file(self, which: str, checkpoint: str | None = None, precision: str | None = None) -> str:
+        """The file ``session(which, checkpoint, precision)`` runs."""
+        return INT8_FILES[which] if self.precision_for(which, checkpoint, precision) == "int8" else f"{which}.onnx"
+
+
+def _on_ladder(name: str, cid: int, ladder: RateLadder, step: int, set_name: str) -> Checkpoint:
+    try:
+        gains = ladder.at(step)
+    except ValueError as exc:
+        raise ModelIntegrityError(f"checkpoint {name}: {exc}", set_name) from exc
+    return Checkpoint(name, cid, gains.gain, gains.inv_gain, gains.log_gain_fixed, step)
 
 
 class ModelRegistry:

@@ -31,8 +31,8 @@ class _Session(Protocol):
     def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, np.ndarray]) -> list[np.ndarray]: ...
 
 
-def _session(model: ModelSet, which: str, checkpoint: str | None) -> _Session:
-    return cast(_Session, model.session(which, checkpoint))
+def _session(model: ModelSet, which: str, checkpoint: str | None, precision: str | None = None) -> _Session:
+    return cast(_Session, model.session(which, checkpoint, precision))
 
 
 def _tile_for(h: int, w: int, tile: int | None) -> int:
@@ -100,9 +100,10 @@ def hyper_analysis(model: ModelSet, y: np.ndarray, checkpoint: str | None = None
 
 
 def synthesis(model: ModelSet, y_hat: np.ndarray, check: Callable[[], None] | None = None,
-              tile: int | None = None, checkpoint: str | None = None) -> np.ndarray:
-    """g_s: y_hat (M, h, w) -> uint8 image (16h, 16w, 3); ``checkpoint`` picks the precision."""
-    sess = _session(model, "decoder", checkpoint)
+              tile: int | None = None, checkpoint: str | None = None, precision: str | None = None) -> np.ndarray:
+    """g_s: y_hat (M, h, w) -> uint8 image (16h, 16w, 3); ``checkpoint`` picks the precision
+    (``precision``, if given, overrides the set's: "auto" is what extraction uses by default)."""
+    sess = _session(model, "decoder", checkpoint, precision)
     _, h, w = y_hat.shape
     tile = _tile_for(h, w, tile)
     out = np.empty((h * 16, w * 16, 3), dtype=np.uint8)

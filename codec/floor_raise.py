@@ -1,0 +1,98 @@
+"""Floors met by rate: find the lowest level at which one image reaches its checkpoint's floor.
+
+An image coded at its checkpoint's level that scores under the floor is coded again
+at higher levels of the set's rate axis (rate_ladder.py), with a few tries:
+
+- Distortion falls about exponentially with the level (the gains are log-spaced), so
+  ``d = log(1 - MS-SSIM)`` is close to linear in the level step. Until a try passes,
+  each aims at ``d = log(1 - floor) - AIM_MARGIN`` (a little above the floor) along
+  the slope measured between the last two tries; the first raise uses
+  ``PRIOR_SLOPE``, the mean slope of the trained axis on Kodak, since only one point
+  is known then.
+- Once one try passes and one fails, the next try interpolates between them (a
+  secant step aimed just above the floor, ``REFINE_MARGIN``), to come down towards
+  the floor from above and save bytes; it stops when the passing try is already
+  within ``CLOSE_ENOUGH`` of the floor, or the bracket is narrow.
+- The last try, when none has passed yet, is the top of the axis: an image is given
+  up (stored) only when even the top level is under its floor.
+
+``search_level`` is pure: the engine passes a function that codes and scores the
+image at a step (the decoder that extraction uses by default, see compressor.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Generic, TypeVar
+
+MAX_RAISE_TRIES = 4  # codings after the one at the checkpoint's own level
+PRIOR_SLOPE = -0.28 / 256  # d log(1 - MS-SSIM) per step: A -> C on Kodak (0.975 at level 0.48, 0.991 at 4.08)
+AIM_MARGIN = 0.03  # aim this far under log(1 - floor) (3 % less distortion) while no try has passed
+REFINE_MARGIN = 0.01  # ... and this far once the floor is bracketed
+CLOSE_ENOUGH = 0.02  # a passing try this close to log(1 - floor) is kept without refining (about 2 % of bytes)
+MIN_RAISE = 16  # steps (1/16 of a level): the smallest move worth a coding
+FLAT_SLOPE = -1e-6  # a measured slope flatter than this says only the top level may still help
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Trial(Generic[T]):
+    """One coding of the image: its step, MS-SSIM, and whatever the engine keeps (the bitstream)."""
+
+    step: int
+    score: float
+    result: T
+
+
+@dataclass(frozen=True)
+class RaiseResult(Generic[T]):
+    passed: Trial[T] | None  # the lowest passing try, None when even the top level missed the floor
+    tries: int  # codings made by the search
+    best_failed: Trial[T] | None  # the highest failing try (for the report when nothing passed)
+
+
+def distortion(score: float) -> float:
+    """log(1 - MS-SSIM), bounded for a perfect score."""
+    return math.log(max(1.0 - score, 1e-9))
+
+
+def _aim_step(lo: tuple[int, float], slope: float, aim: float) -> float:
+    return lo[0] + (aim - lo[1]) / slope
+
+
+def search_level(start_step: int, start_score: float, floor: float, top_step: int,
+                 evaluate: Callable[[int], Trial[T]], max_tries: int = MAX_RAISE_TRIES) -> RaiseResult[T]:
+    """Raise from ``start_step`` (where the image scored ``start_score`` < ``floor``) up to ``top_step``."""
+    target = distortion(floor)
+    aim = target - AIM_MARGIN
+    fail = (start_step, distortion(start_score))
+    prev_fail: tuple[int, float] | None = None
+    ok: tuple[int, float] | None = None
+    passed: Trial[T] | None = None
+    best_failed: Trial[T] | None = None
+    tries = 0
+    while tries < max_tries and fail[0] < top_step:
+        last = tries == max_tries - 1
+        if ok is None:
+            slope = PRIOR_SLOPE if prev_fail is None else (fail[1] - prev_fail[1]) / (fail[0] - prev_fail[0])
+            if last or slope > FLAT_SLOPE:
+                step = top_step
+            else:
+                step = min(top_step, max(fail[0] + MIN_RAISE, math.ceil(_aim_step(fail, slope, aim))))
+        else:
+            if ok[1] >= target - CLOSE_ENOUGH or ok[0] - fail[0] <= 2 * MIN_RAISE:
+                break
+            slope = (ok[1] - fail[1]) / (ok[0] - fail[0])
+            guess = math.ceil(_aim_step(fail, slope, target - REFINE_MARGIN)) if slope < FLAT_SLOPE else ok[0]
+            step = min(ok[0] - MIN_RAISE // 2, max(fail[0] + MIN_RAISE // 2, guess))
+        trial = evaluate(step)
+        tries += 1
+        if trial.score >= floor:
+            ok, passed = (step, distortion(trial.score)), trial
+        else:
+            prev_fail, fail = fail, (step, distortion(trial.score))
+            if best_failed is None or step > best_failed.step:
+                best_failed = trial
+    return RaiseResult(passed, tries, best_failed)

@@ -1,0 +1,71 @@
+"""Code one image at a checkpoint, or at any level of the set's rate axis, and score what extraction will show.
+
+The compressor's floor check and the floor-by-rate search (floor_raise.py) run on these trials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import metrics
+from .floor_raise import Trial
+from .runtime import image_codec
+from .runtime.model_set import ModelSet
+from .runtime.transforms import analysis, pad_to_multiple
+
+
+@dataclass(frozen=True)
+class Coded:
+    """One coding of an image: the bitstream and the PSNR of what the decoder will produce."""
+
+    data: bytes
+    psnr: float
+
+
+class ImageCoder:
+    """Codes one image at a checkpoint, or at a step of the set's rate ladder, and scores it.
+
+    The image is analysed (g_a, h_a) once per encoder precision; each coding then costs the
+    entropy coder and one synthesis. The score is the MS-SSIM of what extraction produces by
+    default: the synthesis runs at the set's default precision for the checkpoint, whatever
+    precision the encoder was forced to.
+    """
+
+    def __init__(self, model: ModelSet, rgb: np.ndarray, grayscale: bool, entropy: int,
+                 check: Callable[[], None] | None = None) -> None:
+        self.model, self.rgb, self.grayscale, self.entropy, self.check = model, rgb, grayscale, entropy, check
+        self._key: tuple[str, str] | None = None
+        self._latents: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _analysed(self, checkpoint: str) -> tuple[np.ndarray, np.ndarray]:
+        key = (self.model.precision_for("encoder", checkpoint), self.model.precision_for("hyper_encoder", checkpoint))
+        if self._latents is None or key != self._key:
+            self._latents = None  # one analysis held at a time: huge photos
+            y = analysis(self.model, pad_to_multiple(self.rgb), self.check, checkpoint=checkpoint)
+            self._key, self._latents = key, (y, image_codec.hyper_latents(self.model, y, checkpoint))
+        return self._latents
+
+    def code(self, checkpoint: str, step: int | None = None, last_use: bool = False) -> Trial[Coded]:
+        """Code at ``checkpoint`` (at ladder ``step`` if given); the trial's step is -1 for a set without a ladder.
+
+        ``last_use``: no other coding follows, so the latents are consumed in place instead of copied.
+        """
+        y, z_q = self._analysed(checkpoint)
+        if last_use:
+            self._latents = None
+        else:
+            y = y.copy()
+        height, width = self.rgb.shape[:2]
+        encoded = image_codec.encode_latents(self.model, y, z_q, checkpoint, height, width, self.entropy,
+                                             self.check, keep_latents=True, level_step=step)
+        # The decoder's exact input is known here, so the check needs no entropy decoding.
+        recon = image_codec.reconstruct(self.model, encoded, self.check, precision="auto")
+        if self.grayscale:
+            recon = np.repeat(np.round(recon.mean(axis=2, keepdims=True)).astype(np.uint8), 3, axis=2)
+        if step is None:
+            step = self.model.checkpoint(checkpoint).level_step
+        return Trial(-1 if step is None else step, float(metrics.ms_ssim(recon, self.rgb)),
+                     Coded(encoded.data, float(metrics.psnr(recon, self.rgb))))
