@@ -338,7 +338,7 @@ def test_export_writes_the_ladder_and_the_set_codes_at_any_level(tmp_path, crop)
     with np.load(folder / "gains.npz") as data:
         assert data["log_gain_rows_fixed"].dtype == np.int64 and data["log_gain_rows_fixed"].shape == (rows, 160)
         for name, cp in model.checkpoints.items():
-            assert cp.level_step == level_step(model.manifest["checkpoints"][name]["level"])
+            assert cp.level_step == level_step(model.manifest.checkpoints[name].level)
             np.testing.assert_array_equal(data[f"log_gain_fixed_{name}"], cp.log_gain_fixed)
             np.testing.assert_array_equal(data[f"gain_{name}"], cp.gain)
     data = image_codec.encode_image(model, crop, "C", level_step=model.ladder.top_step).data
