@@ -103,13 +103,24 @@ class ArchiveReader:
 
     def verify_all(self) -> None:
         """Check every entry and that the entries exactly fill the space before the index."""
+        self.check_layout()
+        for record in self._entries:
+            self.verify_entry(record)
+
+    def check_layout(self) -> None:
+        """Check, from the entries' framing alone (no payload is read), that the entries fill the
+        space between the file header and the index exactly: no unaccounted bytes between them, and
+        so no entry that the index leaves out. Raises ArchiveFormatError naming the entry after the gap."""
         expected = FILE_HEADER_LEN
         for record in self._entries:
             if record.offset != expected:
-                raise ArchiveFormatError(f"unaccounted bytes at offset {expected}", record.path)
-            expected = self.verify_entry(record)
+                raise ArchiveFormatError(f"{record.offset - expected} unaccounted bytes at offset {expected}, "
+                                         "before this entry (damage, or an entry the index leaves out)",
+                                         record.path)
+            expected = check_head(self._f, record, self._index_offset, self._limits).end
         if expected != self._index_offset:
-            raise ArchiveFormatError(f"unaccounted bytes at offset {expected} before the index", self.name)
+            raise ArchiveFormatError(f"{self._index_offset - expected} unaccounted bytes at offset {expected}, "
+                                     "before the index (damage, or an entry the index leaves out)", self.name)
 
     def _read_trailer(self) -> tuple[int, int, int]:
         """(index_offset, index_len, index_crc), checked against the file size."""
