@@ -4,8 +4,13 @@ written byte by byte with valid checksums (tests/hostile.py)."""
 
 from __future__ import annotations
 
+import errno
 import os
+import shlex
+import signal
 import struct
+import subprocess
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -15,10 +20,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentzip.codec import cli, compressor, engine
-from latentzip.codec.container import EntryKind
-from latentzip.codec.errors import (ArchiveFormatError, ArchiveLimitError, ExistingFileError, UnsafePathError,
-                                    UnsupportedVersionError)
+from latentzip.codec import cli, compressor, engine, extractor, partial_file, resume
+from latentzip.codec.container import ArchiveWriter, EntryKind
+from latentzip.codec.errors import (ArchiveFormatError, ArchiveLimitError, ExistingFileError, InputError,
+                                    LatentzipError, UnsafePathError, UnsupportedVersionError)
 from latentzip.codec.image_entry import MAX_PIXELS_PER_BYTE, ImagePayload, encode_alpha
 from latentzip.codec.images import ImageMetadata
 from latentzip.codec.runtime import image_codec
@@ -315,3 +320,188 @@ def test_conflict_refuses_before_writing_anything(tmp_path):
         engine.extract(archive, out)
     assert sorted(p.name for p in (out / "docs").iterdir()) == ["f3.txt"]
     assert (out / "docs" / "f3.txt").read_text() == "mine"
+
+
+# 5. Errors that help
+
+class FullDisk:
+    """A file whose writes fail with ENOSPC once ``room`` bytes are written (a full-disk simulation)."""
+
+    def __init__(self, raw, room: int) -> None:
+        self._raw, self._room = raw, room
+
+    def write(self, data) -> int:
+        n = len(memoryview(data).cast("B"))
+        if n > self._room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self._room -= n
+        return self._raw.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._raw.close()
+
+
+def fill_disk_after(monkeypatch, room: int) -> None:
+    """Every archive written from now on meets a full disk after ``room`` bytes."""
+    real_init = ArchiveWriter.__init__
+    monkeypatch.setattr(ArchiveWriter, "__init__",
+                        lambda self, fileobj, **kw: real_init(self, FullDisk(fileobj, room), **kw))
+
+
+def partials(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.endswith(".partial")]
+
+
+def test_full_disk_while_compressing_says_so_and_writes_nothing(tmp_path, monkeypatch):
+    src = tmp_path / "docs"
+    src.mkdir()
+    for i in range(3):
+        (src / f"f{i}.bin").write_bytes(os.urandom(5000))
+    fill_disk_after(monkeypatch, 6000)
+    output = tmp_path / "docs.ltz"
+    with pytest.raises(LatentzipError) as info:
+        engine.compress([src], output)
+    message = str(info.value)
+    assert "the disk is full; no archive was written" in message and str(output) in message
+    assert "cannot read" not in message and ".partial" not in message
+    assert not output.exists() and not partials(tmp_path)
+
+
+def test_full_disk_while_adding_leaves_the_archive_as_it_was(tmp_path, monkeypatch):
+    archive = small_archive(tmp_path)
+    before = archive.read_bytes()
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "big.bin").write_bytes(os.urandom(20_000))
+    fill_disk_after(monkeypatch, len(before) + 1000)
+    with pytest.raises(LatentzipError, match="the disk is full; the archive was left as it was") as info:
+        engine.add(archive, [more])
+    assert "cannot read" not in str(info.value) and str(archive) in str(info.value)
+    assert archive.read_bytes() == before and not partials(tmp_path)
+
+
+def test_full_disk_while_extracting_names_the_file_being_written(tmp_path, monkeypatch):
+    archive = small_archive(tmp_path)
+
+    def full_open(path, mode="r", *args, **kw):
+        fh = open(path, mode, *args, **kw)
+        return FullDisk(fh, 100) if str(path).endswith(".partial") else fh
+
+    monkeypatch.setattr(extractor, "open", full_open, raising=False)
+    with pytest.raises(LatentzipError, match="disk is full") as info:
+        engine.extract(archive, tmp_path / "out")
+    assert str(tmp_path / "out" / "docs" / "f0.txt") in str(info.value)
+    assert not partials(tmp_path / "out")
+
+
+def test_unwritable_folder_names_the_archive_asked_for(tmp_path, monkeypatch):
+    src = tmp_path / "docs"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    real_open = open
+
+    def refusing_open(path, mode="r", *args, **kw):
+        if str(path).endswith(".partial"):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, mode, *args, **kw)
+
+    monkeypatch.setattr(partial_file, "open", refusing_open, raising=False)
+    output = tmp_path / "docs.ltz"
+    with pytest.raises(LatentzipError) as info:
+        engine.compress([src], output)
+    message = str(info.value)
+    assert str(output) in message and ".partial" not in message and "Choose a folder" in message
+
+
+def test_extract_into_an_existing_file_says_the_destination_is_a_file(tmp_path, capsys):
+    archive = small_archive(tmp_path)
+    target = tmp_path / "taken"
+    target.write_text("mine")
+    with pytest.raises(ExistingFileError, match="the destination is a file"):
+        engine.extract(archive, target)
+    assert cli.main(["extract", str(archive), "-o", str(target)]) == 1
+    assert "the destination is a file" in capsys.readouterr().err and target.read_text() == "mine"
+
+
+def test_patterns_may_follow_the_options(tmp_path):
+    archive = small_archive(tmp_path)
+    out = tmp_path / "out"
+    assert cli.main(["extract", str(archive), "-o", str(out), "docs/f1*", "--overwrite", "docs/f3*"]) == 0
+    assert sorted(p.name for p in (out / "docs").iterdir()) == ["f1.txt", "f3.txt"]
+
+
+def readme_examples() -> list[list[str]]:
+    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = text.split("Examples (run by tests/test_integrity.py):\n\n```\n", 1)[1].split("```", 1)[0]
+    return [shlex.split(line)[1:] for line in block.splitlines() if line.startswith("latentzip ")]
+
+
+def test_readme_cli_examples_run(tmp_path, monkeypatch):
+    examples = readme_examples()
+    assert len(examples) >= 5
+    monkeypatch.chdir(tmp_path)
+    for folder in ("PHOTOS", "MORE"):
+        Path(folder).mkdir()
+        Image.open(ASSETS / "photo_crop.png").save(f"{folder}/scene.png")
+        (Path(folder) / "notes.txt").write_text(f"{folder} notes\n" * 40)
+    for argv in examples:
+        assert cli.main(argv) == 0, argv
+
+
+# 6. Left behind and reproducible
+
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+from latentzip.codec import engine
+
+class KillMidway:
+    def progress(self, event):
+        if event.operation == "compress" and event.files_done >= 4:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def warning(self, name, message):
+        pass
+
+engine.compress([Path(sys.argv[1])], Path(sys.argv[2]), engine.CompressOptions(images="lossless"), KillMidway())
+"""
+
+
+def test_killed_compression_is_named_and_resumed_to_the_same_archive(tmp_path):
+    src = tmp_path / "photos"
+    src.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(8):
+        (src / f"f{i}.bin").write_bytes(rng.bytes(60_000))
+    (src / "notes.txt").write_text("notes\n" * 3000)
+    output = tmp_path / "photos.ltz"
+    done = subprocess.run([sys.executable, "-c", KILLER, str(src), str(output)], timeout=120)
+    assert done.returncode == -signal.SIGKILL and not output.exists()
+    (stale,) = partials(tmp_path)
+    kept = resume.good_prefix(stale).records
+    assert 0 < len(kept) < 10  # some finished entries, not all
+
+    uninterrupted = engine.compress([src], output, engine.CompressOptions(images="lossless"))
+    assert any(str(stale) in note and "--resume" in note for _, note in uninterrupted.warnings)
+    assert stale.exists()  # named, not deleted
+    expected = output.read_bytes()
+    output.unlink()
+
+    report = engine.compress([src], output, engine.CompressOptions(images="lossless", resume=True))
+    assert output.read_bytes() == expected
+    assert not stale.exists() and len(report.outcomes) == 10 and not report.failed
+    assert engine.test_archive(output).ok
+
+
+def test_resume_without_a_partial_archive_says_there_is_nothing_to_resume(tmp_path):
+    src = tmp_path / "docs"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    with pytest.raises(InputError, match="nothing to resume"):
+        engine.compress([src], tmp_path / "docs.ltz", engine.CompressOptions(resume=True))
