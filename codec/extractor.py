@@ -118,6 +118,7 @@ def _open_for_reading(archive: Path, keep_going: bool) -> Opened:
     entry the scan finds damaged or unsafe is named in the entries lost."""
     if not archive.is_file():
         raise InputError("no such archive", str(archive))
+    indexed: list[EntryRecord] = []  # what the index knew of, when it could be read
     try:
         reader = ArchiveReader.open(archive)
     except UnsupportedVersionError:
@@ -134,16 +135,21 @@ def _open_for_reading(archive: Path, keep_going: bool) -> Opened:
             reader.close()
             if not keep_going:
                 raise
-            problem = str(exc)
+            problem, indexed = str(exc), list(reader.entries)
     records: list[EntryRecord] = []
     lost: list[tuple[str, str]] = []
+    at_offset = {f"entry at offset {r.offset}": r.path for r in indexed}
     for rec, err in scan_entries(archive):
         if rec is not None:
             records.append(rec)
         elif err is not None:
             if isinstance(err, UnsupportedVersionError):
                 raise err
-            lost.append((err.name or "(an entry whose name is unreadable)", str(err)))
+            name = at_offset.get(err.name or "", err.name) or "(an entry whose name is unreadable)"
+            lost.append((name, str(err)))
+    found = {r.path for r in records} | {name for name, _ in lost}
+    lost += [(r.path, "listed in the index but not found intact by the scan") for r in indexed
+             if r.path not in found]
     return SalvageReader(archive, records), records, problem, lost
 
 
@@ -308,11 +314,11 @@ def test_archive(archive: Path, sink: ProgressSink | None = None, cancel: Cancel
                     report.damaged.append((err.name or "(entry)", str(err)))
         return report
     with reader:
+        layout: tuple[str, str] | None = None
         try:
             reader.check_layout()
         except ArchiveFormatError as exc:
-            report.damaged.append((exc.name or str(archive), str(exc)))
-            sink.warning(exc.name or str(archive), str(exc))
+            layout = (exc.name or str(archive), str(exc))
         records = list(reader.entries)
         tracker = ProgressTracker(sink, "test", len(records), sum(r.payload_len for r in records))
         for record in records:
@@ -327,4 +333,7 @@ def test_archive(archive: Path, sink: ProgressSink | None = None, cancel: Cancel
                 sink.warning(record.path, str(exc))
             report.checked += 1
             tracker.advance(files=1, nbytes=record.payload_len)
+    if layout is not None and layout[0] not in {name for name, _ in report.damaged}:
+        report.damaged.insert(0, layout)  # (an entry whose own damage breaks the layout is named once)
+        sink.warning(*layout)
     return report

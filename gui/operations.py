@@ -210,7 +210,8 @@ class Operations:
         issues = [(name, f"damaged, not extracted: {reason}") for name, reason in report.failed]
         issues += [(name, reason) for name, reason in report.skipped]
         if report.salvaged:
-            issues.insert(0, ("(index)", "the archive's index was damaged; entries were recovered by scanning"))
+            issues.insert(0, ("(index)", f"the archive's index was not used ({report.index_problem}); "
+                                         "entries were recovered by scanning"))
         w.result_panel.show_result(title, [("Time", human_duration(report.seconds))], issues, ok=not bad)
         self.result_folder = folder
 

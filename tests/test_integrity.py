@@ -266,6 +266,19 @@ def test_salvage_names_every_entry_it_lost(tmp_path, capsys):
     assert last.path in capsys.readouterr().err
 
 
+def test_salvage_names_by_the_index_what_the_scan_cannot_name(tmp_path):
+    items = [hostile.stored("one.txt", b"one"), hostile.stored("two.txt", b"two"), hostile.stored("three.txt", b"3")]
+    data = bytearray(hostile.build(items, gaps={1: b"junk"}))  # the gap sends extract to salvage
+    two = data.index(b'{"kind":1,"mode":420,"mtime_ns":0,"path":"two.txt"')
+    data[two] = ord("x")  # two's header no longer parses: the scan cannot tell its name
+    archive = tmp_path / "a.ltz"
+    archive.write_bytes(bytes(data))
+    rep = engine.extract(archive, tmp_path / "out", engine.ExtractOptions(keep_going=True))
+    assert rep.salvaged and sorted(rep.written) == ["one.txt", "three.txt"]
+    lost = [name for name, _ in rep.failed]
+    assert "two.txt" in lost and not {"one.txt", "three.txt"} & set(lost)  # (and the junk, by its offset)
+
+
 def test_newer_format_version_says_so_even_with_keep_going(tmp_path, capsys):
     archive = write(tmp_path, [hostile.stored("a.txt", b"a")], version=7)
     with pytest.raises(UnsupportedVersionError, match="written by a newer Latentzip, format version 7"):
