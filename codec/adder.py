@@ -130,7 +130,8 @@ def add(archive: Path, inputs: list[Path], options: CompressOptions | None = Non
             partial_file.finish(fh)
             reader.close()  # before the rename: Windows cannot replace an open file
             now = archive.stat()
-            if (now.st_size, now.st_mtime_ns, now.st_ino) != (before.st_size, before.st_mtime_ns, before.st_ino):
+            if (now.st_size, now.st_mtime_ns, now.st_ino) != \
+                    (before.st_size, before.st_mtime_ns, before.st_ino):
                 raise LatentzipError("the archive changed while files were being added; it was not replaced",
                                      str(archive))
             os.chmod(tmp, stat.S_IMODE(before.st_mode))

@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="latentzip", description="Archive folders of photos with a learned image codec.",
                                  parents=[common])
     ap.add_argument("--version", action="store_true", help="print the version and the bundled model hashes")
-    sub = ap.add_subparsers(dest="command", parser_class=lambda **kw: _IntermixedParser(parents=[common], **kw))
+    sub = ap.add_subparsers(dest="command",
+                            parser_class=lambda **kw: _IntermixedParser(parents=[common], **kw))
 
     c = sub.add_parser("compress", help="archive folders and files into one .ltz file")
     c.add_argument("inputs", nargs="+", type=Path)
@@ -191,7 +192,8 @@ def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> 
         raise ValueError("a size or quality target needs --images lossy")
     checkpoint = args.checkpoint or "B"
     options = engine.CompressOptions(checkpoint=checkpoint, entropy=args.entropy, images=args.images,
-                                     overwrite=args.overwrite, resume=args.resume, target_size=args.target_size,
+                                     overwrite=args.overwrite, resume=args.resume,
+                                     target_size=args.target_size,
                                      min_quality=args.min_quality, strip_location=args.strip_location)
     report = engine.compress(inputs, output, options, sink)
     if not args.quiet:
@@ -278,7 +280,8 @@ def _cmd_extract(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> i
                                     keep_going=args.keep_going, as_png=args.as_png)
     report = engine.extract(args.archive, args.output, options, sink)
     if not args.quiet:
-        salvage = f" (index not used: {report.index_problem}; entries found by scanning)" if report.salvaged else ""
+        salvage = (f" (index not used: {report.index_problem}; entries found by scanning)"
+                   if report.salvaged else "")
         out.write(f"extracted {len(report.written)} entries to {args.output} in {report.seconds:.1f} s{salvage}\n")
     if args.patterns and not report.written and not report.failed:
         sink.stream.write("error: no entry matches the given patterns\n")

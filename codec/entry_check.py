@@ -65,17 +65,18 @@ def check_entry_header(record: EntryRecord, as_png: bool = False) -> None:
     width, height = extra.get("width"), extra.get("height")
     if type(width) is not int or type(height) is not int or width < 1 or height < 1:
         raise ArchiveFormatError("image entry without a valid width and height", record.path)
-    if width > image_codec.MAX_SIDE or height > image_codec.MAX_SIDE or width * height > image_codec.MAX_PIXELS:
+    if max(width, height) > image_codec.MAX_SIDE or width * height > image_codec.MAX_PIXELS:
         raise ArchiveLimitError(f"image dimensions {width}x{height} are beyond the limit", record.path)
     if width * height > MAX_PIXELS_PER_BYTE * record.payload_len:
-        raise ArchiveLimitError(f"image declares {width}x{height} pixels for {record.payload_len} bytes of data, "
-                                f"over the limit of {MAX_PIXELS_PER_BYTE} pixels per byte (a decode bomb)",
-                                record.path)
+        raise ArchiveLimitError(f"image declares {width}x{height} pixels for {record.payload_len} bytes of "
+                                f"data, over the limit of {MAX_PIXELS_PER_BYTE} pixels per byte (a decode "
+                                "bomb)", record.path)
     fmt = extra.get("format", "PNG")
     if fmt not in LOSSY_FORMATS:
         raise ArchiveFormatError(f"image format {fmt!r} cannot be written by this Latentzip", record.path)
     if extra.get("alpha") and not as_png and fmt in ("JPEG", "BMP"):
-        raise ArchiveFormatError(f"image has an alpha plane but its format {fmt} cannot hold one", record.path)
+        raise ArchiveFormatError(f"image has an alpha plane but its format {fmt} cannot hold one",
+                                 record.path)
 
 
 def _named(exc: ArchiveFormatError, name: str) -> ArchiveFormatError:
@@ -182,7 +183,8 @@ def restored_chunks(reader: EntryReader, record: EntryRecord, registry: ModelReg
         raise ArchiveFormatError(f"unknown entry kind {record.kind}", record.path)
 
 
-def verify_entry(reader: EntryReader, record: EntryRecord, registry: ModelRegistry, cancel: CancelToken) -> None:
+def verify_entry(reader: EntryReader, record: EntryRecord, registry: ModelRegistry,
+                 cancel: CancelToken) -> None:
     """Everything ``extract`` checks for ``record``, with its output discarded (``test``). A
     DUPLICATE's data is checked under its source's name, so here only its own entry and the
     reference are."""

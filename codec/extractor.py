@@ -274,7 +274,8 @@ def _extract_one(reader: ArchiveReader | SalvageReader, record: EntryRecord, out
         dir_times.append((target, record.mtime_ns))
         return
     _make_folders(out_dir, target.parent)
-    target = safe_target(out_dir, name, allow_existing_link=options.overwrite)  # re-check after creating parents
+    # re-check after creating the parents
+    target = safe_target(out_dir, name, allow_existing_link=options.overwrite)
     if os.path.lexists(target) and not options.overwrite:
         raise ExistingFileError("exists; use overwrite to replace it", str(target))
     if record.kind == EntryKind.SYMLINK:

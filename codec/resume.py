@@ -56,7 +56,8 @@ def good_prefix(path: Path) -> GoodPrefix:
                 for _ in iter_checked(f, head, DEFAULT_CHUNK):
                     pass
                 f.seek(head.end - 4)
-                record = make_record(head.header, head.offset, head.payload_len, int.from_bytes(f.read(4), "little"))
+                crc = int.from_bytes(f.read(4), "little")
+                record = make_record(head.header, head.offset, head.payload_len, crc)
                 if record.kind == EntryKind.DUPLICATE:
                     check_duplicate(record.path, record.size, record.sha256, record.same_as, earlier)
                 names.add(record.path, record.kind)
@@ -75,7 +76,8 @@ def copy_prefix(prefix: GoodPrefix, out: BinaryIO) -> None:
         while left:
             chunk = f.read(min(DEFAULT_CHUNK, left))
             if not chunk:
-                raise ArchiveFormatError("the partial archive changed while it was being resumed", str(prefix.path))
+                raise ArchiveFormatError("the partial archive changed while it was being resumed",
+                                         str(prefix.path))
             out.write(chunk)
             left -= len(chunk)
 

@@ -107,16 +107,16 @@ class Operations:
         stale = engine.stale_partials(out)
         if stale:
             resume = dialogs.ask_resume(
-                w, f"An interrupted compression to “{out.name}” left {human_size(stale[0].stat().st_size)} "
-                   "of finished entries.",
+                w, f"An interrupted compression to “{out.name}” left "
+                   f"{human_size(stale[0].stat().st_size)} of finished entries.",
                 "Resume keeps them and compresses the rest (with the same files and settings). Start over "
                 f"compresses everything again and leaves the unfinished file ({stale[0].name}) where it is.")
         w.settings.last_archive_dir = out.parent
         checkpoint, images = w.checkpoint, w.image_mode
         if images == "lossless":
             target = {}  # originals kept exactly: a size or quality target does not apply
-        options = engine.CompressOptions(checkpoint=checkpoint, images=images, overwrite=overwrite, resume=resume,
-                                         strip_location=w.compress_page.strip_location, **target)
+        options = engine.CompressOptions(checkpoint=checkpoint, images=images, overwrite=overwrite,
+                                         resume=resume, strip_location=w.compress_page.strip_location, **target)
         w.estimator.stop()  # the cores are better spent on the archive itself
         how = ("keeping the originals exactly" if images == "lossless" else
                f"for an archive of {human_size(target['target_size'])}" if "target_size" in target else

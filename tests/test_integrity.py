@@ -482,7 +482,8 @@ class KillMidway:
     def warning(self, name, message):
         pass
 
-engine.compress([Path(sys.argv[1])], Path(sys.argv[2]), engine.CompressOptions(images="lossless"), KillMidway())
+options = engine.CompressOptions(images="lossless")
+engine.compress([Path(sys.argv[1])], Path(sys.argv[2]), options, KillMidway())
 """
 
 

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import BinaryIO
 
-from ..errors import ArchiveFormatError, ArchiveLimitError, ChecksumError, LatentzipError, TruncatedArchiveError
+from ..errors import (ArchiveFormatError, ArchiveLimitError, ChecksumError, LatentzipError,
+                      TruncatedArchiveError)
 from .entries import DEFAULT_CHUNK, check_head, file_size, iter_checked, read_exact, read_file_header
 from .format import (DEFAULT_LIMITS, END_MAGIC, ENTRY_OVERHEAD, FILE_HEADER_LEN, INDEX_MAGIC, INDEX_PREFIX,
                      EntryKind,
@@ -115,16 +116,17 @@ class ArchiveReader:
         expected: int | None = FILE_HEADER_LEN
         for record in self._entries:
             if expected is not None and record.offset != expected:
-                raise ArchiveFormatError(f"{record.offset - expected} unaccounted bytes at offset {expected}, "
-                                         "before this entry (damage, or an entry the index leaves out)",
-                                         record.path)
+                raise ArchiveFormatError(
+                    f"{record.offset - expected} unaccounted bytes at offset {expected}, before this entry "
+                    "(damage, or an entry the index leaves out)", record.path)
             try:
                 expected = check_head(self._f, record, self._index_offset, self._limits).end
             except LatentzipError:
                 expected = None  # damaged: reported when the entry itself is read
         if expected is not None and expected != self._index_offset:
-            raise ArchiveFormatError(f"{self._index_offset - expected} unaccounted bytes at offset {expected}, "
-                                     "before the index (damage, or an entry the index leaves out)", self.name)
+            raise ArchiveFormatError(
+                f"{self._index_offset - expected} unaccounted bytes at offset {expected}, before the index "
+                "(damage, or an entry the index leaves out)", self.name)
 
     def _read_trailer(self) -> tuple[int, int, int]:
         """(index_offset, index_len, index_crc), checked against the file size."""

@@ -84,7 +84,8 @@ def check_archive_name(name: str, *, windows: bool | None = None) -> None:
     win = _on_windows(windows)
     parts = name.split("/")
     if len(parts) > MAX_NAME_DEPTH:
-        raise UnsafePathError(f"entry name is more than {MAX_NAME_DEPTH} folders deep", _shown(name[:200] + "…"))
+        raise UnsafePathError(f"entry name is more than {MAX_NAME_DEPTH} folders deep",
+                              _shown(name[:200] + "…"))
     for part in parts:
         _check_component(part, name, win)
 
