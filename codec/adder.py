@@ -16,7 +16,6 @@ size and modification time, and new files are not deduplicated against them.
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 import time
@@ -24,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from . import partial_file
 from .compressor import _add_member, _unarchivable, file_sha256
 from .container import ArchiveReader, ArchiveWriter, EntryKind, EntryRecord
 from .container.format import FILE_KINDS
@@ -97,55 +97,48 @@ def add(archive: Path, inputs: list[Path], options: CompressOptions | None = Non
     for issue in scan.skipped:
         (report.failed if issue.is_failure else report.warnings).append((issue.path, issue.message))
         sink.warning(issue.path, issue.message)
-    tmp = archive.parent / f".{archive.name}.{os.getpid()}.partial"
+    reader = ArchiveReader.open(archive)
     try:
-        with ArchiveReader.open(archive) as reader:
-            old = list(reader.entries)
-            options = options or replace(infer_options(old), precision=precision)
-            report.images = options.images
-            plan, drop = _plan(scan.members, {r.path: r for r in old}, report, sink, cancel)
-            if not plan:
-                report.archive_size = before.st_size
-                report.seconds = time.monotonic() - start
-                return report
-            model = None
-            if options.images == "lossy" and any(m.kind == FILE for m in plan):
-                model = (registry or default_registry()).get(options.model_hash, options.precision)
-            kept = [r for r in old if r.path not in drop]
-            tracker = ProgressTracker(sink, "add", len(kept) + len(plan),
-                                      sum(r.payload_len for r in kept) + sum(m.size for m in plan))
-            with open(tmp, "w+b") as fh:
-                with ArchiveWriter(fh) as writer:
-                    _copy_kept(reader, writer, old, drop, tracker, cancel)
-                    seen: dict[str, str] = {}
-                    for rec in writer.records:
-                        if rec.sha256 is not None and rec.kind != EntryKind.DUPLICATE:
-                            seen.setdefault(rec.sha256, rec.path)
-                    for member in plan:
-                        cancel.check()
-                        tracker.start_file(member.name)
-                        outcome = _add_member(writer, member, options, model, cancel, sink, report, seen)
-                        if outcome is not None:
-                            report.outcomes.append(outcome)
-                            (report.replaced if member.name in drop else report.added).append(member.name)
-                        tracker.advance(files=1, nbytes=member.size)
-                fh.flush()
-                os.fsync(fh.fileno())
-        now = archive.stat()
-        if (now.st_size, now.st_mtime_ns, now.st_ino) != (before.st_size, before.st_mtime_ns, before.st_ino):
-            raise LatentzipError("the archive changed while files were being added; it was not replaced",
-                                 str(archive))
-        os.chmod(tmp, stat.S_IMODE(before.st_mode))
-        os.replace(tmp, archive)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise LatentzipError("the disk is full; the archive was left as it was", str(archive)) from exc
-        raise LatentzipError(f"cannot write the archive: {exc.strerror or exc}; it was left as it was",
-                             str(archive)) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        old = list(reader.entries)
+        options = options or replace(infer_options(old), precision=precision)
+        report.images = options.images
+        plan, drop = _plan(scan.members, {r.path: r for r in old}, report, sink, cancel)
+        if not plan:
+            report.archive_size = before.st_size
+            report.seconds = time.monotonic() - start
+            return report
+        model = None
+        if options.images == "lossy" and any(m.kind == FILE for m in plan):
+            model = (registry or default_registry()).get(options.model_hash, options.precision)
+        kept = [r for r in old if r.path not in drop]
+        tracker = ProgressTracker(sink, "add", len(kept) + len(plan),
+                                  sum(r.payload_len for r in kept) + sum(m.size for m in plan))
+        with partial_file.writing(archive, "the archive was left as it was") as (fh, tmp):
+            with ArchiveWriter(fh) as writer:
+                _copy_kept(reader, writer, old, drop, tracker, cancel)
+                seen: dict[str, str] = {}
+                for rec in writer.records:
+                    if rec.sha256 is not None and rec.kind != EntryKind.DUPLICATE:
+                        seen.setdefault(rec.sha256, rec.path)
+                for member in plan:
+                    cancel.check()
+                    tracker.start_file(member.name)
+                    outcome = _add_member(writer, member, options, model, cancel, sink, report, seen)
+                    if outcome is not None:
+                        report.outcomes.append(outcome)
+                        (report.replaced if member.name in drop else report.added).append(member.name)
+                    tracker.advance(files=1, nbytes=member.size)
+            partial_file.finish(fh)
+            reader.close()  # before the rename: Windows cannot replace an open file
+            now = archive.stat()
+            if (now.st_size, now.st_mtime_ns, now.st_ino) != \
+                    (before.st_size, before.st_mtime_ns, before.st_ino):
+                raise LatentzipError("the archive changed while files were being added; it was not replaced",
+                                     str(archive))
+            os.chmod(tmp, stat.S_IMODE(before.st_mode))
+            os.replace(tmp, archive)
+    finally:
+        reader.close()
     report.archive_size = archive.stat().st_size
     report.seconds = time.monotonic() - start
     return report

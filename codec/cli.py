@@ -84,13 +84,30 @@ def _quality_arg(text: str) -> float:
     return value
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """A subcommand's parser that takes positionals anywhere on the line (``extract a.ltz -o OUT
+    'pattern*'``): argparse's intermixed parsing, which the top parser (it has subcommands) cannot use."""
+
+    _inside = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._inside:
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="print nothing but errors")
     ap = argparse.ArgumentParser(prog="latentzip", description="Archive folders of photos with a learned image codec.",
                                  parents=[common])
     ap.add_argument("--version", action="store_true", help="print the version and the bundled model hashes")
-    sub = ap.add_subparsers(dest="command", parser_class=lambda **kw: argparse.ArgumentParser(parents=[common], **kw))
+    sub = ap.add_subparsers(dest="command",
+                            parser_class=lambda **kw: _IntermixedParser(parents=[common], **kw))
 
     c = sub.add_parser("compress", help="archive folders and files into one .ltz file")
     c.add_argument("inputs", nargs="+", type=Path)
@@ -110,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lossless keeps every file exactly: JPEGs re-packed with JPEG XL (rebuilt bit for bit), "
                         "other files byte-exact")
     c.add_argument("--overwrite", action="store_true", help="replace an existing archive")
+    c.add_argument("--resume", action="store_true",
+                   help="continue the compression that a killed run left unfinished beside the archive "
+                        "(same inputs and options): its finished entries are kept")
     c.add_argument("--strip-location", action="store_true",
                    help="remove the GPS position (EXIF GPS, XMP and IPTC location fields) from the stored images; "
                         "every other tag is kept")
@@ -170,7 +190,7 @@ def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> 
         raise ValueError("a size or quality target needs --images lossy")
     checkpoint = args.checkpoint or "B"
     options = engine.CompressOptions(checkpoint=checkpoint, entropy=args.entropy, images=args.images,
-                                     overwrite=args.overwrite, target_size=args.target_size,
+                                     overwrite=args.overwrite, resume=args.resume, target_size=args.target_size,
                                      min_quality=args.min_quality, strip_location=args.strip_location,
                                      precision=args.precision)
     report = engine.compress(inputs, output, options, sink)
@@ -260,12 +280,16 @@ def _cmd_extract(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> i
                                     keep_going=args.keep_going, as_png=args.as_png, precision=args.precision)
     report = engine.extract(args.archive, args.output, options, sink)
     if not args.quiet:
-        salvage = " (index lost: entries salvaged by scanning)" if report.salvaged else ""
+        salvage = (f" (index not used: {report.index_problem}; entries found by scanning)"
+                   if report.salvaged else "")
         out.write(f"extracted {len(report.written)} entries to {args.output} in {report.seconds:.1f} s{salvage}\n")
     if args.patterns and not report.written and not report.failed:
         sink.stream.write("error: no entry matches the given patterns\n")
         return EXIT_FAIL
-    code = _summarise(report.failed, "were damaged and skipped", sink)
+    code = _summarise(report.failed, "were damaged or unsafe and skipped", sink)
+    if report.failed and not report.written:
+        sink.stream.write("error: nothing could be extracted\n")
+        return EXIT_FAIL
     return EXIT_PARTIAL if report.salvaged and code == EXIT_OK else code
 
 

@@ -8,7 +8,6 @@ only when ``overwrite`` is set.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import lzma
 import os
@@ -19,11 +18,11 @@ from typing import Iterator
 
 import numpy as np
 
-from . import floor_raise, jpeg_repack, metrics, targets
-from .container import ArchiveWriter, EntryKind, check_archive_name, check_link_target
+from . import floor_raise, jpeg_repack, metrics, partial_file, resume, targets
+from .container import ArchiveWriteError, ArchiveWriter, EntryKind, check_archive_name, check_link_target
 from .entropy.latent_streams import ENTROPY_NAMES
-from .errors import CancelledError, ExistingFileError, LatentzipError, UnsafePathError
-from .image_entry import ImagePayload, encode_alpha
+from .errors import CancelledError, ExistingFileError, InputError, LatentzipError, UnsafePathError
+from .image_entry import MAX_PIXELS_PER_BYTE, ImagePayload, encode_alpha
 from .image_trials import ImageCoder
 from .images import DecodedImage, classify_and_decode
 from .images.jpeg_tables import HEADER_KEY as JPEG_TABLES_KEY
@@ -69,40 +68,75 @@ def compress(inputs: list[Path], output: Path, options: CompressOptions = Compre
         plan = _plan(members, options, model, sink, cancel)
     estimate_seconds = time.monotonic() - start
     tracker = ProgressTracker(sink, "compress", len(scan.members), scan.total_bytes)
-    tmp = output.parent / f".{output.name}.{os.getpid()}.partial"
+    prefix = _resume_or_note(output, options.resume, sink, report)
     seen: dict[str, str] = {}  # sha256 -> archive path of the first file with that content
-    try:
-        with open(tmp, "w+b") as fh:
-            with ArchiveWriter(fh) as writer:
-                for member in members:
-                    cancel.check()
-                    tracker.start_file(member.name)
-                    refusal = _unarchivable(member)
-                    if refusal:
-                        report.failed.append((member.name, refusal))
-                        sink.warning(member.name, refusal)
-                        tracker.advance(files=1, nbytes=member.size)
-                        continue
-                    outcome = _add_member(writer, member, options, model, cancel, sink, report, seen, plan)
-                    if outcome is not None:
-                        report.outcomes.append(outcome)
+    done = 0
+    with partial_file.writing(output, "no archive was written") as (fh, tmp):
+        if prefix is None:
+            writer = ArchiveWriter(fh)
+        else:
+            done = resume.members_done([m.name for m in members], prefix)
+            resume.copy_prefix(prefix, fh)
+            writer = ArchiveWriter.resume(fh, prefix.records)
+            _take_over(prefix, members[:done], seen, report, tracker)
+        with writer:
+            for member in members[done:]:
+                cancel.check()
+                tracker.start_file(member.name)
+                refusal = _unarchivable(member)
+                if refusal:
+                    report.failed.append((member.name, refusal))
+                    sink.warning(member.name, refusal)
                     tracker.advance(files=1, nbytes=member.size)
-            fh.flush()
-            os.fsync(fh.fileno())
+                    continue
+                outcome = _add_member(writer, member, options, model, cancel, sink, report, seen, plan)
+                if outcome is not None:
+                    report.outcomes.append(outcome)
+                tracker.advance(files=1, nbytes=member.size)
+        partial_file.finish(fh)
         _publish(tmp, output, options.overwrite)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise LatentzipError("the disk is full; no archive was written", str(output)) from exc
-        raise LatentzipError(f"cannot write the archive: {exc.strerror or exc}", str(output)) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    if prefix is not None:
+        prefix.path.unlink(missing_ok=True)  # resumed, as asked: its entries are in the archive now
     report.archive_size = output.stat().st_size
     report.seconds = time.monotonic() - start
     if plan is not None:
         report.target = targets.target_result(plan, report.outcomes, report.archive_size, estimate_seconds)
     return report
+
+
+def _resume_or_note(output: Path, resume_asked: bool, sink: ProgressSink,
+                    report: CompressReport) -> resume.GoodPrefix | None:
+    """With ``resume_asked``, the kept entries of the newest stale partial file; without, None,
+    after naming any stale partial file (which is never deleted unasked)."""
+    stale = partial_file.stale_partials(output)
+    if resume_asked:
+        if not stale:
+            raise InputError("nothing to resume: no partial archive of an interrupted run is beside it",
+                             str(output))
+        return resume.good_prefix(stale[0])
+    for path in stale:
+        note = partial_file.stale_note(output, path)
+        sink.warning(str(output), note)
+        report.warnings.append((str(output), note))
+    return None
+
+
+def _take_over(prefix: resume.GoodPrefix, members: list[Member], seen: dict[str, str], report: CompressReport,
+               tracker: ProgressTracker) -> None:
+    """Account for the members the resumed prefix has dealt with (held, or not archivable then)."""
+    by_path = {r.path: r for r in prefix.records}
+    for record in prefix.records:
+        if record.sha256 is not None and record.kind != EntryKind.DUPLICATE:
+            seen.setdefault(record.sha256, record.path)
+    for member in members:
+        record = by_path.get(member.name)
+        if record is not None:
+            report.outcomes.append(resume.outcome_of(record))
+        else:
+            reason = _unarchivable(member) or "not archived by the interrupted run (compress again without " \
+                                              "--resume to retry it)"
+            report.failed.append((member.name, reason))
+        tracker.advance(files=1, nbytes=member.size)
 
 
 def _hashed(member: Member, cancel: CancelToken) -> Member:
@@ -223,6 +257,8 @@ def _add_member(writer: ArchiveWriter, member: Member, options: CompressOptions,
 
 
 def _unreadable(member: Member, exc: OSError, sink: ProgressSink, report: CompressReport) -> None:
+    if isinstance(exc, ArchiveWriteError):  # the archive, not the input, could not be written
+        raise exc
     reason = f"cannot read: {exc.strerror or exc}"
     sink.warning(member.name, reason)
     report.failed.append((member.name, reason))
@@ -415,6 +451,10 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
                                   fallback=FALLBACK_FLOOR, fallback_checkpoint=checkpoint)
             continue
         payload = ImagePayload(trial.result.data, decoded.metadata.to_bytes(), encode_alpha(decoded.alpha)).to_bytes()
+        if rgb.shape[0] * rgb.shape[1] > MAX_PIXELS_PER_BYTE * len(payload):  # readers refuse such an entry
+            return FileOutcome(member.name, "stored", member.size, 0,
+                               note=f"codes to more than {MAX_PIXELS_PER_BYTE} pixels per byte, the format's "
+                                    "limit (a nearly flat image); stored byte-exact")
         repacked = repack.get() if raised and repack is not None and len(payload) < member.size else None
         if len(payload) >= member.size or (repacked is not None and len(payload) >= len(repacked)):
             than = "the file" if len(payload) >= member.size else "its lossless JPEG XL re-pack"

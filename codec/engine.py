@@ -10,6 +10,7 @@ from __future__ import annotations
 from .adder import AddReport, add, infer_options
 from .compressor import compress
 from .jpeg_repack import estimated_lossless_size
+from .partial_file import stale_partials
 from .extractor import decode_image_entry, extract, list_entries, output_name, test_archive
 from .preview import CheckpointPreview, PreviewReport, preview_image, preview_pixels
 from .outcomes import Issue, IssueCode, Operation, OutcomeKind
@@ -34,7 +35,7 @@ from .runtime.model_set import ModelRegistry, default_registry
 __all__ = [
     "compress", "add", "infer_options", "AddReport", "second_generation_note",
     "extract", "list_entries", "test_archive", "preview_image", "preview_pixels",
-    "decode_image_entry", "output_name",
+    "decode_image_entry", "output_name", "stale_partials",
     "CompressOptions", "ExtractOptions", "CompressReport", "ExtractReport", "TestReport", "FileOutcome", "TargetResult",
     "PreviewReport", "CheckpointPreview", "ProgressEvent", "ProgressSink", "NullSink", "CancelToken",
     "ModelRegistry", "default_registry", "CHECKPOINTS", "QUALITY_FLOORS", "estimated_lossless_size", "IMAGE_MODES",

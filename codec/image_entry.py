@@ -18,6 +18,12 @@ from .errors import ArchiveFormatError, ArchiveLimitError
 
 _LEN = struct.Struct("<I")
 
+MAX_PIXELS_PER_BYTE = 1024
+"""The decode-bomb limit L (docs/FORMAT.md): an IMAGE entry declares at most L pixels (width x height)
+per byte of its payload. Writers store an image that would code smaller than that losslessly instead;
+readers refuse an entry above it before reading or allocating anything. Real coded images stay far
+below it (a flat grey frame codes at about 250 pixels per byte)."""
+
 
 @dataclass(frozen=True)
 class ImagePayload:

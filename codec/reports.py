@@ -25,6 +25,7 @@ class CompressOptions:
     entropy: str = "range"
     images: str = "lossy"
     overwrite: bool = False
+    resume: bool = False  # continue the partial archive a killed run left beside the output
     model_hash: str | None = None  # None: the newest bundled model set
     quality_floor: float | None = None  # None: the checkpoint's floor (QUALITY_FLOORS)
     # A target instead of a checkpoint (at most one; codec/targets.py chooses A, B, C or exact storage per image):
@@ -233,7 +234,8 @@ class ExtractReport:
     written: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
-    salvaged: bool = False
+    salvaged: bool = False  # the entries were found by scanning: the index was lost or refused
+    index_problem: str = ""  # why the index was not used (when salvaged)
     seconds: float = 0.0
 
     @property

@@ -68,6 +68,17 @@ def ask_confirm(parent: QWidget, title: str, what: str, detail: str, yes: str) -
     return box.clickedButton() is accept
 
 
+def ask_resume(parent: QWidget, what: str, detail: str) -> bool:
+    """Resume an interrupted compression (the default) or start over."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Resume?", what, parent=parent)
+    box.setInformativeText(detail)
+    resume = box.addButton("Resume", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Start over", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(resume)
+    box.exec()
+    return box.clickedButton() is resume
+
+
 def ask_replace(parent: QWidget, what: str, detail: str = "") -> bool:
     return ask_confirm(parent, "Replace?", what, detail, "Replace")
 

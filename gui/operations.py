@@ -161,11 +161,19 @@ class Operations:
                                                        f"Replace it with the new archive? It is in {out.parent}."):
                 return
             overwrite = True
+        resume = False
+        stale = engine.stale_partials(out)
+        if stale:
+            resume = dialogs.ask_resume(
+                parent, f"An interrupted compression to “{out.name}” left "
+                        f"{human_size(stale[0].stat().st_size)} of finished entries.",
+                "Resume keeps them and compresses the rest (with the same files and settings). Start over "
+                f"compresses everything again and leaves the unfinished file ({stale[0].name}) where it is.")
         self.settings.last_archive_dir = out.parent
         checkpoint, images = request.checkpoint, request.images
         if images == "lossless":
             target = {}  # originals kept exactly: a size or quality target does not apply
-        options = engine.CompressOptions(checkpoint=checkpoint, images=images, overwrite=overwrite,
+        options = engine.CompressOptions(checkpoint=checkpoint, images=images, overwrite=overwrite, resume=resume,
                                          strip_location=request.strip_location, precision=request.precision,
                                          **target)
         host.pause_estimate()  # the cores are better spent on the archive itself
@@ -258,7 +266,8 @@ class Operations:
         issues = [(name, f"damaged, not extracted: {reason}") for name, reason in report.failed]
         issues += [(name, reason) for name, reason in report.skipped]
         if report.salvaged:
-            issues.insert(0, ("(index)", "the archive's index was damaged; entries were recovered by scanning"))
+            issues.insert(0, ("(index)", f"the archive's index was not used ({report.index_problem}); "
+                                         "entries were recovered by scanning"))
         self.host.show_result(title, [("Time", human_duration(report.seconds))], issues, ok=not bad)
         self.result_folder = folder
 

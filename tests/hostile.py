@@ -46,18 +46,23 @@ def build(items: list[tuple[dict[str, Any], bytes]], *, version: int = 1,
           header_lens: dict[int, int] | None = None,
           edit_index: Callable[[list[dict[str, Any]]], Any] | None = None,
           raw_index: bytes | None = None, index_len: int | None = None,
-          index_offset: int | None = None, with_index: bool = True) -> bytes:
+          index_offset: int | None = None, with_index: bool = True,
+          gaps: dict[int, bytes] | None = None) -> bytes:
     """A whole archive. ``payload_lens``/``header_lens`` override item i's declared lengths on disk
-    and (payload_lens) in the index; ``edit_index`` may change or replace the index objects."""
+    and (payload_lens) in the index; ``edit_index`` may change or replace the index objects;
+    ``gaps`` puts bytes before item i (or before the index, for i == len(items))."""
+    gaps = gaps or {}
     payload_lens = payload_lens or {}
     header_lens = header_lens or {}
     out = bytearray(FILE_HEADER.pack(MAGIC, version, 0))
     objs = []
     for i, (head, payload) in enumerate(items):
+        out += gaps.get(i, b"")
         blob = entry(head, payload, payload_len=payload_lens.get(i), header_len=header_lens.get(i))
         objs.append({**head, "offset": len(out), "payload_len": payload_lens.get(i, len(payload)),
                      "crc": struct.unpack("<I", blob[-4:])[0]})
         out += blob
+    out += gaps.get(len(items), b"")
     if not with_index:
         return bytes(out)
     if edit_index is not None:

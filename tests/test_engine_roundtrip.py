@@ -226,3 +226,14 @@ def test_bad_image_bytes_do_not_lose_the_file(tmp_path):
     out = tmp_path / "out"
     engine.extract(archive, out)
     assert (out / "in" / "truncated.png").read_bytes() == (src / "truncated.png").read_bytes()
+
+
+@pytest.mark.parametrize("options", [LOSSY, engine.CompressOptions(images="lossless")], ids=["lossy", "lossless"])
+def test_compressing_the_same_folder_twice_gives_the_same_bytes(tmp_path, options):
+    top = make_mixed_folder(tmp_path)
+    first, second = tmp_path / "first.ltz", tmp_path / "second.ltz"
+    engine.compress([top], first, options)
+    engine.compress([top], second, options)
+    assert first.read_bytes() == second.read_bytes()
+    notes = [r.extra.get("note", "") for r in engine.list_entries(first)]
+    assert not any(" at 0x" in note for note in notes)

@@ -153,3 +153,33 @@ def test_samples_are_not_saved_inside_the_installation(qtbot, window, monkeypatc
     wait_scanned(qtbot, window)
     suggested = window.ops.suggested_archive(window.inputs.paths())
     assert suggested == Path.home() / "Latentzip samples.ltz"
+
+
+def test_resume_offered_for_an_interrupted_compression(qtbot, window, tmp_path, dialog_log, monkeypatch):
+    import signal
+    import subprocess
+    import sys
+
+    import numpy as np
+    from test_integrity import KILLER
+
+    from latentzip.gui import dialogs
+
+    folder = tmp_path / "in" / "bins"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    for i in range(8):
+        (folder / f"f{i}.bin").write_bytes(rng.bytes(60_000))
+    out = tmp_path / "bins.ltz"
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(folder), str(out)], timeout=120)
+    assert killed.returncode == -signal.SIGKILL and engine.stale_partials(out)
+    engine.compress([folder], tmp_path / "whole.ltz", engine.CompressOptions(images="lossless"))
+    questions = []
+    monkeypatch.setattr(dialogs, "ask_resume", lambda parent, what, detail: questions.append(what) or True)
+    _load(qtbot, window, folder)
+    window.set_image_mode("lossless")
+    dialog_log.save_path = out
+    window.actions.compress.trigger()
+    wait_idle(qtbot, window)
+    assert questions and "bins.ltz" in questions[0] and not dialog_log.errors
+    assert out.read_bytes() == (tmp_path / "whole.ltz").read_bytes() and not engine.stale_partials(out)

@@ -9,12 +9,13 @@ from .records import EntryRecord
 from .safe_paths import (check_archive_name, check_link_target, check_symlink_target, normalize_archive_name,
                          safe_target)
 from .salvage import iter_salvaged_payload, scan_entries
-from .writer import ArchiveWriter
+from .writer import ArchiveWriteError, ArchiveWriter
 
 __all__ = [
     "DEFAULT_LIMITS",
     "FORMAT_VERSION",
     "ArchiveReader",
+    "ArchiveWriteError",
     "ArchiveWriter",
     "EntryKind",
     "EntryRecord",

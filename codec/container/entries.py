@@ -47,8 +47,8 @@ def read_file_header(f: BinaryIO, size: int, where: str | None) -> int:
         raise ArchiveFormatError("not a Latentzip archive (bad magic)", where)
     if version > FORMAT_VERSION:
         raise UnsupportedVersionError(
-            f"archive format version {version} is newer than this Latentzip supports "
-            f"(up to {FORMAT_VERSION}); please update Latentzip", where)
+            f"written by a newer Latentzip, format version {version} (this one reads versions 1 to "
+            f"{FORMAT_VERSION}); please update Latentzip", where)
     if version < 1:
         raise ArchiveFormatError(f"invalid archive format version {version}", where)
     if flags & ~KNOWN_FLAGS:

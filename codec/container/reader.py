@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import BinaryIO
 
-from ..errors import ArchiveFormatError, ArchiveLimitError, ChecksumError, TruncatedArchiveError
+from ..errors import (ArchiveFormatError, ArchiveLimitError, ChecksumError, LatentzipError,
+                      TruncatedArchiveError)
 from .entries import DEFAULT_CHUNK, check_head, file_size, iter_checked, read_exact, read_file_header
 from .format import (DEFAULT_LIMITS, END_MAGIC, ENTRY_OVERHEAD, FILE_HEADER_LEN, INDEX_MAGIC, INDEX_PREFIX,
                      EntryKind,
@@ -103,13 +104,29 @@ class ArchiveReader:
 
     def verify_all(self) -> None:
         """Check every entry and that the entries exactly fill the space before the index."""
-        expected = FILE_HEADER_LEN
         for record in self._entries:
-            if record.offset != expected:
-                raise ArchiveFormatError(f"unaccounted bytes at offset {expected}", record.path)
-            expected = self.verify_entry(record)
-        if expected != self._index_offset:
-            raise ArchiveFormatError(f"unaccounted bytes at offset {expected} before the index", self.name)
+            self.verify_entry(record)
+        self.check_layout()
+
+    def check_layout(self) -> None:
+        """Check, from the entries' framing alone (no payload is read), that the entries fill the
+        space between the file header and the index exactly: no unaccounted bytes between them, and
+        so no entry that the index leaves out. Raises ArchiveFormatError naming the entry after the gap.
+        An entry whose own framing is damaged is left to its own read (the gap after it is unknown)."""
+        expected: int | None = FILE_HEADER_LEN
+        for record in self._entries:
+            if expected is not None and record.offset != expected:
+                raise ArchiveFormatError(
+                    f"{record.offset - expected} unaccounted bytes at offset {expected}, before this entry "
+                    "(damage, or an entry the index leaves out)", record.path)
+            try:
+                expected = check_head(self._f, record, self._index_offset, self._limits).end
+            except LatentzipError:
+                expected = None  # damaged: reported when the entry itself is read
+        if expected is not None and expected != self._index_offset:
+            raise ArchiveFormatError(
+                f"{self._index_offset - expected} unaccounted bytes at offset {expected}, before the index "
+                "(damage, or an entry the index leaves out)", self.name)
 
     def _read_trailer(self) -> tuple[int, int, int]:
         """(index_offset, index_len, index_crc), checked against the file size."""

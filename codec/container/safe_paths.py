@@ -17,6 +17,7 @@ from ..errors import UnsafePathError
 
 MAX_COMPONENT_BYTES = 255
 MAX_NAME_BYTES = 4096
+MAX_NAME_DEPTH = 512  # components in one name: deeper folders are refused, never walked
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _WINDOWS_CHARS = frozenset('<>:"|?*')
@@ -81,7 +82,11 @@ def check_archive_name(name: str, *, windows: bool | None = None) -> None:
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise UnsafePathError(f"entry name is longer than {MAX_NAME_BYTES} bytes", _shown(name))
     win = _on_windows(windows)
-    for part in name.split("/"):
+    parts = name.split("/")
+    if len(parts) > MAX_NAME_DEPTH:
+        raise UnsafePathError(f"entry name is more than {MAX_NAME_DEPTH} folders deep",
+                              _shown(name[:200] + "…"))
+    for part in parts:
         _check_component(part, name, win)
 
 

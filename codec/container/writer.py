@@ -6,6 +6,7 @@ failure); the writer never closes it.
 
 from __future__ import annotations
 
+import errno
 import zlib
 from collections.abc import Iterable, Mapping
 from types import TracebackType
@@ -20,6 +21,10 @@ from .records import EntryRecord, check_duplicate, encode_index, encode_json, ma
 from .safe_paths import normalize_archive_name
 
 _OPEN, _CLOSED, _FAILED = "open", "closed", "failed"
+
+
+class ArchiveWriteError(OSError):
+    """Writing the archive file failed (a full disk...), as opposed to reading an input."""
 
 
 class ArchiveWriter:
@@ -43,6 +48,23 @@ class ArchiveWriter:
         self._write(FILE_HEADER.pack(MAGIC, FORMAT_VERSION, 0))
         self._pos = FILE_HEADER.size
         self._state = _OPEN
+
+    @classmethod
+    def resume(cls, fileobj: BinaryIO, records: Iterable[EntryRecord], *,
+               limits: Limits = DEFAULT_LIMITS) -> ArchiveWriter:
+        """Continue an archive whose file header and entries ``records`` (checked, in file order, back
+        to back) already fill ``fileobj`` up to its current position; new entries follow them."""
+        self = cls.__new__(cls)
+        self._f = fileobj
+        self._limits = limits
+        self._records, self._by_path, self._names = [], {}, EntryNamespace()
+        for record in records:
+            self._names.add(record.path, record.kind)
+            self._records.append(record)
+            self._by_path[record.path] = record
+        self._pos = fileobj.tell()
+        self._state = _OPEN
+        return self
 
     @property
     def records(self) -> tuple[EntryRecord, ...]:
@@ -151,7 +173,10 @@ class ArchiveWriter:
     def _write(self, data: bytes | memoryview) -> None:
         view = memoryview(data).cast("B")
         while view:
-            written = self._f.write(view)
+            try:
+                written = self._f.write(view)
+            except OSError as exc:
+                raise ArchiveWriteError(exc.errno, exc.strerror or str(exc)) from exc
             if not written:
-                raise OSError("could not write to the archive file")
+                raise ArchiveWriteError(errno.EIO, "could not write to the archive file")
             view = view[written:]

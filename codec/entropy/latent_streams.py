@@ -28,6 +28,7 @@ ENTROPY_RANGE = 1
 ENTROPY_LZMA = 2
 ENTROPY_NAMES = {"range": ENTROPY_RANGE, "lzma": ENTROPY_LZMA}
 MAX_ESCAPES_BYTES = 64 << 20
+OVERRUN_SLACK_BITS = 64  # the decoder's initial state; see RangeReader
 
 
 class LatentWriter(Protocol):
@@ -123,6 +124,18 @@ class RangeWriter:
 
 
 class RangeReader:
+    """Decodes a range-coded stream, refusing to read past its end.
+
+    constriction's decoder quietly continues past the last word, so a stream
+    that declares more symbols than its data holds would decode forever-flat
+    latents. A stream of b bits cannot code symbols carrying more than about b
+    bits of information under the model that coded them; the reader adds up
+    each decoded symbol's cost (-log2 of its table frequency) and raises as
+    soon as the total exceeds the stream's bits (plus 1 % and
+    ``OVERRUN_SLACK_BITS`` for rounding), which only reading past the end can
+    cause.
+    """
+
     def __init__(self, data: bytes) -> None:
         if len(data) < 8:
             raise ArchiveFormatError("range-coded stream is too short")
@@ -133,12 +146,28 @@ class RangeReader:
         self._decoder = constriction.stream.queue.RangeDecoder(words)
         self._escapes = _read_varints(data[8 + n_words :])
         self._next_escape = 0
+        self._bits_available = 8 * n_words * 1.01 + OVERRUN_SLACK_BITS
+        self._bits_read = 0.0
+        self._costs: dict[tuple[int, int], np.ndarray] = {}
+
+    def _cost(self, tables: TableSet, t: int, idx: np.ndarray) -> float:
+        """Information in bits of the decoded symbol indexes ``idx`` of table ``t``."""
+        key = (id(tables), t)  # the tables outlive the reader: an id cannot be reused meanwhile
+        costs = self._costs.get(key)
+        if costs is None:
+            costs = np.log2(TOTAL) - np.log2(tables.row(t).astype(np.float64))
+            self._costs[key] = costs
+        return float(costs[idx].sum())
 
     def read(self, table_ids: np.ndarray, tables: TableSet) -> np.ndarray:
         out = np.empty(table_ids.size, dtype=np.int64)
         for t, positions in _groups(table_ids):
             n_symbols = tables.symbol_count(t)
             idx = np.asarray(self._decoder.decode(_MODELS.get(tables, t), positions.size), dtype=np.int64)
+            self._bits_read += self._cost(tables, t, idx)
+            if self._bits_read > self._bits_available:
+                raise ArchiveFormatError("range-coded stream ends before its symbols (the decoder would read "
+                                         "past the end of its data)")
             vals = idx + tables.radius_low(t)
             escaped = np.flatnonzero(idx == n_symbols)
             if escaped.size:

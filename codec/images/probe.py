@@ -20,6 +20,7 @@ with ``DecompressionBombWarning`` between 1x and 2x; the probe refuses those too
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,8 +106,14 @@ def classify(path: Path) -> ImageClass:
     return result.verdict
 
 
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+
+
 def _stored(reason: str, fmt: str | None = None, im: Image.Image | None = None,
             code: IssueCode = IssueCode.STORED_LOSSLESSLY) -> Inspection:
+    # Pillow's messages may hold an object's repr with its memory address: drop it, so that the
+    # note stored in the archive (and the archive's bytes) are the same on every run.
+    reason = _ADDRESS.sub("", reason)
     if im is None:
         return Inspection(ImageClass(False, fmt, reason, code=code))
     return Inspection(ImageClass(False, fmt, reason, im.size[0], im.size[1], im.mode, code=code))
