@@ -59,6 +59,14 @@ class UnsafePathError(LatentzipError):
     """An entry would be written outside the target folder, or through a link."""
 
 
+class OutputWriteError(LatentzipError):
+    """A file or folder could not be written at the destination (read-only, full disk...): not damage."""
+
+    def __init__(self, exc: OSError, name: str) -> None:
+        self.errno = exc.errno
+        super().__init__(f"could not write: {exc.strerror or exc}", name)
+
+
 class ExistingFileError(LatentzipError):
     """A file exists where output would go, and overwriting was not asked for."""
 

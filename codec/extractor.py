@@ -14,6 +14,7 @@ import hashlib
 import lzma
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -30,11 +31,12 @@ from .container import (
 )
 from . import jpeg_repack
 from .errors import (ArchiveFormatError, CancelledError, ContentHashError, ExistingFileError, InputError,
-                     LatentzipError)
+                     LatentzipError, OutputWriteError)
 from .image_entry import ImagePayload, decode_alpha
 from .images import ImageMetadata, encode_image
 from .images.jpeg_tables import HEADER_KEY as JPEG_TABLES_KEY
 from .images.jpeg_tables import JpegTables
+from .outcomes import Issue, IssueCode
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from .reports import ExtractOptions, ExtractReport, TestReport
 from .runtime import image_codec
@@ -111,15 +113,36 @@ def duplicate_source(reader: "ArchiveReader | SalvageReader", record: EntryRecor
     return source
 
 
+@contextmanager
+def _destination(target: Path) -> Iterator[None]:
+    """An OSError in this block is the destination's (read-only, full disk...): an OutputWriteError."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputWriteError(exc, str(target)) from exc
+
+
+def failure_code(exc: BaseException) -> IssueCode:
+    """Why an entry was not extracted: the destination refused it, or the entry is damaged (or undecodable)."""
+    return IssueCode.CANNOT_WRITE if isinstance(exc, (OutputWriteError, ExistingFileError)) else IssueCode.DAMAGED
+
+
 def _write_atomically(target: Path, chunks: Iterable[bytes], overwrite: bool) -> None:
     tmp = target.parent / f".{target.name}.{os.getpid()}.partial"
     try:
-        with open(tmp, "wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
+        with _destination(target):
+            fh = open(tmp, "wb")
+        try:
+            for chunk in chunks:  # an error reading the archive is not the destination's
+                with _destination(target):
+                    fh.write(chunk)
+        finally:
+            with _destination(target):
+                fh.close()
         if not overwrite and os.path.lexists(target):
             raise ExistingFileError("exists; use overwrite to replace it", str(target))
-        os.replace(tmp, target)
+        with _destination(target):
+            os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -222,6 +245,7 @@ def extract(archive: Path, out_dir: Path, options: ExtractOptions = ExtractOptio
                 if not options.keep_going:
                     raise
                 report.failed.append((record.path, str(exc)))
+                report.issues.append(Issue(failure_code(exc), record.path, str(exc)))
                 sink.warning(record.path, str(exc))
             tracker.advance(files=1, nbytes=record.size)
         for path, mtime_ns in sorted(dir_times, key=lambda t: -len(t[0].parts)):
@@ -241,20 +265,23 @@ def _extract_one(reader: ArchiveReader | SalvageReader, record: EntryRecord, out
     if record.kind == EntryKind.DIRECTORY:
         if os.path.lexists(target) and not target.is_dir():
             raise ExistingFileError("exists and is not a folder", str(target))
-        target.mkdir(parents=True, exist_ok=True)
+        with _destination(target):
+            target.mkdir(parents=True, exist_ok=True)
         dir_times.append((target, record.mtime_ns))
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
+    with _destination(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
     target = safe_target(out_dir, name)  # re-check after creating parents
     if os.path.lexists(target) and not options.overwrite:
         raise ExistingFileError("exists; use overwrite to replace it", str(target))
     if record.kind == EntryKind.SYMLINK:
         check_symlink_target(out_dir, record.path, record.link or "")
-        if os.path.lexists(target):
-            target.unlink()
-        os.symlink(record.link or "", target)
-        if os.utime in os.supports_follow_symlinks:
-            os.utime(target, ns=(record.mtime_ns, record.mtime_ns), follow_symlinks=False)
+        with _destination(target):
+            if os.path.lexists(target):
+                target.unlink()
+            os.symlink(record.link or "", target)
+            if os.utime in os.supports_follow_symlinks:
+                os.utime(target, ns=(record.mtime_ns, record.mtime_ns), follow_symlinks=False)
         return
     if source.kind == EntryKind.STORED:
         chunks = _hash_verified(reader.iter_payload(source, CHUNK), source.sha256, record.path)
@@ -271,8 +298,9 @@ def _extract_one(reader: ArchiveReader | SalvageReader, record: EntryRecord, out
         _write_atomically(target, [data], options.overwrite)
     else:
         raise ArchiveFormatError(f"unknown entry kind {record.kind}", record.path)
-    os.chmod(target, record.mode & 0o777)
-    os.utime(target, ns=(record.mtime_ns, record.mtime_ns))
+    with _destination(target):
+        os.chmod(target, record.mode & 0o777)
+        os.utime(target, ns=(record.mtime_ns, record.mtime_ns))
 
 
 def test_archive(archive: Path, sink: ProgressSink | None = None, cancel: CancelToken | None = None,

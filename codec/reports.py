@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .outcomes import IssueCode, OutcomeKind
+from .outcomes import Issue, IssueCode, OutcomeKind
 from .runtime.model_set import PRECISIONS
 
 CHECKPOINTS = ("A", "B", "C")
@@ -171,10 +171,21 @@ class ExtractReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     salvaged: bool = False
     seconds: float = 0.0
+    issues: list[Issue] = field(default_factory=list)  # ``failed``, typed: DAMAGED or CANNOT_WRITE
 
     @property
     def partial(self) -> bool:
         return bool(self.failed)
+
+    @property
+    def damaged(self) -> list[tuple[str, str]]:
+        """Entries not extracted because their data is damaged (or cannot be decoded here)."""
+        return [(i.path, i.message) for i in self.issues if i.code is IssueCode.DAMAGED]
+
+    @property
+    def unwritten(self) -> list[tuple[str, str]]:
+        """Entries not extracted because the destination refused them: nothing is wrong with the archive."""
+        return [(i.path, i.message) for i in self.issues if i.code is IssueCode.CANNOT_WRITE]
 
 
 @dataclass
