@@ -15,7 +15,7 @@ import glob
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QAbstractItemModel, QByteArray, QMimeData, QModelIndex, QPersistentModelIndex, Qt, QUrl
+from PySide6.QtCore import QAbstractItemModel, QMimeData, QModelIndex, QPersistentModelIndex, Qt, QUrl
 from PySide6.QtGui import QBrush, QColor
 
 from ..codec.container import EntryKind, EntryRecord
@@ -85,7 +85,7 @@ class ArchiveDragMime(QMimeData):
         super().__init__()
         self.records = records
         self._provider = provider
-        self._data: QByteArray | None = None
+        self._urls: list[QUrl] | None = None
 
     def formats(self) -> list[str]:
         return [URI_LIST]
@@ -94,13 +94,12 @@ class ArchiveDragMime(QMimeData):
         return mime_type == URI_LIST
 
     def retrieveData(self, mime_type: str, preferred_type):  # noqa: N802 - Qt's name
+        """The URLs (Qt turns them into bytes when a target asks for those); extracted on the first ask."""
         if mime_type != URI_LIST:
             return None
-        if self._data is None:
-            paths = self._provider(self.records)
-            lines = [QUrl.fromLocalFile(str(p)).toString() for p in paths]
-            self._data = QByteArray("".join(f"{line}\r\n" for line in lines).encode())
-        return self._data
+        if self._urls is None:
+            self._urls = [QUrl.fromLocalFile(str(p)) for p in self._provider(self.records)]
+        return self._urls
 
 
 class ArchiveModel(QAbstractItemModel):
