@@ -43,8 +43,9 @@ def salvage_listing(archive: Path) -> SalvageListing:
     return SalvageListing(recovered, lost)
 
 
-def entry_bytes(archive: Path, path: str, registry: ModelRegistry | None = None,
-                cancel: CancelToken | None = None) -> bytes:
+def entry_bytes(
+    archive: Path, path: str, registry: ModelRegistry | None = None, cancel: CancelToken | None = None
+) -> bytes:
     """The restored file of entry ``path`` (a coded image as PNG), checked as extraction checks it."""
     cancel = cancel or CancelToken()
     registry = registry or default_registry()
@@ -59,6 +60,7 @@ def entry_bytes(archive: Path, path: str, registry: ModelRegistry | None = None,
         if source.kind == EntryKind.IMAGE:
             return decode_image_entry(source, reader.read_payload(source), registry, True, cancel)
         if source.kind == EntryKind.JPEG_REPACK:
-            return jpeg_repack.rebuild(reader.read_payload(source), name=path, size=source.size,
-                                       sha256=source.sha256 or "")
+            return jpeg_repack.rebuild(
+                reader.read_payload(source), name=path, size=source.size, sha256=source.sha256 or ""
+            )
         raise ArchiveFormatError("not a file entry", path)

@@ -88,11 +88,25 @@ def _lzma_estimate(path: Path, size: int) -> int:
 def _stored_row(member: Member, reason: str = "", code: IssueCode | None = None) -> FilePlan:
     try:
         if _lzma_pays(member.path):
-            return FilePlan(member.name, member.path, PlanAction.LZMA, member.size,
-                            _lzma_estimate(member.path, member.size), reason=reason, code=code)
+            return FilePlan(
+                member.name,
+                member.path,
+                PlanAction.LZMA,
+                member.size,
+                _lzma_estimate(member.path, member.size),
+                reason=reason,
+                code=code,
+            )
     except OSError as exc:
-        return FilePlan(member.name, member.path, PlanAction.SKIP, member.size, 0,
-                        reason=f"cannot read: {exc.strerror or exc}", code=IssueCode.UNREADABLE)
+        return FilePlan(
+            member.name,
+            member.path,
+            PlanAction.SKIP,
+            member.size,
+            0,
+            reason=f"cannot read: {exc.strerror or exc}",
+            code=IssueCode.UNREADABLE,
+        )
     return FilePlan(member.name, member.path, PlanAction.STORE, member.size, member.size, reason=reason, code=code)
 
 
@@ -109,14 +123,20 @@ def plan_member(member: Member, options: CompressOptions) -> FilePlan:
         raise ValueError(f"unexpected member kind {member.kind}")
     if options.images == "lossless":
         if _is_jpeg(member) and member.size <= REPACK_MAX_BYTES:
-            return FilePlan(member.name, member.path, PlanAction.REPACK, member.size,
-                            estimated_lossless_size(member.name, member.size))
+            return FilePlan(
+                member.name,
+                member.path,
+                PlanAction.REPACK,
+                member.size,
+                estimated_lossless_size(member.name, member.size),
+            )
         return _stored_row(member)
     try:
         verdict = classify(member.path)
     except InputError as exc:
-        return FilePlan(member.name, member.path, PlanAction.SKIP, member.size, 0, reason=str(exc),
-                        code=IssueCode.UNREADABLE)
+        return FilePlan(
+            member.name, member.path, PlanAction.SKIP, member.size, 0, reason=str(exc), code=IssueCode.UNREADABLE
+        )
     if verdict.lossy:
         checkpoint = None if options.targeted else options.checkpoint
         return FilePlan(member.name, member.path, PlanAction.CODE, member.size, None, checkpoint)
@@ -124,13 +144,17 @@ def plan_member(member: Member, options: CompressOptions) -> FilePlan:
     return _stored_row(member, reason, verdict.code)
 
 
-def plan_inputs(inputs: list[Path], options: CompressOptions = CompressOptions(),
-                cancel: CancelToken | None = None) -> list[FilePlan]:
+def plan_inputs(
+    inputs: list[Path], options: CompressOptions = CompressOptions(), cancel: CancelToken | None = None
+) -> list[FilePlan]:
     """Every path ``compress(inputs, ..., options)`` would meet, with what it would do to it; nothing is written."""
     cancel = cancel or CancelToken()
     scan = scan_inputs([Path(p) for p in inputs], cancel=cancel)
-    rows = [FilePlan(issue.path, None, PlanAction.SKIP, 0, 0, reason=issue.message, code=issue.code)
-            for issue in scan.skipped if issue.is_failure or issue.code is IssueCode.SPECIAL_FILE]
+    rows = [
+        FilePlan(issue.path, None, PlanAction.SKIP, 0, 0, reason=issue.message, code=issue.code)
+        for issue in scan.skipped
+        if issue.is_failure or issue.code is IssueCode.SPECIAL_FILE
+    ]
     seen: dict[str, str] = {}  # content hash -> first file's name, as the compressor deduplicates
     for member in scan.members:
         cancel.check()
@@ -139,12 +163,25 @@ def plan_inputs(inputs: list[Path], options: CompressOptions = CompressOptions()
             try:
                 digest = file_sha256(member.path, cancel)
             except OSError as exc:
-                row = FilePlan(member.name, member.path, PlanAction.SKIP, member.size, 0,
-                               reason=f"cannot read: {exc.strerror or exc}", code=IssueCode.UNREADABLE)
+                row = FilePlan(
+                    member.name,
+                    member.path,
+                    PlanAction.SKIP,
+                    member.size,
+                    0,
+                    reason=f"cannot read: {exc.strerror or exc}",
+                    code=IssueCode.UNREADABLE,
+                )
             else:
                 if digest in seen:
-                    row = FilePlan(member.name, member.path, PlanAction.DUPLICATE, member.size, 0,
-                                   reason=f"same content as {seen[digest]}")
+                    row = FilePlan(
+                        member.name,
+                        member.path,
+                        PlanAction.DUPLICATE,
+                        member.size,
+                        0,
+                        reason=f"same content as {seen[digest]}",
+                    )
                 else:
                     seen[digest] = member.name
         rows.append(row)

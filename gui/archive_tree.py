@@ -23,9 +23,15 @@ from ..codec.engine import count_files_and_folders
 from .format import human_size
 
 COLUMNS = ("Name", "Kind", "Original size", "Stored size", "bpp", "Checkpoint", "Status")
-KIND_NAMES = {EntryKind.STORED: "stored", EntryKind.LZMA: "stored (LZMA)", EntryKind.IMAGE: "image (coded)",
-              EntryKind.DIRECTORY: "folder", EntryKind.SYMLINK: "link",
-              EntryKind.JPEG_REPACK: "JPEG (kept exactly)", EntryKind.DUPLICATE: "duplicate"}
+KIND_NAMES = {
+    EntryKind.STORED: "stored",
+    EntryKind.LZMA: "stored (LZMA)",
+    EntryKind.IMAGE: "image (coded)",
+    EntryKind.DIRECTORY: "folder",
+    EntryKind.SYMLINK: "link",
+    EntryKind.JPEG_REPACK: "JPEG (kept exactly)",
+    EntryKind.DUPLICATE: "duplicate",
+}
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2  # the entry's full path: what the filter matches
 URI_LIST = "text/uri-list"
@@ -168,9 +174,15 @@ class ArchiveModel(QAbstractItemModel):
             return (node.name, "folder", None, None, None, "", "")
         image = r.kind == EntryKind.IMAGE
         file = r.kind not in (EntryKind.DIRECTORY, EntryKind.SYMLINK)
-        return (node.name, KIND_NAMES.get(r.kind, str(r.kind)), r.size if file else None,
-                r.payload_len if file else None, r.extra.get("bpp") if image else None,
-                r.extra.get("checkpoint", "") if image else "", self.status(r.path))
+        return (
+            node.name,
+            KIND_NAMES.get(r.kind, str(r.kind)),
+            r.size if file else None,
+            r.payload_len if file else None,
+            r.extra.get("bpp") if image else None,
+            r.extra.get("checkpoint", "") if image else "",
+            self.status(r.path),
+        )
 
     def data(self, index: AnyIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
@@ -214,8 +226,9 @@ class ArchiveModel(QAbstractItemModel):
         if r.kind == EntryKind.IMAGE:
             e = r.extra
             score = e.get("ms_ssim")
-            return (f"{r.path}\n{e.get('width')}×{e.get('height')}, checkpoint {e.get('checkpoint')}"
-                    + (f", MS-SSIM {score:.4f}" if isinstance(score, (int, float)) else ""))
+            return f"{r.path}\n{e.get('width')}×{e.get('height')}, checkpoint {e.get('checkpoint')}" + (
+                f", MS-SSIM {score:.4f}" if isinstance(score, (int, float)) else ""
+            )
         return r.path
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
@@ -257,8 +270,9 @@ class ArchiveModel(QAbstractItemModel):
         self.tested = True
         self._all_changed()
 
-    def mark_extracted(self, written: list[str], damaged: list[tuple[str, str]],
-                       unwritten: list[tuple[str, str]]) -> None:
+    def mark_extracted(
+        self, written: list[str], damaged: list[tuple[str, str]], unwritten: list[tuple[str, str]]
+    ) -> None:
         """One extraction's outcome: "could not write" is this run's only (the previous run's is cleared);
         an entry written is not damaged; entries found damaged stay so."""
         self.unwritten = dict(unwritten)

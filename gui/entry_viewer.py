@@ -28,9 +28,15 @@ def entry_figures(record: EntryRecord) -> str:
         parts.append(f"{human_size(record.payload_len)} in the archive, {human_size(record.size)} original")
         return " · ".join(p for p in parts if p) + " (as stored in its header)"
     if record.kind == EntryKind.JPEG_REPACK:
-        return " · ".join(p for p in (size, "JPEG kept exactly (re-packed)",
-                                      f"{human_size(record.payload_len)} in the archive, "
-                                      f"{human_size(record.size)} original") if p)
+        return " · ".join(
+            p
+            for p in (
+                size,
+                "JPEG kept exactly (re-packed)",
+                f"{human_size(record.payload_len)} in the archive, {human_size(record.size)} original",
+            )
+            if p
+        )
     return f"stored exactly · {human_size(record.size)}"
 
 
@@ -64,8 +70,9 @@ class EntryViewer(QDialog):
     def _show(self, *args) -> None:
         if self.fit.isChecked():
             area = self.scroll.viewport().size()
-            shown = self._pixmap.scaled(area, Qt.AspectRatioMode.KeepAspectRatio,
-                                        Qt.TransformationMode.SmoothTransformation)
+            shown = self._pixmap.scaled(
+                area, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
         else:
             shown = self._pixmap
         self.picture.setPixmap(shown)

@@ -59,12 +59,21 @@ class FileRow:
         return 1.0 - self.size / self.original
 
 
-PLAN_WORDS = {PlanAction.STORE: "stored exactly", PlanAction.LZMA: "stored exactly (LZMA)",
-              PlanAction.REPACK: "JPEG re-packed (kept exactly)", PlanAction.DUPLICATE: "duplicate (header only)",
-              PlanAction.SKIP: "skipped", PlanAction.LINK: "link"}
-RESULT_WORDS = {OutcomeKind.STORED: "stored exactly", OutcomeKind.LZMA: "stored exactly (LZMA)",
-                OutcomeKind.LOSSLESS_JPEG: "JPEG re-packed (kept exactly)",
-                OutcomeKind.DUPLICATE: "duplicate (header only)", OutcomeKind.SYMLINK: "link"}
+PLAN_WORDS = {
+    PlanAction.STORE: "stored exactly",
+    PlanAction.LZMA: "stored exactly (LZMA)",
+    PlanAction.REPACK: "JPEG re-packed (kept exactly)",
+    PlanAction.DUPLICATE: "duplicate (header only)",
+    PlanAction.SKIP: "skipped",
+    PlanAction.LINK: "link",
+}
+RESULT_WORDS = {
+    OutcomeKind.STORED: "stored exactly",
+    OutcomeKind.LZMA: "stored exactly (LZMA)",
+    OutcomeKind.LOSSLESS_JPEG: "JPEG re-packed (kept exactly)",
+    OutcomeKind.DUPLICATE: "duplicate (header only)",
+    OutcomeKind.SYMLINK: "link",
+}
 
 
 def _target_choices(est: Estimate | None, target: tuple[str, float | None]) -> dict[str, targets.Option]:
@@ -76,8 +85,9 @@ def _target_choices(est: Estimate | None, target: tuple[str, float | None]) -> d
     return {item.name: item.option(plan.choices[item.name]) for item in est.items if item.name in plan.choices}
 
 
-def plan_rows(plan: list[FilePlan], checkpoint: str, est: Estimate | None,
-              target: tuple[str, float | None] = ("checkpoint", None)) -> list[FileRow]:
+def plan_rows(
+    plan: list[FilePlan], checkpoint: str, est: Estimate | None, target: tuple[str, float | None] = ("checkpoint", None)
+) -> list[FileRow]:
     """The plan's files (folders apart) with their estimated sizes at ``checkpoint`` or under ``target``."""
     chosen = _target_choices(est, target)
     rows = []
@@ -90,10 +100,21 @@ def plan_rows(plan: list[FilePlan], checkpoint: str, est: Estimate | None,
         path = p.path or Path(p.name)
         option = chosen.get(str(path))
         if option is not None:
-            what = "stored exactly (the target's choice)" if option.choice == targets.EXACT else \
-                f"coded at {option.choice} (the target's choice)"
-            rows.append(FileRow(p.name, what, p.size, option.size, option.ms_ssim if option.choice != targets.EXACT
-                                else None, estimated=True))
+            what = (
+                "stored exactly (the target's choice)"
+                if option.choice == targets.EXACT
+                else f"coded at {option.choice} (the target's choice)"
+            )
+            rows.append(
+                FileRow(
+                    p.name,
+                    what,
+                    p.size,
+                    option.size,
+                    option.ms_ssim if option.choice != targets.EXACT else None,
+                    estimated=True,
+                )
+            )
             continue
         found = est.image_bytes(path, p.size, checkpoint) if est is not None else None
         if found is None:
@@ -161,9 +182,15 @@ class FileListModel(QAbstractTableModel):
                 return "" if row.ms_ssim is None else f"{approx}{row.ms_ssim:.4f}"
             return row.note
         if role == SORT_ROLE:
-            return (row.name.casefold(), row.what, row.original, -1 if row.size is None else row.size,
-                    2.0 if row.saving is None else row.saving, NO_SCORE if row.ms_ssim is None else row.ms_ssim,
-                    row.note)[col]
+            return (
+                row.name.casefold(),
+                row.what,
+                row.original,
+                -1 if row.size is None else row.size,
+                2.0 if row.saving is None else row.saving,
+                NO_SCORE if row.ms_ssim is None else row.ms_ssim,
+                row.note,
+            )[col]
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{row.name}\n{row.note}" if row.note else row.name
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (2, 3, 4, 5):
@@ -263,8 +290,9 @@ class FilesPage(QWidget):
             self._job, self.plan, self.planning = None, rows, False
             self._render()
 
-        self._job = self._runner.submit(Job("plan", lambda sink, token: engine.plan_inputs(inputs, options, token),
-                                            on_done=planned))
+        self._job = self._runner.submit(
+            Job("plan", lambda sink, token: engine.plan_inputs(inputs, options, token), on_done=planned)
+        )
 
     def show_plan(self, checkpoint: str, est: Estimate | None, target: tuple[str, float | None]) -> None:
         """Show the plan with the sizes of this checkpoint (or target) and estimate."""
@@ -296,9 +324,11 @@ class FilesPage(QWidget):
             report = self._result
             folders = sum(1 for o in report.outcomes if o.kind is OutcomeKind.DIRECTORY)
             files = len(report.outcomes) - folders
-            self.header.setText(f"<b>Result:</b> {count_text(files, folders)} in {report.archive.name} · "
-                                f"{human_size(sum(r.original for r in rows))} → "
-                                f"{human_size(sum(r.size or 0 for r in rows))} of file data")
+            self.header.setText(
+                f"<b>Result:</b> {count_text(files, folders)} in {report.archive.name} · "
+                f"{human_size(sum(r.original for r in rows))} → "
+                f"{human_size(sum(r.size or 0 for r in rows))} of file data"
+            )
             return
         if self.planning:
             self.header.setText("<b>Plan:</b> looking at every file…")
@@ -306,9 +336,12 @@ class FilesPage(QWidget):
         if not self.plan:
             self.header.setText("<b>Plan:</b> add folders or photos to see what compressing will do with each file.")
             return
-        files, folders = engine.count_files_and_folders([p.action.is_folder for p in self.plan
-                                                         if p.action is not PlanAction.SKIP])  # as archived
+        files, folders = engine.count_files_and_folders(
+            [p.action.is_folder for p in self.plan if p.action is not PlanAction.SKIP]
+        )  # as archived
         pending = len(rows) - len(known)
         more = f" · {pending} waiting for the estimate" if pending else ""
-        self.header.setText(f"<b>Plan:</b> what compressing will do with each of {count_text(files, folders)} · "
-                            f"≈ {human_size(sum(r.size or 0 for r in known))} of file data{more}")
+        self.header.setText(
+            f"<b>Plan:</b> what compressing will do with each of {count_text(files, folders)} · "
+            f"≈ {human_size(sum(r.size or 0 for r in known))} of file data{more}"
+        )

@@ -9,9 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from gui_support import make_folder, wait_idle
 from PySide6.QtCore import QItemSelectionModel, Qt
 
-from gui_support import make_folder, wait_idle
 from latentzip.codec import engine, extractor
 from latentzip.codec.container import EntryKind
 
@@ -111,7 +111,7 @@ def test_context_menu_offers_the_archive_actions(qtbot, window, archive):
 def test_drag_out_extracts_to_a_temporary_folder(qtbot, window, archive):
     folder, out = archive
     _open(qtbot, window, out)
-    page, model = window.archive_page, window.archive_model
+    model = window.archive_model
     indexes = [model.index_of("trip/notes.txt"), model.index_of("trip/sub"), model.index_of("trip/sub/img2.png")]
     mime = model.mimeData(indexes)
     assert mime.hasFormat("text/uri-list") and model.supportedDragActions() == Qt.DropAction.CopyAction
@@ -125,8 +125,9 @@ def test_drag_out_extracts_to_a_temporary_folder(qtbot, window, archive):
     assert not notes.exists()
 
 
-def test_a_read_only_destination_is_could_not_write_and_clears(qtbot, window, archive, tmp_path, dialog_log,
-                                                              monkeypatch):
+def test_a_read_only_destination_is_could_not_write_and_clears(
+    qtbot, window, archive, tmp_path, dialog_log, monkeypatch
+):
     folder, out = archive
     _open(qtbot, window, out)
     model = window.archive_model

@@ -8,9 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from gui_support import make_folder, wait_idle, wait_scanned
+from PIL import Image
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(120)]
 
@@ -51,8 +50,15 @@ def test_plan_then_result_with_counts_that_agree(qtbot, window, folder, tmp_path
     page = window.files_page
     rows = _rows(window)
     # one row per file (folders are counted, not listed), each saying what will happen
-    assert set(rows) == {"trip/img0.png", "trip/sub/img1.png", "trip/notes.txt", "trip/photo.png",
-                         "trip/other.png", "trip/same.png", "trip/shot.jpg"}
+    assert set(rows) == {
+        "trip/img0.png",
+        "trip/sub/img1.png",
+        "trip/notes.txt",
+        "trip/photo.png",
+        "trip/other.png",
+        "trip/same.png",
+        "trip/shot.jpg",
+    }
     assert rows["trip/notes.txt"].what == "stored exactly (LZMA)"
     assert rows["trip/notes.txt"].size < rows["trip/notes.txt"].original
     assert rows["trip/same.png"].what.startswith("duplicate")  # photo.png comes first (sorted names)

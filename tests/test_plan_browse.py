@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
+from gui_support import make_folder, make_png
 from PIL import Image
 
-from gui_support import make_folder, make_png
 from latentzip.codec import engine, extractor, targets
 from latentzip.codec.container import EntryKind
 from latentzip.codec.engine import PlanAction
@@ -50,8 +50,12 @@ def test_plan_follows_the_compressors_rules(mixed):
     # what compress then does agrees, file by file
     report = engine.compress([mixed], mixed.parent / "m.ltz", engine.CompressOptions(checkpoint="A"))
     kinds = {o.name: o.kind for o in report.outcomes}
-    expected = {PlanAction.FOLDER: "directory", PlanAction.DUPLICATE: "duplicate", PlanAction.STORE: "stored",
-                PlanAction.LZMA: "lzma"}
+    expected = {
+        PlanAction.FOLDER: "directory",
+        PlanAction.DUPLICATE: "duplicate",
+        PlanAction.STORE: "stored",
+        PlanAction.LZMA: "lzma",
+    }
     for name, row in rows.items():
         if row.action is PlanAction.CODE:
             assert kinds[name] in ("lossy", "stored", "lzma")  # stored when coding would not pay
@@ -76,8 +80,9 @@ def test_store_or_code_rule_is_the_engines():
     assert targets.stored_instead(900, 0.96, 1000, 0.97)  # under the floor
     assert targets.stored_instead(1000, 0.99, 1000, 0.97)  # not smaller
     assert not targets.stored_instead(999, 0.97, 1000, 0.97)
-    item = targets.image_options("x", {"A": targets.CheckpointEstimate(500, 0.94),
-                                       "B": targets.CheckpointEstimate(600, 0.98)}, 1000, 1000, 0, 0)
+    item = targets.image_options(
+        "x", {"A": targets.CheckpointEstimate(500, 0.94), "B": targets.CheckpointEstimate(600, 0.98)}, 1000, 1000, 0, 0
+    )
     assert [o.choice for o in item.options] == ["B", targets.EXACT]
 
 
