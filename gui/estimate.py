@@ -76,6 +76,7 @@ class Estimate:
     fixed: int = 0  # the bytes that do not depend on the choices: other files, per-entry overhead
     own: dict[Path, dict[str, int]] = field(default_factory=dict)  # sampled image -> checkpoint -> bytes
     ext_ratios: dict[str, dict[str, float]] = field(default_factory=dict)  # checkpoint -> suffix -> bytes/file
+    own_scores: dict[Path, dict[str, float]] = field(default_factory=dict)  # sampled image -> checkpoint -> MS-SSIM
 
     @property
     def done(self) -> bool:
@@ -137,6 +138,7 @@ def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
     ratios: dict[str, float] = {}  # coded/file bytes of the sampled images coded under their floor
     own_sizes: dict[Path, dict[str, int]] = {}
     ext_ratios: dict[str, dict[str, float]] = {}
+    own_scores: dict[Path, dict[str, float]] = {}
     for ckpt in CHECKPOINTS:
         coded = [(fig.results[ckpt].bpp * fig.full_size[0] * fig.full_size[1] / 8, img.size) for img, fig in sampled
                  if ckpt in fig.results and coded_size(img, fig, ckpt) < img.size]
@@ -152,6 +154,9 @@ def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
         overall = all_coded / all_size if all_size else 1.0
         for path, n in own.items():
             own_sizes.setdefault(path, {})[ckpt] = n
+        for img, fig in sampled:
+            if ckpt in fig.results:
+                own_scores.setdefault(img.path, {})[ckpt] = fig.results[ckpt].ms_ssim
         if sampled:
             ext_ratios[ckpt] = {ext: c / n for ext, (c, n) in by_ext.items() if n} | {"": overall}
         total = fixed
@@ -167,7 +172,7 @@ def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
             typical[ckpt] = sum(scores) / len(scores)
     items = tuple(_image_item(img, figures.get(img.path), ratios, typical) for img in images) if sampled else ()
     return Estimate(sizes, original, len(sampled), sample_target, typical, lossless_size(images, fixed), items, fixed,
-                    own_sizes, ext_ratios)
+                    own_sizes, ext_ratios, own_scores)
 
 
 class Estimator(QObject):

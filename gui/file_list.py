@@ -125,7 +125,8 @@ def plan_rows(
             rows.append(FileRow(p.name, "stored exactly (coding would not pay)", p.size, size, estimated=True))
             continue
         note = "" if own else "estimated from the sampled images"
-        rows.append(FileRow(p.name, f"coded at {checkpoint}", p.size, size, note=note, estimated=True))
+        score = est.own_scores.get(path, {}).get(checkpoint) if est is not None and own else None
+        rows.append(FileRow(p.name, f"coded at {checkpoint}", p.size, size, score, note=note, estimated=True))
     return rows
 
 

@@ -63,6 +63,7 @@ def test_plan_then_result_with_counts_that_agree(qtbot, window, folder, tmp_path
     assert rows["trip/notes.txt"].size < rows["trip/notes.txt"].original
     assert rows["trip/same.png"].what.startswith("duplicate")  # photo.png comes first (sorted names)
     assert rows["trip/photo.png"].what == "coded at B" and rows["trip/photo.png"].size is not None
+    assert 0.9 < rows["trip/photo.png"].ms_ssim < 1  # its own sample's figure
     assert all(r.size is not None for r in rows.values())  # every size known once the sample is in
     counts = "7 files, 2 folders"
     assert counts in window.input_panel.summary.text() and counts in page.header.text()
