@@ -231,7 +231,8 @@ def extract(archive: Path, out_dir: Path, options: ExtractOptions = ExtractOptio
     with reader:
         chosen = [r for r in records if _selected(r, options.patterns)]
         tracker = ProgressTracker(sink, "extract", len(chosen), sum(r.size for r in chosen))
-        out_dir.mkdir(parents=True, exist_ok=True)
+        with _destination(out_dir):
+            out_dir.mkdir(parents=True, exist_ok=True)
         dir_times: list[tuple[Path, int]] = []
         for record in chosen:
             cancel.check()

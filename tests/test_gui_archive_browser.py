@@ -106,6 +106,10 @@ def test_context_menu_offers_the_archive_actions(qtbot, window, archive):
     assert act.extract_all.shortcut().toString() == "Ctrl+E" and act.test.shortcut().toString() == "Ctrl+T"
     _select(page, model, "trip/notes.txt")
     assert "View" not in [a.text() for a in page.tree.build_menu().actions()]
+    page.tree.setFocus()  # the keys work from the tree
+    qtbot.keyClick(page.tree, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    wait_idle(qtbot, window)
+    assert "intact" in window.result_panel.title.text()
 
 
 def test_drag_out_extracts_to_a_temporary_folder(qtbot, window, archive):

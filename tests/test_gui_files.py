@@ -71,6 +71,14 @@ def test_plan_then_result_with_counts_that_agree(qtbot, window, folder, tmp_path
     window.set_checkpoint("A")
     assert _rows(window)["trip/photo.png"].what == "coded at A"
     assert _rows(window)["trip/photo.png"].size < rows["trip/photo.png"].size
+    # a quality target: the engine's planner chooses per image
+    window.compress_page.set_target("quality", quality=0.99)
+    _planned(qtbot, window)
+    chosen = _rows(window)
+    assert chosen["trip/photo.png"].what.endswith("(the target's choice)")
+    assert all(r.ms_ssim >= 0.99 for r in chosen.values() if r.ms_ssim is not None)
+    window.compress_page.set_target("checkpoint")
+    _planned(qtbot, window)
     # "Keep originals exactly": the engine's plan for that mode
     window.set_image_mode("lossless")
     _planned(qtbot, window)
