@@ -1,7 +1,8 @@
 """The Files page: the per-file plan before compressing, and every file's result after.
 
-Before: the engine's plan (``engine.plan_inputs``, run on the scan worker
-whenever the inputs or the images mode change) says what will happen to each
+Before: the engine's plan (``engine.plan_inputs``, run on its own worker when
+the page is shown after the inputs, the images mode or the use of a target
+changed: it probes every image) says what will happen to each
 file: coded at A, B or C, stored exactly, JPEG re-packed, LZMA, duplicate or
 skipped; the sizes of coded images come from the sampled estimate (their own
 sample when they were sampled), the others' from the plan. After: each file's
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -33,7 +35,7 @@ from ..codec import engine, targets
 from ..codec.engine import FilePlan, OutcomeKind, PlanAction
 from .estimate import Estimate
 from .format import count_text, human_size
-from .worker import Job, JobRunner
+from .worker import Job, JobError, JobRunner
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PLAN, RESULT = "plan", "result"
@@ -215,6 +217,8 @@ class FilesPage(QWidget):
         self._key: tuple | None = None
         self.plan: list[FilePlan] = []
         self.planning = False
+        self.error = ""
+        self._pending: tuple[tuple, list[Path], engine.CompressOptions] | None = None
         self.mode = PLAN
         self._result: engine.CompressReport | None = None
         self._plan_view: tuple[str, Estimate | None, tuple[str, float | None]] = ("B", None, ("checkpoint", None))
@@ -280,19 +284,38 @@ class FilesPage(QWidget):
         self._key = key
         if self._job is not None:
             self._job.cancel()
-        self.plan, self.planning = [], bool(inputs)
+            self._job = None
+        self.plan, self.planning, self.error = [], bool(inputs), ""
+        self._pending = (key, list(inputs), options) if inputs else None
         self._set_mode(PLAN)
-        if not inputs:
+        if self.isVisible():
+            self._start_pending()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        """The plan is made when it is looked at: every image is probed, so it waits until then."""
+        super().showEvent(event)
+        self._start_pending()
+
+    def _start_pending(self) -> None:
+        if self._pending is None:
             return
+        key, inputs, options = self._pending
+        self._pending = None
 
         def planned(rows: list[FilePlan], job_key: tuple = key) -> None:
-            if job_key != self._key:
-                return
-            self._job, self.plan, self.planning = None, rows, False
-            self._render()
+            if job_key == self._key:
+                self._job, self.plan, self.planning = None, rows, False
+                self._render()
+
+        def failed(error: JobError, job_key: tuple = key) -> None:
+            if job_key == self._key:
+                self._job, self.planning, self.error = None, False, error.message
+                self._render()
 
         self._job = self._runner.submit(
-            Job("plan", lambda sink, token: engine.plan_inputs(inputs, options, token), on_done=planned)
+            Job(
+                "plan", lambda sink, token: engine.plan_inputs(inputs, options, token), on_done=planned, on_error=failed
+            )
         )
 
     def show_plan(self, checkpoint: str, est: Estimate | None, target: tuple[str, float | None]) -> None:
@@ -333,6 +356,9 @@ class FilesPage(QWidget):
             return
         if self.planning:
             self.header.setText("<b>Plan:</b> looking at every file…")
+            return
+        if self.error:
+            self.header.setText(f"<b>Plan:</b> <span style='color:#c0392b'>{self.error}</span>")
             return
         if not self.plan:
             self.header.setText("<b>Plan:</b> add folders or photos to see what compressing will do with each file.")

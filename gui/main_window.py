@@ -48,6 +48,7 @@ class MainWindow(QMainWindow):
         self.scan_runner = JobRunner("latentzip-scan", self)
         self.analysis_runner = JobRunner("latentzip-analysis", self)
         self.job_runner = JobRunner("latentzip-jobs", self)
+        self.plan_runner = JobRunner("latentzip-plan", self)  # the Files page's plan: never delays the others
         self.analysis = AnalysisService(self.analysis_runner, self)
         self.estimator = Estimator(self.analysis, self)
         self.inputs = InputModel(self)
@@ -78,7 +79,7 @@ class MainWindow(QMainWindow):
                                          act.close_archive],
                                         self.tabs, [act.extract_selected, act.extract_all, None, act.test])
         self.tabs.addTab(self.archive_page, "Archive")
-        self.files_page = FilesPage(self.scan_runner, self.tabs)
+        self.files_page = FilesPage(self.plan_runner, self.tabs)
         self.tabs.addTab(self.files_page, "Files")
 
         central = QWidget(self)
@@ -505,6 +506,6 @@ class MainWindow(QMainWindow):
         self._closing = True
         self._estimate_timer.stop()
         self.estimator.stop()
-        for runner in (self.job_runner, self.analysis_runner, self.scan_runner):
+        for runner in (self.job_runner, self.analysis_runner, self.scan_runner, self.plan_runner):
             runner.shutdown()
         self.ops.remove_drag_folders()

@@ -45,9 +45,12 @@ def _sorted_names(page) -> list[str]:
 def test_plan_then_result_with_counts_that_agree(qtbot, window, folder, tmp_path, dialog_log):
     window.add_paths([folder])
     wait_scanned(qtbot, window)
+    page = window.files_page
+    qtbot.waitUntil(lambda: window.estimator.latest is not None, timeout=10_000)  # re-planned with the estimate
+    assert page.planning and not page.plan and not page._runner.busy  # but only made once the page is looked at
+    window.actions.show_files.trigger()
     _planned(qtbot, window)
     qtbot.waitUntil(lambda: window.estimator.latest is not None and window.estimator.latest.done, timeout=60_000)
-    page = window.files_page
     rows = _rows(window)
     # one row per file (folders are counted, not listed), each saying what will happen
     assert set(rows) == {
