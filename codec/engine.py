@@ -8,12 +8,14 @@ All functions are safe to call from a worker thread, report through a
 from __future__ import annotations
 
 from .adder import AddReport, add, infer_options
+from .browse import SalvageListing, entry_bytes, salvage_listing
 from .compressor import compress
 from .jpeg_repack import estimated_lossless_size
 from .partial_file import stale_partials
 from .extractor import decode_image_entry, extract, list_entries, output_name, test_archive
 from .preview import CheckpointPreview, PreviewReport, preview_image, preview_pixels
 from .outcomes import Issue, IssueCode, Operation, OutcomeKind
+from .plan import FilePlan, PlanAction, count_files_and_folders, plan_inputs
 from .progress import CancelToken, NullSink, ProgressEvent, ProgressSink
 from .reports import (
     CHECKPOINTS,
@@ -41,4 +43,6 @@ __all__ = [
     "ModelRegistry", "default_registry", "CHECKPOINTS", "QUALITY_FLOORS", "estimated_lossless_size", "IMAGE_MODES",
     "OutcomeKind", "Operation", "IssueCode", "Issue",
     "floor_lines", "floor_tallies",
+    "plan_inputs", "FilePlan", "PlanAction", "count_files_and_folders",
+    "entry_bytes", "salvage_listing", "SalvageListing",
 ]

@@ -6,6 +6,8 @@ and an exit code or a dialog.
 
 from __future__ import annotations
 
+import errno
+
 
 class LatentzipError(Exception):
     """Base class of every error the engine raises on purpose."""
@@ -57,6 +59,18 @@ class ArchiveLimitError(ArchiveFormatError):
 
 class UnsafePathError(LatentzipError):
     """An entry would be written outside the target folder, or through a link."""
+
+
+class OutputWriteError(LatentzipError):
+    """A file or folder could not be written at the destination (read-only, full disk...): not damage."""
+
+    def __init__(self, exc: OSError, name: str) -> None:
+        self.errno = exc.errno
+        if exc.errno == errno.ENOSPC:
+            message = "the disk is full; this file was not written"
+        else:
+            message = f"could not write: {exc.strerror or exc}"
+        super().__init__(message, name)
 
 
 class ExistingFileError(LatentzipError):

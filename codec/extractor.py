@@ -9,10 +9,10 @@ file unless ``overwrite`` is set.
 
 from __future__ import annotations
 
-import errno
 import fnmatch
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -28,7 +28,8 @@ from .container import (
 from .entry_check import (check_entry_header, decode_image_entry, duplicate_source, file_chunks,
                           restored_chunks, verify_entry)
 from .errors import (ArchiveFormatError, CancelledError, ExistingFileError, InputError, LatentzipError,
-                     UnsafePathError, UnsupportedVersionError)
+                     OutputWriteError, UnsafePathError, UnsupportedVersionError)
+from .outcomes import Issue, IssueCode
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from .reports import ExtractOptions, ExtractReport, TestReport
 from .runtime.model_set import ModelRegistry, default_registry
@@ -65,22 +66,38 @@ def output_name(record: EntryRecord, as_png: bool, kind: EntryKind | None = None
     return record.path
 
 
+@contextmanager
+def _writing_to(target: Path) -> Iterator[None]:
+    """An OSError in this block is the destination's (read-only, full disk...): an OutputWriteError."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputWriteError(exc, str(target)) from exc
+
+
+def failure_code(exc: BaseException) -> IssueCode:
+    """Why an entry was not extracted: the destination refused it, or the entry is damaged (or undecodable)."""
+    return IssueCode.CANNOT_WRITE if isinstance(exc, (OutputWriteError, ExistingFileError)) else IssueCode.DAMAGED
+
+
 def _write_atomically(target: Path, chunks: Iterable[bytes], overwrite: bool) -> None:
     """Write ``chunks`` to a temporary file beside ``target``, then rename it over ``target`` (which
     replaces a link there, never writes through it). A full disk names the file being written."""
     tmp = target.parent / f".{target.name}.{os.getpid()}.partial"
     try:
-        with open(tmp, "wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
+        with _writing_to(target):
+            fh = open(tmp, "wb")
+        try:
+            for chunk in chunks:  # an error reading the archive is not the destination's
+                with _writing_to(target):
+                    fh.write(chunk)
+        finally:
+            with _writing_to(target):
+                fh.close()
         if not overwrite and os.path.lexists(target):
             raise ExistingFileError("exists; use overwrite to replace it", str(target))
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise LatentzipError("the disk is full; this file was not written", str(target)) from exc
-        raise LatentzipError(f"cannot write: {exc.strerror or exc}", str(target)) from exc
+        with _writing_to(target):
+            os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -176,6 +193,7 @@ def extract(archive: Path, out_dir: Path, options: ExtractOptions = ExtractOptio
     report.salvaged = bool(report.index_problem)
     for name, reason in lost:
         report.failed.append((name, reason))
+        report.issues.append(Issue(IssueCode.DAMAGED, name, reason))
         sink.warning(name, reason)
     with reader:
         chosen = [r for r in records if _selected(r, options.patterns)]
@@ -187,9 +205,11 @@ def extract(archive: Path, out_dir: Path, options: ExtractOptions = ExtractOptio
                 if not options.keep_going:
                     raise
                 report.failed.append((record.path, str(exc)))
+                report.issues.append(Issue(failure_code(exc), record.path, str(exc)))
                 sink.warning(record.path, str(exc))
         tracker = ProgressTracker(sink, "extract", len(planned), sum(r.size for r, _ in planned))
-        out_dir.mkdir(parents=True, exist_ok=True)
+        with _writing_to(out_dir):
+            out_dir.mkdir(parents=True, exist_ok=True)
         dir_times: list[tuple[Path, int]] = []
         for record, target in planned:
             cancel.check()
@@ -203,6 +223,7 @@ def extract(archive: Path, out_dir: Path, options: ExtractOptions = ExtractOptio
                 if not options.keep_going:
                     raise
                 report.failed.append((record.path, str(exc)))
+                report.issues.append(Issue(failure_code(exc), record.path, str(exc)))
                 sink.warning(record.path, str(exc))
             tracker.advance(files=1, nbytes=record.size)
         for path, mtime_ns in sorted(dir_times, key=lambda t: -len(t[0].parts)):
@@ -269,11 +290,13 @@ def _extract_one(reader: ArchiveReader | SalvageReader, record: EntryRecord, out
             pass
         if os.path.islink(target) and options.overwrite:
             target.unlink()
-        _make_folders(out_dir, target)
+        with _writing_to(target):
+            _make_folders(out_dir, target)
         safe_target(out_dir, name)  # re-check: nothing became a link meanwhile
         dir_times.append((target, record.mtime_ns))
         return
-    _make_folders(out_dir, target.parent)
+    with _writing_to(target):
+        _make_folders(out_dir, target.parent)
     # re-check after creating the parents
     target = safe_target(out_dir, name, allow_existing_link=options.overwrite)
     if os.path.lexists(target) and not options.overwrite:
@@ -282,15 +305,17 @@ def _extract_one(reader: ArchiveReader | SalvageReader, record: EntryRecord, out
         for _ in chunks:
             pass
         check_symlink_target(out_dir, record.path, record.link or "")
-        if os.path.lexists(target):
-            target.unlink()
-        os.symlink(record.link or "", target)
-        if os.utime in os.supports_follow_symlinks:
-            os.utime(target, ns=(record.mtime_ns, record.mtime_ns), follow_symlinks=False)
+        with _writing_to(target):
+            if os.path.lexists(target):
+                target.unlink()
+            os.symlink(record.link or "", target)
+            if os.utime in os.supports_follow_symlinks:
+                os.utime(target, ns=(record.mtime_ns, record.mtime_ns), follow_symlinks=False)
         return
     _write_atomically(target, chunks, options.overwrite)
-    os.chmod(target, record.mode & 0o777)
-    os.utime(target, ns=(record.mtime_ns, record.mtime_ns))
+    with _writing_to(target):
+        os.chmod(target, record.mode & 0o777)
+        os.utime(target, ns=(record.mtime_ns, record.mtime_ns))
 
 
 def test_archive(archive: Path, sink: ProgressSink | None = None, cancel: CancelToken | None = None,

@@ -57,6 +57,8 @@ class IssueCode(str, enum.Enum):
     REPACK_MISMATCH = "repack-mismatch"  # the JPEG XL re-pack did not rebuild the original bytes
     REPACK_NOT_SMALLER = "repack-not-smaller"
     TOO_LARGE = "too-large"  # too large to re-pack in memory
+    DAMAGED = "damaged"  # extract/test: the entry's data in the archive is damaged or cannot be decoded
+    CANNOT_WRITE = "cannot-write"  # extract: the destination refused the file (read-only, full, exists)
 
     @property
     def is_failure(self) -> bool:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from .outcomes import IssueCode, OutcomeKind
+from .outcomes import Issue, IssueCode, OutcomeKind
 from .runtime.model_set import PRECISIONS
 
 CHECKPOINTS = ("A", "B", "C")
@@ -237,10 +237,21 @@ class ExtractReport:
     salvaged: bool = False  # the entries were found by scanning: the index was lost or refused
     index_problem: str = ""  # why the index was not used (when salvaged)
     seconds: float = 0.0
+    issues: list[Issue] = field(default_factory=list)  # ``failed``, typed: DAMAGED or CANNOT_WRITE
 
     @property
     def partial(self) -> bool:
         return bool(self.failed)
+
+    @property
+    def damaged(self) -> list[tuple[str, str]]:
+        """Entries not extracted because their data is damaged (or cannot be decoded here)."""
+        return [(i.path, i.message) for i in self.issues if i.code is IssueCode.DAMAGED]
+
+    @property
+    def unwritten(self) -> list[tuple[str, str]]:
+        """Entries not extracted because the destination refused them: nothing is wrong with the archive."""
+        return [(i.path, i.message) for i in self.issues if i.code is IssueCode.CANNOT_WRITE]
 
 
 @dataclass

@@ -48,6 +48,7 @@ class Actions:
     image_modes: dict[str, QAction]  # "lossy", "lossless"
     image_mode_group: QActionGroup
     add_to_archive: QAction
+    show_files: QAction  # the Files page: the per-file plan, then every file's result
 
     def all(self) -> list[QAction]:
         out: list[QAction] = []
@@ -147,6 +148,9 @@ def create_actions(win: QMainWindow) -> Actions:
         image_modes=image_modes, image_mode_group=image_mode_group,
         add_to_archive=a(win, "&Add to archive…", "Add files or a folder to the open archive: new and changed "
                          "files only, identical files stored once", "Ctrl+Shift+A", SP.SP_FileDialogNewFolder),
+        show_files=a(win, "Every &file…", "What happens to each file: the plan before compressing, then each "
+                     "file's size in the archive, saving and MS-SSIM", "Ctrl+Shift+L",
+                     SP.SP_FileDialogDetailedView),
     )
 
 
@@ -157,8 +161,8 @@ def build_menus(win: QMainWindow, act: Actions) -> None:
                  act.quit):
         file_menu.addSeparator() if item is None else file_menu.addAction(item)
     comp = bar.addMenu("&Compress")
-    for item in (act.compress, act.cancel, None, *act.image_modes.values(), None, *act.checkpoints.values(), None,
-                 act.remove, act.clear):
+    for item in (act.compress, act.cancel, act.show_files, None, *act.image_modes.values(), None,
+                 *act.checkpoints.values(), None, act.remove, act.clear):
         comp.addSeparator() if item is None else comp.addAction(item)
     precision_menu = comp.addMenu("Network &precision")
     for item in act.precisions.values():

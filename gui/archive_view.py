@@ -1,137 +1,102 @@
-"""The Archive page: an opened .ltz's entries in a sortable, filterable table.
+"""The Archive page: an opened .ltz's entries as a tree of folders (like 7-Zip's), with a filter.
 
-``ArchiveModel`` is a QAbstractTableModel over the engine's EntryRecords
-(path, kind, original and stored size, bpp, checkpoint, and the test status);
-it is only touched on the GUI thread (records are read by a worker and handed
-over in the job's callback).
+The model is ``archive_tree.ArchiveModel``. Double-click (or Enter) on an image
+asks to view it decoded; a context menu offers the window's actions (extract
+selected, extract all, test) beside their shortcuts; entries can be dragged out
+to a file manager (extracted to a temporary folder when dropped). An archive
+whose index cannot be read shows what a scan recovered, with "Recover what can
+be read".
 """
 
 from __future__ import annotations
 
-import glob
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QAction, QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QStackedLayout,
-                               QTableView, QVBoxLayout, QWidget)
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QAction, QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QStackedLayout,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ..codec.container import EntryKind
+from ..codec.container import EntryKind, EntryRecord
+from ..codec.images.probe import PROBED_EXTENSIONS
+from .archive_tree import COLUMNS, PATH_ROLE, SORT_ROLE, ArchiveModel
 from .drop_zone import paths_from_mime, tool_button
-from .format import human_size
-
-COLUMNS = ("Path", "Kind", "Original size", "Stored size", "bpp", "Checkpoint", "Status")
-KIND_NAMES = {EntryKind.STORED: "stored", EntryKind.LZMA: "stored (LZMA)", EntryKind.IMAGE: "image (coded)",
-              EntryKind.DIRECTORY: "folder", EntryKind.SYMLINK: "link",
-              EntryKind.JPEG_REPACK: "JPEG (kept exactly)", EntryKind.DUPLICATE: "duplicate"}
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+from .format import count_text, human_size
 
 
-class ArchiveModel(QAbstractTableModel):
-    def __init__(self, parent=None) -> None:
+def viewable(record: EntryRecord | None) -> bool:
+    """Whether an entry is a picture the viewer can show (coded, re-packed, or an image file stored as is)."""
+    if record is None or record.kind in (EntryKind.DIRECTORY, EntryKind.SYMLINK):
+        return False
+    if record.kind in (EntryKind.IMAGE, EntryKind.JPEG_REPACK):
+        return True
+    return Path(record.path).suffix.lower() in PROBED_EXTENSIONS
+
+
+class ArchiveTree(QTreeView):
+    """The entries' tree: Enter views the current image, the context menu holds the archive's actions."""
+
+    view_requested = Signal(object)  # EntryRecord
+
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.records: list = []
-        self.damaged: dict[str, str] = {}
-        self.tested = False
+        self.menu_actions: list[QAction | None] = []
+        self.doubleClicked.connect(self._activated)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
 
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.records)
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
-    def _values(self, r) -> tuple:
-        image = r.kind == EntryKind.IMAGE
-        bpp = r.extra.get("bpp") if image else None
-        status = self.damaged.get(r.path)
-        status_text = f"damaged: {status}" if status else ("OK" if self.tested else "")
-        stored = r.payload_len if r.kind not in (EntryKind.DIRECTORY, EntryKind.SYMLINK) else 0
-        return (r.path, KIND_NAMES.get(r.kind, str(r.kind)), r.size, stored,
-                bpp, r.extra.get("checkpoint", "") if image else "", status_text)
-
-    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+    def record_at(self, index: QModelIndex) -> EntryRecord | None:
+        model = self.model()
+        if not index.isValid() or not isinstance(model, QSortFilterProxyModel):
             return None
-        r = self.records[index.row()]
-        col = index.column()
-        values = self._values(r)
-        folder = r.kind in (EntryKind.DIRECTORY, EntryKind.SYMLINK)
-        if role == Qt.ItemDataRole.DisplayRole:
-            value = values[col]
-            if col in (2, 3):
-                return "" if folder else human_size(value)
-            if col == 4:
-                return f"{value:.3f}" if isinstance(value, (int, float)) else ""
-            if col == 0 and r.kind == EntryKind.SYMLINK:
-                return f"{r.path} → {r.link}"
-            return value
-        if role == SORT_ROLE:
-            value = values[col]
-            return -1.0 if value is None else value
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if r.path in self.damaged:
-                return f"{r.path}: {self.damaged[r.path]}"
-            if r.kind == EntryKind.IMAGE:
-                e = r.extra
-                score = e.get("ms_ssim")
-                return (f"{r.path}\n{e.get('width')}×{e.get('height')}, checkpoint {e.get('checkpoint')}"
-                        + (f", MS-SSIM {score:.4f}" if isinstance(score, (int, float)) else ""))
-            return r.path
-        if role == Qt.ItemDataRole.ForegroundRole and r.path in self.damaged:
-            return QBrush(QColor(200, 40, 40))
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (2, 3, 4):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+        source = model.sourceModel()
+        return source.node(model.mapToSource(index)).record if isinstance(source, ArchiveModel) else None
 
-    def set_records(self, records: list) -> None:
-        self.beginResetModel()
-        self.records = list(records)
-        self.damaged = {}
-        self.tested = False
-        self.endResetModel()
+    def _activated(self, index: QModelIndex) -> None:
+        record = self.record_at(index)
+        if viewable(record):
+            self.view_requested.emit(record)
 
-    def set_test_result(self, damaged: list[tuple[str, str]]) -> None:
-        self.damaged = dict(damaged)
-        self.tested = True
-        if self.records:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.records) - 1, len(COLUMNS) - 1))
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and viewable(self.record_at(self.currentIndex())):
+            self._activated(self.currentIndex())
+            return
+        super().keyPressEvent(event)
 
-    def totals(self) -> tuple[int, int, int]:
-        files = [r for r in self.records if r.kind not in (EntryKind.DIRECTORY, EntryKind.SYMLINK)]
-        return len(files), sum(r.size for r in files), sum(r.payload_len for r in files)
+    def build_menu(self) -> QMenu:
+        """The context menu: View (for an image), then the archive's actions."""
+        menu = QMenu(self)
+        record = self.record_at(self.currentIndex())
+        if viewable(record):
+            view = menu.addAction("View")
+            view.setShortcut("Return")
+            view.triggered.connect(lambda: self.view_requested.emit(record))
+            menu.addSeparator()
+        for action in self.menu_actions:
+            menu.addSeparator() if action is None else menu.addAction(action)
+        return menu
 
-    def mark_damaged(self, damaged: list[tuple[str, str]]) -> None:
-        """Entries found damaged by an extraction (the rest keep their status)."""
-        self.damaged.update(dict(damaged))
-        if self.records:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.records) - 1, len(COLUMNS) - 1))
-
-    def records_for(self, rows: list[int]) -> list:
-        """The entries of these rows, folders with everything under them."""
-        chosen: dict[str, object] = {}
-        for row in rows:
-            rec = self.records[row]
-            chosen[rec.path] = rec
-            if rec.kind == EntryKind.DIRECTORY:
-                prefix = rec.path.rstrip("/") + "/"
-                chosen.update((r.path, r) for r in self.records if r.path.startswith(prefix))
-        return [chosen[k] for k in sorted(chosen)]
-
-    def patterns_for(self, rows: list[int]) -> tuple[str, ...]:
-        """Engine patterns selecting exactly these entries (each path escaped, matched literally)."""
-        return tuple(glob.escape(r.path) for r in self.records_for(rows))
+    def _context_menu(self, pos) -> None:
+        self.build_menu().popup(self.viewport().mapToGlobal(pos))
 
 
 class ArchivePage(QWidget):
     archive_dropped = Signal(object)
+    recover_requested = Signal()
 
     def __init__(self, model: ArchiveModel, open_action: QAction, actions: list[QAction],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, menu_actions: list[QAction | None] | None = None) -> None:
         super().__init__(parent)
         self.setAcceptDrops(True)
         self.model = model
@@ -163,6 +128,12 @@ class ArchivePage(QWidget):
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.header.setWordWrap(True)
         v.addWidget(self.header)
+        self.recover_button = QPushButton("Recover what can be read…", page)
+        self.recover_button.setToolTip("Extract every entry a scan of the damaged archive can still read, "
+                                       "and list what is lost")
+        self.recover_button.clicked.connect(self.recover_requested)
+        self.recover_button.setVisible(False)
+        v.addWidget(self.recover_button, 0, Qt.AlignmentFlag.AlignLeft)
         bar = QHBoxLayout()
         self.buttons = [tool_button(a, page) for a in actions]
         for b in self.buttons:
@@ -178,55 +149,88 @@ class ArchivePage(QWidget):
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(model)
         self.proxy.setSortRole(SORT_ROLE)
+        self.proxy.setFilterRole(PATH_ROLE)  # a folder's entries match by their path: the folder shows them
         self.proxy.setFilterKeyColumn(0)
+        self.proxy.setRecursiveFilteringEnabled(True)  # a match deep down keeps its folders
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
-        self.table = QTableView(page)
-        self.table.setModel(self.proxy)
-        self.table.setAccessibleName("Archive contents")
-        self.table.setTabKeyNavigation(False)  # Tab leaves the table; arrows move inside
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
-        # uniform rows, columns sized from the visible rows only: archives of 10,000 files stay responsive
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        header = self.table.horizontalHeader()
+        self.filter.textChanged.connect(self._filter_changed)
+        self.tree = ArchiveTree(page)
+        self.table = self.tree  # the name earlier code and tests use
+        self.tree.menu_actions = menu_actions if menu_actions is not None else list(actions)
+        self.tree.setModel(self.proxy)
+        self.tree.setAccessibleName("Archive contents")
+        self.tree.setToolTip("Double-click or Enter: view an image · right-click: extract or test · "
+                             "drag entries to a folder to extract them")
+        self.tree.setSortingEnabled(True)
+        self.tree.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setUniformRowHeights(True)  # archives of 10,000 files stay responsive
+        self.tree.setDragEnabled(True)
+        self.tree.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.tree.setDefaultDropAction(Qt.DropAction.CopyAction)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for col in range(1, len(COLUMNS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        header.setResizeContentsPrecision(0)
-        v.addWidget(self.table, 1)
+        header.setResizeContentsPrecision(0)  # columns sized from the visible rows only
+        v.addWidget(self.tree, 1)
         self._stack.addWidget(page)
+        model.modelReset.connect(self._expand_top)
         self.show_archive(None)
+
+    def _expand_top(self) -> None:
+        """One top folder (the usual archive of one folder): open it, as 7-Zip opens the archive's root."""
+        if self.proxy.rowCount() == 1:
+            self.tree.expand(self.proxy.index(0, 0))
+
+    def _filter_changed(self, text: str) -> None:
+        self.proxy.setFilterFixedString(text)
+        if text:
+            self.tree.expandAll()
 
     def show_archive(self, archive: Path | None) -> None:
         self.archive = archive
         self._stack.setCurrentIndex(0 if archive is None else 1)
         self.filter.clear()
+        self.recover_button.setVisible(archive is not None and self.model.salvaged)
         self.refresh_header()
 
     def refresh_header(self) -> None:
         if self.archive is None:
             self.header.setText("")
             return
-        files, original, stored = self.model.totals()
+        files, folders, original, _ = self.model.totals()
         size = self.archive.stat().st_size if self.archive.exists() else 0
         status = ""
         if self.model.tested:
             bad = len(self.model.damaged)
-            status = (" · <span style='color:#c0392b'><b>%d damaged</b></span>" % bad) if bad else " · tested: all OK"
-        self.header.setText(f"<b>{self.archive.name}</b> — {self.archive.parent}<br>{files} files · "
+            status = f" · <span style='color:#c0392b'><b>{bad} damaged</b></span>" if bad else " · tested: all OK"
+        self.header.setText(f"<b>{self.archive.name}</b> — {self.archive.parent}<br>{count_text(files, folders)} · "
                             f"{human_size(original)} original · archive {human_size(size)}{status}")
 
-    def selected_rows(self) -> list[int]:
-        rows = {self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()}
-        return sorted(rows)
+    def show_salvage_header(self, lost: list[str]) -> None:
+        """The header of a damaged archive whose entries come from a scan."""
+        if self.archive is None:
+            return
+        files, folders, original, _ = self.model.totals()
+        damage = f"{len(lost)} damaged stretch{'es' if len(lost) != 1 else ''} cannot be read"
+        self.header.setText(
+            f"<b>{self.archive.name}</b> — <span style='color:#c0392b'>the archive's index cannot be read</span>"
+            f"<br>A scan found {count_text(files, folders)} ({human_size(original)}) that can be recovered; "
+            f"{damage}.")
+
+    def selected_indexes(self) -> list[QModelIndex]:
+        """The selected rows, as indexes of the model (not the filter)."""
+        return [self.proxy.mapToSource(i) for i in self.tree.selectionModel().selectedRows()]
+
+    def selected_rows(self) -> list[QModelIndex]:
+        return self.selected_indexes()
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802
-        if any(p.suffix.lower() == ".ltz" for p in paths_from_mime(event.mimeData())):
+        if event.source() is None and any(p.suffix.lower() == ".ltz" for p in paths_from_mime(event.mimeData())):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: N802

@@ -15,7 +15,7 @@ from PySide6.QtGui import QAction, QColor, QDragEnterEvent, QDropEvent, QPainter
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QStackedLayout, QToolButton,
                                QTreeView, QVBoxLayout, QWidget)
 
-from .format import human_size
+from .format import count_text, human_size
 from .input_list import ARCHIVE_SUFFIX, InputModel
 
 
@@ -127,8 +127,9 @@ class InputPanel(QWidget):
         images, others, size = self.model.totals()
         n = len(self.model.entries)
         scanning = " · scanning…" if self.model.scanning else ""
-        self.summary.setText(f"{n} input{'s' if n != 1 else ''} · {images} image{'s' if images != 1 else ''} · "
-                             f"{others} other file{'s' if others != 1 else ''} · {human_size(size)}{scanning}")
+        self.summary.setText(f"{n} input{'s' if n != 1 else ''} · {count_text(images + others, self.model.folders())}"
+                             f" ({images} image{'s' if images != 1 else ''}, {others} other) · "
+                             f"{human_size(size)}{scanning}")
 
     def selected_rows(self) -> list[int]:
         rows = {self.model.top_row(i) for i in self.tree.selectionModel().selectedRows()}

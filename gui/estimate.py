@@ -53,13 +53,13 @@ def pick_sample(images: list[ImageFile], k: int = SAMPLE_SIZE) -> list[ImageFile
 
 
 def coded_size(image: ImageFile, figures: PreviewFigures, checkpoint: str) -> int:
-    """What the archive would hold for this image at ``checkpoint`` (coded or stored)."""
+    """What the archive would hold for this image at ``checkpoint``: coded, or stored by the engine's rule."""
     result = figures.results.get(checkpoint)
     if result is None:
         return image.size
     width, height = figures.full_size
     coded = int(result.bpp * width * height / 8)
-    if result.ms_ssim < QUALITY_FLOORS[checkpoint] or coded >= image.size:
+    if targets.stored_instead(coded, result.ms_ssim, image.size, QUALITY_FLOORS[checkpoint]):
         return image.size
     return coded
 
@@ -74,10 +74,22 @@ class Estimate:
     lossless: int = 0  # estimated archive bytes with "Keep originals exactly"
     items: tuple[targets.ItemEstimate, ...] = ()  # every image's options, for a target's plan
     fixed: int = 0  # the bytes that do not depend on the choices: other files, per-entry overhead
+    own: dict[Path, dict[str, int]] = field(default_factory=dict)  # sampled image -> checkpoint -> bytes
+    ext_ratios: dict[str, dict[str, float]] = field(default_factory=dict)  # checkpoint -> suffix -> bytes/file
+    own_scores: dict[Path, dict[str, float]] = field(default_factory=dict)  # sampled image -> checkpoint -> MS-SSIM
 
     @property
     def done(self) -> bool:
         return self.sampled >= self.sample_target
+
+    def image_bytes(self, path: Path, size: int, checkpoint: str) -> tuple[int, bool] | None:
+        """One image's estimated bytes at ``checkpoint`` and whether they are its own sample's (None: no sample yet)."""
+        own = self.own.get(path, {}).get(checkpoint)
+        if own is not None:
+            return own, True
+        ratios = self.ext_ratios.get(checkpoint, {})
+        ratio = ratios.get(path.suffix.lower(), ratios.get("", None))
+        return (int(size * ratio), False) if ratio is not None else None
 
 
 @dataclass(frozen=True)
@@ -124,6 +136,9 @@ def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
     sizes: dict[str, int] = {}
     typical: dict[str, float] = {}
     ratios: dict[str, float] = {}  # coded/file bytes of the sampled images coded under their floor
+    own_sizes: dict[Path, dict[str, int]] = {}
+    ext_ratios: dict[str, dict[str, float]] = {}
+    own_scores: dict[Path, dict[str, float]] = {}
     for ckpt in CHECKPOINTS:
         coded = [(fig.results[ckpt].bpp * fig.full_size[0] * fig.full_size[1] / 8, img.size) for img, fig in sampled
                  if ckpt in fig.results and coded_size(img, fig, ckpt) < img.size]
@@ -137,6 +152,13 @@ def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
             acc[1] += img.size
         all_coded, all_size = sum(v[0] for v in by_ext.values()), sum(v[1] for v in by_ext.values())
         overall = all_coded / all_size if all_size else 1.0
+        for path, n in own.items():
+            own_sizes.setdefault(path, {})[ckpt] = n
+        for img, fig in sampled:
+            if ckpt in fig.results:
+                own_scores.setdefault(img.path, {})[ckpt] = fig.results[ckpt].ms_ssim
+        if sampled:
+            ext_ratios[ckpt] = {ext: c / n for ext, (c, n) in by_ext.items() if n} | {"": overall}
         total = fixed
         for img in images:
             if img.path in own:
@@ -149,7 +171,8 @@ def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
         if scores:
             typical[ckpt] = sum(scores) / len(scores)
     items = tuple(_image_item(img, figures.get(img.path), ratios, typical) for img in images) if sampled else ()
-    return Estimate(sizes, original, len(sampled), sample_target, typical, lossless_size(images, fixed), items, fixed)
+    return Estimate(sizes, original, len(sampled), sample_target, typical, lossless_size(images, fixed), items, fixed,
+                    own_sizes, ext_ratios, own_scores)
 
 
 class Estimator(QObject):

@@ -43,3 +43,9 @@ def checkpoint_label(name: str, typical_ms_ssim: float | None = None) -> str:
     if typical_ms_ssim is not None:
         return f"{name}: {words}, MS-SSIM about {typical_ms_ssim:.3f}"
     return f"{name}: {words}, MS-SSIM at least {QUALITY_FLOORS[name]:.2f}"
+
+
+def count_text(files: int, folders: int) -> str:
+    """"34 files, 2 folders": how the drop list, the results and the archive view all count."""
+    text = f"{files} file{'s' if files != 1 else ''}"
+    return text + (f", {folders} folder{'s' if folders != 1 else ''}" if folders else "")

@@ -44,6 +44,7 @@ class InputScan:
     other_bytes: int = 0
     error: str = ""
     located: int = 0  # images that carry a location (GPS, XMP or IPTC place)
+    folders: int = 0  # folders the archive will list (the input folder itself included)
 
     @property
     def total_size(self) -> int:
@@ -78,6 +79,8 @@ def _walk_input(path: Path, cancel: CancelToken | None) -> InputScan:
         elif member.kind != DIRECTORY:
             result.other_files += 1
             result.other_bytes += member.size
+        else:
+            result.folders += 1
     problems = [f"{issue.path}: {issue.message}" for issue in scan.skipped]
     result.error = problems[0] if problems else ""
     result.images.sort(key=lambda i: i.name)
@@ -225,6 +228,10 @@ class InputModel(QAbstractItemModel):
         scans = [e.scan for e in self.entries if e.scan]
         return (sum(len(s.images) for s in scans), sum(s.other_files for s in scans),
                 sum(s.total_size for s in scans))
+
+    def folders(self) -> int:
+        """Folders over the scanned inputs, as the archive will list them."""
+        return sum(e.scan.folders for e in self.entries if e.scan)
 
     def located(self) -> int:
         """Images that carry a location, over the scanned inputs."""

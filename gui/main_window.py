@@ -17,13 +17,15 @@ from PySide6.QtCore import QItemSelectionModel, QTimer
 from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
-from ..codec.engine import CHECKPOINTS, ProgressEvent
+from ..codec.engine import CHECKPOINTS, CompressOptions, ProgressEvent
 from . import dialogs, paths
 from .actions import Actions, build_menus, create_actions
 from .analysis import AnalysisService
 from .archive_view import ArchiveModel, ArchivePage
 from .compress_page import CompressPage
+from .entry_viewer import EntryViewer
 from .estimate import Estimate, Estimator
+from .file_list import FilesPage
 from .input_list import InputEntry, InputModel, scan_input
 from .operations import CompressRequest, Operations
 from .progress_panel import Band, ProgressPanel, ResultPanel
@@ -31,7 +33,7 @@ from .settings import Settings
 from .worker import Job, JobRunner
 
 log = logging.getLogger(__name__)
-COMPRESS_TAB, ARCHIVE_TAB = 0, 1
+COMPRESS_TAB, ARCHIVE_TAB, FILES_TAB = 0, 1, 2
 
 
 class MainWindow(QMainWindow):
@@ -46,6 +48,7 @@ class MainWindow(QMainWindow):
         self.scan_runner = JobRunner("latentzip-scan", self)
         self.analysis_runner = JobRunner("latentzip-analysis", self)
         self.job_runner = JobRunner("latentzip-jobs", self)
+        self.plan_runner = JobRunner("latentzip-plan", self)  # the Files page's plan: never delays the others
         self.analysis = AnalysisService(self.analysis_runner, self)
         self.estimator = Estimator(self.analysis, self)
         self.inputs = InputModel(self)
@@ -74,15 +77,17 @@ class MainWindow(QMainWindow):
         self.archive_page = ArchivePage(self.archive_model, act.open_archive,
                                         [act.extract_all, act.extract_selected, act.test, act.add_to_archive,
                                          act.close_archive],
-                                        self.tabs)
+                                        self.tabs, [act.extract_selected, act.extract_all, None, act.test])
         self.tabs.addTab(self.archive_page, "Archive")
+        self.files_page = FilesPage(self.plan_runner, self.tabs)
+        self.tabs.addTab(self.files_page, "Files")
 
         central = QWidget(self)
         v = QVBoxLayout(central)
         v.setContentsMargins(8, 4, 8, 8)
         v.addWidget(self.tabs, 1)
         self.progress_panel = ProgressPanel(act.cancel, central)
-        self.result_panel = ResultPanel([act.show_in_folder, act.open_result], act.dismiss, central)
+        self.result_panel = ResultPanel([act.show_files, act.show_in_folder, act.open_result], act.dismiss, central)
         self.band = Band(self.progress_panel, self.result_panel)
         v.addWidget(self.progress_panel)
         v.addWidget(self.result_panel)
@@ -110,6 +115,7 @@ class MainWindow(QMainWindow):
         act.show_in_folder.triggered.connect(self.ops.show_in_folder)
         act.open_result.triggered.connect(self.ops.open_result)
         act.dismiss.triggered.connect(self._dismiss_result)
+        act.show_files.triggered.connect(lambda: self.tabs.setCurrentIndex(FILES_TAB))
         act.split.triggered.connect(lambda: self.preview.view.set_mode("split"))
         act.side.triggered.connect(lambda: self.preview.view.set_mode("side"))
         act.fit.triggered.connect(self.preview.view.zoom_fit)
@@ -129,6 +135,9 @@ class MainWindow(QMainWindow):
         self.input_panel.paths_dropped.connect(self.add_paths)
         self.input_panel.archive_dropped.connect(self.open_archive)
         self.archive_page.archive_dropped.connect(self.open_archive)
+        self.archive_page.recover_requested.connect(self.ops.recover)
+        self.archive_page.tree.view_requested.connect(self.ops.view_entry)
+        self.archive_model.drag_provider = self.ops.extract_for_drag
         self.input_panel.tree.selectionModel().currentChanged.connect(self._current_input_changed)
         self.input_panel.tree.selectionModel().selectionChanged.connect(lambda *a: self.update_actions())
         self.archive_page.table.selectionModel().selectionChanged.connect(lambda *a: self.update_actions())
@@ -185,6 +194,7 @@ class MainWindow(QMainWindow):
             return
         self.actions.image_modes[name].setChecked(True)
         self.settings.image_mode = name
+        self._replan()
         self._show_estimate(self.estimator.latest)
 
     def target_options(self) -> dict:
@@ -201,6 +211,7 @@ class MainWindow(QMainWindow):
     def _target_changed(self) -> None:
         page = self.compress_page
         self.settings.target = (page.mode, page.size_edit.text(), page.quality_spin.value())
+        self._replan()
         self._show_estimate(self.estimator.latest)
 
     @property
@@ -329,12 +340,27 @@ class MainWindow(QMainWindow):
         scans = [e.scan for e in self.inputs.entries if e.scan]
         entries = sum(len(s.images) + s.other_files for s in scans) + len(self.inputs.entries)
         self.estimator.start(images, sum(s.other_bytes for s in scans), entries)
+        self._replan()
+
+    def _replan(self) -> None:
+        """The Files page's plan for the current inputs and options (the engine's, on the scan worker)."""
+        if self._closing or self.inputs.scanning:
+            return
+        lossy = self.image_mode == "lossy"
+        try:
+            target = self.target_options() if lossy else {}
+        except ValueError:
+            target = {}
+        options = CompressOptions(checkpoint=self.checkpoint, images=self.image_mode, **target)
+        self.files_page.plan_for(self.inputs.paths(), options)
 
     def _estimate_updated(self, estimate: Estimate | None) -> None:
         self._show_estimate(estimate)
 
     def _show_estimate(self, est: Estimate | None) -> None:
         self.compress_page.show_estimate(est, self.checkpoint, self.estimator.running, self.image_mode)
+        target = self.compress_page.target() if self.image_mode == "lossy" else ("checkpoint", None)
+        self.files_page.show_plan(self.checkpoint, est, target)
 
     # preview ---------------------------------------------------------------------
     def _current_input_changed(self, current, previous) -> None:
@@ -419,10 +445,10 @@ class MainWindow(QMainWindow):
     def archive_selection(self, selected: bool) -> tuple[list, tuple[str, ...]] | None:
         if not selected:
             return list(self.archive_model.records), ()
-        rows = self.archive_page.selected_rows()
-        if not rows:
+        indexes = self.archive_page.selected_indexes()
+        if not indexes:
             return None
-        return self.archive_model.records_for(rows), self.archive_model.patterns_for(rows)
+        return self.archive_model.records_for(indexes), self.archive_model.patterns_for(indexes)
 
     def show_archive(self, path: Path, records: list) -> None:
         self.archive_model.set_records(records)
@@ -436,12 +462,27 @@ class MainWindow(QMainWindow):
         self.archive_page.show_archive(path)
         self.archive_page.header.setText(
             f"<b>{path.name}</b> — <span style='color:#c0392b'>the archive's index cannot be read</span>"
-            f"<br>Extract all recovers the entries that are intact; Test lists the damage.")
+            f"<br>A scan found no intact entry in it; Test lists the damage.")
         self.tabs.setCurrentIndex(ARCHIVE_TAB)
         self.update_actions()
 
-    def mark_damaged(self, failed: list[tuple[str, str]]) -> None:
-        self.archive_model.mark_damaged(failed)
+    def mark_extracted(self, written: list[str], damaged: list[tuple[str, str]],
+                       unwritten: list[tuple[str, str]]) -> None:
+        self.archive_model.mark_extracted(written, damaged, unwritten)
+
+    def show_salvage(self, path: Path, listing) -> None:
+        self.archive_model.set_records(listing.recovered, salvaged=True)
+        self.archive_page.show_archive(path)
+        self.archive_page.show_salvage_header(listing.lost)
+        self.setWindowTitle(f"Latentzip — {path.name} (damaged)")
+        self.tabs.setCurrentIndex(ARCHIVE_TAB)
+        self.update_actions()
+
+    def show_files_result(self, report) -> None:
+        self.files_page.show_result(report)
+
+    def show_entry(self, record, image) -> None:
+        EntryViewer(record, image, self).show()
 
     def show_test_result(self, damaged: list[tuple[str, str]]) -> None:
         self.archive_model.set_test_result(damaged)
@@ -465,5 +506,6 @@ class MainWindow(QMainWindow):
         self._closing = True
         self._estimate_timer.stop()
         self.estimator.stop()
-        for runner in (self.job_runner, self.analysis_runner, self.scan_runner):
+        for runner in (self.job_runner, self.analysis_runner, self.scan_runner, self.plan_runner):
             runner.shutdown()
+        self.ops.remove_drag_folders()

@@ -13,20 +13,24 @@ back only ``result_folder``, ``result_archive`` and ``last_report``.
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QEventLoop, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices, QImage
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from .. import __version__
 from ..codec import engine
-from ..codec.container import EntryKind
+from ..codec.container import EntryKind, EntryRecord
+from ..codec.errors import LatentzipError
 from . import dialogs, paths
-from .format import human_duration, human_size
+from .format import count_text, human_duration, human_size
 from .progress_panel import compress_figures, compress_issues
 from .settings import Settings
 from .worker import Job, JobError, JobRunner
@@ -84,7 +88,20 @@ class OperationsHost(Protocol):
 
     def show_unreadable_archive(self, path: Path) -> None: ...
 
-    def mark_damaged(self, failed: list[tuple[str, str]]) -> None: ...
+    def mark_extracted(self, written: list[str], damaged: list[tuple[str, str]],
+                       unwritten: list[tuple[str, str]]) -> None:
+        """One extraction's outcome per entry: damaged in the archive, or refused by the destination."""
+        ...
+
+    def show_salvage(self, path: Path, listing: engine.SalvageListing) -> None:
+        """A damaged archive: what a scan can still recover, and the offer to recover it."""
+        ...
+
+    def show_entry(self, record: EntryRecord, image: QImage) -> None: ...
+
+    def show_files_result(self, report: engine.CompressReport) -> None:
+        """Every file of a finished compression: sizes, saving, MS-SSIM."""
+        ...
 
     def show_test_result(self, damaged: list[tuple[str, str]]) -> None: ...
 
@@ -100,6 +117,8 @@ class Operations:
         self.result_folder: Path | None = None
         self.result_archive: Path | None = None
         self.last_report: Any = None
+        self.salvage_lost: dict[Path, list[str]] = {}  # damaged archive -> the stretches its scan could not read
+        self.drag_folders: list[Path] = []  # temporary folders of entries dragged out, removed on quit
 
     # plumbing --------------------------------------------------------------------
     def _start(self, kind: str, title: str, fn: Callable, done: Callable[[Any], None], what: str) -> Job:
@@ -194,6 +213,7 @@ class Operations:
         return first.parent / f"{name}.ltz"
 
     def _compressed(self, report: engine.CompressReport, out: Path) -> None:
+        self.host.show_files_result(report)
         issues = compress_issues(report)
         failed = len(report.failed)
         title = f"Archive written: {out.name}"
@@ -221,13 +241,126 @@ class Operations:
             self.settings.last_archive_dir = path.parent
 
         def failed(error: JobError) -> None:
-            if error.expected and path.is_file():  # damaged index: the intact entries can still be salvaged
-                host.show_unreadable_archive(path)
+            if error.expected and path.is_file():  # damaged index: the intact entries may still be salvaged
+                self._salvage(path, error)
+                return
             dialogs.show_error(host.dialog_parent(), "Cannot read the archive",
                                f"{path.name} could not be opened: {error.message}", error.details)
 
         self.scans.submit(Job("list", lambda sink, token: engine.list_entries(path), on_done=listed,
                               on_error=failed))
+
+    def _salvage(self, path: Path, opening: JobError) -> None:
+        """Scan a damaged archive; offer what it holds, or say it cannot be read when nothing is left."""
+        host = self.host
+
+        def cannot(error: JobError = opening) -> None:
+            host.show_unreadable_archive(path)
+            dialogs.show_error(host.dialog_parent(), "Cannot read the archive",
+                               f"{path.name} could not be opened: {opening.message}", error.details)
+
+        def scanned(listing: engine.SalvageListing) -> None:
+            if not listing.recovered:
+                cannot()
+                return
+            self.salvage_lost[path] = listing.lost
+            self.settings.last_archive_dir = path.parent
+            host.show_salvage(path, listing)
+
+        self.scans.submit(Job("salvage-list", lambda sink, token: engine.salvage_listing(path), on_done=scanned,
+                              on_error=cannot))
+
+    def recover(self) -> None:
+        """Extract what a damaged archive still holds (the engine salvages, as ``extract --keep-going``)."""
+        host, parent = self.host, self.host.dialog_parent()
+        archive = host.current_archive()
+        if archive is None or self.jobs.busy:
+            return
+        folder = dialogs.ask_folder(parent, "Recover to folder", self.settings.last_extract_dir or archive.parent)
+        if folder is None:
+            return
+        self.settings.last_extract_dir = folder
+        chosen = host.archive_selection(False)
+        records = chosen[0] if chosen else []
+        options = engine.ExtractOptions(keep_going=True, precision=self.settings.precision)
+        self._start("extract", f"Recovering {archive.name} to {folder}",
+                    lambda sink, token: engine.extract(archive, folder, options, sink, token),
+                    lambda report: self._recovered(report, archive, folder, records), "Recovery")
+
+    def _recovered(self, report: engine.ExtractReport, archive: Path, folder: Path, records: list) -> None:
+        self.host.mark_extracted(report.written, report.damaged, report.unwritten)
+        lost = self.salvage_lost.get(archive, [])
+        folders = {r.path for r in records if r.kind == EntryKind.DIRECTORY}
+        files = [p for p in report.written if p not in folders]
+        title = f"Recovered {count_text(len(files), 0)} from {archive.name} to {folder}"
+        missing = len(report.failed) + len(lost)
+        if missing:
+            title += f" — {missing} could not be recovered"
+        issues = [(name, f"not recovered: {reason}") for name, reason in report.failed]
+        issues += [("(damaged part of the archive)", f"lost: {text}") for text in lost]
+        issues += [(name, "recovered") for name in files]
+        self.host.show_result(title, [("Time", human_duration(report.seconds))], issues, ok=not missing)
+        self.result_folder = folder
+
+    def view_entry(self, record: EntryRecord) -> None:
+        """Decode one entry on a worker and show it (with its header's figures, for a coded image)."""
+        archive = self.host.current_archive()
+        if archive is None:
+            return
+        precision = self.settings.precision
+
+        def decoded(sink, token) -> QImage:
+            data = engine.entry_bytes(archive, record.path, engine.default_registry().at(precision), token)
+            image = QImage.fromData(data)  # a QImage is safe to make on a worker thread
+            if image.isNull():
+                raise LatentzipError("this file is not a picture the viewer can show", record.path)
+            return image
+
+        def failed(error: JobError) -> None:
+            dialogs.show_error(self.host.dialog_parent(), "Cannot show the image",
+                               f"{record.path} could not be shown: {error.message}", error.details)
+
+        self.host.show_status(f"Decoding {record.path}…", 3000)
+        self.scans.submit(Job("view", decoded, on_done=lambda image: self.host.show_entry(record, image),
+                              on_error=failed))
+
+    def extract_for_drag(self, records: list[EntryRecord], timeout_ms: int = 120_000) -> list[Path]:
+        """Extract dragged entries to a new temporary folder (on the scan worker, waiting in a local event
+        loop so the window keeps drawing) and return their paths there; [] when it fails or takes too long."""
+        archive = self.host.current_archive()
+        if archive is None or not records:
+            return []
+        folder = Path(tempfile.mkdtemp(prefix="latentzip-drag-"))
+        self.drag_folders.append(folder)
+        options = engine.ExtractOptions(patterns=tuple(glob.escape(r.path) for r in records), keep_going=True,
+                                        precision=self.settings.precision)
+        loop = QEventLoop()
+        outcome: dict[str, Any] = {}
+
+        def ended(key: str, value: Any = None) -> None:
+            outcome[key] = value
+            loop.quit()
+
+        job = Job("extract-drag", lambda sink, token: engine.extract(archive, folder, options, sink, token),
+                  on_done=lambda report: ended("report", report), on_error=lambda error: ended("error", error),
+                  on_cancelled=lambda: ended("cancelled"))
+        self.scans.submit(job)
+        timer = QTimer(singleShot=True, interval=timeout_ms)
+        timer.timeout.connect(loop.quit)
+        timer.start()
+        if not outcome:
+            loop.exec()
+        timer.stop()
+        if "report" not in outcome:
+            job.cancel()
+            return []
+        return [folder / engine.output_name(r, False) for r in records
+                if os.path.lexists(folder / engine.output_name(r, False))]
+
+    def remove_drag_folders(self) -> None:
+        for folder in self.drag_folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.drag_folders = []
 
     def extract(self, selected: bool) -> None:
         host, parent = self.host, self.host.dialog_parent()
@@ -255,20 +388,25 @@ class Operations:
                                         precision=self.settings.precision)
         self._start("extract", f"Extracting {archive.name} to {folder}",
                     lambda sink, token: engine.extract(archive, folder, options, sink, token),
-                    lambda report: self._extracted(report, folder), "Extraction")
+                    lambda report: self._extracted(report, folder, records), "Extraction")
 
-    def _extracted(self, report: engine.ExtractReport, folder: Path) -> None:
-        n, bad = len(report.written), len(report.failed)
-        title = f"Extracted {n} entr{'ies' if n != 1 else 'y'} to {folder}"
-        if bad:
-            title += f" — {bad} damaged entr{'ies were' if bad > 1 else 'y was'} skipped"
-            self.host.mark_damaged(report.failed)
-        issues = [(name, f"damaged, not extracted: {reason}") for name, reason in report.failed]
+    def _extracted(self, report: engine.ExtractReport, folder: Path, records: list | None = None) -> None:
+        kinds = {r.path: r.kind for r in records or []}
+        files, folders = engine.count_files_and_folders([kinds.get(p) == EntryKind.DIRECTORY for p in report.written])
+        damaged, unwritten = report.damaged, report.unwritten
+        title = f"Extracted {count_text(files, folders)} to {folder}"
+        if unwritten:  # the destination refused them: the archive is fine
+            title += f" — {len(unwritten)} could not be written there"
+        if damaged:
+            title += f" — {len(damaged)} damaged entr{'ies were' if len(damaged) > 1 else 'y was'} skipped"
+        self.host.mark_extracted(report.written, damaged, unwritten)
+        issues = [(name, f"could not write here, the archive is fine: {reason}") for name, reason in unwritten]
+        issues += [(name, f"damaged, not extracted: {reason}") for name, reason in damaged]
         issues += [(name, reason) for name, reason in report.skipped]
         if report.salvaged:
             issues.insert(0, ("(index)", f"the archive's index was not used ({report.index_problem}); "
                                          "entries were recovered by scanning"))
-        self.host.show_result(title, [("Time", human_duration(report.seconds))], issues, ok=not bad)
+        self.host.show_result(title, [("Time", human_duration(report.seconds))], issues, ok=not report.failed)
         self.result_folder = folder
 
     def add_to_archive(self) -> None:
@@ -310,7 +448,12 @@ class Operations:
 
     def _tested(self, report: engine.TestReport) -> None:
         self.host.show_test_result(report.damaged)
-        if report.ok:
+        chosen = self.host.archive_selection(False)
+        records = chosen[0] if chosen else []
+        files, folders = engine.count_files_and_folders([r.kind == EntryKind.DIRECTORY for r in records])
+        if report.ok and len(records) == report.checked:
+            title = f"Test passed: all {count_text(files, folders)} are intact"
+        elif report.ok:
             title = f"Test passed: all {report.checked} entries are intact"
         else:
             title = f"Test found {len(report.damaged)} damaged entr{'ies' if len(report.damaged) > 1 else 'y'}"

@@ -2,7 +2,8 @@
 
 ``python -m latentzip.gui.screenshots [--out docs/screenshots]`` drives the real
 window (offscreen unless a display is asked for) through: empty, a folder
-loaded with its preview, compressing, done, and the archive opened and tested.
+loaded with its preview, its per-file plan, compressing, done, every file's result, and the
+archive opened (a tree of folders) and tested.
 It uses the bundled sample photos and a scratch folder; the user's settings are
 untouched (a scratch LATENTZIP_GUI_HOME).
 """
@@ -73,12 +74,19 @@ def main(argv: list[str] | None = None) -> int:
           and win.estimator.latest.sampled >= 2, args.timeout, "the preview and a first estimate")
     win.preview.view.set_divider(0.55)
     shot("2-folder-preview")
+    win.tabs.setCurrentWidget(win.files_page)  # the per-file plan: what compressing will do with each file
+    _wait(app, lambda: not win.files_page.planning and bool(win.files_page.plan), args.timeout, "the plan")
+    shot("6-plan")
+    win.tabs.setCurrentIndex(0)
     win.ops.compress()
     _wait(app, lambda: win.progress_panel.last_event is not None and win.progress_panel.last_event.files_done >= 3
           or not win.job_runner.busy, args.timeout, "compression progress")
     shot("3-compressing")
     _wait(app, lambda: not win.job_runner.busy, args.timeout, "the end of compression")
     shot("4-done")
+    win.tabs.setCurrentWidget(win.files_page)  # every file's result, the worst quality first
+    win.files_page.worst_button.click()
+    shot("7-files-result")
     win.ops.open_result()
     _wait(app, lambda: win.archive_page.archive is not None, args.timeout, "the archive listing")
     win.ops.test()

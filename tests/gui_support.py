@@ -115,3 +115,18 @@ def wait_idle(qtbot, win, timeout: int = 45_000) -> None:
 
 def wait_scanned(qtbot, win, timeout: int = 10_000) -> None:
     qtbot.waitUntil(lambda: win.inputs.entries and not win.inputs.scanning, timeout=timeout)
+
+
+def tree_rows(model, parent=None) -> dict[str, str]:
+    """Every row of the archive tree model, folded or not: full path -> its Kind column."""
+    from PySide6.QtCore import QModelIndex
+
+    from latentzip.gui.archive_tree import PATH_ROLE
+
+    parent = parent if parent is not None else QModelIndex()
+    rows: dict[str, str] = {}
+    for row in range(model.rowCount(parent)):
+        index = model.index(row, 0, parent)
+        rows[model.data(index, PATH_ROLE)] = model.data(model.index(row, 1, parent))
+        rows.update(tree_rows(model, index))
+    return rows

@@ -51,7 +51,7 @@ def test_gui_command_opens_the_archive(qtbot, tmp_path, monkeypatch, dialog_log,
     def fake_exec():  # the event loop, until the archive is shown; then the user closes the window
         win = next(w for w in QApplication.topLevelWidgets() if type(w).__name__ == "MainWindow" and w.isVisible())
         qtbot.waitUntil(lambda: win.archive_page.archive == archive, timeout=10_000)
-        seen["rows"] = win.archive_model.rowCount()
+        seen["rows"] = len(win.archive_model.records)
         seen["tab"] = win.tabs.currentIndex()
         win.close()
         return 0

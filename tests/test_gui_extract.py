@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QItemSelectionModel, QMimeData, QUrl
 
-from gui_support import make_folder, wait_idle
+from gui_support import make_folder, tree_rows, wait_idle
 from latentzip.codec import engine
 from latentzip.codec.container import EntryKind
 
@@ -49,10 +49,13 @@ def test_open_lists_the_entries(qtbot, window, archive):
     model = window.archive_model
     assert window.tabs.currentIndex() == 1
     assert {r.path for r in model.records} == {r.path for r in engine.list_entries(out)}
-    paths = [model.data(model.index(i, 0)) for i in range(model.rowCount())]
-    assert "trip/sub/img2.png" in paths
-    kinds = {model.data(model.index(i, 0)): model.data(model.index(i, 1)) for i in range(model.rowCount())}
+    kinds = tree_rows(model)  # a tree of folders: trip/, trip/sub/ and their files
+    assert "trip/sub/img2.png" in kinds and kinds["trip/sub"] == "folder"
     assert kinds["trip"] == "folder"
+    top = model.index(0, 0)
+    assert model.rowCount() == 1 and model.data(top) == "trip"
+    assert {model.data(model.index(i, 0, top)) for i in range(model.rowCount(top))} == {
+        "sub", "img0.png", "img1.png", "notes.txt"}
     assert "trip.ltz" in window.archive_page.header.text()
     assert window.actions.extract_all.isEnabled() and window.actions.test.isEnabled()
     assert "trip.ltz" in window.windowTitle()
@@ -80,9 +83,10 @@ def test_extract_selected(qtbot, window, archive, tmp_path, dialog_log):
     _open(qtbot, window, out)
     page = window.archive_page
     page.filter.setText("notes")
-    assert page.proxy.rowCount() == 1
-    page.table.selectionModel().select(page.proxy.index(0, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect
-                                       | QItemSelectionModel.SelectionFlag.Rows)
+    assert page.proxy.rowCount() == 1 and page.proxy.rowCount(page.proxy.index(0, 0)) == 1  # trip/ > notes.txt
+    notes = page.proxy.mapFromSource(window.archive_model.index_of("trip/notes.txt"))
+    page.tree.selectionModel().select(notes, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                      | QItemSelectionModel.SelectionFlag.Rows)
     assert window.actions.extract_selected.isEnabled()
     dialog_log.folder = tmp_path / "some"
     window.actions.extract_selected.trigger()

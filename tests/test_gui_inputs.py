@@ -46,7 +46,7 @@ def test_dropping_a_folder_fills_the_list(qtbot, window, tmp_path):
     top = model.index(0, 0)
     assert model.data(model.index(0, 1)) == "3" and model.data(model.index(0, 2)) == "1"
     assert model.rowCount(top) == 3  # the images, for the preview
-    assert "3 images" in panel.summary.text() and "1 other file" in panel.summary.text()
+    assert "4 files, 2 folders (3 images, 1 other)" in panel.summary.text()  # as the archive will count them
     assert window.actions.compress.isEnabled()
 
 

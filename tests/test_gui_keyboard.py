@@ -69,13 +69,13 @@ def test_tab_reaches_every_action_in_every_state(qtbot, window, tmp_path, dialog
     act.open_result.trigger()
     qtbot.waitUntil(lambda: window.archive_page.archive is not None, timeout=10_000)
     page = window.archive_page
-    page.table.selectRow(0)
+    page.tree.setCurrentIndex(page.proxy.index(0, 0))
     chain = _walk(qtbot, window)
     reached = _reached_actions(chain)
     assert {act.extract_all, act.extract_selected, act.test, act.close_archive, act.show_in_folder,
             act.dismiss} <= reached
     assert _visible_enabled_buttons(window) <= reached
-    assert page.filter in chain and page.table in chain
+    assert page.filter in chain and page.tree in chain
 
 
 def test_every_action_is_in_a_menu_with_a_tooltip(window):

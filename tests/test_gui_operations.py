@@ -64,8 +64,17 @@ class FakeHost:
     def show_unreadable_archive(self, path) -> None:
         self.calls.append(("unreadable", path))
 
-    def mark_damaged(self, failed) -> None:
-        self.calls.append(("damaged", tuple(failed)))
+    def mark_extracted(self, written, damaged, unwritten) -> None:
+        self.calls.append(("extracted", tuple(written), tuple(damaged), tuple(unwritten)))
+
+    def show_salvage(self, path, listing) -> None:
+        self.calls.append(("salvage", path, len(listing.recovered), len(listing.lost)))
+
+    def show_entry(self, record, image) -> None:
+        self.calls.append(("entry", record.path, image.size()))
+
+    def show_files_result(self, report) -> None:
+        self.calls.append(("files", len(report.outcomes)))
 
     def show_test_result(self, damaged) -> None:
         self.calls.append(("tested", tuple(damaged)))
@@ -109,6 +118,7 @@ def test_compress_open_and_test_through_a_fake_host(qtbot, dialog_log, gui_home,
         assert result[1] == "Archive written: trip.ltz" and result[3] is True
         assert all(name != "trip/notes.txt" for name, _ in result[2])  # IssueCode.NOT_AN_IMAGE: not news
         assert ("pause_estimate",) in host.calls and ops.result_archive == out
+        assert ("files", 4) in host.calls  # every outcome: trip/, trip/sub/, the image, the text file
         ops.open_result()
         qtbot.waitUntil(lambda: any(c[0] == "archive" for c in host.calls), timeout=10_000)
         host.archive = out

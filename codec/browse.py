@@ -1,0 +1,66 @@
+"""Looking into an archive without extracting it: one entry's restored bytes, and what a damaged one holds.
+
+``entry_bytes`` restores one entry in memory (a coded image decoded, a JPEG
+rebuilt, a stored file read and checked), for a viewer; ``salvage_listing``
+scans an archive whose index cannot be read and says which entries can still
+be recovered and what is lost (the entries ``extract --keep-going`` restores).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import jpeg_repack
+from .container import EntryKind, EntryRecord, scan_entries
+from .errors import ArchiveFormatError, InputError
+from .extractor import _hash_verified, _open_for_reading, decode_image_entry, duplicate_source, file_chunks
+from .progress import CancelToken
+from .runtime.model_set import ModelRegistry, default_registry
+
+__all__ = ["SalvageListing", "salvage_listing", "entry_bytes"]
+
+
+@dataclass(frozen=True)
+class SalvageListing:
+    """What a scan of a damaged archive found: the intact entries, and the damaged stretches in words."""
+
+    recovered: list[EntryRecord]
+    lost: list[str]
+
+
+def salvage_listing(archive: Path) -> SalvageListing:
+    """Scan ``archive`` entry by entry, without its index (the way ``extract --keep-going`` salvages)."""
+    archive = Path(archive)
+    if not archive.is_file():
+        raise InputError("no such archive", str(archive))
+    recovered, lost = [], []
+    for record, error in scan_entries(archive):
+        if record is not None:
+            recovered.append(record)
+        elif error is not None:
+            lost.append(str(error))
+    return SalvageListing(recovered, lost)
+
+
+def entry_bytes(
+    archive: Path, path: str, registry: ModelRegistry | None = None, cancel: CancelToken | None = None
+) -> bytes:
+    """The restored file of entry ``path`` (a coded image as PNG), checked as extraction checks it."""
+    cancel = cancel or CancelToken()
+    registry = registry or default_registry()
+    reader, records, _ = _open_for_reading(Path(archive), keep_going=True)
+    with reader:
+        record = next((r for r in records if r.path == path), None)
+        if record is None:
+            raise InputError("no such entry in the archive", path)
+        source = duplicate_source(reader, record)
+        if source.kind in (EntryKind.STORED, EntryKind.LZMA):
+            return b"".join(_hash_verified(file_chunks(reader, source), source.sha256, path))
+        if source.kind == EntryKind.IMAGE:
+            return decode_image_entry(source, reader.read_payload(source), registry, True, cancel)
+        if source.kind == EntryKind.JPEG_REPACK:
+            return jpeg_repack.rebuild(
+                reader.read_payload(source), name=path, size=source.size, sha256=source.sha256 or ""
+            )
+        raise ArchiveFormatError("not a file entry", path)
