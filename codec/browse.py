@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import jpeg_repack
 from .container import EntryKind, EntryRecord, scan_entries
+from .entry_check import duplicate_source, restored_chunks
 from .errors import ArchiveFormatError, InputError
-from .extractor import _hash_verified, _open_for_reading, decode_image_entry, duplicate_source, file_chunks
+from .extractor import _open_for_reading
 from .progress import CancelToken
 from .runtime.model_set import ModelRegistry, default_registry
 
@@ -49,18 +49,11 @@ def entry_bytes(
     """The restored file of entry ``path`` (a coded image as PNG), checked as extraction checks it."""
     cancel = cancel or CancelToken()
     registry = registry or default_registry()
-    reader, records, _ = _open_for_reading(Path(archive), keep_going=True)
+    reader, records, _, _ = _open_for_reading(Path(archive), keep_going=True)
     with reader:
         record = next((r for r in records if r.path == path), None)
         if record is None:
             raise InputError("no such entry in the archive", path)
-        source = duplicate_source(reader, record)
-        if source.kind in (EntryKind.STORED, EntryKind.LZMA):
-            return b"".join(_hash_verified(file_chunks(reader, source), source.sha256, path))
-        if source.kind == EntryKind.IMAGE:
-            return decode_image_entry(source, reader.read_payload(source), registry, True, cancel)
-        if source.kind == EntryKind.JPEG_REPACK:
-            return jpeg_repack.rebuild(
-                reader.read_payload(source), name=path, size=source.size, sha256=source.sha256 or ""
-            )
-        raise ArchiveFormatError("not a file entry", path)
+        if duplicate_source(reader, record).kind in (EntryKind.DIRECTORY, EntryKind.SYMLINK):
+            raise ArchiveFormatError("not a file entry", path)
+        return b"".join(restored_chunks(reader, record, registry, True, cancel))
