@@ -27,7 +27,7 @@ from pathlib import Path
 from .compressor import _add_member, _unarchivable, file_sha256
 from .container import ArchiveReader, ArchiveWriter, EntryKind, EntryRecord
 from .container.format import FILE_KINDS
-from .errors import InputError, LatentzipError
+from .errors import InputError, LatentzipError, OutputError, os_problem
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from .reports import CompressOptions, CompressReport
 from .runtime.model_set import ModelRegistry, default_registry
@@ -140,9 +140,10 @@ def add(archive: Path, inputs: list[Path], options: CompressOptions | None = Non
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if exc.errno == errno.ENOSPC:
-            raise LatentzipError("the disk is full; the archive was left as it was", str(archive)) from exc
-        raise LatentzipError(f"cannot write the archive: {exc.strerror or exc}; it was left as it was",
-                             str(archive)) from exc
+            raise OutputError("the disk is full; the archive was left as it was", str(archive),
+                              os_problem(exc, writing=True)) from exc
+        raise OutputError(f"cannot write the archive: {exc.strerror or exc}; it was left as it was",
+                          str(archive), os_problem(exc, writing=True)) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

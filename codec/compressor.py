@@ -22,7 +22,8 @@ import numpy as np
 from . import jpeg_repack, metrics, targets
 from .container import ArchiveWriter, EntryKind, check_archive_name, check_link_target
 from .entropy.latent_streams import ENTROPY_NAMES
-from .errors import CancelledError, ExistingFileError, LatentzipError, UnsafePathError
+from .errors import (CancelledError, ExistingFileError, LatentzipError, OutputError, UnsafePathError,
+                     os_problem)
 from .image_entry import ImagePayload, encode_alpha
 from .images import DecodedImage, classify_and_decode
 from .images.jpeg_tables import HEADER_KEY as JPEG_TABLES_KEY
@@ -90,9 +91,10 @@ def compress(inputs: list[Path], output: Path, options: CompressOptions = Compre
         _publish(tmp, output, options.overwrite)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
+        problem = os_problem(exc, writing=True)
         if exc.errno == errno.ENOSPC:
-            raise LatentzipError("the disk is full; no archive was written", str(output)) from exc
-        raise LatentzipError(f"cannot write the archive: {exc.strerror or exc}", str(output)) from exc
+            raise OutputError("the disk is full; no archive was written", str(output), problem) from exc
+        raise OutputError(f"cannot write the archive: {exc.strerror or exc}", str(output), problem) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -6,6 +6,8 @@ and an exit code or a dialog.
 
 from __future__ import annotations
 
+import errno as _errno
+
 
 class LatentzipError(Exception):
     """Base class of every error the engine raises on purpose."""
@@ -57,6 +59,44 @@ class ArchiveLimitError(ArchiveFormatError):
 
 class UnsafePathError(LatentzipError):
     """An entry would be written outside the target folder, or through a link."""
+
+
+class OutputError(LatentzipError):
+    """The output could not be written where the user asked (a read-only folder, no permission, a full disk).
+
+    ``problem`` says why in words a person can act on ("the folder is read-only"); ``output`` is the file
+    the user asked for (never an internal temporary name).
+    """
+
+    def __init__(self, message: str, output: str, problem: str) -> None:
+        self.output, self.problem = output, problem
+        super().__init__(message, output)
+
+
+_OS_PROBLEMS = {
+    _errno.EROFS: "the folder is on a read-only disk",
+    _errno.EACCES: "permission was refused",
+    _errno.EPERM: "permission was refused",
+    _errno.ENOSPC: "the disk is full",
+    _errno.EDQUOT: "the disk quota is used up",
+    _errno.ENOENT: "the file or folder does not exist (any more)",
+    _errno.ENOTDIR: "a file stands where a folder should be",
+    _errno.ENAMETOOLONG: "the name is too long for that disk",
+    _errno.EIO: "the disk reported an error",
+}
+_WRITE_PROBLEMS = {
+    _errno.EACCES: "you may not write in that folder",
+    _errno.EPERM: "you may not write in that folder",
+    _errno.ENOENT: "the folder does not exist (any more)",
+}
+
+
+def os_problem(exc: OSError, writing: bool = False) -> str:
+    """Why an OSError happened, in words (no errno, no path); ``writing``: it happened writing the output."""
+    code = exc.errno or 0
+    if writing and code in _WRITE_PROBLEMS:
+        return _WRITE_PROBLEMS[code]
+    return _OS_PROBLEMS.get(code, "the system refused the operation")
 
 
 class ExistingFileError(LatentzipError):

@@ -102,7 +102,8 @@ class Operations:
         self.last_report: Any = None
 
     # plumbing --------------------------------------------------------------------
-    def _start(self, kind: str, title: str, fn: Callable, done: Callable[[Any], None], what: str) -> Job:
+    def _start(self, kind: str, title: str, fn: Callable, done: Callable[[Any], None], what: str,
+               failed_at_output: Callable[[JobError], None] | None = None) -> Job:
         host = self.host
         self.result_folder = self.result_archive = None
         host.operation_started(title)
@@ -114,9 +115,12 @@ class Operations:
 
         def failed(error: JobError) -> None:
             self.job = None
+            if error.output and failed_at_output is not None:
+                failed_at_output(error)  # says so in its own words and offers the fix
+                return
             host.show_result(f"{what} failed", [], [("", error.message)], ok=False)
             self._show_band()
-            dialogs.show_error(host.dialog_parent(), f"{what} failed", error.message, error.details)
+            dialogs.show_error(host.dialog_parent(), f"{what} failed", error.message)
 
         def cancelled() -> None:
             self.job = None
@@ -141,6 +145,10 @@ class Operations:
 
     # compress --------------------------------------------------------------------
     def compress(self) -> None:
+        self._compress(None)
+
+    def _compress(self, suggested: Path | None) -> None:
+        """Ask where to save (``suggested``, or beside the first input) and start the compression."""
         host, parent = self.host, self.host.dialog_parent()
         if self.jobs.busy:
             return
@@ -152,7 +160,7 @@ class Operations:
         if request is None:
             return
         inputs, target = request.inputs, request.target
-        out = dialogs.ask_save_archive(parent, self.suggested_archive(inputs))
+        out = dialogs.ask_save_archive(parent, suggested or self.suggested_archive(inputs))
         if out is None:
             return
         overwrite = False
@@ -174,7 +182,20 @@ class Operations:
                f"for MS-SSIM ≥ {target['min_quality']:.4f}" if target else f"at checkpoint {checkpoint}")
         self._start("compress", f"Compressing to {out.name} {how}",
                     lambda sink, token: engine.compress(inputs, out, options, sink, token),
-                    lambda report: self._compressed(report, out), "Compression")
+                    lambda report: self._compressed(report, out), "Compression",
+                    lambda error: self._not_written(out, error))
+
+    def _not_written(self, out: Path, error: JobError) -> None:
+        """The archive could not be written where the user asked: name it, say why, offer another folder."""
+        self.host.show_result(f"{out.name} was not written", [],
+                              [(out.name, f"could not be written in {out.parent}: {error.problem}")], ok=False)
+        self._show_band()
+        if dialogs.ask_other_folder(self.host.dialog_parent(), "The archive could not be written",
+                                    f"The archive “{out.name}” could not be written in {out.parent}: "
+                                    f"{error.problem}.",
+                                    "Nothing was written and your files are untouched. Choose another folder "
+                                    "for the archive."):
+            self._compress(Path.home() / out.name)
 
     def suggested_archive(self, inputs: list[Path]) -> Path:
         """``NAME.ltz`` beside the first input; the bundled samples go to a writable folder instead."""
@@ -216,7 +237,7 @@ class Operations:
             if error.expected and path.is_file():  # damaged index: the intact entries can still be salvaged
                 host.show_unreadable_archive(path)
             dialogs.show_error(host.dialog_parent(), "Cannot read the archive",
-                               f"{path.name} could not be opened: {error.message}", error.details)
+                               f"{path.name} could not be opened: {error.message}")
 
         self.scans.submit(Job("list", lambda sink, token: engine.list_entries(path), on_done=listed,
                               on_error=failed))
@@ -250,16 +271,26 @@ class Operations:
                     lambda report: self._extracted(report, folder), "Extraction")
 
     def _extracted(self, report: engine.ExtractReport, folder: Path) -> None:
-        n, bad = len(report.written), len(report.failed)
-        title = f"Extracted {n} entr{'ies' if n != 1 else 'y'} to {folder}"
+        """Files and folders restored; when some could not be, how many and which, as a warning."""
+        files = sum(1 for name in report.written if not (folder / name).is_dir())
+        folders = len(report.written) - files
+        bad = len(report.failed)
+        restored = f"{files} file{'s' if files != 1 else ''}" + (
+            f" and {folders} folder{'s' if folders != 1 else ''}" if folders else "")
         if bad:
-            title += f" — {bad} damaged entr{'ies were' if bad > 1 else 'y was'} skipped"
+            title = (f"{bad} of {files + bad} files could not be restored — {restored} extracted to {folder}")
             self.host.mark_damaged(report.failed)
-        issues = [(name, f"damaged, not extracted: {reason}") for name, reason in report.failed]
+        elif report.salvaged:
+            title = f"Recovered {restored} from a damaged archive to {folder}"
+        else:
+            title = f"Extracted {restored} to {folder}"
+        issues = [(name, f"not restored: {reason}") for name, reason in report.failed]
         issues += [(name, reason) for name, reason in report.skipped]
         if report.salvaged:
-            issues.insert(0, ("(index)", "the archive's index was damaged; entries were recovered by scanning"))
-        self.host.show_result(title, [("Time", human_duration(report.seconds))], issues, ok=not bad)
+            issues.insert(0, ("(archive index)", "the archive's index was damaged: the entries were found by "
+                                                 "scanning, and anything stored after the damage is lost"))
+        self.host.show_result(title, [("Time", human_duration(report.seconds))], issues,
+                              ok=not bad and not report.salvaged)
         self.result_folder = folder
 
     def add_to_archive(self) -> None:
