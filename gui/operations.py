@@ -237,7 +237,7 @@ class Operations:
             if error.expected and path.is_file():  # damaged index: the intact entries can still be salvaged
                 host.show_unreadable_archive(path)
             dialogs.show_error(host.dialog_parent(), "Cannot read the archive",
-                               f"{path.name} could not be opened: {error.message}")
+                               f"“{path.name}” could not be opened: {error.reason or error.message}")
 
         self.scans.submit(Job("list", lambda sink, token: engine.list_entries(path), on_done=listed,
                               on_error=failed))

@@ -42,6 +42,7 @@ class JobError:
     expected: bool  # a LatentzipError or OSError (bad input...), not a bug
     problem: str = ""
     output: str = ""
+    reason: str = ""  # the message without the file it names (for a sentence that names it itself)
 
 
 def _shown_name(filename: object) -> str:
@@ -57,7 +58,9 @@ def describe_error(exc: BaseException) -> JobError:
         return JobError(f"“{exc.output}” could not be written: {exc.problem}.", details, True, exc.problem,
                         exc.output)
     if isinstance(exc, LatentzipError):
-        return JobError(str(exc), details, True)
+        text = str(exc)
+        reason = text[len(exc.name) + 2:] if exc.name and text.startswith(f"{exc.name}: ") else text
+        return JobError(text, details, True, reason=reason)
     if isinstance(exc, OSError):
         name, problem = _shown_name(exc.filename), os_problem(exc)
         return JobError(f"“{name}”: {problem}." if name else problem[0].upper() + problem[1:] + ".", details, True,
