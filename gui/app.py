@@ -22,7 +22,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .. import __version__
-from . import paths
+from . import paths, qt_refcounts
 
 log = logging.getLogger("latentzip.gui")
 SMOKE_TIMEOUT_MS = 60_000
@@ -94,6 +94,7 @@ def install_exception_hook() -> None:
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
+    qt_refcounts.install()
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName("Latentzip")
     app.setApplicationDisplayName("Latentzip")
