@@ -48,6 +48,7 @@ class Actions:
     image_modes: dict[str, QAction]  # "lossy", "lossless"
     image_mode_group: QActionGroup
     add_to_archive: QAction
+    settings: QAction
 
     def all(self) -> list[QAction]:
         out: list[QAction] = []
@@ -147,6 +148,8 @@ def create_actions(win: QMainWindow) -> Actions:
         image_modes=image_modes, image_mode_group=image_mode_group,
         add_to_archive=a(win, "&Add to archive…", "Add files or a folder to the open archive: new and changed "
                          "files only, identical files stored once", "Ctrl+Shift+A", SP.SP_FileDialogNewFolder),
+        settings=a(win, "Se&ttings…", "Default quality, images mode, precision, threads, where archives go, "
+                   "location removal", "Ctrl+,"),
     )
 
 
@@ -154,7 +157,7 @@ def build_menus(win: QMainWindow, act: Actions) -> None:
     bar = win.menuBar()
     file_menu = bar.addMenu("&File")
     for item in (act.add_folder, act.add_files, act.samples, None, act.open_archive, act.close_archive, None,
-                 act.quit):
+                 act.settings, None, act.quit):
         file_menu.addSeparator() if item is None else file_menu.addAction(item)
     comp = bar.addMenu("&Compress")
     for item in (act.compress, act.cancel, None, *act.image_modes.values(), None, *act.checkpoints.values(), None,

@@ -84,6 +84,14 @@ def ask_other_folder(parent: QWidget, title: str, what: str, detail: str) -> boo
     return box.clickedButton() is choose
 
 
+def edit_settings(parent: QWidget, values):
+    """The Settings dialog: the accepted ``SettingsValues``, or None if cancelled."""
+    from .settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(values, parent)
+    return dialog.values() if dialog.exec() == SettingsDialog.DialogCode.Accepted else None
+
+
 def show_error(parent: QWidget | None, title: str, message: str, details: str = "") -> None:
     box = QMessageBox(QMessageBox.Icon.Critical, title, message, parent=parent)
     if details:

@@ -28,6 +28,7 @@ from .input_list import InputEntry, InputModel, scan_input
 from .operations import CompressRequest, Operations
 from .progress_panel import Band, ProgressPanel, ResultPanel
 from .settings import Settings
+from .settings_dialog import apply_threads, read_values, store_values
 from .worker import Job, JobRunner
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
         act.open_logs.triggered.connect(self.ops.open_logs)
         act.about.triggered.connect(self.ops.about)
         act.quit.triggered.connect(self.close)
+        act.settings.triggered.connect(self.open_settings)
         for name, a in act.checkpoints.items():
             a.triggered.connect(lambda checked=False, n=name: self.set_checkpoint(n))
         for name, a in act.precisions.items():
@@ -156,6 +158,8 @@ class MainWindow(QMainWindow):
         mode, size_text, quality = s.target
         self.compress_page.set_target(mode, size_text, quality)
         self.set_precision(s.precision)
+        self.compress_page.location_box.setChecked(s.strip_location)
+        apply_threads(s.threads)
         self.preview.view.set_mode(s.compare_mode)
         self._mode_changed(self.preview.view.mode)
 
@@ -169,6 +173,19 @@ class MainWindow(QMainWindow):
                   + self.tabs.tabBar().sizeHint().height() + self.compress_page.bar.sizeHint().height() + BAND_SLACK)
         cap = self.height() - self.height() // 2 - others
         self.result_panel.setMaximumHeight(max(cap, self.result_panel.minimumSizeHint().height()))
+
+    def open_settings(self) -> None:
+        """The Settings dialog; accepted values are stored and applied at once (threads: to new networks)."""
+        values = dialogs.edit_settings(self, read_values(self.settings))
+        if values is None:
+            return
+        store_values(self.settings, values)
+        if not self.compressing:
+            self.set_checkpoint(values.checkpoint)
+            self.set_image_mode(values.image_mode)
+            self.set_precision(values.precision)
+        self.compress_page.location_box.setChecked(values.strip_location)
+        apply_threads(values.threads)
 
     def _dismiss_result(self) -> None:
         self.band.setVisible(False)

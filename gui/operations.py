@@ -198,13 +198,14 @@ class Operations:
             self._compress(Path.home() / out.name)
 
     def suggested_archive(self, inputs: list[Path]) -> Path:
-        """``NAME.ltz`` beside the first input; the bundled samples go to a writable folder instead."""
+        """``NAME.ltz`` in the Settings' folder for archives, or beside the first input; the bundled samples
+        go to a writable folder instead."""
         first = inputs[0]
         samples = paths.resource("samples")
         if all(p.parent == samples for p in inputs):
             return (self.settings.last_archive_dir or Path.home()) / "Latentzip samples.ltz"
         name = first.name if first.is_dir() else first.stem
-        return first.parent / f"{name}.ltz"
+        return (self.settings.archive_folder or first.parent) / f"{name}.ltz"
 
     def _compressed(self, report: engine.CompressReport, out: Path) -> None:
         issues = compress_issues(report)

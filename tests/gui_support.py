@@ -105,6 +105,7 @@ def dialog_log(monkeypatch, gui_home) -> DialogLog:
         return log.choose_other_folder
 
     monkeypatch.setattr(dialogs, "ask_other_folder", ask_other_folder)
+    monkeypatch.setattr(dialogs, "edit_settings", lambda parent, values: None)
     return log
 
 
