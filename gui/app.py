@@ -2,8 +2,8 @@
 
 Sets up logging to a rotating file in the user log folder, an exception hook
 that logs any uncaught exception and shows it (never a silent exit), the
-QApplication (high-DPI and the system's light or dark palette are Qt 6's
-defaults), and the main window. ``--smoke`` opens the window, prints the time
+QApplication (high-DPI is Qt 6's default; the system's light or dark scheme is followed by
+palette.py), and the main window. ``--smoke`` opens the window, prints the time
 to the first painted frame and quits with 0.
 """
 
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .. import __version__
 from . import paths, qt_refcounts
+from .palette import follow_system_scheme
 
 log = logging.getLogger("latentzip.gui")
 SMOKE_TIMEOUT_MS = 60_000
@@ -104,6 +105,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     icon = QIcon(str(paths.icon_path()))
     if not icon.isNull():
         app.setWindowIcon(icon)
+    follow_system_scheme(app)
     if QThread.currentThread().objectName() == "":
         QThread.currentThread().setObjectName("gui")
     return app
