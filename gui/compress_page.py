@@ -171,10 +171,11 @@ class CompressPage(QWidget):
         self.target_mode.setCurrentIndex(max(index, 0))
 
     def set_running(self, running: bool) -> None:
-        """During a compression the quality, the target and the images mode are the running job's: locked."""
+        """During a compression its quality, target, images mode and location removal are locked."""
         self._running = running
         for button in self.image_mode_buttons.values():
             button.setEnabled(not running)
+        self.location_box.setEnabled(not running)
         self._show_target_controls()
 
     def _show_target_controls(self) -> None:

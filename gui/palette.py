@@ -12,6 +12,9 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 Role, Group = QPalette.ColorRole, QPalette.ColorGroup
+# Fusion marks a checked tool button by darkening it a little: invisible on a dark palette
+DARK_STYLE_SHEET = ("QToolButton:checked { background-color: #1f5f9e; color: #ffffff; "
+                    "border: 1px solid #3d8ee0; border-radius: 3px; padding: 2px 5px; }")
 
 
 def dark_palette() -> QPalette:
@@ -47,9 +50,12 @@ def apply_color_scheme(app: QApplication, scheme: Qt.ColorScheme | None = None) 
         if app.style().name().lower() != "fusion":
             app.setStyle("Fusion")
         app.setPalette(dark_palette())
+        app.setStyleSheet(DARK_STYLE_SHEET)
     elif is_dark(app.palette()):  # back to light: the platform's own palette and style
         app.setPalette(QPalette())
         app.setPalette(app.style().standardPalette())
+        if app.styleSheet() == DARK_STYLE_SHEET:
+            app.setStyleSheet("")
 
 
 def follow_system_scheme(app: QApplication) -> None:
