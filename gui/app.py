@@ -48,25 +48,27 @@ def setup_logging() -> Path | None:
 
 
 class _ErrorReporter(QObject):
-    """Shows uncaught exceptions in a dialog, on the GUI thread whichever thread raised them."""
+    """Says that something went wrong, on the GUI thread whichever thread raised it; the log keeps the
+    exception and its traceback (no dialog shows them)."""
 
-    report = Signal(str, str)
+    report = Signal()
 
     def __init__(self) -> None:
         super().__init__()
         self.report.connect(self._show, Qt.ConnectionType.QueuedConnection)
         self._showing = False
 
-    def _show(self, message: str, details: str) -> None:
+    def _show(self) -> None:
         if self._showing:
             return  # one dialog at a time; the rest are in the log
         self._showing = True
         try:
             box = QMessageBox(QMessageBox.Icon.Critical, "Latentzip: unexpected error",
                               "Something went wrong inside Latentzip. The window stays open; your files are "
-                              "untouched unless an operation said otherwise.\n\n" + message,
+                              "untouched unless an operation said otherwise.",
                               parent=QApplication.activeWindow())
-            box.setDetailedText(details)
+            box.setInformativeText("The details are in the log file (Help ▸ Open log folder); please include "
+                                   "it if you report the problem.")
             box.exec()
         finally:
             self._showing = False
@@ -79,7 +81,7 @@ def _handle(exc_type, exc, tb, where: str = "") -> None:
     details = "".join(traceback.format_exception(exc_type, exc, tb))
     log.error("uncaught exception%s:\n%s", where, details)
     if _reporter is not None:
-        _reporter.report.emit(f"{exc_type.__name__}: {exc}", details)
+        _reporter.report.emit()
     else:
         sys.__excepthook__(exc_type, exc, tb)
 

@@ -78,7 +78,7 @@ def _walk_input(path: Path, cancel: CancelToken | None) -> InputScan:
         elif member.kind != DIRECTORY:
             result.other_files += 1
             result.other_bytes += member.size
-    problems = [f"{name}: {reason}" for name, reason in scan.skipped]
+    problems = [f"{issue.path}: {issue.message}" for issue in scan.skipped]
     result.error = problems[0] if problems else ""
     result.images.sort(key=lambda i: i.name)
     return result
