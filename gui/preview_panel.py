@@ -37,12 +37,8 @@ class PreviewPanel(QWidget):
         self.title = QLabel("<b>Preview</b>", self)
         self.region_note = QLabel("", self)
         self.region_note.setWordWrap(True)
-        self.mode_note = QLabel("", self)
-        self.mode_note.setWordWrap(True)
-        self.mode_note.setVisible(False)
         v.addWidget(self.title)
         v.addWidget(self.region_note)
-        v.addWidget(self.mode_note)
         self.view = CompareView(self)
         v.addWidget(self.view, 1)
 
@@ -80,6 +76,15 @@ class PreviewPanel(QWidget):
         self.table.setFixedHeight(height)
         self.table.itemSelectionChanged.connect(self._row_chosen)
         v.addWidget(self.table)
+        # "Keep originals exactly": what the mode stores, in the table's place (re-coding figures do not apply)
+        self.mode_note = QLabel("", self)
+        self.mode_note.setWordWrap(True)
+        self.mode_note.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.mode_note.setFrameShape(QLabel.Shape.StyledPanel)
+        self.mode_note.setMargin(8)
+        self.mode_note.setFixedHeight(height)
+        self.mode_note.setVisible(False)
+        v.addWidget(self.mode_note)
         self.clear()
 
     # state ---------------------------------------------------------------------
@@ -139,9 +144,9 @@ class PreviewPanel(QWidget):
 
     def set_image_mode(self, mode: str) -> None:
         """"lossless" (keep originals exactly): the "after" side is the original itself and the note says
-        what the mode stores; the figures table (what re-coding would do) is greyed out."""
+        what the mode stores, in place of the figures table (what re-coding would do)."""
         self._image_mode = mode
-        self.table.setEnabled(mode != "lossless")
+        self.table.setVisible(mode != "lossless")
         if self._pixels is not None:
             self.view.set_after(self._after())
         self._update_labels()

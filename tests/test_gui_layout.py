@@ -52,9 +52,17 @@ def _busy_window(win) -> None:
     win.band.setVisible(True)
 
 
+@pytest.mark.parametrize("image_mode", ["lossy", "lossless"])
 @pytest.mark.parametrize("width", WIDTHS)
-def test_texts_fit_and_preview_keeps_its_room(qtbot, window, width):
+def test_texts_fit_and_preview_keeps_its_room(qtbot, window, width, image_mode, tmp_path):
     _busy_window(window)
+    if image_mode == "lossless":  # the preview's note on what the mode stores takes a line or two
+        from latentzip.gui.input_list import ImageFile
+
+        photo = tmp_path / "a photo with a rather long name, from the summer holiday by the sea.jpg"
+        photo.write_bytes(b"\xff\xd8\xff" + bytes(300_000))
+        window.preview.show_loading(ImageFile(photo, photo.name, photo.stat().st_size))
+    window.set_image_mode(image_mode)
     window.resize(width, HEIGHT)
     _settle(qtbot, window)
     assert window.width() == width and window.height() == HEIGHT  # the window fits 1024x700 and up
@@ -65,6 +73,10 @@ def test_texts_fit_and_preview_keeps_its_room(qtbot, window, width):
     label = page.estimate_label
     assert label.height() >= label.heightForWidth(label.width()) - 2  # the estimate wraps, all of it shown
     preview = window.preview
+    note = preview.mode_note
+    if image_mode == "lossless":  # the note in the figures' place, all of it shown
+        assert note.isVisible() and "re-packed" in note.text()
+        assert note.heightForWidth(note.width()) <= note.height()
     assert preview.height() >= preview.minimumSizeHint().height()
     assert preview.view.height() >= preview.view.minimumSizeHint().height()
     assert preview.height() >= HEIGHT // 2  # the result band never squeezes it below half the window

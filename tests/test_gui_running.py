@@ -67,14 +67,14 @@ def test_keep_originals_exactly_previews_the_original_and_the_repack(qtbot, wind
     assert view._after is not None and view._after != view._before  # re-coded: B's picture
     window.set_image_mode("lossless")
     assert view._after == view._before  # kept exactly: the original on both sides
-    assert not preview.table.isEnabled() and preview.mode_note.isVisible()
+    assert not preview.table.isVisible() and preview.mode_note.isVisible()
     name = preview._image.name
     if name.endswith(".jpg"):
         assert "re-packed losslessly" in preview.mode_note.text() and "% smaller" in preview.mode_note.text()
     else:
         assert "byte for byte" in preview.mode_note.text()
     window.set_image_mode("lossy")
-    assert view._after != view._before and preview.table.isEnabled() and not preview.mode_note.isVisible()
+    assert view._after != view._before and preview.table.isVisible() and not preview.mode_note.isVisible()
 
 
 def test_the_lossless_note_for_a_jpeg_uses_the_engines_estimate(qtbot, window, tmp_path):
