@@ -73,6 +73,44 @@ class OutputWriteError(LatentzipError):
         super().__init__(message, name)
 
 
+class OutputError(LatentzipError):
+    """The output could not be written where the user asked (a read-only folder, no permission, a full disk).
+
+    ``problem`` says why in words a person can act on ("the folder is read-only"); ``output`` is the file
+    the user asked for (never an internal temporary name).
+    """
+
+    def __init__(self, message: str, output: str, problem: str) -> None:
+        self.output, self.problem = output, problem
+        super().__init__(message, output)
+
+
+_OS_PROBLEMS = {
+    errno.EROFS: "the folder is on a read-only disk",
+    errno.EACCES: "permission was refused",
+    errno.EPERM: "permission was refused",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.ENOENT: "the file or folder does not exist (any more)",
+    errno.ENOTDIR: "a file stands where a folder should be",
+    errno.ENAMETOOLONG: "the name is too long for that disk",
+    errno.EIO: "the disk reported an error",
+}
+_WRITE_PROBLEMS = {
+    errno.EACCES: "you may not write in that folder",
+    errno.EPERM: "you may not write in that folder",
+    errno.ENOENT: "the folder does not exist (any more)",
+}
+
+
+def os_problem(exc: OSError, writing: bool = False) -> str:
+    """Why an OSError happened, in words (no errno, no path); ``writing``: it happened writing the output."""
+    code = exc.errno or 0
+    if writing and code in _WRITE_PROBLEMS:
+        return _WRITE_PROBLEMS[code]
+    return _OS_PROBLEMS.get(code, "the system refused the operation")
+
+
 class ExistingFileError(LatentzipError):
     """A file exists where output would go, and overwriting was not asked for."""
 

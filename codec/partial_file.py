@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import LatentzipError
+from .errors import LatentzipError, OutputError, os_problem
 
 SUFFIX = ".partial"
 
@@ -69,14 +69,16 @@ def stale_note(final: Path, stale: Path) -> str:
             f"run compress again with --resume to continue it, or delete it")
 
 
-def describe_failure(exc: OSError, final: Path, left: str) -> LatentzipError:
-    """The message for an OSError while writing ``final``; ``left`` says what became of it."""
+def describe_failure(exc: OSError, final: Path, left: str) -> OutputError:
+    """The error for an OSError while writing ``final``; ``left`` says what became of it. Its
+    ``problem`` says why in words (for the window), its message the same for the command line."""
+    problem = os_problem(exc, writing=True)
     if exc.errno == errno.ENOSPC:
-        return LatentzipError(f"the disk is full; {left}", str(final))
+        return OutputError(f"the disk is full; {left}", str(final), problem)
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return LatentzipError(f"cannot write in the folder {final.parent} ({exc.strerror}); {left}. "
-                              "Choose a folder you can write to", str(final))
-    return LatentzipError(f"cannot write the archive: {exc.strerror or exc}; {left}", str(final))
+        return OutputError(f"cannot write in the folder {final.parent} ({exc.strerror}); {left}. "
+                           "Choose a folder you can write to", str(final), problem)
+    return OutputError(f"cannot write the archive: {exc.strerror or exc}; {left}", str(final), problem)
 
 
 @contextmanager

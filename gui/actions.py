@@ -49,6 +49,7 @@ class Actions:
     image_mode_group: QActionGroup
     add_to_archive: QAction
     show_files: QAction  # the Files page: the per-file plan, then every file's result
+    settings: QAction
 
     def all(self) -> list[QAction]:
         out: list[QAction] = []
@@ -151,6 +152,8 @@ def create_actions(win: QMainWindow) -> Actions:
         show_files=a(win, "Every &file…", "What happens to each file: the plan before compressing, then each "
                      "file's size in the archive, saving and MS-SSIM", "Ctrl+Shift+L",
                      SP.SP_FileDialogDetailedView),
+        settings=a(win, "Se&ttings…", "Default quality, images mode, precision, threads, where archives go, "
+                   "location removal", "Ctrl+,"),
     )
 
 
@@ -158,7 +161,7 @@ def build_menus(win: QMainWindow, act: Actions) -> None:
     bar = win.menuBar()
     file_menu = bar.addMenu("&File")
     for item in (act.add_folder, act.add_files, act.samples, None, act.open_archive, act.close_archive, None,
-                 act.quit):
+                 act.settings, None, act.quit):
         file_menu.addSeparator() if item is None else file_menu.addAction(item)
     comp = bar.addMenu("&Compress")
     for item in (act.compress, act.cancel, act.show_files, None, *act.image_modes.values(), None,

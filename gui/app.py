@@ -2,8 +2,8 @@
 
 Sets up logging to a rotating file in the user log folder, an exception hook
 that logs any uncaught exception and shows it (never a silent exit), the
-QApplication (high-DPI and the system's light or dark palette are Qt 6's
-defaults), and the main window. ``--smoke`` opens the window, prints the time
+QApplication (high-DPI is Qt 6's default; the system's light or dark scheme is followed by
+palette.py), and the main window. ``--smoke`` opens the window, prints the time
 to the first painted frame and quits with 0.
 """
 
@@ -22,7 +22,8 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .. import __version__
-from . import paths
+from . import paths, qt_refcounts
+from .palette import follow_system_scheme
 
 log = logging.getLogger("latentzip.gui")
 SMOKE_TIMEOUT_MS = 60_000
@@ -47,25 +48,27 @@ def setup_logging() -> Path | None:
 
 
 class _ErrorReporter(QObject):
-    """Shows uncaught exceptions in a dialog, on the GUI thread whichever thread raised them."""
+    """Says that something went wrong, on the GUI thread whichever thread raised it; the log keeps the
+    exception and its traceback (no dialog shows them)."""
 
-    report = Signal(str, str)
+    report = Signal()
 
     def __init__(self) -> None:
         super().__init__()
         self.report.connect(self._show, Qt.ConnectionType.QueuedConnection)
         self._showing = False
 
-    def _show(self, message: str, details: str) -> None:
+    def _show(self) -> None:
         if self._showing:
             return  # one dialog at a time; the rest are in the log
         self._showing = True
         try:
             box = QMessageBox(QMessageBox.Icon.Critical, "Latentzip: unexpected error",
                               "Something went wrong inside Latentzip. The window stays open; your files are "
-                              "untouched unless an operation said otherwise.\n\n" + message,
+                              "untouched unless an operation said otherwise.",
                               parent=QApplication.activeWindow())
-            box.setDetailedText(details)
+            box.setInformativeText("The details are in the log file (Help ▸ Open log folder); please include "
+                                   "it if you report the problem.")
             box.exec()
         finally:
             self._showing = False
@@ -78,7 +81,7 @@ def _handle(exc_type, exc, tb, where: str = "") -> None:
     details = "".join(traceback.format_exception(exc_type, exc, tb))
     log.error("uncaught exception%s:\n%s", where, details)
     if _reporter is not None:
-        _reporter.report.emit(f"{exc_type.__name__}: {exc}", details)
+        _reporter.report.emit()
     else:
         sys.__excepthook__(exc_type, exc, tb)
 
@@ -94,6 +97,7 @@ def install_exception_hook() -> None:
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
+    qt_refcounts.install()
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName("Latentzip")
     app.setApplicationDisplayName("Latentzip")
@@ -103,6 +107,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     icon = QIcon(str(paths.icon_path()))
     if not icon.isNull():
         app.setWindowIcon(icon)
+    follow_system_scheme(app)
     if QThread.currentThread().objectName() == "":
         QThread.currentThread().setObjectName("gui")
     return app

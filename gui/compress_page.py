@@ -24,6 +24,12 @@ from .preview_panel import PreviewPanel
 TARGET_MODES = {"checkpoint": "checkpoint", "size": "archive size", "quality": "minimum quality"}
 
 
+def button_text(label: str) -> str:
+    """A checkpoint button's two short lines from its action's label: "A: smallest files" / "MS-SSIM about 0.978"."""
+    head, _, tail = label.partition(", ")
+    return f"{head}\n{tail}" if tail else head
+
+
 class CompressPage(QWidget):
     target_changed = Signal()
 
@@ -31,6 +37,8 @@ class CompressPage(QWidget):
         super().__init__(parent)
         self.actions = act
         v = QVBoxLayout(self)
+        v.setContentsMargins(0, 2, 0, 0)
+        v.setSpacing(4)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.input_panel = InputPanel(inputs, act.add_folder, act.add_files, act.samples, act.remove, act.clear,
                                       self.splitter)
@@ -41,21 +49,32 @@ class CompressPage(QWidget):
         self.splitter.setStretchFactor(1, 3)
         v.addWidget(self.splitter, 1)
 
-        bar = QFrame(self)
+        bar = self.bar = QFrame(self)
         bar.setFrameShape(QFrame.Shape.StyledPanel)
+        # A compact form, one choice per row, so that nothing is cut from 1024 px wide up: the
+        # checkpoint buttons carry two short lines each, the estimate wraps instead of widening the window.
         grid = QGridLayout(bar)
+        grid.setContentsMargins(8, 6, 8, 6)
+        grid.setVerticalSpacing(4)
         grid.addWidget(QLabel("Quality:", bar), 0, 0)
         self.checkpoint_buttons = {}
         row = QHBoxLayout()
         for name in CHECKPOINTS:
-            self.checkpoint_buttons[name] = tool_button(act.checkpoints[name], bar, text_beside=False)
-            row.addWidget(self.checkpoint_buttons[name])
-        row.addSpacing(16)
-        row.addWidget(QLabel("Images:", bar))
+            button = tool_button(act.checkpoints[name], bar, text_beside=False)
+            action = act.checkpoints[name]
+            action.changed.connect(lambda b=button, a=action: b.setText(button_text(a.text())))
+            button.setText(button_text(action.text()))
+            self.checkpoint_buttons[name] = button
+            row.addWidget(button)
+        row.addStretch(1)
+        grid.addLayout(row, 0, 1)
+        grid.addWidget(QLabel("Images:", bar), 1, 0)
+        row = QHBoxLayout()
         self.image_mode_buttons = {}
         for name, action in act.image_modes.items():
             self.image_mode_buttons[name] = tool_button(action, bar, text_beside=False)
             row.addWidget(self.image_mode_buttons[name])
+        row.addSpacing(16)
         row.addWidget(QLabel("Target:", bar))
         self.target_mode = QComboBox(bar)
         for key, text in TARGET_MODES.items():
@@ -64,7 +83,8 @@ class CompressPage(QWidget):
                                     "or exact storage per image")
         self.size_edit = QLineEdit("100 MB", bar)
         self.size_edit.setToolTip("The whole archive's size, e.g. 2 GB, 850 KB, 1.5 MiB")
-        self.size_edit.setMaximumWidth(110)
+        self.size_edit.setMinimumWidth(self.size_edit.fontMetrics().horizontalAdvance("850.5 MiB") + 24)
+        self.size_edit.setMaximumWidth(160)
         self.quality_spin = QDoubleSpinBox(bar)
         self.quality_spin.setDecimals(4)
         self.quality_spin.setRange(0.9, 1.0)
@@ -74,7 +94,8 @@ class CompressPage(QWidget):
         for w in (self.target_mode, self.size_edit, self.quality_spin):
             row.addWidget(w)
         row.addStretch(1)
-        grid.addLayout(row, 0, 1)
+        grid.addLayout(row, 1, 1)
+        self._running = False
         self.target_mode.currentIndexChanged.connect(self._target_edited)
         self.size_edit.textChanged.connect(self._target_edited)
         self.quality_spin.valueChanged.connect(self._target_edited)
@@ -82,8 +103,12 @@ class CompressPage(QWidget):
         self.estimate_label = QLabel("", bar)
         self.estimate_label.setToolTip("Estimated from a sample of your images, coded in the background")
         self.estimate_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.estimate_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        grid.addWidget(self.estimate_label, 1, 1)
+        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)  # wraps: the window never widens for a long estimate
+        self.estimate_label.setSizePolicy(policy)
+        self.estimate_label.setWordWrap(True)
+        self.estimate_label.setMinimumHeight(2 * self.estimate_label.fontMetrics().lineSpacing() + 2)
+        grid.addWidget(self.estimate_label, 2, 0, 1, 2)
         self.compress_button = tool_button(act.compress, bar)
         self.compress_button.setMinimumSize(130, 44)
         grid.addWidget(self.compress_button, 0, 2, 2, 1)
@@ -95,7 +120,7 @@ class CompressPage(QWidget):
         self.location_label = QLabel("", bar)
         location_row.addWidget(self.location_box)
         location_row.addWidget(self.location_label, 1)
-        grid.addLayout(location_row, 2, 1)
+        grid.addLayout(location_row, 3, 0, 1, 3)
         grid.setColumnStretch(1, 1)
         v.addWidget(bar)
         self._inputs = inputs
@@ -145,12 +170,22 @@ class CompressPage(QWidget):
         index = self.target_mode.findData(mode)
         self.target_mode.setCurrentIndex(max(index, 0))
 
+    def set_running(self, running: bool) -> None:
+        """During a compression its quality, target, images mode and location removal are locked."""
+        self._running = running
+        for button in self.image_mode_buttons.values():
+            button.setEnabled(not running)
+        self.location_box.setEnabled(not running)
+        self._show_target_controls()
+
     def _show_target_controls(self) -> None:
         mode = self.mode
         self.size_edit.setVisible(mode == "size")
         self.quality_spin.setVisible(mode == "quality")
+        for w in (self.target_mode, self.size_edit, self.quality_spin):
+            w.setEnabled(not self._running)
         for button in self.checkpoint_buttons.values():
-            button.setEnabled(mode == "checkpoint")
+            button.setEnabled(mode == "checkpoint" and not self._running)
         valid = self.target() != ("size", None)
         self.size_edit.setStyleSheet("" if valid else "color: #c0392b")
 

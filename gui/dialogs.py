@@ -1,6 +1,7 @@
 """Every modal question the window asks, in one place (tests replace these functions).
 
-Errors are shown in plain words with the technical text in a "Details" section.
+Errors are shown in plain words; the technical details (paths of temporary files, errno, tracebacks)
+go to the log, never into a dialog.
 """
 
 from __future__ import annotations
@@ -81,6 +82,25 @@ def ask_resume(parent: QWidget, what: str, detail: str) -> bool:
 
 def ask_replace(parent: QWidget, what: str, detail: str = "") -> bool:
     return ask_confirm(parent, "Replace?", what, detail, "Replace")
+
+
+def ask_other_folder(parent: QWidget, title: str, what: str, detail: str) -> bool:
+    """A failure at the destination, with its fix: True when the user chooses another folder."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, what, parent=parent)
+    box.setInformativeText(detail)
+    choose = box.addButton("Choose another folder…", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(choose)
+    box.exec()
+    return box.clickedButton() is choose
+
+
+def edit_settings(parent: QWidget, values):
+    """The Settings dialog: the accepted ``SettingsValues``, or None if cancelled."""
+    from .settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(values, parent)
+    return dialog.values() if dialog.exec() == SettingsDialog.DialogCode.Accepted else None
 
 
 def show_error(parent: QWidget | None, title: str, message: str, details: str = "") -> None:

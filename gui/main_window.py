@@ -30,10 +30,12 @@ from .input_list import InputEntry, InputModel, scan_input
 from .operations import CompressRequest, Operations
 from .progress_panel import Band, ProgressPanel, ResultPanel
 from .settings import Settings
+from .settings_dialog import apply_threads, read_values, store_values
 from .worker import Job, JobRunner
 
 log = logging.getLogger(__name__)
 COMPRESS_TAB, ARCHIVE_TAB, FILES_TAB = 0, 1, 2
+BAND_SLACK = 24  # the layouts' margins and spacing between the window's edge and the preview
 
 
 class MainWindow(QMainWindow):
@@ -84,7 +86,8 @@ class MainWindow(QMainWindow):
 
         central = QWidget(self)
         v = QVBoxLayout(central)
-        v.setContentsMargins(8, 4, 8, 8)
+        v.setContentsMargins(8, 0, 8, 2)
+        v.setSpacing(4)
         v.addWidget(self.tabs, 1)
         self.progress_panel = ProgressPanel(act.cancel, central)
         self.result_panel = ResultPanel([act.show_files, act.show_in_folder, act.open_result], act.dismiss, central)
@@ -126,6 +129,7 @@ class MainWindow(QMainWindow):
         act.open_logs.triggered.connect(self.ops.open_logs)
         act.about.triggered.connect(self.ops.about)
         act.quit.triggered.connect(self.close)
+        act.settings.triggered.connect(self.open_settings)
         for name, a in act.checkpoints.items():
             a.triggered.connect(lambda checked=False, n=name: self.set_checkpoint(n))
         for name, a in act.precisions.items():
@@ -163,8 +167,34 @@ class MainWindow(QMainWindow):
         mode, size_text, quality = s.target
         self.compress_page.set_target(mode, size_text, quality)
         self.set_precision(s.precision)
+        self.compress_page.location_box.setChecked(s.strip_location)
+        apply_threads(s.threads)
         self.preview.view.set_mode(s.compare_mode)
         self._mode_changed(self.preview.view.mode)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit_band()
+
+    def _fit_band(self) -> None:
+        """The result band takes at most what leaves the preview half the window's height (its list scrolls)."""
+        others = (self.menuBar().sizeHint().height() + self.statusBar().sizeHint().height()
+                  + self.tabs.tabBar().sizeHint().height() + self.compress_page.bar.sizeHint().height() + BAND_SLACK)
+        cap = self.height() - self.height() // 2 - others
+        self.result_panel.setMaximumHeight(max(cap, self.result_panel.minimumSizeHint().height()))
+
+    def open_settings(self) -> None:
+        """The Settings dialog; accepted values are stored and applied at once (threads: to new networks)."""
+        values = dialogs.edit_settings(self, read_values(self.settings))
+        if values is None:
+            return
+        store_values(self.settings, values)
+        if not self.compressing:
+            self.set_checkpoint(values.checkpoint)
+            self.set_image_mode(values.image_mode)
+            self.set_precision(values.precision)
+        self.compress_page.location_box.setChecked(values.strip_location)
+        apply_threads(values.threads)
 
     def _dismiss_result(self) -> None:
         self.band.setVisible(False)
@@ -177,6 +207,9 @@ class MainWindow(QMainWindow):
 
     def set_checkpoint(self, name: str) -> None:
         if name not in CHECKPOINTS:
+            return
+        if self.compressing:  # the figures table offers a row: the running job keeps its checkpoint
+            self.preview.set_checkpoint(self.checkpoint)
             return
         self.actions.checkpoints[name].setChecked(True)
         self.preview.set_checkpoint(name)
@@ -193,6 +226,7 @@ class MainWindow(QMainWindow):
         if name not in self.actions.image_modes:
             return
         self.actions.image_modes[name].setChecked(True)
+        self.preview.set_image_mode(name)
         self.settings.image_mode = name
         self._replan()
         self._show_estimate(self.estimator.latest)
@@ -257,6 +291,16 @@ class MainWindow(QMainWindow):
         act.show_in_folder.setEnabled(result_visible and self.ops.result_folder is not None)
         act.open_result.setEnabled(result_visible and self.ops.result_archive is not None and not busy)
         act.dismiss.setEnabled(result_visible)
+        compressing = self.compressing
+        for a in (*act.checkpoints.values(), *act.image_modes.values(), *act.precisions.values()):
+            a.setEnabled(not compressing)
+        self.compress_page.set_running(compressing)
+
+    @property
+    def compressing(self) -> bool:
+        """A compression (or an addition) runs: its checkpoint, target, images mode and precision are fixed."""
+        job = self.ops.job
+        return self.job_runner.busy and job is not None and job.kind in ("compress", "add")
 
     # inputs ----------------------------------------------------------------------
     def add_folder_dialog(self) -> None:

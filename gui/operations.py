@@ -121,7 +121,8 @@ class Operations:
         self.drag_folders: list[Path] = []  # temporary folders of entries dragged out, removed on quit
 
     # plumbing --------------------------------------------------------------------
-    def _start(self, kind: str, title: str, fn: Callable, done: Callable[[Any], None], what: str) -> Job:
+    def _start(self, kind: str, title: str, fn: Callable, done: Callable[[Any], None], what: str,
+               failed_at_output: Callable[[JobError], None] | None = None) -> Job:
         host = self.host
         self.result_folder = self.result_archive = None
         host.operation_started(title)
@@ -133,9 +134,12 @@ class Operations:
 
         def failed(error: JobError) -> None:
             self.job = None
+            if error.output and failed_at_output is not None:
+                failed_at_output(error)  # says so in its own words and offers the fix
+                return
             host.show_result(f"{what} failed", [], [("", error.message)], ok=False)
             self._show_band()
-            dialogs.show_error(host.dialog_parent(), f"{what} failed", error.message, error.details)
+            dialogs.show_error(host.dialog_parent(), f"{what} failed", error.message)
 
         def cancelled() -> None:
             self.job = None
@@ -160,6 +164,10 @@ class Operations:
 
     # compress --------------------------------------------------------------------
     def compress(self) -> None:
+        self._compress(None)
+
+    def _compress(self, suggested: Path | None) -> None:
+        """Ask where to save (``suggested``, or beside the first input) and start the compression."""
         host, parent = self.host, self.host.dialog_parent()
         if self.jobs.busy:
             return
@@ -171,7 +179,7 @@ class Operations:
         if request is None:
             return
         inputs, target = request.inputs, request.target
-        out = dialogs.ask_save_archive(parent, self.suggested_archive(inputs))
+        out = dialogs.ask_save_archive(parent, suggested or self.suggested_archive(inputs))
         if out is None:
             return
         overwrite = False
@@ -201,16 +209,30 @@ class Operations:
                f"for MS-SSIM ≥ {target['min_quality']:.4f}" if target else f"at checkpoint {checkpoint}")
         self._start("compress", f"Compressing to {out.name} {how}",
                     lambda sink, token: engine.compress(inputs, out, options, sink, token),
-                    lambda report: self._compressed(report, out), "Compression")
+                    lambda report: self._compressed(report, out), "Compression",
+                    lambda error: self._not_written(out, error))
+
+    def _not_written(self, out: Path, error: JobError) -> None:
+        """The archive could not be written where the user asked: name it, say why, offer another folder."""
+        self.host.show_result(f"{out.name} was not written", [],
+                              [(out.name, f"could not be written in {out.parent}: {error.problem}")], ok=False)
+        self._show_band()
+        if dialogs.ask_other_folder(self.host.dialog_parent(), "The archive could not be written",
+                                    f"The archive “{out.name}” could not be written in {out.parent}: "
+                                    f"{error.problem}.",
+                                    "Nothing was written and your files are untouched. Choose another folder "
+                                    "for the archive."):
+            self._compress(Path.home() / out.name)
 
     def suggested_archive(self, inputs: list[Path]) -> Path:
-        """``NAME.ltz`` beside the first input; the bundled samples go to a writable folder instead."""
+        """``NAME.ltz`` in the Settings' folder for archives, or beside the first input; the bundled samples
+        go to a writable folder instead."""
         first = inputs[0]
         samples = paths.resource("samples")
         if all(p.parent == samples for p in inputs):
             return (self.settings.last_archive_dir or Path.home()) / "Latentzip samples.ltz"
         name = first.name if first.is_dir() else first.stem
-        return first.parent / f"{name}.ltz"
+        return (self.settings.archive_folder or first.parent) / f"{name}.ltz"
 
     def _compressed(self, report: engine.CompressReport, out: Path) -> None:
         self.host.show_files_result(report)
@@ -245,7 +267,7 @@ class Operations:
                 self._salvage(path, error)
                 return
             dialogs.show_error(host.dialog_parent(), "Cannot read the archive",
-                               f"{path.name} could not be opened: {error.message}", error.details)
+                               f"“{path.name}” could not be opened: {error.reason or error.message}")
 
         self.scans.submit(Job("list", lambda sink, token: engine.list_entries(path), on_done=listed,
                               on_error=failed))
@@ -391,22 +413,29 @@ class Operations:
                     lambda report: self._extracted(report, folder, records), "Extraction")
 
     def _extracted(self, report: engine.ExtractReport, folder: Path, records: list | None = None) -> None:
+        """Files and folders restored; when some could not be, how many and which, as a warning."""
         kinds = {r.path: r.kind for r in records or []}
         files, folders = engine.count_files_and_folders([kinds.get(p) == EntryKind.DIRECTORY for p in report.written])
         damaged, unwritten = report.damaged, report.unwritten
-        title = f"Extracted {count_text(files, folders)} to {folder}"
+        restored, bad = count_text(files, folders), len(report.failed)
+        if bad:
+            title = f"{bad} of {files + bad} files could not be restored — {restored} extracted to {folder}"
+        elif report.salvaged:
+            title = f"Recovered {restored} from a damaged archive to {folder}"
+        else:
+            title = f"Extracted {restored} to {folder}"
         if unwritten:  # the destination refused them: the archive is fine
-            title += f" — {len(unwritten)} could not be written there"
-        if damaged:
-            title += f" — {len(damaged)} damaged entr{'ies were' if len(damaged) > 1 else 'y was'} skipped"
+            title += f" ({len(unwritten)} could not be written there; the archive is fine)"
         self.host.mark_extracted(report.written, damaged, unwritten)
         issues = [(name, f"could not write here, the archive is fine: {reason}") for name, reason in unwritten]
-        issues += [(name, f"damaged, not extracted: {reason}") for name, reason in damaged]
+        issues += [(name, f"not restored, damaged: {reason}") for name, reason in damaged]
         issues += [(name, reason) for name, reason in report.skipped]
         if report.salvaged:
-            issues.insert(0, ("(index)", f"the archive's index was not used ({report.index_problem}); "
-                                         "entries were recovered by scanning"))
-        self.host.show_result(title, [("Time", human_duration(report.seconds))], issues, ok=not report.failed)
+            issues.insert(0, ("(archive index)", f"the archive's index was not used ({report.index_problem}): the "
+                                                 "entries were found by scanning, and anything stored after the "
+                                                 "damage is lost"))
+        self.host.show_result(title, [("Time", human_duration(report.seconds))], issues,
+                              ok=not bad and not report.salvaged)
         self.result_folder = folder
 
     def add_to_archive(self) -> None:

@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from ..codec.engine import CHECKPOINTS
+from ..codec.engine import CHECKPOINTS, estimated_lossless_size
 from .analysis import PreviewFigures, PreviewPixels
 from .compare_view import CompareView
 from .drop_zone import tool_button
@@ -31,6 +31,7 @@ class PreviewPanel(QWidget):
         self._pixels: PreviewPixels | None = None
         self._figures: PreviewFigures | None = None
         self._checkpoint = "B"
+        self._image_mode = "lossy"
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)
         self.title = QLabel("<b>Preview</b>", self)
@@ -70,10 +71,20 @@ class PreviewPanel(QWidget):
                 item = QTableWidgetItem("")
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, col, item)
-        height = self.table.horizontalHeader().sizeHint().height() + 3 * self.table.rowHeight(0) + 6
+        height = (self.table.horizontalHeader().sizeHint().height() + 3 * self.table.rowHeight(0)
+                  + 2 * self.table.frameWidth())
         self.table.setFixedHeight(height)
         self.table.itemSelectionChanged.connect(self._row_chosen)
         v.addWidget(self.table)
+        # "Keep originals exactly": what the mode stores, in the table's place (re-coding figures do not apply)
+        self.mode_note = QLabel("", self)
+        self.mode_note.setWordWrap(True)
+        self.mode_note.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.mode_note.setFrameShape(QLabel.Shape.StyledPanel)
+        self.mode_note.setMargin(8)
+        self.mode_note.setFixedHeight(height)
+        self.mode_note.setVisible(False)
+        v.addWidget(self.mode_note)
         self.clear()
 
     # state ---------------------------------------------------------------------
@@ -95,6 +106,7 @@ class PreviewPanel(QWidget):
             self._fill_figures(None, pending=True)
             self.region_note.setText("")
         self.view.set_message("Coding the image at A, B and C…")
+        self._update_labels()
 
     def show_result(self, image: ImageFile, figures: PreviewFigures, pixels: PreviewPixels) -> None:
         same = self._image is not None and self._image.path == image.path and self._pixels is not None
@@ -108,7 +120,7 @@ class PreviewPanel(QWidget):
         else:
             self.region_note.setText(f"{fw}×{fh}, whole image.")
         self.view.set_message("")
-        self.view.set_images(pixels.before, pixels.after.get(self._checkpoint), keep_view=same)
+        self.view.set_images(pixels.before, self._after(), keep_view=same)
         self._fill_figures(figures)
         self._update_labels()
 
@@ -127,8 +139,21 @@ class PreviewPanel(QWidget):
         if self.table.currentRow() != row:
             self.table.selectRow(row)
         if self._pixels is not None:
-            self.view.set_after(self._pixels.after.get(name))
+            self.view.set_after(self._after())
         self._update_labels()
+
+    def set_image_mode(self, mode: str) -> None:
+        """"lossless" (keep originals exactly): the "after" side is the original itself and the note says
+        what the mode stores, in place of the figures table (what re-coding would do)."""
+        self._image_mode = mode
+        self.table.setVisible(mode != "lossless")
+        if self._pixels is not None:
+            self.view.set_after(self._after())
+        self._update_labels()
+
+    @property
+    def image_mode(self) -> str:
+        return self._image_mode
 
     @property
     def figures(self) -> PreviewFigures | None:
@@ -138,7 +163,31 @@ class PreviewPanel(QWidget):
         return self.table.item(CHECKPOINTS.index(checkpoint), column).text()
 
     # internals -----------------------------------------------------------------
+    def _after(self):
+        if self._pixels is None:
+            return None
+        if self._image_mode == "lossless":
+            return self._pixels.before
+        return self._pixels.after.get(self._checkpoint)
+
+    def lossless_note(self) -> str:
+        """What "Keep originals exactly" stores for the shown image (the engine's estimate)."""
+        if self._image is None:
+            return ""
+        size = self._image.size
+        kept = estimated_lossless_size(self._image.name, size)
+        if kept < size:
+            return (f"Kept exactly: the JPEG is re-packed losslessly, ≈ {human_size(size)} → {human_size(kept)} "
+                    f"(about {100 * (size - kept) / size:.0f} % smaller), extracted bit for bit.")
+        return f"Kept exactly: stored byte for byte, {human_size(size)}, extracted bit for bit."
+
     def _update_labels(self) -> None:
+        if self._image_mode == "lossless":
+            self.view.set_labels("Original", "Kept exactly (identical)")
+            self.mode_note.setText(self.lossless_note())
+            self.mode_note.setVisible(True)
+            return
+        self.mode_note.setVisible(False)
         fig = self._figures.results.get(self._checkpoint) if self._figures else None
         after = f"{self._checkpoint} · {fig.bpp:.3f} bpp" if fig else f"{self._checkpoint}"
         self.view.set_labels("Original", after)

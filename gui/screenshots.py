@@ -2,10 +2,10 @@
 
 ``python -m latentzip.gui.screenshots [--out docs/screenshots]`` drives the real
 window (offscreen unless a display is asked for) through: empty, a folder
-loaded with its preview, its per-file plan, compressing, done, every file's result, and the
-archive opened (a tree of folders) and tested.
-It uses the bundled sample photos and a scratch folder; the user's settings are
-untouched (a scratch LATENTZIP_GUI_HOME).
+loaded with its preview, its per-file plan, compressing, done, every file's result, the
+archive opened (a tree of folders) and tested, and the Compress page under a dark system scheme.
+It uses the bundled sample photos (each once, so the ratio is a real one) in a
+scratch folder; the user's settings are untouched (a scratch LATENTZIP_GUI_HOME).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 WIDTH, HEIGHT = 1280, 800
 
@@ -49,9 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     folder = scratch / "Holiday photos"
     folder.mkdir()
-    for i in range(3):  # a dozen small photos: enough for the progress bar to be seen moving
-        for photo in paths.sample_photos():
-            shutil.copy(photo, folder / f"{photo.stem}_{i + 1}{photo.suffix}")
+    for photo in paths.sample_photos():  # each photo once: the ratio shown is one a user would get
+        shutil.copy(photo, folder / photo.name)
     (folder / "notes.txt").write_text("Trip notes: day 1, the market; day 2, the coast.\n" * 40)
     archive = scratch / "Holiday photos.ltz"
     dialogs.ask_save_archive = lambda parent, suggested: archive
@@ -79,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     shot("6-plan")
     win.tabs.setCurrentIndex(0)
     win.ops.compress()
-    _wait(app, lambda: win.progress_panel.last_event is not None and win.progress_panel.last_event.files_done >= 3
+    _wait(app, lambda: win.progress_panel.last_event is not None and win.progress_panel.last_event.files_done >= 2
           or not win.job_runner.busy, args.timeout, "compression progress")
     shot("3-compressing")
     _wait(app, lambda: not win.job_runner.busy, args.timeout, "the end of compression")
@@ -92,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     win.ops.test()
     _wait(app, lambda: not win.job_runner.busy, args.timeout, "the archive test")
     shot("5-archive")
+    from PySide6.QtCore import Qt
+
+    from .palette import apply_color_scheme
+
+    win.tabs.setCurrentIndex(0)  # the Compress page with its preview, as a dark system shows it
+    apply_color_scheme(app, Qt.ColorScheme.Dark)
+    shot("8-dark")
     win.close()
     win.shutdown()
     shutil.rmtree(scratch, ignore_errors=True)

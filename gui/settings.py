@@ -1,4 +1,5 @@
-"""Persistent settings: last folders, checkpoint, compare mode, window geometry.
+"""Persistent settings: last folders, checkpoint, images mode, precision, threads, where archives go,
+location removal, compare mode, window geometry.
 
 Stored as an INI file in the user config folder (platformdirs). Values are
 validated on read, so a hand-edited or stale file never breaks the window.
@@ -16,6 +17,7 @@ from . import paths
 
 COMPARE_MODES = ("split", "side")
 TARGET_MODES = ("checkpoint", "size", "quality")
+MAX_THREADS = 256
 
 
 class Settings:
@@ -110,6 +112,39 @@ class Settings:
     def precision(self, value: str) -> None:
         if value in PRECISIONS:
             self._set("compress/precision", value)
+
+    @property
+    def threads(self) -> int:
+        """Threads for the codec's networks; 0: every core."""
+        try:
+            value = int(self._qs.value("compress/threads", 0))
+        except (TypeError, ValueError):
+            return 0
+        return value if 0 <= value <= MAX_THREADS else 0
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        if 0 <= int(value) <= MAX_THREADS:
+            self._set("compress/threads", int(value))
+
+    @property
+    def archive_folder(self) -> Path | None:
+        """Where new archives are suggested; None: beside the first input."""
+        return self._folder("folders/archives_go")
+
+    @archive_folder.setter
+    def archive_folder(self, path: Path | None) -> None:
+        self._set("folders/archives_go", str(path) if path is not None else "")
+
+    @property
+    def strip_location(self) -> bool:
+        """Whether "Remove location" starts checked."""
+        value = self._qs.value("compress/strip_location", False)
+        return value is True or (isinstance(value, str) and value.lower() == "true")
+
+    @strip_location.setter
+    def strip_location(self, value: bool) -> None:
+        self._set("compress/strip_location", bool(value))
 
     @property
     def compare_mode(self) -> str:

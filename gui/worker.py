@@ -22,7 +22,10 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..codec.engine import CancelToken, ProgressEvent
-from ..codec.errors import CancelledError, LatentzipError
+from ..codec.errors import CancelledError, LatentzipError, OutputError, os_problem
+from . import qt_refcounts
+
+qt_refcounts.install()  # before any job runs (see qt_refcounts: the bool_dealloc crash on quit)
 
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
@@ -31,24 +34,44 @@ LOGGED_KINDS = ("compress", "add", "extract", "test")
 
 @dataclass(frozen=True)
 class JobError:
-    """A failure in plain words, with the technical details for a "Details" section."""
+    """A failure in plain words (no errno, no internal path, no exception text); the details go to the log.
+
+    ``problem`` and ``output`` are set for a write failure at the destination (the engine's ``OutputError``):
+    why in words, and the file the user asked for, so the window can offer another folder.
+    """
 
     message: str
     details: str
     expected: bool  # a LatentzipError or OSError (bad input...), not a bug
+    problem: str = ""
+    output: str = ""
+    reason: str = ""  # the message without the file it names (for a sentence that names it itself)
+
+
+def _shown_name(filename: object) -> str:
+    """The file an OSError names, as a person knows it: an internal temporary file is never shown."""
+    name = str(filename or "")
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return "" if base.endswith(".partial") else name
 
 
 def describe_error(exc: BaseException) -> JobError:
     details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if isinstance(exc, OutputError):
+        return JobError(f"“{exc.output}” could not be written: {exc.problem}.", details, True, exc.problem,
+                        exc.output)
     if isinstance(exc, LatentzipError):
-        return JobError(str(exc), details, True)
+        text = str(exc)
+        reason = text[len(exc.name) + 2:] if exc.name and text.startswith(f"{exc.name}: ") else text
+        return JobError(text, details, True, reason=reason)
     if isinstance(exc, OSError):
-        name = exc.filename or ""
-        text = exc.strerror or str(exc)
-        return JobError(f"{name}: {text}" if name else text, details, True)
+        name, problem = _shown_name(exc.filename), os_problem(exc)
+        return JobError(f"“{name}”: {problem}." if name else problem[0].upper() + problem[1:] + ".", details, True,
+                        problem)
     if isinstance(exc, MemoryError):
         return JobError("There is not enough memory for this operation.", details, True)
-    return JobError(f"Something went wrong inside Latentzip ({type(exc).__name__}: {exc}).", details, False)
+    return JobError("Something went wrong inside Latentzip. Your files are untouched; the log (Help ▸ Open log "
+                    "folder) has the details.", details, False)
 
 
 @dataclass(eq=False)
@@ -138,7 +161,7 @@ class Worker(QObject):
         except BaseException as exc:  # noqa: BLE001 - every failure is reported, none is silent
             error = describe_error(exc)
             if error.expected:
-                log.info("%s job failed: %s", job.kind, error.message)
+                log.info("%s job failed: %s\n%s", job.kind, error.message, error.details)
             else:
                 log.error("%s job crashed:\n%s", job.kind, error.details)
             self.failed.emit(job, error)

@@ -41,6 +41,7 @@ class DialogLog:
     """What the patched dialogs were asked, and the answers they give."""
 
     errors: list[tuple[str, str]] = field(default_factory=list)
+    error_details: list[str] = field(default_factory=list)  # a dialog's "Details" text (none should have one)
     replace_questions: list[str] = field(default_factory=list)
     save_path: Path | None = None
     folder: Path | None = None
@@ -49,6 +50,8 @@ class DialogLog:
     open_archive: Path | None = None
     replace: bool = False
     confirm: bool = True
+    other_folder: list[tuple[str, str, str]] = field(default_factory=list)  # what ask_other_folder was told
+    choose_other_folder: bool = False  # its answer
 
 
 class UnexpectedDialog(AssertionError):
@@ -77,8 +80,12 @@ def dialog_log(monkeypatch, gui_home) -> DialogLog:
         monkeypatch.setattr(QMessageBox, name, _refuse)
     for name in ("getExistingDirectory", "getOpenFileName", "getOpenFileNames", "getSaveFileName", "exec"):
         monkeypatch.setattr(QFileDialog, name, _refuse)
-    monkeypatch.setattr(dialogs, "show_error", lambda parent, title, message, details="":
-                        log.errors.append((title, message)))
+    def show_error(parent, title, message, details=""):
+        log.errors.append((title, message))
+        if details:
+            log.error_details.append(details)
+
+    monkeypatch.setattr(dialogs, "show_error", show_error)
     monkeypatch.setattr(dialogs, "show_info", lambda parent, title, message: None)
     monkeypatch.setattr(dialogs, "ask_save_archive", lambda parent, suggested: log.save_path)
     monkeypatch.setattr(dialogs, "ask_folder", lambda parent, title, start: log.folder)
@@ -92,6 +99,13 @@ def dialog_log(monkeypatch, gui_home) -> DialogLog:
 
     monkeypatch.setattr(dialogs, "ask_replace", ask_replace)
     monkeypatch.setattr(dialogs, "ask_confirm", lambda parent, title, what, detail, yes: log.confirm)
+
+    def ask_other_folder(parent, title, what, detail):
+        log.other_folder.append((title, what, detail))
+        return log.choose_other_folder
+
+    monkeypatch.setattr(dialogs, "ask_other_folder", ask_other_folder)
+    monkeypatch.setattr(dialogs, "edit_settings", lambda parent, values: None)
     return log
 
 

@@ -118,8 +118,10 @@ def test_engine_error_is_shown_in_plain_words(qtbot, window, tmp_path, dialog_lo
     dialog_log.save_path = tmp_path / "no-such-folder" / "x.ltz"
     window.actions.compress.trigger()
     wait_idle(qtbot, window)
-    assert dialog_log.errors and dialog_log.errors[0][0] == "Compression failed"
-    assert "failed" in window.result_panel.title.text()
+    # the folder does not exist: said in words, with the fix offered (another folder), no other dialog
+    assert not dialog_log.errors and len(dialog_log.other_folder) == 1
+    assert "“x.ltz”" in dialog_log.other_folder[0][1] and "does not exist" in dialog_log.other_folder[0][1]
+    assert "x.ltz was not written" in window.result_panel.title.text()
 
 
 def test_window_responds_while_compressing_and_close_joins_the_workers(qtbot, window, tmp_path, dialog_log):

@@ -71,12 +71,25 @@ ARENA_DEFAULT = "1"
 SPIN_DEFAULT = "0"
 
 
+THREADS_ENV = "LATENTZIP_THREADS"
+
+
+def thread_limit() -> int | None:
+    """The threads each network may use, from ``LATENTZIP_THREADS`` (a positive number); None: every core."""
+    try:
+        value = int(os.environ.get(THREADS_ENV, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
 def session_options(threads: int | None = None) -> object:
     """The ONNX Runtime options of every session the app runs (benchmarks reuse them)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+    # LATENTZIP_THREADS caps the threads (the window's Settings set it); the results are the same either way
+    opts.intra_op_num_threads = threads or thread_limit() or max(1, os.cpu_count() or 1)
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     # ORT's arena keeps activation buffers between runs: faster, but it holds on to the
