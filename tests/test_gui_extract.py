@@ -119,7 +119,7 @@ def test_test_archive_and_damaged_entries(qtbot, window, archive, tmp_path, dial
     assert (restored / "img0.png").is_file() and (restored / "sub" / "img2.png").is_file()
     assert not (restored / "notes.txt").exists()
     title = window.result_panel.title.text()  # how many could not be restored, in the warning colour
-    assert "1 of 4 files could not be restored" in title and "3 files and 2 folders extracted" in title
+    assert "1 of 4 files could not be restored" in title and "3 files, 2 folders extracted" in title
     assert "color:" in title
     assert [name for name, _ in window.result_panel.issue_rows()] == ["trip/notes.txt"]
 
