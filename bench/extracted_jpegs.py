@@ -16,9 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from common import REPO, folder_images, machine_line, warn_if_busy, write_report
 from PIL import Image
 
-from common import REPO, folder_images, machine_line, warn_if_busy, write_report
 from latentzip.codec import engine
 
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "photos"

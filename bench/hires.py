@@ -26,9 +26,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from common import DEFAULT_FOLDER, command_line, fmt, folder_images, load_rgb, report_head, start_run, write_report
+from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 from common import fmt, folder_images, load_rgb, machine_line, warn_if_busy, write_report
+
 from latentzip.codec import metrics
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.model_set import (

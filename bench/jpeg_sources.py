@@ -16,11 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PIL import Image
-
 from common import DEFAULT_FOLDER, command_line, folder_bytes, folder_images, report_head, start_run, write_report
 from kodak_table import latentzip_rows
 from peers import archiver_rows, table
+from PIL import Image
 
 
 def build_jpeg_folder(source: Path, out: Path, quality: int = 90) -> Path:

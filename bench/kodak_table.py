@@ -20,11 +20,21 @@ import time
 from pathlib import Path
 
 import numpy as np
+import paper
+from common import (
+    DEFAULT_FOLDER,
+    REPO,
+    RESULTS,
+    command_line,
+    folder_images,
+    load_rgb,
+    reference_msssim,
+    report_head,
+    start_run,
+    write_csv,
+)
 from PIL import Image
 
-import paper
-from common import (DEFAULT_FOLDER, REPO, RESULTS, command_line, folder_images, load_rgb, reference_msssim, report_head,
-                    start_run, write_csv)
 from latentzip.codec import engine, metrics
 
 

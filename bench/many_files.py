@@ -228,7 +228,7 @@ def summary_lines(r: dict) -> list[str]:
 
 def write_results(r: dict, lines: list[str], command: str, name: str) -> None:
     """bench/results/<name>.md (the summary) and .csv (the figures, one row)."""
-    from common import write_csv, RESULTS
+    from common import RESULTS, write_csv
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     md = "\n".join(["### Large libraries: many small photos", "", f"Command: `{command}`", "",

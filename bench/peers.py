@@ -32,10 +32,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from common import (
+    DEFAULT_FOLDER,
+    REPO,
+    RESULTS,
+    fmt,
+    folder_bytes,
+    folder_images,
+    load_rgb,
+    read_csv,
+    start_run,
+    write_csv,
+)
 from PIL import Image, features
 
-from common import (DEFAULT_FOLDER, REPO, RESULTS, fmt, folder_bytes, folder_images, load_rgb, read_csv, start_run,
-                    write_csv)
 from latentzip.codec import metrics
 
 TOLERANCE = 0.0005
@@ -176,7 +186,7 @@ class Evaluator:
         key = (codec.key, quality)
         if key not in self.cache:
             total, enc_s, dec_s, ssims, psnrs = 0, 0.0, 0.0, [], []
-            for im, src in zip(self.images, self.arrays):
+            for im, src in zip(self.images, self.arrays, strict=False):
                 t0 = time.perf_counter()
                 data = codec.encode(im, quality)
                 t1 = time.perf_counter()

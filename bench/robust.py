@@ -29,15 +29,15 @@ import argparse
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-from PIL import Image, ImageDraw
-
 import peers
 import robust_report as rr
 from common import REPO, RESULTS, folder_images, load_rgb, machine_line, warn_if_busy, write_report
+from PIL import Image, ImageDraw
+
 from latentzip.codec import engine, metrics
 from latentzip.codec.container import EntryKind
 

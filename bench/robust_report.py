@@ -14,7 +14,7 @@ and the nominal-level figures (floors off): nominal_bpp, nominal_ms_ssim, nomina
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import paper
 from common import fmt

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from common import DEFAULT_FOLDER, fmt, folder_bytes, start_run, write_report
+
 from latentzip.codec import compressor, engine, targets
 from latentzip.codec.scan import scan_inputs
 

@@ -12,13 +12,11 @@ import hashlib
 import lzma
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
-import numpy as np
-
-from . import floor_raise, jpeg_repack, metrics, partial_file, resume, targets
+from . import floor_raise, jpeg_repack, partial_file, resume, targets
 from .container import ArchiveWriteError, ArchiveWriter, EntryKind, check_archive_name, check_link_target
 from .entropy.latent_streams import ENTROPY_NAMES
 from .errors import CancelledError, ExistingFileError, InputError, LatentzipError, UnsafePathError
@@ -32,7 +30,6 @@ from .lzma_entries import lzma_filters
 from .outcomes import IssueCode
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from .reports import FALLBACK_FLOOR, FALLBACK_LARGER, CompressOptions, CompressReport, FileOutcome
-from .runtime import image_codec
 from .runtime.model_set import ModelRegistry, ModelSet, default_registry
 from .runtime.rate_ladder import LEVEL_STEPS
 from .scan import DIRECTORY, FILE, SYMLINK, Member, scan_inputs

@@ -10,8 +10,8 @@ shows that one's details.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from . import jpeg_repack
 from .container import ArchiveReader, EntryKind, EntryRecord

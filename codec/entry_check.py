@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import lzma
-from typing import Iterable, Iterator, Protocol
+from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 import numpy as np
 

@@ -13,8 +13,8 @@ import errno
 import fnmatch
 import os
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .container import (
     ArchiveReader,
@@ -25,10 +25,23 @@ from .container import (
     safe_target,
     scan_entries,
 )
-from .entry_check import (check_entry_header, decode_image_entry, duplicate_source, file_chunks,
-                          restored_chunks, verify_entry)
-from .errors import (ArchiveFormatError, CancelledError, ExistingFileError, InputError, LatentzipError,
-                     UnsafePathError, UnsupportedVersionError)
+from .entry_check import (
+    check_entry_header,
+    decode_image_entry,
+    duplicate_source,
+    file_chunks,
+    restored_chunks,
+    verify_entry,
+)
+from .errors import (
+    ArchiveFormatError,
+    CancelledError,
+    ExistingFileError,
+    InputError,
+    LatentzipError,
+    UnsafePathError,
+    UnsupportedVersionError,
+)
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from .reports import ExtractOptions, ExtractReport, TestReport
 from .runtime.model_set import ModelRegistry, default_registry
@@ -96,7 +109,7 @@ class SalvageReader:
     def find(self, path: str) -> EntryRecord | None:
         return self._by_path.get(path)
 
-    def __enter__(self) -> "SalvageReader":
+    def __enter__(self) -> SalvageReader:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -23,8 +23,9 @@ image at a step (the decoder that extraction uses by default, see compressor.py)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 MAX_RAISE_TRIES = 4  # codings after the one at the checkpoint's own level
 PRIOR_SLOPE = -0.28 / 256  # d log(1 - MS-SSIM) per step: A -> C on Kodak (0.975 at level 0.48, 0.991 at 4.08)

@@ -5,8 +5,8 @@ The compressor's floor check and the floor-by-rate search (floor_raise.py) run o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -153,7 +153,7 @@ def jxl_size(payload: bytes, name: str = "") -> tuple[int, int]:
     return width, height
 
 
-def _u32_size(bits: "_Bits") -> int:
+def _u32_size(bits: _Bits) -> int:
     return bits.read((9, 13, 18, 30)[bits.read(2)]) + 1
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from .outcomes import IssueCode, OutcomeKind
 from .runtime.model_set import PRECISIONS
@@ -165,7 +165,7 @@ class CompressReport:
         return sum(1 for o in self.outcomes if o.kind is OutcomeKind.DUPLICATE)
 
     @property
-    def floors(self) -> dict[str, "FloorTally"]:
+    def floors(self) -> dict[str, FloorTally]:
         """Per checkpoint: images coded, raised to meet the floor, and stored instead (and why)."""
         return floor_tallies((o.checkpoint if o.kind == "lossy" else o.fallback_checkpoint, o.raised, o.fallback)
                              for o in self.outcomes)

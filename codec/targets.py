@@ -73,9 +73,9 @@ import math
 import random
 import re
 import zlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -331,10 +331,10 @@ def count_choices(choices: Iterable[str]) -> dict[str, int]:
 
 def _summary(mode: str, target: float, items: list[ItemEstimate], picked: list[int], fixed_bytes: int,
              feasible: bool) -> Plan:
-    chosen = [item.options[i] for item, i in zip(items, picked)]
+    chosen = [item.options[i] for item, i in zip(items, picked, strict=False)]
     size = fixed_bytes + sum(o.size for o in chosen)
     low = min((o.ms_ssim for o in chosen), default=1.0)
-    return Plan(mode, target, {item.name: o.choice for item, o in zip(items, chosen)}, size, low, feasible)
+    return Plan(mode, target, {item.name: o.choice for item, o in zip(items, chosen, strict=False)}, size, low, feasible)
 
 
 def _best_move(item: ItemEstimate, current: int, budget: float) -> tuple[float, int] | None:

@@ -9,14 +9,26 @@ import struct
 import zlib
 
 import pytest
-
 from hostile import rewrite_index
-from latentzip.codec.container import (ArchiveReader, ArchiveWriter, EntryKind, EntryRecord,
-                                       iter_salvaged_payload, scan_entries)
+
+from latentzip.codec.container import (
+    ArchiveReader,
+    ArchiveWriter,
+    EntryKind,
+    EntryRecord,
+    iter_salvaged_payload,
+    scan_entries,
+)
 from latentzip.codec.container.crc import crc32_combine
 from latentzip.codec.container.format import TRAILER, TRAILER_LEN
-from latentzip.codec.errors import (ArchiveFormatError, ChecksumError, LatentzipError, TruncatedArchiveError,
-                                    UnsafePathError, UnsupportedVersionError)
+from latentzip.codec.errors import (
+    ArchiveFormatError,
+    ChecksumError,
+    LatentzipError,
+    TruncatedArchiveError,
+    UnsafePathError,
+    UnsupportedVersionError,
+)
 
 
 def head(path: str, kind: EntryKind = EntryKind.STORED, size: int = 0, **extra: object) -> dict[str, object]:

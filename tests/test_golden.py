@@ -42,7 +42,7 @@ def test_golden_archive_decodes_identically(entropy, tmp_path):
         entries = list(reader.entries)
         assert [(e.path, int(e.kind), e.size) for e in entries] == [
             (x["path"], x["kind"], x["size"]) for x in EXPECTED[entropy]]
-        for entry, expected in zip(entries, EXPECTED[entropy]):
+        for entry, expected in zip(entries, EXPECTED[entropy], strict=False):
             if entry.kind == EntryKind.IMAGE:
                 image = ImagePayload.from_bytes(reader.read_payload(entry))
                 z_q, symbols, *_ = decode_symbols(registry.get(entry.extra["model"]), image.bitstream)
@@ -178,7 +178,7 @@ def check_raised_golden(expected_path: Path, registry: engine.ModelRegistry, tmp
         entries = list(reader.entries)
         assert [(e.path, int(e.kind), e.size) for e in entries] == [
             (x["path"], x["kind"], x["size"]) for x in info["entries"]]
-        images = [(e, x) for e, x in zip(entries, info["entries"]) if e.kind == EntryKind.IMAGE]
+        images = [(e, x) for e, x in zip(entries, info["entries"], strict=False) if e.kind == EntryKind.IMAGE]
         assert images
         for entry, expected in images:
             bitstream = ImagePayload.from_bytes(reader.read_payload(entry)).bitstream

@@ -22,8 +22,15 @@ from PIL import Image
 
 from latentzip.codec import cli, compressor, engine, extractor, partial_file, resume
 from latentzip.codec.container import ArchiveWriter, EntryKind
-from latentzip.codec.errors import (ArchiveFormatError, ArchiveLimitError, ExistingFileError, InputError,
-                                    LatentzipError, UnsafePathError, UnsupportedVersionError)
+from latentzip.codec.errors import (
+    ArchiveFormatError,
+    ArchiveLimitError,
+    ExistingFileError,
+    InputError,
+    LatentzipError,
+    UnsafePathError,
+    UnsupportedVersionError,
+)
 from latentzip.codec.image_entry import MAX_PIXELS_PER_BYTE, ImagePayload, encode_alpha
 from latentzip.codec.images import ImageMetadata
 from latentzip.codec.runtime import image_codec

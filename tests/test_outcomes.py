@@ -77,7 +77,7 @@ def test_repack_reason_is_a_code(monkeypatch) -> None:
 
 def test_gui_issue_list_follows_codes_not_notes() -> None:
     pytest.importorskip("PySide6")
-    from latentzip.gui.progress_panel import compress_issues, compress_figures
+    from latentzip.gui.progress_panel import compress_figures, compress_issues
 
     report = CompressReport(archive=Path("x.ltz"), archive_size=100, outcomes=[
         FileOutcome("plain.bin", "stored", 10, 10, note="stored as it is", reason=IssueCode.NOT_AN_IMAGE),

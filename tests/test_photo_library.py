@@ -9,16 +9,21 @@ import shutil
 import struct
 from pathlib import Path
 
+import hostile
 import numpy as np
 import pytest
 from PIL import Image
 
-import hostile
-from latentzip.codec import cli, engine, jpeg_repack
 from latentzip.codec import adder as adder_module
+from latentzip.codec import cli, engine, jpeg_repack
 from latentzip.codec.container import ArchiveReader, ArchiveWriter, EntryKind
-from latentzip.codec.errors import (ArchiveFormatError, ArchiveLimitError, CancelledError, ContentHashError,
-                                    LatentzipError)
+from latentzip.codec.errors import (
+    ArchiveFormatError,
+    ArchiveLimitError,
+    CancelledError,
+    ContentHashError,
+    LatentzipError,
+)
 
 SHA_A = hashlib.sha256(b"a").hexdigest()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ladder_set import OLD_SET_HASH, make_ladder_set, old_set
 from PIL import Image
 
 from latentzip.codec import cli, engine, floor_raise, jpeg_repack, metrics
@@ -25,7 +26,6 @@ from latentzip.codec.reports import FALLBACK_FLOOR, FALLBACK_LARGER, floor_lines
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.model_set import ModelRegistry, ModelSet, default_registry
 from latentzip.codec.runtime.rate_ladder import LEVEL_STEPS, RateLadder, interpolate_fixed, level_step, rows_to_fixed
-from ladder_set import OLD_SET_HASH, make_ladder_set, old_set
 
 ASSETS = Path(__file__).parent / "assets"
 GOLDEN = Path(__file__).parent / "golden"
@@ -328,6 +328,7 @@ def test_export_writes_the_ladder_and_the_set_codes_at_any_level(tmp_path, crop)
     pytest.importorskip("torch")
     pytest.importorskip("onnx")
     from ladder_set import CHECKPOINT
+
     from training.export import export
     from training.model import LatentzipNet
 

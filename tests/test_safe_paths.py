@@ -7,14 +7,20 @@ import os
 import tracemalloc
 from pathlib import PurePosixPath, PureWindowsPath
 
+import hostile
 import pytest
 
-import hostile
-from latentzip.codec.container import (ArchiveReader, Limits, check_archive_name, check_link_target,
-                                       check_symlink_target, normalize_archive_name, safe_target,
-                                       scan_entries)
-from latentzip.codec.errors import (ArchiveFormatError, ArchiveLimitError, TruncatedArchiveError,
-                                    UnsafePathError)
+from latentzip.codec.container import (
+    ArchiveReader,
+    Limits,
+    check_archive_name,
+    check_link_target,
+    check_symlink_target,
+    normalize_archive_name,
+    safe_target,
+    scan_entries,
+)
+from latentzip.codec.errors import ArchiveFormatError, ArchiveLimitError, TruncatedArchiveError, UnsafePathError
 
 pytestmark = pytest.mark.security
 

@@ -34,7 +34,7 @@ def test_tiny_hyper_decode_equals_plain_products(model, shape, monkeypatch):
     blocked = hyper_int.hyper_decode(z_q, model.hyper_decoder)
     monkeypatch.setattr(hyper_int, "SMALL_PRODUCT", 0)  # every product in one call
     plain = hyper_int.hyper_decode(z_q, model.hyper_decoder)
-    for a, b in zip(blocked, plain):
+    for a, b in zip(blocked, plain, strict=False):
         np.testing.assert_array_equal(a, b)
 
 

@@ -36,7 +36,7 @@ def test_parse_size_refuses(text):
 # --- planner ---------------------------------------------------------------------------------------------------------
 
 def _item(name: str, a=(100, 0.96), b=(150, 0.975), c=(200, 0.985), exact=1000) -> ItemEstimate:
-    opts = [Option(cp, size, q) for cp, (size, q) in zip("ABC", (a, b, c)) if size is not None]
+    opts = [Option(cp, size, q) for cp, (size, q) in zip("ABC", (a, b, c), strict=False) if size is not None]
     return ItemEstimate(name, targets.prune([*opts, Option(EXACT, exact, 1.0)]))
 
 

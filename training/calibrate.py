@@ -55,7 +55,7 @@ def measure(model_set, images: list[np.ndarray], cp: Checkpoint) -> dict:
 
 def choose(curve: list[dict], target: float) -> float:
     """Lowest level reaching ``target`` (interpolated); the top level if none does."""
-    for lo, hi in zip(curve, curve[1:]):
+    for lo, hi in zip(curve, curve[1:], strict=False):
         if lo["ms_ssim"] < target <= hi["ms_ssim"]:
             t = (target - lo["ms_ssim"]) / (hi["ms_ssim"] - lo["ms_ssim"])
             return round(lo["level"] + t * (hi["level"] - lo["level"]), 3)

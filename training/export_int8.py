@@ -217,8 +217,8 @@ def export_float(student: QuantTransforms, M: int, out: Path | None) -> int:
 
 def export(args: argparse.Namespace) -> int:
     import onnxruntime as ort
-    from latentzip.codec.runtime.model_set import INT8_FILES, ModelSet, read_model
 
+    from latentzip.codec.runtime.model_set import INT8_FILES, ModelSet, read_model
     from training.quantize import (
         HYPER_OPS,
         calibration_crops,

@@ -64,7 +64,7 @@ def _stats(model: onnx.ModelProto, tensors: list[str], feeds: list[dict]) -> dic
     sums = {t: [0.0, 0.0, 0] for t in tensors}
     for feed in feeds:
         outs = sess.run(tensors, feed)
-        for t, a in zip(tensors, outs):
+        for t, a in zip(tensors, outs, strict=False):
             a = a[0].reshape(a.shape[1], -1).astype(np.float64)
             sums[t][0] += a.sum(axis=1)
             sums[t][1] += (a * a).sum(axis=1)

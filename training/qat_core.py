@@ -190,7 +190,7 @@ def validate(student: QuantTransforms, teacher: LatentzipNet, crops: list[torch.
     for name, value in sorted(levels.items()):
         level = torch.tensor([value])
         bpps, own, cross = [], [], []
-        for x, y, y_t in zip(crops, own_y, teacher_y):
+        for x, y, y_t in zip(crops, own_y, teacher_y, strict=False):
             e = entropy_pass(teacher, y, level, noisy=False)
             x_hat = (teacher.g_s(e["y_hat"]) if which == "teacher" else student.decode(e["y_hat"])).clamp(0, 1)
             bpps.append(float(e["bits"][0]) / (x.shape[2] * x.shape[3]))

@@ -11,10 +11,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from ..errors import (ArchiveFormatError, ArchiveLimitError, ChecksumError, TruncatedArchiveError,
-                      UnsupportedVersionError)
-from .format import (CRC, ENTRY_MAGIC, ENTRY_PREFIX, FILE_HEADER, FILE_HEADER_LEN, FORMAT_VERSION,
-                     KNOWN_FLAGS, MAGIC, PAYLOAD_LEN, Limits)
+from ..errors import (
+    ArchiveFormatError,
+    ArchiveLimitError,
+    ChecksumError,
+    TruncatedArchiveError,
+    UnsupportedVersionError,
+)
+from .format import (
+    CRC,
+    ENTRY_MAGIC,
+    ENTRY_PREFIX,
+    FILE_HEADER,
+    FILE_HEADER_LEN,
+    FORMAT_VERSION,
+    KNOWN_FLAGS,
+    MAGIC,
+    PAYLOAD_LEN,
+    Limits,
+)
 from .records import EntryRecord, decode_json, validate_header
 
 DEFAULT_CHUNK = 1 << 20

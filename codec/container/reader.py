@@ -13,12 +13,20 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import BinaryIO
 
-from ..errors import (ArchiveFormatError, ArchiveLimitError, ChecksumError, LatentzipError,
-                      TruncatedArchiveError)
+from ..errors import ArchiveFormatError, ArchiveLimitError, ChecksumError, LatentzipError, TruncatedArchiveError
 from .entries import DEFAULT_CHUNK, check_head, file_size, iter_checked, read_exact, read_file_header
-from .format import (DEFAULT_LIMITS, END_MAGIC, ENTRY_OVERHEAD, FILE_HEADER_LEN, INDEX_MAGIC, INDEX_PREFIX,
-                     EntryKind,
-                     TRAILER, TRAILER_LEN, Limits)
+from .format import (
+    DEFAULT_LIMITS,
+    END_MAGIC,
+    ENTRY_OVERHEAD,
+    FILE_HEADER_LEN,
+    INDEX_MAGIC,
+    INDEX_PREFIX,
+    TRAILER,
+    TRAILER_LEN,
+    EntryKind,
+    Limits,
+)
 from .namespace import EntryNamespace
 from .records import EntryRecord, check_duplicate, decode_index
 from .salvage import iter_salvaged_payload, scan_entries

@@ -11,12 +11,15 @@ import os
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from ..errors import (ArchiveFormatError, ArchiveLimitError, LatentzipError, TruncatedArchiveError,
-                      UnsupportedVersionError)
-from .entries import DEFAULT_CHUNK, EntryHead, check_head, file_size, iter_checked, read_head, \
-    read_file_header
-from .format import (DEFAULT_LIMITS, ENTRY_MAGIC, FILE_HEADER_LEN, FORMAT_VERSION, INDEX_MAGIC, EntryKind,
-                     Limits)
+from ..errors import (
+    ArchiveFormatError,
+    ArchiveLimitError,
+    LatentzipError,
+    TruncatedArchiveError,
+    UnsupportedVersionError,
+)
+from .entries import DEFAULT_CHUNK, EntryHead, check_head, file_size, iter_checked, read_file_header, read_head
+from .format import DEFAULT_LIMITS, ENTRY_MAGIC, FILE_HEADER_LEN, FORMAT_VERSION, INDEX_MAGIC, EntryKind, Limits
 from .namespace import EntryNamespace
 from .records import EntryRecord, check_duplicate, make_record
 

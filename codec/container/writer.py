@@ -14,8 +14,22 @@ from typing import Any, BinaryIO
 
 from ..errors import ArchiveFormatError, ArchiveLimitError
 from .crc import crc32_combine
-from .format import (CRC, DEFAULT_LIMITS, END_MAGIC, ENTRY_MAGIC, ENTRY_PREFIX, FILE_HEADER, FORMAT_VERSION,
-                     INDEX_MAGIC, INDEX_PREFIX, MAGIC, PAYLOAD_LEN, TRAILER, EntryKind, Limits)
+from .format import (
+    CRC,
+    DEFAULT_LIMITS,
+    END_MAGIC,
+    ENTRY_MAGIC,
+    ENTRY_PREFIX,
+    FILE_HEADER,
+    FORMAT_VERSION,
+    INDEX_MAGIC,
+    INDEX_PREFIX,
+    MAGIC,
+    PAYLOAD_LEN,
+    TRAILER,
+    EntryKind,
+    Limits,
+)
 from .namespace import EntryNamespace
 from .records import EntryRecord, check_duplicate, encode_index, encode_json, make_record, validate_header
 from .safe_paths import normalize_archive_name

@@ -97,7 +97,7 @@ def _groups(table_ids: np.ndarray) -> list[tuple[int, np.ndarray]]:
     order = np.argsort(flat, kind="stable")
     ids, starts = np.unique(flat[order], return_index=True)
     bounds = list(starts[1:]) + [flat.size]
-    return [(int(t), order[s:e]) for t, s, e in zip(ids, starts, bounds)]
+    return [(int(t), order[s:e]) for t, s, e in zip(ids, starts, bounds, strict=False)]
 
 
 class RangeWriter:

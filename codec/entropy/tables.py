@@ -112,7 +112,7 @@ class EntropyTables:
     y: TableSet
 
     @classmethod
-    def load(cls, path: Path) -> "EntropyTables":
+    def load(cls, path: Path) -> EntropyTables:
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}

@@ -19,8 +19,8 @@ decodes the symbols, and runs g_s on (symbols + mean*gain) * inv_gain.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

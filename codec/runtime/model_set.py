@@ -163,7 +163,7 @@ class ModelSet:
         return dict(self.manifest.architecture)
 
     @classmethod
-    def load(cls, folder: Path) -> "ModelSet":
+    def load(cls, folder: Path) -> ModelSet:
         """Read and validate: the manifest, every file's hash, the content hash, the tables."""
         name = folder.name
         manifest = Manifest.load(folder)
@@ -201,7 +201,7 @@ class ModelSet:
             raise ModelIntegrityError("model set has no checkpoints", name)
         return cls(folder, manifest, tables, hyper, checkpoints, ladder)
 
-    def at(self, precision: str) -> "ModelSet":
+    def at(self, precision: str) -> ModelSet:
         """This set at ``precision`` ("auto", "fp32" or "int8"); ValueError for another word."""
         if check_precision(precision) == self.precision:
             return self
@@ -323,7 +323,7 @@ class ModelRegistry:
             raise MissingModelError("no model set is installed (resources/models is empty)")
         return next(iter(self._folders))
 
-    def at(self, precision: str | None) -> "ModelRegistry":
+    def at(self, precision: str | None) -> ModelRegistry:
         """This registry at ``precision`` (its sets are shared, loaded once for both); None: this one."""
         if precision is None or check_precision(precision) == self.precision:
             return self

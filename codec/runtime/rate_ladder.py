@@ -104,7 +104,7 @@ class RateLadder:
         return LevelGains(step, float_gain(log_g), float_gain(log_ig), act_fixed(log_g))
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], channels: int, set_name: str) -> "RateLadder | None":
+    def from_arrays(cls, arrays: dict[str, np.ndarray], channels: int, set_name: str) -> RateLadder | None:
         """The ladder stored in a set's gains.npz, validated; None when the set has none (an older set)."""
         if not any(k in arrays for k in LADDER_KEYS):
             return None
