@@ -40,9 +40,14 @@ LZMA_MIN_GAIN = 0.95  # use LZMA only when the trial shrinks the sample below 95
 REPACK_MAX_BYTES = 512 << 20  # a JPEG is re-packed in memory; bigger ones are stored plain
 
 
-def compress(inputs: list[Path], output: Path, options: CompressOptions = CompressOptions(),
-             sink: ProgressSink | None = None, cancel: CancelToken | None = None,
-             registry: ModelRegistry | None = None) -> CompressReport:
+def compress(
+    inputs: list[Path],
+    output: Path,
+    options: CompressOptions = CompressOptions(),
+    sink: ProgressSink | None = None,
+    cancel: CancelToken | None = None,
+    registry: ModelRegistry | None = None,
+) -> CompressReport:
     """Archive ``inputs`` into ``output``. Raises on failure; per-file problems go in the report."""
     sink = sink or NullSink()
     cancel = cancel or CancelToken()
@@ -101,15 +106,15 @@ def compress(inputs: list[Path], output: Path, options: CompressOptions = Compre
     return report
 
 
-def _resume_or_note(output: Path, resume_asked: bool, sink: ProgressSink,
-                    report: CompressReport) -> resume.GoodPrefix | None:
+def _resume_or_note(
+    output: Path, resume_asked: bool, sink: ProgressSink, report: CompressReport
+) -> resume.GoodPrefix | None:
     """With ``resume_asked``, the kept entries of the newest stale partial file; without, None,
     after naming any stale partial file (which is never deleted unasked)."""
     stale = partial_file.stale_partials(output)
     if resume_asked:
         if not stale:
-            raise InputError("nothing to resume: no partial archive of an interrupted run is beside it",
-                             str(output))
+            raise InputError("nothing to resume: no partial archive of an interrupted run is beside it", str(output))
         return resume.good_prefix(stale[0])
     for path in stale:
         note = partial_file.stale_note(output, path)
@@ -118,8 +123,13 @@ def _resume_or_note(output: Path, resume_asked: bool, sink: ProgressSink,
     return None
 
 
-def _take_over(prefix: resume.GoodPrefix, members: list[Member], seen: dict[str, str], report: CompressReport,
-               tracker: ProgressTracker) -> None:
+def _take_over(
+    prefix: resume.GoodPrefix,
+    members: list[Member],
+    seen: dict[str, str],
+    report: CompressReport,
+    tracker: ProgressTracker,
+) -> None:
     """Account for the members the resumed prefix has dealt with (held, or not archivable then)."""
     by_path = {r.path: r for r in prefix.records}
     for record in prefix.records:
@@ -130,8 +140,10 @@ def _take_over(prefix: resume.GoodPrefix, members: list[Member], seen: dict[str,
         if record is not None:
             report.outcomes.append(resume.outcome_of(record))
         else:
-            reason = _unarchivable(member) or "not archived by the interrupted run (compress again without " \
-                                              "--resume to retry it)"
+            reason = (
+                _unarchivable(member)
+                or "not archived by the interrupted run (compress again without --resume to retry it)"
+            )
             report.failed.append((member.name, reason))
         tracker.advance(files=1, nbytes=member.size)
 
@@ -146,13 +158,17 @@ def _hashed(member: Member, cancel: CancelToken) -> Member:
         return member  # reported when it is archived
 
 
-def _plan(members: list[Member], options: CompressOptions, model: ModelSet | None, sink: ProgressSink,
-          cancel: CancelToken) -> targets.Plan:
+def _plan(
+    members: list[Member], options: CompressOptions, model: ModelSet | None, sink: ProgressSink, cancel: CancelToken
+) -> targets.Plan:
     """The estimate pass of a size or quality target: which checkpoint (or exact storage) each image gets."""
     members = [m for m in members if not _unarchivable(m)]
     tracker = ProgressTracker(sink, "estimate", len(members), sum(m.size for m in members))
-    mode, target = ((targets.SIZE, options.target_size) if options.target_size is not None
-                    else (targets.QUALITY, options.min_quality))
+    mode, target = (
+        (targets.SIZE, options.target_size)
+        if options.target_size is not None
+        else (targets.QUALITY, options.min_quality)
+    )
 
     pending: list[Member] = []
 
@@ -163,9 +179,17 @@ def _plan(members: list[Member], options: CompressOptions, model: ModelSet | Non
         if member is not None:
             tracker.start_file(member.name)
 
-    items, fixed = targets.estimate_members(members, model, decode=classify_and_decode, lzma_pays=_lzma_pays,
-                                            base_header=_base_header, entropy=options.entropy,
-                                            quality_floor=options.quality_floor, check=cancel.check, on_file=on_file)
+    items, fixed = targets.estimate_members(
+        members,
+        model,
+        decode=classify_and_decode,
+        lzma_pays=_lzma_pays,
+        base_header=_base_header,
+        entropy=options.entropy,
+        quality_floor=options.quality_floor,
+        check=cancel.check,
+        on_file=on_file,
+    )
     on_file(None)
     return targets.make_plan(items, fixed, mode, target)
 
@@ -200,8 +224,13 @@ def _unarchivable(member: Member) -> str:
 
 
 def _base_header(member: Member, kind: EntryKind) -> dict:
-    header = {"path": member.name, "kind": int(kind), "size": member.size,
-              "mtime_ns": member.mtime_ns, "mode": member.mode}
+    header = {
+        "path": member.name,
+        "kind": int(kind),
+        "size": member.size,
+        "mtime_ns": member.mtime_ns,
+        "mode": member.mode,
+    }
     if member.link is not None:
         header["link"] = member.link
     if member.sha256 is not None:
@@ -217,9 +246,17 @@ def file_sha256(path: Path, cancel: CancelToken) -> str:
     return digest.hexdigest()
 
 
-def _add_member(writer: ArchiveWriter, member: Member, options: CompressOptions, model: ModelSet | None,
-                cancel: CancelToken, sink: ProgressSink, report: CompressReport,
-                seen: dict[str, str] | None = None, plan: targets.Plan | None = None) -> FileOutcome | None:
+def _add_member(
+    writer: ArchiveWriter,
+    member: Member,
+    options: CompressOptions,
+    model: ModelSet | None,
+    cancel: CancelToken,
+    sink: ProgressSink,
+    report: CompressReport,
+    seen: dict[str, str] | None = None,
+    plan: targets.Plan | None = None,
+) -> FileOutcome | None:
     """Write one member. ``seen`` maps the content hashes already in the archive to their entry
     path: a file with one of them becomes a DUPLICATE entry (deduplication). ``plan``: a target's
     per-image checkpoint choices."""
@@ -262,9 +299,17 @@ def _unreadable(member: Member, exc: OSError, sink: ProgressSink, report: Compre
     return None
 
 
-def _add_file(writer: ArchiveWriter, member: Member, options: CompressOptions, model: ModelSet | None,
-              cancel: CancelToken, sink: ProgressSink, report: CompressReport,
-              plan: targets.Plan | None = None, source: bytes | None = None) -> FileOutcome | None:
+def _add_file(
+    writer: ArchiveWriter,
+    member: Member,
+    options: CompressOptions,
+    model: ModelSet | None,
+    cancel: CancelToken,
+    sink: ProgressSink,
+    report: CompressReport,
+    plan: targets.Plan | None = None,
+    source: bytes | None = None,
+) -> FileOutcome | None:
     """Store one file's content (``source``, or the file on disk when None) the best way the options allow."""
     note, reason = "", None
     if options.images == "lossless" and _is_jpeg(member):
@@ -324,12 +369,19 @@ def _is_jpeg(member: Member) -> bool:
         return False
 
 
-def _add_jpeg_repack(writer: ArchiveWriter, member: Member, cancel: CancelToken,
-                     source: bytes | None = None) -> FileOutcome:
+def _add_jpeg_repack(
+    writer: ArchiveWriter, member: Member, cancel: CancelToken, source: bytes | None = None
+) -> FileOutcome:
     """Re-pack a JPEG with JPEG XL, verified; a "stored" outcome says why it must be stored plain."""
     if member.size > REPACK_MAX_BYTES:
-        return FileOutcome(member.name, "stored", member.size, 0, note="too large to re-pack; stored byte-exact",
-                           reason=IssueCode.TOO_LARGE)
+        return FileOutcome(
+            member.name,
+            "stored",
+            member.size,
+            0,
+            note="too large to re-pack; stored byte-exact",
+            reason=IssueCode.TOO_LARGE,
+        )
     data = member.path.read_bytes() if source is None else source
     if hashlib.sha256(data).hexdigest() != member.sha256:
         raise LatentzipError("the file changed while it was being archived", member.name)
@@ -346,8 +398,14 @@ def _add_jpeg_repack(writer: ArchiveWriter, member: Member, cancel: CancelToken,
     return FileOutcome(member.name, "lossless-jpeg", member.size, len(payload), source_format="JPEG")
 
 
-def _store_fallback(writer: ArchiveWriter, member: Member, cancel: CancelToken, source: bytes | None,
-                    coded: FileOutcome, repack: _RepackCache | None) -> FileOutcome:
+def _store_fallback(
+    writer: ArchiveWriter,
+    member: Member,
+    cancel: CancelToken,
+    source: bytes | None,
+    coded: FileOutcome,
+    repack: _RepackCache | None,
+) -> FileOutcome:
     """Keep exactly an image that was coded but not kept coded (``coded.fallback`` says why): a JPEG as its
     lossless JPEG XL re-pack when that works, never the bigger raw file; anything else byte-exact. The entry
     header records why (``fallback``) and for which checkpoint."""
@@ -365,8 +423,16 @@ def _store_fallback(writer: ArchiveWriter, member: Member, cancel: CancelToken, 
     note = f"{reason}; kept exactly as a lossless JPEG XL re-pack"
     header.update(width=width, height=height, format="JPEG", note=note, **fallback)
     writer.add(header, payload)
-    return FileOutcome(member.name, "lossless-jpeg", member.size, len(payload), note=note, source_format="JPEG",
-                       fallback=coded.fallback, fallback_checkpoint=coded.fallback_checkpoint)
+    return FileOutcome(
+        member.name,
+        "lossless-jpeg",
+        member.size,
+        len(payload),
+        note=note,
+        source_format="JPEG",
+        fallback=coded.fallback,
+        fallback_checkpoint=coded.fallback_checkpoint,
+    )
 
 
 def _source_bytes(member: Member, options: CompressOptions) -> bytes | None:
@@ -375,8 +441,11 @@ def _source_bytes(member: Member, options: CompressOptions) -> bytes | None:
     With ``strip_location``, an image file carrying a location is rewritten in memory
     (metadata only); that rewritten file is what gets coded or stored.
     """
-    if not options.strip_location or member.path.suffix.lower() not in PROBED_EXTENSIONS \
-            or member.size > MAX_FILE_BYTES:
+    if (
+        not options.strip_location
+        or member.path.suffix.lower() not in PROBED_EXTENSIONS
+        or member.size > MAX_FILE_BYTES
+    ):
         return None
     try:
         data = member.path.read_bytes()
@@ -409,9 +478,16 @@ class _RepackCache:
         return self.payload
 
 
-def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, options: CompressOptions,
-               model: ModelSet, cancel: CancelToken, plan: targets.Plan | None = None,
-               repack: _RepackCache | None = None) -> FileOutcome:
+def _add_image(
+    writer: ArchiveWriter,
+    member: Member,
+    decoded: DecodedImage,
+    options: CompressOptions,
+    model: ModelSet,
+    cancel: CancelToken,
+    plan: targets.Plan | None = None,
+    repack: _RepackCache | None = None,
+) -> FileOutcome:
     """Code one image; a "stored" outcome says why it must be stored instead (``fallback``).
 
     With a target's ``plan``, the planned checkpoint comes first, then the next ones (``targets.attempts``).
@@ -422,14 +498,16 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
     rgb = decoded.rgb
     outcome = FileOutcome(member.name, "stored", member.size, 0, note=targets.STORED_NOTE)
     coder = ImageCoder(model, rgb, bool(decoded.grayscale), ENTROPY_NAMES[options.entropy], cancel.check)
-    attempts = targets.image_attempts(plan, member.name, options.checkpoint, options.floor, options.quality_floor,
-                                      can_raise=model.ladder is not None)
+    attempts = targets.image_attempts(
+        plan, member.name, options.checkpoint, options.floor, options.quality_floor, can_raise=model.ladder is not None
+    )
     for i, (checkpoint, floor) in enumerate(attempts):
         trial = coder.code(checkpoint, last_use=i == len(attempts) - 1 and model.ladder is None)
         raised, tries = False, 0
         if trial.score < floor and i == len(attempts) - 1 and model.ladder is not None:
-            found = floor_raise.search_level(trial.step, trial.score, floor, model.ladder.top_step,
-                                             lambda step, cp=checkpoint: coder.code(cp, step))
+            found = floor_raise.search_level(
+                trial.step, trial.score, floor, model.ladder.top_step, lambda step, cp=checkpoint: coder.code(cp, step)
+            )
             tries = found.tries
             if found.passed is not None:
                 trial, raised = found.passed, True
@@ -442,29 +520,53 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
                 why = "even at the top rate level" + (f" after {tries} raise(s)" if tries else "")
             else:
                 why = "at its level"
-            outcome = FileOutcome(member.name, "stored", member.size, 0,
-                                  note=f"MS-SSIM {trial.score:.4f} under the {checkpoint} floor {floor} {why}; "
-                                       "stored byte-exact",
-                                  fallback=FALLBACK_FLOOR, fallback_checkpoint=checkpoint)
+            outcome = FileOutcome(
+                member.name,
+                "stored",
+                member.size,
+                0,
+                note=f"MS-SSIM {trial.score:.4f} under the {checkpoint} floor {floor} {why}; stored byte-exact",
+                fallback=FALLBACK_FLOOR,
+                fallback_checkpoint=checkpoint,
+            )
             continue
         payload = ImagePayload(trial.result.data, decoded.metadata.to_bytes(), encode_alpha(decoded.alpha)).to_bytes()
         if rgb.shape[0] * rgb.shape[1] > MAX_PIXELS_PER_BYTE * len(payload):  # readers refuse such an entry
-            return FileOutcome(member.name, "stored", member.size, 0,
-                               note=f"codes to more than {MAX_PIXELS_PER_BYTE} pixels per byte, the format's "
-                                    "limit (a nearly flat image); stored byte-exact")
+            return FileOutcome(
+                member.name,
+                "stored",
+                member.size,
+                0,
+                note=f"codes to more than {MAX_PIXELS_PER_BYTE} pixels per byte, the format's "
+                "limit (a nearly flat image); stored byte-exact",
+            )
         repacked = repack.get() if raised and repack is not None and len(payload) < member.size else None
         if len(payload) >= member.size or (repacked is not None and len(payload) >= len(repacked)):
             than = "the file" if len(payload) >= member.size else "its lossless JPEG XL re-pack"
-            return FileOutcome(member.name, "stored", member.size, 0,
-                               note=f"coding would not make it smaller than {than}; stored byte-exact",
-                               fallback=FALLBACK_LARGER, fallback_checkpoint=checkpoint)
+            return FileOutcome(
+                member.name,
+                "stored",
+                member.size,
+                0,
+                note=f"coding would not make it smaller than {than}; stored byte-exact",
+                fallback=FALLBACK_LARGER,
+                fallback_checkpoint=checkpoint,
+            )
         height, width = rgb.shape[:2]
         header = _base_header(member, EntryKind.IMAGE)
-        header.update(width=width, height=height, format=decoded.format, grayscale=bool(decoded.grayscale),
-                      alpha=decoded.alpha is not None, model=model.content_hash, checkpoint=checkpoint,
-                      entropy=options.entropy, ms_ssim=round(trial.score, 6),
-                      bpp=round(len(payload) * 8 / (height * width), 6),
-                      precision=model.precision_for("decoder", checkpoint, "auto"))
+        header.update(
+            width=width,
+            height=height,
+            format=decoded.format,
+            grayscale=bool(decoded.grayscale),
+            alpha=decoded.alpha is not None,
+            model=model.content_hash,
+            checkpoint=checkpoint,
+            entropy=options.entropy,
+            ms_ssim=round(trial.score, 6),
+            bpp=round(len(payload) * 8 / (height * width), 6),
+            precision=model.precision_for("decoder", checkpoint, "auto"),
+        )
         level = None
         if trial.step >= 0:
             level = trial.step / LEVEL_STEPS
@@ -474,9 +576,19 @@ def _add_image(writer: ArchiveWriter, member: Member, decoded: DecodedImage, opt
         if decoded.jpeg_tables is not None:
             header[JPEG_TABLES_KEY] = decoded.jpeg_tables.to_header()
         writer.add(header, payload)
-        return FileOutcome(member.name, "lossy", member.size, len(payload), pixels=height * width,
-                           ms_ssim=trial.score, psnr=trial.result.psnr, checkpoint=checkpoint,
-                           source_format=decoded.format, level=level, raised=raised)
+        return FileOutcome(
+            member.name,
+            "lossy",
+            member.size,
+            len(payload),
+            pixels=height * width,
+            ms_ssim=trial.score,
+            psnr=trial.result.psnr,
+            checkpoint=checkpoint,
+            source_format=decoded.format,
+            level=level,
+            raised=raised,
+        )
     return outcome
 
 
@@ -517,9 +629,15 @@ def _lzma_pays(path: Path, data: bytes | None = None) -> bool:
     return len(lzma.compress(sample, filters=lzma_filters(len(sample), preset=1))) < LZMA_MIN_GAIN * len(sample)
 
 
-def _add_stored(writer: ArchiveWriter, member: Member, cancel: CancelToken, note: str,
-                source: bytes | None = None, extra: dict | None = None,
-                reason: IssueCode | None = None) -> FileOutcome:
+def _add_stored(
+    writer: ArchiveWriter,
+    member: Member,
+    cancel: CancelToken,
+    note: str,
+    source: bytes | None = None,
+    extra: dict | None = None,
+    reason: IssueCode | None = None,
+) -> FileOutcome:
     use_lzma = _lzma_pays(member.path, source)
     kind = EntryKind.LZMA if use_lzma else EntryKind.STORED
     chunks = _read_chunks(member.path, cancel, source)

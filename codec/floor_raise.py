@@ -63,8 +63,14 @@ def _aim_step(lo: tuple[int, float], slope: float, aim: float) -> float:
     return lo[0] + (aim - lo[1]) / slope
 
 
-def search_level(start_step: int, start_score: float, floor: float, top_step: int,
-                 evaluate: Callable[[int], Trial[T]], max_tries: int = MAX_RAISE_TRIES) -> RaiseResult[T]:
+def search_level(
+    start_step: int,
+    start_score: float,
+    floor: float,
+    top_step: int,
+    evaluate: Callable[[int], Trial[T]],
+    max_tries: int = MAX_RAISE_TRIES,
+) -> RaiseResult[T]:
     """Raise from ``start_step`` (where the image scored ``start_score`` < ``floor``) up to ``top_step``."""
     target = distortion(floor)
     aim = target - AIM_MARGIN

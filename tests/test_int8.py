@@ -110,8 +110,7 @@ def test_archive_written_in_int8_extracts_in_fp32_and_back(folder, crops, tmp_pa
     for writer, reader in (("int8", "fp32"), ("fp32", "int8")):
         w, r = ModelRegistry([root]).at(writer), ModelRegistry([root]).at(reader)
         archive = tmp_path / f"{writer}.ltz"
-        report = engine.compress([src], archive, engine.CompressOptions(checkpoint="B", quality_floor=0.0),
-                                 registry=w)
+        report = engine.compress([src], archive, engine.CompressOptions(checkpoint="B", quality_floor=0.0), registry=w)
         assert [o.kind for o in report.outcomes if o.name.endswith("a.png")] == ["lossy"]
         entry = next(e for e in engine.list_entries(archive) if e.path.endswith("a.png"))
         assert entry.extra["model"] == w.get().content_hash  # archives name the set, never the precision

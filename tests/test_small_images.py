@@ -52,8 +52,9 @@ def test_hyper_weights_are_prepared_once(model):
     assert first[0][0].dtype == np.float64 and first[0][0].flags.c_contiguous
 
 
-@pytest.mark.parametrize("size,expected", [(0, LZMA_MIN_DICT), (1340, LZMA_MIN_DICT), (5000, 8192),
-                                           (1 << 20, 1 << 20), (100 << 20, 8 << 20)])
+@pytest.mark.parametrize(
+    "size,expected", [(0, LZMA_MIN_DICT), (1340, LZMA_MIN_DICT), (5000, 8192), (1 << 20, 1 << 20), (100 << 20, 8 << 20)]
+)
 def test_lzma_dictionary_follows_the_size(size, expected):
     assert lzma_filters(size)[0]["dict_size"] == expected
     assert lzma_filters(size, preset=1)[0]["dict_size"] == min(expected, 1 << 20)

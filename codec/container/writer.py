@@ -64,8 +64,9 @@ class ArchiveWriter:
         self._state = _OPEN
 
     @classmethod
-    def resume(cls, fileobj: BinaryIO, records: Iterable[EntryRecord], *,
-               limits: Limits = DEFAULT_LIMITS) -> ArchiveWriter:
+    def resume(
+        cls, fileobj: BinaryIO, records: Iterable[EntryRecord], *, limits: Limits = DEFAULT_LIMITS
+    ) -> ArchiveWriter:
         """Continue an archive whose file header and entries ``records`` (checked, in file order, back
         to back) already fill ``fileobj`` up to its current position; new entries follow them."""
         self = cls.__new__(cls)
@@ -88,8 +89,9 @@ class ArchiveWriter:
     def __enter__(self) -> ArchiveWriter:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.close()
         elif self._state == _OPEN:
@@ -107,8 +109,9 @@ class ArchiveWriter:
         self._write(ENTRY_PREFIX.pack(ENTRY_MAGIC, len(head_bytes)) + head_bytes + length)
         self._write(view)
         self._write(CRC.pack(crc))
-        return self._finish(record, self._pos + ENTRY_PREFIX.size + len(head_bytes) + len(length)
-                            + len(view) + CRC.size)
+        return self._finish(
+            record, self._pos + ENTRY_PREFIX.size + len(head_bytes) + len(length) + len(view) + CRC.size
+        )
 
     def add_stream(self, header: Mapping[str, Any], chunks: Iterable[bytes]) -> EntryRecord:
         """Write one entry whose payload comes as chunks, without holding it in memory."""
@@ -171,8 +174,9 @@ class ArchiveWriter:
             check_duplicate(head["path"], head["size"], head.get("sha256"), head.get("same_as"), self._by_path)
         head_bytes = encode_json(head, head["path"])
         if len(head_bytes) > self._limits.max_header_len:
-            raise ArchiveLimitError(f"entry header of {len(head_bytes)} bytes is over "
-                                    f"{self._limits.max_header_len}", head["path"])
+            raise ArchiveLimitError(
+                f"entry header of {len(head_bytes)} bytes is over {self._limits.max_header_len}", head["path"]
+            )
         if len(self._records) >= self._limits.max_entries:
             raise ArchiveLimitError(f"more than {self._limits.max_entries} entries", head["path"])
         return head, head_bytes

@@ -166,8 +166,9 @@ class RangeReader:
             idx = np.asarray(self._decoder.decode(_MODELS.get(tables, t), positions.size), dtype=np.int64)
             self._bits_read += self._cost(tables, t, idx)
             if self._bits_read > self._bits_available:
-                raise ArchiveFormatError("range-coded stream ends before its symbols (the decoder would read "
-                                         "past the end of its data)")
+                raise ArchiveFormatError(
+                    "range-coded stream ends before its symbols (the decoder would read past the end of its data)"
+                )
             vals = idx + tables.radius_low(t)
             escaped = np.flatnonzero(idx == n_symbols)
             if escaped.size:

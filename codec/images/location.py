@@ -71,7 +71,7 @@ _TAG = re.compile(rb"<[^<>]*>")
 
 
 def file_format(data: bytes) -> str | None:
-    """"JPEG", "PNG", "WEBP" or "TIFF" from the file's signature, or None."""
+    """ "JPEG", "PNG", "WEBP" or "TIFF" from the file's signature, or None."""
     if data[:2] == b"\xff\xd8":
         return "JPEG"
     if data.startswith(png.SIGNATURE):
@@ -214,8 +214,14 @@ def _xmp_names(xmp: bytes) -> re.Pattern[bytes] | None:
 
 def _xmp_spans(xmp: bytes) -> list[tuple[int, int]]:
     """Byte ranges of the packet to blank: location attributes and elements."""
-    if b"GPS" not in xmp and b"Gps" not in xmp and b"Location" not in xmp and b"City" not in xmp \
-            and b"State" not in xmp and b"Country" not in xmp:
+    if (
+        b"GPS" not in xmp
+        and b"Gps" not in xmp
+        and b"Location" not in xmp
+        and b"City" not in xmp
+        and b"State" not in xmp
+        and b"Country" not in xmp
+    ):
         return []
     names = _xmp_names(xmp)
     spans: list[tuple[int, int]] = []

@@ -79,7 +79,9 @@ class Manifest:
             known = ", ".join(str(f) for f in MANIFEST_FORMATS)
             raise UnsupportedModelFormatError(
                 f"model manifest format {fmt} is not supported (this version reads format {known}); "
-                "a newer version of Latentzip is needed", name)
+                "a newer version of Latentzip is needed",
+                name,
+            )
 
         def text(key: str) -> str:
             value = raw.get(key)
@@ -88,8 +90,9 @@ class Manifest:
             return value
 
         def str_map(value: object, what: str) -> Mapping[str, str]:
-            if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                       for k, v in value.items()):
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
                 raise fail(f"{what} is not a mapping of strings")
             return MappingProxyType(dict(value))
 

@@ -33,8 +33,11 @@ MODELS_ENV = "LATENTZIP_MODELS"  # an extra folder of model sets (tests, develop
 # stage of "deep compression", after pruning and quantization); a session decompresses them in memory.
 PRECISIONS = ("auto", "fp32", "int8")
 COMPRESSED_SUFFIX = ".xz"
-INT8_FILES = {"encoder": "encoder.int8.onnx.xz", "hyper_encoder": "hyper_encoder.int8.onnx.xz",
-              "decoder": "decoder.int8.onnx.xz"}
+INT8_FILES = {
+    "encoder": "encoder.int8.onnx.xz",
+    "hyper_encoder": "hyper_encoder.int8.onnx.xz",
+    "decoder": "decoder.int8.onnx.xz",
+}
 MAX_MODEL_BYTES = 256 << 20  # a decompressed transform larger than this is refused (a damaged file)
 
 
@@ -193,8 +196,12 @@ class ModelSet:
                     checkpoints[cname] = _on_ladder(cname, info.id, ladder, info.level_step, name)
                 else:
                     checkpoints[cname] = Checkpoint(
-                        cname, info.id, gains[f"gain_{cname}"].astype(np.float32),
-                        gains[f"inv_gain_{cname}"].astype(np.float32), gains[f"log_gain_fixed_{cname}"].astype(np.int64))
+                        cname,
+                        info.id,
+                        gains[f"gain_{cname}"].astype(np.float32),
+                        gains[f"inv_gain_{cname}"].astype(np.float32),
+                        gains[f"log_gain_fixed_{cname}"].astype(np.int64),
+                    )
             except KeyError as exc:
                 raise ModelIntegrityError(f"checkpoint {cname} lacks {exc}", name) from exc
         if not checkpoints:
@@ -259,8 +266,9 @@ class ModelSet:
             if sess is None:
                 import onnxruntime as ort
 
-                sess = ort.InferenceSession(read_model(self.folder / fname), session_options(),
-                                            providers=["CPUExecutionProvider"])
+                sess = ort.InferenceSession(
+                    read_model(self.folder / fname), session_options(), providers=["CPUExecutionProvider"]
+                )
                 self._sessions[fname] = sess
             return sess
 
@@ -342,7 +350,8 @@ class ModelRegistry:
                 folder = self._folders.get(key)
                 if folder is None:
                     raise MissingModelError(
-                        f"this archive needs model {key[:12]}, which this version of Latentzip does not have")
+                        f"this archive needs model {key[:12]}, which this version of Latentzip does not have"
+                    )
                 model_set = ModelSet.load(folder)
                 self._loaded[key] = model_set
         return model_set.at(precision)

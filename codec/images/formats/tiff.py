@@ -55,8 +55,9 @@ class TiffView:
     any byte-order mark without checking the 42).
     """
 
-    def __init__(self, buf: bytes | bytearray, start: int = 0, end: int | None = None,
-                 *, check_magic: bool = True) -> None:
+    def __init__(
+        self, buf: bytes | bytearray, start: int = 0, end: int | None = None, *, check_magic: bool = True
+    ) -> None:
         end = len(buf) if end is None else end
         if end - start < 8 or bytes(buf[start : start + 2]) not in (b"II", b"MM"):
             raise ValueError("not a TIFF structure")
