@@ -154,7 +154,7 @@ def stored_when_top_meets(rows: list[dict], floors: dict[str, float]) -> list[st
 def psnr_gain_failures(rows: list[dict]) -> tuple[list[str], float | None]:
     """Images whose nominal PSNR at C is under A's + PSNR_GAIN_C_OVER_A, and the smallest gain seen."""
     lows, smallest = [], None
-    for (folder, precision, image), group in by_key(rows, "folder", "precision", "image").items():
+    for (_folder, precision, image), group in by_key(rows, "folder", "precision", "image").items():
         at = {r["checkpoint"]: r.get("nominal_psnr") for r in group}
         if at.get("A") is None or at.get("C") is None:
             continue

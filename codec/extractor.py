@@ -346,7 +346,7 @@ def test_archive(
         report.index_ok = False
         report.damaged.append(("(index)", str(exc)))
         if not isinstance(exc, UnsupportedVersionError):
-            for rec, err in scan_entries(Path(archive)):
+            for _rec, err in scan_entries(Path(archive)):
                 if err is not None:
                     report.damaged.append((err.name or "(entry)", str(err)))
         return report

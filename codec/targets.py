@@ -240,7 +240,7 @@ def estimate_image(
 
 
 def measure_stored_size(path: Path, size: int, use_lzma: bool) -> int:
-    """The payload bytes of a byte-exact entry: the size, or the LZMA size (measured, or extrapolated for huge files)."""
+    """The payload bytes of a byte-exact entry: the size, or the LZMA size (measured; extrapolated for huge files)."""
     if not use_lzma:
         return size
     comp = lzma.LZMACompressor(format=lzma.FORMAT_XZ, filters=lzma_filters(size))

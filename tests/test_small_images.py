@@ -23,7 +23,7 @@ def test_ort_threads_do_not_spin_unless_asked(monkeypatch):
     assert session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
     monkeypatch.setenv("LATENTZIP_ORT_SPIN", "1")
     opts = session_options()
-    with pytest.raises(Exception):  # not set: ORT's default (spinning) applies
+    with pytest.raises(RuntimeError, match="does not have configuration"):  # not set: ORT's default (spinning)
         opts.get_session_config_entry("session.intra_op.allow_spinning")
 
 

@@ -202,7 +202,7 @@ def _exif_region(buf: bytearray, start: int, end: int, strip: bool) -> bool:
 def _xmp_names(xmp: bytes) -> re.Pattern[bytes] | None:
     """A pattern for the qualified names of location properties in this packet."""
     prefixes: dict[bytes, set[bytes]] = {}
-    for uri, (default, local) in _XMP_LOCATION.items():
+    for default, local in _XMP_LOCATION.values():
         prefixes.setdefault(local, set()).add(default)
     for m in _XMLNS.finditer(xmp):
         uri = m.group(2) if m.group(2) is not None else m.group(3)

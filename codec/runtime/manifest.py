@@ -7,9 +7,10 @@ it), so no other module reads the JSON or guesses at a missing key.
 
 Fields: ``format`` (1), ``id`` (``lz1-<hash prefix>``), ``content_hash`` (sha256 over
 ``files``), ``files`` (name -> sha256), ``architecture`` (channel counts and strides),
-``checkpoints`` (name -> id, level and, in a set with a rate ladder, ``level_step``), ``released`` (a released set's files never change
-and it stays loadable for good), ``variants`` (optional int8 files, not in the content
-hash, and the default precision per checkpoint).
+``checkpoints`` (name -> id, level and, in a set with a rate ladder, ``level_step``),
+``released`` (a released set's files never change and it stays loadable for good),
+``variants`` (optional int8 files, not in the content hash, and the default precision
+per checkpoint).
 """
 
 from __future__ import annotations
