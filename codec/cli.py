@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from .. import __version__
 from . import engine
@@ -96,7 +96,7 @@ class _IntermixedParser(argparse.ArgumentParser):
 
     _inside = False
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+    def parse_known_args(self, args=None, namespace=None):
         if self._inside:
             return super().parse_known_args(args, namespace)
         self._inside = True
@@ -113,7 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="latentzip", description="Archive folders of photos with a learned image codec.", parents=[common]
     )
     ap.add_argument("--version", action="store_true", help="print the version and the bundled model hashes")
-    sub = ap.add_subparsers(dest="command", parser_class=lambda **kw: _IntermixedParser(parents=[common], **kw))
+
+    class _SubcommandParser(_IntermixedParser):
+        """A subcommand's parser, with the options every command takes (``common``)."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(parents=[common], **kwargs)
+
+    sub = ap.add_subparsers(dest="command", parser_class=_SubcommandParser)
 
     c = sub.add_parser("compress", help="archive folders and files into one .ltz file")
     c.add_argument("inputs", nargs="+", type=Path)

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from . import floor_raise, jpeg_repack, partial_file, resume, targets
@@ -27,7 +28,7 @@ from .images.jpeg_tables import HEADER_KEY as JPEG_TABLES_KEY
 from .images.location import strip_location_bytes
 from .images.probe import MAX_FILE_BYTES, PROBED_EXTENSIONS
 from .lzma_entries import lzma_filters
-from .outcomes import IssueCode
+from .outcomes import IssueCode, OutcomeKind
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from .reports import FALLBACK_FLOOR, FALLBACK_LARGER, CompressOptions, CompressReport, FileOutcome
 from .runtime.model_set import ModelRegistry, ModelSet, default_registry
@@ -67,6 +68,8 @@ def compress(
     plan = None
     if options.targeted:  # hashed first, so the estimate counts duplicates as what they cost: a header
         members = [_hashed(m, cancel) for m in members]
+        if model is None:  # CompressOptions refuses a target without lossy images, which load the model
+            raise ValueError("a size or quality target needs lossy images")
         plan = _plan(members, options, model, sink, cancel)
     estimate_seconds = time.monotonic() - start
     tracker = ProgressTracker(sink, "compress", len(scan.members), scan.total_bytes)
@@ -132,9 +135,9 @@ def _take_over(
 ) -> None:
     """Account for the members the resumed prefix has dealt with (held, or not archivable then)."""
     by_path = {r.path: r for r in prefix.records}
-    for record in prefix.records:
-        if record.sha256 is not None and record.kind != EntryKind.DUPLICATE:
-            seen.setdefault(record.sha256, record.path)
+    for held in prefix.records:
+        if held.sha256 is not None and held.kind != EntryKind.DUPLICATE:
+            seen.setdefault(held.sha256, held.path)
     for member in members:
         record = by_path.get(member.name)
         if record is not None:
@@ -159,16 +162,18 @@ def _hashed(member: Member, cancel: CancelToken) -> Member:
 
 
 def _plan(
-    members: list[Member], options: CompressOptions, model: ModelSet | None, sink: ProgressSink, cancel: CancelToken
+    members: list[Member], options: CompressOptions, model: ModelSet, sink: ProgressSink, cancel: CancelToken
 ) -> targets.Plan:
     """The estimate pass of a size or quality target: which checkpoint (or exact storage) each image gets."""
     members = [m for m in members if not _unarchivable(m)]
     tracker = ProgressTracker(sink, "estimate", len(members), sum(m.size for m in members))
-    mode, target = (
-        (targets.SIZE, options.target_size)
-        if options.target_size is not None
-        else (targets.QUALITY, options.min_quality)
-    )
+    target: float
+    if options.target_size is not None:
+        mode, target = targets.SIZE, options.target_size
+    elif options.min_quality is not None:
+        mode, target = targets.QUALITY, options.min_quality
+    else:
+        raise ValueError("no size or quality target to plan for")
 
     pending: list[Member] = []
 
@@ -262,10 +267,10 @@ def _add_member(
     per-image checkpoint choices."""
     if member.kind == DIRECTORY:
         writer.add(_base_header(member, EntryKind.DIRECTORY))
-        return FileOutcome(member.name, "directory", 0, 0)
+        return FileOutcome(member.name, OutcomeKind.DIRECTORY, 0, 0)
     if member.kind == SYMLINK:
         writer.add(_base_header(member, EntryKind.SYMLINK))
-        return FileOutcome(member.name, "symlink", 0, 0)
+        return FileOutcome(member.name, OutcomeKind.SYMLINK, 0, 0)
     if member.kind != FILE:  # scan yields only files, folders and links
         raise ValueError(f"unexpected member kind {member.kind}")
     source = _source_bytes(member, options)  # None: the file as it is on disk
@@ -277,13 +282,14 @@ def _add_member(
         try:
             member = replace(member, sha256=file_sha256(member.path, cancel))
         except OSError as exc:
-            return _unreadable(member, exc, sink, report)
+            _unreadable(member, exc, sink, report)
+            return None
     first = seen.get(member.sha256 or "")
     if first is not None:
         header = _base_header(member, EntryKind.DUPLICATE)
         header["same_as"] = first
         writer.add(header)
-        return FileOutcome(member.name, "duplicate", member.size, 0, note=f"same content as {first}")
+        return FileOutcome(member.name, OutcomeKind.DUPLICATE, member.size, 0, note=f"same content as {first}")
     outcome = _add_file(writer, member, options, model, cancel, sink, report, plan, source)
     if outcome is not None:
         seen[member.sha256 or ""] = member.name
@@ -296,7 +302,6 @@ def _unreadable(member: Member, exc: OSError, sink: ProgressSink, report: Compre
     reason = f"cannot read: {exc.strerror or exc}"
     sink.warning(member.name, reason)
     report.failed.append((member.name, reason))
-    return None
 
 
 def _add_file(
@@ -312,11 +317,13 @@ def _add_file(
 ) -> FileOutcome | None:
     """Store one file's content (``source``, or the file on disk when None) the best way the options allow."""
     note, reason = "", None
+    outcome: FileOutcome | None
     if options.images == "lossless" and _is_jpeg(member):
         try:
             outcome = _add_jpeg_repack(writer, member, cancel, source)
         except OSError as exc:
-            return _unreadable(member, exc, sink, report)
+            _unreadable(member, exc, sink, report)
+            return None
         if outcome.kind == "lossless-jpeg":
             return outcome
         note, reason = outcome.note, outcome.reason
@@ -346,7 +353,8 @@ def _add_file(
                 try:
                     return _store_fallback(writer, member, cancel, source, outcome, repack)
                 except OSError as exc:
-                    return _unreadable(member, exc, sink, report)
+                    _unreadable(member, exc, sink, report)
+                    return None
             if outcome is not None:
                 note, reason = outcome.note, outcome.reason
         elif info is not None:
@@ -357,7 +365,8 @@ def _add_file(
     try:
         return _add_stored(writer, member, cancel, note, source, reason=reason)
     except OSError as exc:
-        return _unreadable(member, exc, sink, report)
+        _unreadable(member, exc, sink, report)
+        return None
 
 
 def _is_jpeg(member: Member) -> bool:
@@ -376,7 +385,7 @@ def _add_jpeg_repack(
     if member.size > REPACK_MAX_BYTES:
         return FileOutcome(
             member.name,
-            "stored",
+            OutcomeKind.STORED,
             member.size,
             0,
             note="too large to re-pack; stored byte-exact",
@@ -390,12 +399,12 @@ def _add_jpeg_repack(
     cancel.check()
     payload = attempt.payload
     if payload is None:
-        return FileOutcome(member.name, "stored", member.size, 0, note=attempt.note, reason=attempt.reason)
+        return FileOutcome(member.name, OutcomeKind.STORED, member.size, 0, note=attempt.note, reason=attempt.reason)
     width, height = jpeg_repack.jxl_size(payload, member.name)
     header = _base_header(member, EntryKind.JPEG_REPACK)
     header.update(width=width, height=height, format="JPEG")
     writer.add(header, payload)
-    return FileOutcome(member.name, "lossless-jpeg", member.size, len(payload), source_format="JPEG")
+    return FileOutcome(member.name, OutcomeKind.LOSSLESS_JPEG, member.size, len(payload), source_format="JPEG")
 
 
 def _store_fallback(
@@ -425,7 +434,7 @@ def _store_fallback(
     writer.add(header, payload)
     return FileOutcome(
         member.name,
-        "lossless-jpeg",
+        OutcomeKind.LOSSLESS_JPEG,
         member.size,
         len(payload),
         note=note,
@@ -496,7 +505,7 @@ def _add_image(
     lossless re-pack, which a raised coding must also undercut.
     """
     rgb = decoded.rgb
-    outcome = FileOutcome(member.name, "stored", member.size, 0, note=targets.STORED_NOTE)
+    outcome = FileOutcome(member.name, OutcomeKind.STORED, member.size, 0, note=targets.STORED_NOTE)
     coder = ImageCoder(model, rgb, bool(decoded.grayscale), ENTROPY_NAMES[options.entropy], cancel.check)
     attempts = targets.image_attempts(
         plan, member.name, options.checkpoint, options.floor, options.quality_floor, can_raise=model.ladder is not None
@@ -506,7 +515,7 @@ def _add_image(
         raised, tries = False, 0
         if trial.score < floor and i == len(attempts) - 1 and model.ladder is not None:
             found = floor_raise.search_level(
-                trial.step, trial.score, floor, model.ladder.top_step, lambda step, cp=checkpoint: coder.code(cp, step)
+                trial.step, trial.score, floor, model.ladder.top_step, partial(coder.code, checkpoint)
             )
             tries = found.tries
             if found.passed is not None:
@@ -522,7 +531,7 @@ def _add_image(
                 why = "at its level"
             outcome = FileOutcome(
                 member.name,
-                "stored",
+                OutcomeKind.STORED,
                 member.size,
                 0,
                 note=f"MS-SSIM {trial.score:.4f} under the {checkpoint} floor {floor} {why}; stored byte-exact",
@@ -534,7 +543,7 @@ def _add_image(
         if rgb.shape[0] * rgb.shape[1] > MAX_PIXELS_PER_BYTE * len(payload):  # readers refuse such an entry
             return FileOutcome(
                 member.name,
-                "stored",
+                OutcomeKind.STORED,
                 member.size,
                 0,
                 note=f"codes to more than {MAX_PIXELS_PER_BYTE} pixels per byte, the format's "
@@ -545,7 +554,7 @@ def _add_image(
             than = "the file" if len(payload) >= member.size else "its lossless JPEG XL re-pack"
             return FileOutcome(
                 member.name,
-                "stored",
+                OutcomeKind.STORED,
                 member.size,
                 0,
                 note=f"coding would not make it smaller than {than}; stored byte-exact",
@@ -578,7 +587,7 @@ def _add_image(
         writer.add(header, payload)
         return FileOutcome(
             member.name,
-            "lossy",
+            OutcomeKind.LOSSY,
             member.size,
             len(payload),
             pixels=height * width,
@@ -592,7 +601,7 @@ def _add_image(
     return outcome
 
 
-def _read_chunks(path: Path, cancel: CancelToken, data: bytes | None = None) -> Iterator[bytes]:
+def _read_chunks(path: Path, cancel: CancelToken, data: bytes | None = None) -> Iterator[bytes | memoryview]:
     if data is not None:
         view = memoryview(data)
         for pos in range(0, len(data), CHUNK):
@@ -608,7 +617,7 @@ def _read_chunks(path: Path, cancel: CancelToken, data: bytes | None = None) -> 
             yield chunk
 
 
-def _lzma_chunks(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
+def _lzma_chunks(chunks: Iterator[bytes | memoryview], size: int) -> Iterator[bytes]:
     comp = lzma.LZMACompressor(format=lzma.FORMAT_XZ, filters=lzma_filters(size))
     for chunk in chunks:
         out = comp.compress(chunk)
@@ -649,10 +658,12 @@ def _add_stored(
     header.update(extra or {})
     record = writer.add_stream(header, _lzma_chunks(chunks, member.size) if use_lzma else chunks)
     stored = record.payload_len
-    return FileOutcome(member.name, "lzma" if use_lzma else "stored", member.size, stored, note=note, reason=reason)
+    return FileOutcome(
+        member.name, OutcomeKind.LZMA if use_lzma else OutcomeKind.STORED, member.size, stored, note=note, reason=reason
+    )
 
 
-def _hash_checked(chunks: Iterator[bytes], member: Member) -> Iterator[bytes]:
+def _hash_checked(chunks: Iterator[bytes | memoryview], member: Member) -> Iterator[bytes | memoryview]:
     """Pass the chunks on; at the end, refuse a file whose content changed since it was hashed."""
     digest = hashlib.sha256()
     for chunk in chunks:

@@ -22,16 +22,17 @@ from .container.format import DEFAULT_LIMITS, FILE_HEADER_LEN, FORMAT_VERSION
 from .container.namespace import EntryNamespace
 from .container.records import check_duplicate, make_record
 from .errors import ArchiveFormatError, LatentzipError
+from .outcomes import OutcomeKind
 from .reports import FileOutcome
 
 OUTCOME_KINDS = {
-    EntryKind.STORED: "stored",
-    EntryKind.LZMA: "lzma",
-    EntryKind.IMAGE: "lossy",
-    EntryKind.DIRECTORY: "directory",
-    EntryKind.SYMLINK: "symlink",
-    EntryKind.JPEG_REPACK: "lossless-jpeg",
-    EntryKind.DUPLICATE: "duplicate",
+    EntryKind.STORED: OutcomeKind.STORED,
+    EntryKind.LZMA: OutcomeKind.LZMA,
+    EntryKind.IMAGE: OutcomeKind.LOSSY,
+    EntryKind.DIRECTORY: OutcomeKind.DIRECTORY,
+    EntryKind.SYMLINK: OutcomeKind.SYMLINK,
+    EntryKind.JPEG_REPACK: OutcomeKind.LOSSLESS_JPEG,
+    EntryKind.DUPLICATE: OutcomeKind.DUPLICATE,
 }
 
 
@@ -93,7 +94,7 @@ def outcome_of(record: EntryRecord) -> FileOutcome:
     pixels = int(extra.get("width", 0)) * int(extra.get("height", 0)) if record.kind == EntryKind.IMAGE else 0
     return FileOutcome(
         record.path,
-        OUTCOME_KINDS.get(EntryKind(record.kind), "stored"),
+        OUTCOME_KINDS.get(EntryKind(record.kind), OutcomeKind.STORED),
         record.size,
         record.payload_len,
         pixels=pixels,

@@ -234,6 +234,8 @@ def estimate_image(
         encoded = image_codec.encode_latents(
             model, y.copy(), z_q, name, height, width, entropy, check, keep_latents=True
         )
+        if encoded.y_hat is None:  # keep_latents=True always returns them
+            raise ValueError("the encoder did not keep the latents")
         score = _estimate_ms_ssim(model, encoded.y_hat, rgb, name, grayscale, tiles, check)
         results[name] = CheckpointEstimate(len(encoded.data) + extra_bytes + PAYLOAD_FRAMING, float(score))
     return results

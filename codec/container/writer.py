@@ -113,7 +113,7 @@ class ArchiveWriter:
             record, self._pos + ENTRY_PREFIX.size + len(head_bytes) + len(length) + len(view) + CRC.size
         )
 
-    def add_stream(self, header: Mapping[str, Any], chunks: Iterable[bytes]) -> EntryRecord:
+    def add_stream(self, header: Mapping[str, Any], chunks: Iterable[bytes | memoryview]) -> EntryRecord:
         """Write one entry whose payload comes as chunks, without holding it in memory."""
         head, head_bytes = self._prepare(header)
         self._names.add(head["path"], head["kind"])

@@ -70,7 +70,7 @@ _XMLNS = re.compile(rb"""xmlns:([A-Za-z_][\w.\-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')
 _TAG = re.compile(rb"<[^<>]*>")
 
 
-def file_format(data: bytes) -> str | None:
+def file_format(data: bytes | bytearray) -> str | None:
     """ "JPEG", "PNG", "WEBP" or "TIFF" from the file's signature, or None."""
     if data[:2] == b"\xff\xd8":
         return "JPEG"
@@ -199,7 +199,7 @@ def _exif_region(buf: bytearray, start: int, end: int, strip: bool) -> bool:
 # --------------------------------------------------------------------------- XMP
 
 
-def _xmp_names(xmp: bytes) -> re.Pattern[bytes] | None:
+def _xmp_names(xmp: bytes) -> re.Pattern[bytes]:
     """A pattern for the qualified names of location properties in this packet."""
     prefixes: dict[bytes, set[bytes]] = {}
     for default, local in _XMP_LOCATION.values():

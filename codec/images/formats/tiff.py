@@ -113,7 +113,8 @@ class TiffView:
 
     def chain(self) -> list[int]:
         """IFD0 and the IFDs after it (IFD1: the thumbnail), a few at most; tolerant."""
-        ifds, ifd = [], self.first_ifd()
+        ifds: list[int] = []
+        ifd = self.first_ifd()
         while ifd and len(ifds) < MAX_IFD_CHAIN and ifd not in ifds:
             if ifd + 2 > self.size:
                 break
