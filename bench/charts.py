@@ -18,13 +18,20 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-
 from common import RESULTS, read_csv
 
 COLOURS = {
-    "Latentzip (range)": "tab:red", "Latentzip (lzma)": "tab:orange", "JPEG": "tab:blue", "WebP": "tab:green",
-    "AVIF": "tab:purple", "JPEG XL": "tab:brown", "7-Zip": "tab:gray", "tar": "black", "tar+xz": "tab:olive",
-    "Paper (LZMA latents)": "tab:pink", "7-Zip (paper)": "tab:gray",
+    "Latentzip (range)": "tab:red",
+    "Latentzip (lzma)": "tab:orange",
+    "JPEG": "tab:blue",
+    "WebP": "tab:green",
+    "AVIF": "tab:purple",
+    "JPEG XL": "tab:brown",
+    "7-Zip": "tab:gray",
+    "tar": "black",
+    "tar+xz": "tab:olive",
+    "Paper (LZMA latents)": "tab:pink",
+    "7-Zip (paper)": "tab:gray",
 }
 MENTZER_TEXT, MENTZER_TABLE = "tab:cyan", "navy"
 
@@ -84,37 +91,90 @@ def bubble_chart(rows: list[dict], path: Path, title: str) -> Path:
         quoted = r["source"] == "quoted"
         c = colour(str(r["codec"]))
         if t:
-            ax.scatter(r["ms_ssim"], r["ratio"], s=max(12.0, t * scale), facecolors="none" if quoted else c,
-                       edgecolors=c, alpha=0.9 if quoted else 0.55, linewidths=1.5,
-                       linestyle="--" if quoted else "-", zorder=3)
+            ax.scatter(
+                r["ms_ssim"],
+                r["ratio"],
+                s=max(12.0, t * scale),
+                facecolors="none" if quoted else c,
+                edgecolors=c,
+                alpha=0.9 if quoted else 0.55,
+                linewidths=1.5,
+                linestyle="--" if quoted else "-",
+                zorder=3,
+            )
         else:  # no time quoted: a small diamond
-            ax.scatter(r["ms_ssim"], r["ratio"], s=40, marker="D", facecolors="none", edgecolors=c,
-                       linewidths=1.5, zorder=3)
+            ax.scatter(
+                r["ms_ssim"], r["ratio"], s=40, marker="D", facecolors="none", edgecolors=c, linewidths=1.5, zorder=3
+            )
         name = _legend_name(r)
-        handles.setdefault(name, Line2D([], [], ls="none", marker="o" if t else "D", markersize=7,
-                                        markerfacecolor="none" if quoted else c, markeredgecolor=c, label=name))
+        handles.setdefault(
+            name,
+            Line2D(
+                [],
+                [],
+                ls="none",
+                marker="o" if t else "D",
+                markersize=7,
+                markerfacecolor="none" if quoted else c,
+                markeredgecolor=c,
+                label=name,
+            ),
+        )
         # labels of points that (nearly) coincide are stacked instead of printed over each other
         key = (round(r["ms_ssim"], 3), round(math.log10(r["ratio"]), 1))
         n = placed.get(key, 0)
         placed[key] = n + 1
         left = r["ms_ssim"] > right
-        ax.annotate(short_label(r), (r["ms_ssim"], r["ratio"]), xytext=(-5 if left else 5, 3 - 9 * n),
-                    textcoords="offset points", fontsize=7, ha="right" if left else "left")
+        ax.annotate(
+            short_label(r),
+            (r["ms_ssim"], r["ratio"]),
+            xytext=(-5 if left else 5, 3 - 9 * n),
+            textcoords="offset points",
+            fontsize=7,
+            ha="right" if left else "left",
+        )
     ax.set_yscale("log")
     ax.set_xlabel("mean MS-SSIM (1.0 = lossless)")
     ax.set_ylabel("compression ratio (original folder bytes / archive bytes)")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.set_xlim(x_lo, 1.003)
-    sizes = [Line2D([], [], ls="none", marker="o", markersize=math.sqrt(ref * scale), markerfacecolor="none",
-                    markeredgecolor="0.4", label=f"{ref:g} s") for ref in (_nice_times(max(times)) if times else [])]
-    first = ax.legend(handles=list(handles.values()), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                      title="filled: measured here\nhollow: quoted (paper's machine)", title_fontsize=7)
+    sizes = [
+        Line2D(
+            [],
+            [],
+            ls="none",
+            marker="o",
+            markersize=math.sqrt(ref * scale),
+            markerfacecolor="none",
+            markeredgecolor="0.4",
+            label=f"{ref:g} s",
+        )
+        for ref in (_nice_times(max(times)) if times else [])
+    ]
+    first = ax.legend(
+        handles=list(handles.values()),
+        fontsize=7,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        title="filled: measured here\nhollow: quoted (paper's machine)",
+        title_fontsize=7,
+    )
     ax.add_artist(first)
     legends = [first]
     if sizes:
-        legends += [ax.legend(handles=sizes, fontsize=7, loc="lower left", bbox_to_anchor=(1.01, 0.0), labelspacing=2.0,
-                  borderpad=1.2, title="bubble area =\ncompress + extract time", title_fontsize=7)]
+        legends += [
+            ax.legend(
+                handles=sizes,
+                fontsize=7,
+                loc="lower left",
+                bbox_to_anchor=(1.01, 0.0),
+                labelspacing=2.0,
+                borderpad=1.2,
+                title="bubble area =\ncompress + extract time",
+                title_fontsize=7,
+            )
+        ]
     fig.tight_layout()
     fig.savefig(path, bbox_inches="tight", bbox_extra_artists=legends)
     plt.close(fig)
@@ -139,14 +199,28 @@ def rd_chart(rows: list[dict], curve: list[dict], path: Path, title: str) -> Pat
     for codec, rs in groups.items():
         rs = sorted(rs, key=lambda r: r["bpp"])
         quoted = rs[0]["source"] == "quoted"
-        style = {"color": colour(codec), "marker": "s" if quoted else "o", "markersize": 7,
-                 "markerfacecolor": "none" if quoted else colour(codec)}
-        ax.plot([r["bpp"] for r in rs], [r["ms_ssim"] for r in rs], "--" if quoted else "-",
-                label=_legend_name(rs[0]), **style)
+        style = {
+            "color": colour(codec),
+            "marker": "s" if quoted else "o",
+            "markersize": 7,
+            "markerfacecolor": "none" if quoted else colour(codec),
+        }
+        ax.plot(
+            [r["bpp"] for r in rs],
+            [r["ms_ssim"] for r in rs],
+            "--" if quoted else "-",
+            label=_legend_name(rs[0]),
+            **style,
+        )
         for r in rs:
             if str(r["codec"]).startswith(("Latentzip", "Paper")):
-                ax.annotate(str(r.get("setting") or ""), (r["bpp"], r["ms_ssim"]), xytext=(4, -10),
-                            textcoords="offset points", fontsize=7)
+                ax.annotate(
+                    str(r.get("setting") or ""),
+                    (r["bpp"], r["ms_ssim"]),
+                    xytext=(4, -10),
+                    textcoords="offset points",
+                    fontsize=7,
+                )
     marked = [r["ms_ssim"] for r in rows]
     if marked:
         ax.set_ylim(min(marked) - 0.015, min(1.0, max(marked) + 0.006))

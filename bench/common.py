@@ -123,6 +123,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 def read_csv(path: Path) -> list[dict]:
     """CSV -> rows of dicts, numbers converted back (empty cells become None)."""
+
     def value(text: str):
         if text == "":
             return None
@@ -134,6 +135,7 @@ def read_csv(path: Path) -> list[dict]:
             return float(text)
         except ValueError:
             return text
+
     with open(path, newline="") as fh:
         return [{k: value(v) for k, v in row.items()} for row in csv.DictReader(fh)]
 

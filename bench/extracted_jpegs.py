@@ -16,9 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from common import REPO, folder_images, machine_line, warn_if_busy, write_report
 from PIL import Image
 
-from common import REPO, folder_images, machine_line, warn_if_busy, write_report
 from latentzip.codec import engine
 
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "photos"
@@ -41,9 +41,16 @@ def checkpoint_rows(folder: Path, checkpoint: str, work: Path) -> list[dict]:
     for original in folder_images(folder):
         back = out / folder.name / original.name
         size, extracted = original.stat().st_size, back.stat().st_size
-        rows.append({"checkpoint": checkpoint, "file": original.name, "original_bytes": size,
-                     "extracted_bytes": extracted, "ratio": round(extracted / size, 3),
-                     "q95_444_ratio": round(fixed_quality_bytes(back) / size, 3)})
+        rows.append(
+            {
+                "checkpoint": checkpoint,
+                "file": original.name,
+                "original_bytes": size,
+                "extracted_bytes": extracted,
+                "ratio": round(extracted / size, 3),
+                "q95_444_ratio": round(fixed_quality_bytes(back) / size, 3),
+            }
+        )
     return rows
 
 
@@ -62,21 +69,31 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for checkpoint in args.checkpoints:
             rows += checkpoint_rows(args.folder, checkpoint, Path(tmp))
-    lines = [f"### Extracted JPEGs against their originals: {args.folder.name}", "",
-             f"Command: `python bench/extracted_jpegs.py {' '.join(sys.argv[1:])}`  ", f"Machine: {machine}", "",
-             "| checkpoint | file | original | extracted | extracted / original | at q95 4:4:4 / original |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {r['checkpoint']} | {r['file']} | {r['original_bytes'] / 1e6:.3f} MB | "
-              f"{r['extracted_bytes'] / 1e6:.3f} MB | {r['ratio']:.3f} | {r['q95_444_ratio']:.3f} |" for r in rows]
+    lines = [
+        f"### Extracted JPEGs against their originals: {args.folder.name}",
+        "",
+        f"Command: `python bench/extracted_jpegs.py {' '.join(sys.argv[1:])}`  ",
+        f"Machine: {machine}",
+        "",
+        "| checkpoint | file | original | extracted | extracted / original | at q95 4:4:4 / original |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['checkpoint']} | {r['file']} | {r['original_bytes'] / 1e6:.3f} MB | "
+        f"{r['extracted_bytes'] / 1e6:.3f} MB | {r['ratio']:.3f} | {r['q95_444_ratio']:.3f} |"
+        for r in rows
+    ]
     lines.append("")
     for checkpoint in args.checkpoints:
         mine = [r for r in rows if r["checkpoint"] == checkpoint]
         total_o = sum(r["original_bytes"] for r in mine)
         total_e = sum(r["extracted_bytes"] for r in mine)
         worst = max(mine, key=lambda r: r["ratio"])
-        lines.append(f"- {checkpoint}: {total_e / 1e6:.2f} MB back for {total_o / 1e6:.2f} MB of originals "
-                     f"({total_e / total_o:.3f}); largest ratio {worst['ratio']:.3f} ({worst['file']}); "
-                     f"{sum(r['ratio'] <= 1.10 for r in mine)}/{len(mine)} files within +10 %.")
+        lines.append(
+            f"- {checkpoint}: {total_e / 1e6:.2f} MB back for {total_o / 1e6:.2f} MB of originals "
+            f"({total_e / total_o:.3f}); largest ratio {worst['ratio']:.3f} ({worst['file']}); "
+            f"{sum(r['ratio'] <= 1.10 for r in mine)}/{len(mine)} files within +10 %."
+        )
     md = "\n".join(lines) + "\n"
     print(md)
     write_report(args.name, md, rows)

@@ -26,9 +26,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from common import DEFAULT_FOLDER, command_line, fmt, folder_images, load_rgb, report_head, start_run, write_report
+from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 
@@ -90,13 +89,15 @@ def peak_rss_kib() -> int:
 
 
 def _run_child(*argv: str) -> dict:
-    out = subprocess.run([sys.executable, str(HERE / "hires.py"), "--child", *argv], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(HERE / "hires.py"), "--child", *argv], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(images: list[Path], work: Path, checkpoint: str = "B", entropy: str = "range", floor: float | None = None,
-            log=print) -> list[dict]:
+def measure(
+    images: list[Path], work: Path, checkpoint: str = "B", entropy: str = "range", floor: float | None = None, log=print
+) -> list[dict]:
     """Compress and extract each image alone, each step in its own child process."""
     from latentzip.codec import metrics
 
@@ -107,17 +108,30 @@ def measure(images: list[Path], work: Path, checkpoint: str = "B", entropy: str 
         x = _run_child("extract", str(archive), str(out), checkpoint, entropy, str(floor))
         a, b = load_rgb(img), load_rgb(out / img.name)
         size = archive.stat().st_size
-        row = {"image": img.name, "width": a.shape[1], "height": a.shape[0],
-               "megapixels": a.shape[0] * a.shape[1] / 1e6, "original_bytes": img.stat().st_size,
-               "archive_bytes": size, "ratio": img.stat().st_size / size, "bpp": size * 8 / (a.shape[0] * a.shape[1]),
-               "ms_ssim": metrics.ms_ssim(a, b), "psnr": metrics.psnr(a, b),
-               "compress_s": c["seconds"], "extract_s": x["seconds"],
-               "compress_peak_mib": c["peak_mib"], "extract_peak_mib": x["peak_mib"],
-               "checkpoint": checkpoint, "entropy": entropy}
+        row = {
+            "image": img.name,
+            "width": a.shape[1],
+            "height": a.shape[0],
+            "megapixels": a.shape[0] * a.shape[1] / 1e6,
+            "original_bytes": img.stat().st_size,
+            "archive_bytes": size,
+            "ratio": img.stat().st_size / size,
+            "bpp": size * 8 / (a.shape[0] * a.shape[1]),
+            "ms_ssim": metrics.ms_ssim(a, b),
+            "psnr": metrics.psnr(a, b),
+            "compress_s": c["seconds"],
+            "extract_s": x["seconds"],
+            "compress_peak_mib": c["peak_mib"],
+            "extract_peak_mib": x["peak_mib"],
+            "checkpoint": checkpoint,
+            "entropy": entropy,
+        }
         rows.append(row)
-        log(f"{img.name}: {row['megapixels']:.1f} MP, {row['bpp']:.3f} bpp, MS-SSIM {row['ms_ssim']:.4f}, "
+        log(
+            f"{img.name}: {row['megapixels']:.1f} MP, {row['bpp']:.3f} bpp, MS-SSIM {row['ms_ssim']:.4f}, "
             f"{row['compress_s']:.1f} + {row['extract_s']:.1f} s, peak {row['compress_peak_mib']:.0f} / "
-            f"{row['extract_peak_mib']:.0f} MiB")
+            f"{row['extract_peak_mib']:.0f} MiB"
+        )
         row["coded"] = "yes" if _coded(archive) else "no (stored byte-exact)"
         archive.unlink()
         for p in sorted(out.rglob("*"), reverse=True):
@@ -134,25 +148,42 @@ def _coded(archive: Path) -> bool:
 
 
 def table(rows: list[dict]) -> list[str]:
-    lines = [("| image | size | MP | ratio | bpp | MS-SSIM | PSNR (dB) | compress (s) | extract (s) | "
-              "peak memory compress / extract (MiB) | coded |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        (
+            "| image | size | MP | ratio | bpp | MS-SSIM | PSNR (dB) | compress (s) | extract (s) | "
+            "peak memory compress / extract (MiB) | coded |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['image']} | {r['width']}x{r['height']} | {r['megapixels']:.1f} | "
-                     f"{fmt(r['ratio'], '.1f')} | {r['bpp']:.3f} | {r['ms_ssim']:.4f} | {r['psnr']:.2f} | "
-                     f"{r['compress_s']:.1f} | {r['extract_s']:.1f} | "
-                     f"{r['compress_peak_mib']:.0f} / {r['extract_peak_mib']:.0f} | {r.get('coded', '')} |")
+        lines.append(
+            f"| {r['image']} | {r['width']}x{r['height']} | {r['megapixels']:.1f} | "
+            f"{fmt(r['ratio'], '.1f')} | {r['bpp']:.3f} | {r['ms_ssim']:.4f} | {r['psnr']:.2f} | "
+            f"{r['compress_s']:.1f} | {r['extract_s']:.1f} | "
+            f"{r['compress_peak_mib']:.0f} / {r['extract_peak_mib']:.0f} | {r.get('coded', '')} |"
+        )
     return lines
 
 
-def run(folder: Path | None, source: Path, count: int, megapixels: float, checkpoint: str, entropy: str,
-        floor: float | None = None, log=print) -> tuple[list[dict], str]:
+def run(
+    folder: Path | None,
+    source: Path,
+    count: int,
+    megapixels: float,
+    checkpoint: str,
+    entropy: str,
+    floor: float | None = None,
+    log=print,
+) -> tuple[list[dict], str]:
     """Build the set (unless ``folder`` is given) and measure it: (rows, a description of the set)."""
     with tempfile.TemporaryDirectory() as tmp:
         if folder is None:
             log(f"building {count} mosaics of {megapixels:g} MP from {source} ...")
             images = build_tiled_set(source, Path(tmp) / "hires", count, megapixels)
-            what = (f"{count} mosaic{'s' if count > 1 else ''} of 3x3 Kodak images upscaled with Lanczos to about "
-                    f"{megapixels:g} MP (generated, PNG)")
+            what = (
+                f"{count} mosaic{'s' if count > 1 else ''} of 3x3 Kodak images upscaled with Lanczos to about "
+                f"{megapixels:g} MP (generated, PNG)"
+            )
         else:
             images = folder_images(folder)
             what = f"the images of {folder}"
@@ -177,8 +208,9 @@ def main() -> int:
     args = ap.parse_args()
     machine = start_run()
     rows, what = run(args.folder, args.source, args.count, args.megapixels, args.checkpoint, args.entropy, args.floor)
-    head = report_head(f"Latentzip on large photos ({args.checkpoint}, {args.entropy})", command_line("hires.py"),
-                       machine)
+    head = report_head(
+        f"Latentzip on large photos ({args.checkpoint}, {args.entropy})", command_line("hires.py"), machine
+    )
     md = "\n".join([*head[:2], f"Set: {what}  ", *head[2:], *table(rows), ""])
     write_report(args.name, md, rows)
     return 0

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 from common import fmt, folder_images, load_rgb, machine_line, warn_if_busy, write_report
+
 from latentzip.codec import metrics
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.model_set import (
@@ -73,8 +74,9 @@ class TimedSession:
 class Config:
     """One (encoder, decoder) pair bound to a model set: a view whose sessions are these files."""
 
-    def __init__(self, name: str, model: ModelSet, encoder: Path, decoder: Path, threads: int,
-                 hyper_encoder: Path | None = None) -> None:
+    def __init__(
+        self, name: str, model: ModelSet, encoder: Path, decoder: Path, threads: int, hyper_encoder: Path | None = None
+    ) -> None:
         self.name, self.encoder, self.decoder = name, encoder, decoder
         self.enc = TimedSession(encoder, threads)
         self.dec = TimedSession(decoder, threads)
@@ -126,8 +128,13 @@ def dynamic_variant(model: ModelSet, out: Path) -> str:
     for which in ("encoder", "decoder"):
         plain = out / f"{which}.float.onnx"
         onnx.save(to_fp32_storage(onnx.load(str(model.folder / f"{which}.onnx"))), str(plain))
-        quantize_dynamic(str(plain), str(out / f"{which}.int8.onnx"), op_types_to_quantize=["Conv"],
-                         per_channel=True, weight_type=QuantType.QInt8)
+        quantize_dynamic(
+            str(plain),
+            str(out / f"{which}.int8.onnx"),
+            op_types_to_quantize=["Conv"],
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+        )
         plain.unlink()
     return f"dynamic int8 (ConvInteger)={out}"
 
@@ -171,13 +178,25 @@ def run(model: ModelSet, images: list[Path], checkpoints: str, configs: list[Con
     for cp in checkpoints:
         for c in configs:
             a = acc[(cp, c.name)]
-            rows.append({"checkpoint": cp, "precision": c.name, "encoder": c.encoder.name,
-                         "decoder": c.decoder.name,
-                         "model_bytes": c.model_bytes, "transform_bytes": c.transform_bytes,
-                         "encode_s": a["enc"], "decode_s": a["dec"], "g_a_s": a["ga"], "g_s_s": a["gs"],
-                         "cpu_s": a["cpu"],
-                         "bpp": a["bits"] / pixels, "ms_ssim": float(np.mean(a["ms"])),
-                         "psnr": float(np.mean(a["psnr"])), "images": len(images)})
+            rows.append(
+                {
+                    "checkpoint": cp,
+                    "precision": c.name,
+                    "encoder": c.encoder.name,
+                    "decoder": c.decoder.name,
+                    "model_bytes": c.model_bytes,
+                    "transform_bytes": c.transform_bytes,
+                    "encode_s": a["enc"],
+                    "decode_s": a["dec"],
+                    "g_a_s": a["ga"],
+                    "g_s_s": a["gs"],
+                    "cpu_s": a["cpu"],
+                    "bpp": a["bits"] / pixels,
+                    "ms_ssim": float(np.mean(a["ms"])),
+                    "psnr": float(np.mean(a["psnr"])),
+                    "images": len(images),
+                }
+            )
     add_deltas(rows)
     return rows
 
@@ -221,34 +240,48 @@ def recommend(rows: list[dict]) -> dict[str, str]:
     return out
 
 
-def markdown(rows: list[dict], title: str, machine: str, command: str, threads: int, set_id: str,
-             folder: Path | None = None) -> str:
-    lines = [f"### {title}", "", f"Command: `{command}`  ", f"Machine: {machine}; ONNX Runtime with {threads} "
-             f"thread(s)  ", f"Model set: {set_id}", "",
-             "| checkpoint | precision | model files | transforms | encode (s) | g_a (s) | decode (s) | g_s (s) | "
-             "speed-up | CPU (s) | bpp | MS-SSIM | PSNR (dB) | ΔMS-SSIM | ΔMS-SSIM at fp32's bpp |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+def markdown(
+    rows: list[dict], title: str, machine: str, command: str, threads: int, set_id: str, folder: Path | None = None
+) -> str:
+    lines = [
+        f"### {title}",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {machine}; ONNX Runtime with {threads} thread(s)  ",
+        f"Model set: {set_id}",
+        "",
+        "| checkpoint | precision | model files | transforms | encode (s) | g_a (s) | decode (s) | g_s (s) | "
+        "speed-up | CPU (s) | bpp | MS-SSIM | PSNR (dB) | ΔMS-SSIM | ΔMS-SSIM at fp32's bpp |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         lines.append(
             f"| {r['checkpoint']} | {r['precision']} | {r['model_bytes'] / 1e6:.2f} MB | "
             f"{r['transform_bytes'] / 1e6:.2f} MB | {r['encode_s']:.2f} | {r['g_a_s']:.2f} | {r['decode_s']:.2f} | "
             f"{r['g_s_s']:.2f} | {r['speedup']:.2f}x | {r['cpu_s']:.2f} | {r['bpp']:.4f} | {r['ms_ssim']:.4f} | "
             f"{r['psnr']:.2f} | "
-            f"{r['d_ms_ssim']:+.4f} | {fmt(r['d_ms_ssim_same_bpp'], '+.4f')} |")
-    lines += ["", "Model files: everything a build shipping only that precision needs (encoder, decoder, hyper "
-              "encoder, integer hyper decoder, tables, gains, manifest); one set serves A, B and C. Times: sums over "
-              "the folder, one run, configurations interleaved image by image; g_a / g_s: the part spent in the "
-              "analysis / synthesis network; speed-up: fp32's encode plus decode time over this row's; CPU: process "
-              "time of encode plus decode (steadier than wall time when other work shares the machine). Targets "
-              "(issue 7): at most 3 MB of model files, at least 1.5x faster encode plus decode, at most 0.002 "
-              "MS-SSIM lost at the same bpp."]
+            f"{r['d_ms_ssim']:+.4f} | {fmt(r['d_ms_ssim_same_bpp'], '+.4f')} |"
+        )
+    lines += [
+        "",
+        "Model files: everything a build shipping only that precision needs (encoder, decoder, hyper "
+        "encoder, integer hyper decoder, tables, gains, manifest); one set serves A, B and C. Times: sums over "
+        "the folder, one run, configurations interleaved image by image; g_a / g_s: the part spent in the "
+        "analysis / synthesis network; speed-up: fp32's encode plus decode time over this row's; CPU: process "
+        "time of encode plus decode (steadier than wall time when other work shares the machine). Targets "
+        "(issue 7): at most 3 MB of model files, at least 1.5x faster encode plus decode, at most 0.002 "
+        "MS-SSIM lost at the same bpp.",
+    ]
     chosen = recommend(rows)
     if chosen:
         args = " ".join(f"{k}={v}" for k, v in sorted(chosen.items()))
         target = f"--set {folder} " if folder else ""
-        lines += ["", f"Default precision by the issue's rule (int8 where smaller, at least as fast, and within "
-                  f"{MAX_LOSS} MS-SSIM at the same bpp): {args}. To ship it: "
-                  f"`python -m training.quantize {target}--defaults-only --default {args}`"]
+        lines += [
+            "",
+            f"Default precision by the issue's rule (int8 where smaller, at least as fast, and within "
+            f"{MAX_LOSS} MS-SSIM at the same bpp): {args}. To ship it: "
+            f"`python -m training.quantize {target}--defaults-only --default {args}`",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -270,9 +303,14 @@ def kernels(path: Path) -> dict[str, int]:
 
 def kernel_table(configs: list[Config]) -> str:
     """Which operators run in int8 (QLinear*, uint8 DepthToSpace) and which stay float, per file."""
-    lines = ["", "Operators ONNX Runtime runs (its optimized graph; QLinearConv / QLinearMul are int8 kernels, "
-             "Conv runs in float, Reorder* / Transpose are layout changes):", "",
-             "| file | operators |", "|---|---|"]
+    lines = [
+        "",
+        "Operators ONNX Runtime runs (its optimized graph; QLinearConv / QLinearMul are int8 kernels, "
+        "Conv runs in float, Reorder* / Transpose are layout changes):",
+        "",
+        "| file | operators |",
+        "|---|---|",
+    ]
     seen = set()
     for c in configs:
         for path in (c.encoder, c.decoder):
@@ -293,12 +331,20 @@ def main() -> int:
     ap.add_argument("--checkpoints", default="ABC")
     ap.add_argument("--mixed", action="store_true", help="also int8 encoder + fp32 decoder and the reverse")
     ap.add_argument("--variant", nargs="*", default=[], metavar="NAME=DIR", help="more encoder/decoder pairs")
-    ap.add_argument("--dynamic", action="store_true",
-                    help="also dynamic int8 of the float transforms (ConvInteger), written to build/int8-variants/")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="ONNX Runtime threads (default: all, "
-                    "as the app)")
-    ap.add_argument("--arena", choices=("app", "on", "off"), default="app",
-                    help="ONNX Runtime's CPU memory arena: as the app sets it (default), or forced on / off")
+    ap.add_argument(
+        "--dynamic",
+        action="store_true",
+        help="also dynamic int8 of the float transforms (ConvInteger), written to build/int8-variants/",
+    )
+    ap.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 1, help="ONNX Runtime threads (default: all, as the app)"
+    )
+    ap.add_argument(
+        "--arena",
+        choices=("app", "on", "off"),
+        default="app",
+        help="ONNX Runtime's CPU memory arena: as the app sets it (default), or forced on / off",
+    )
     ap.add_argument("--name", default=None, help="result file name (default: int8 on Kodak, else int8-<folder>)")
     args = ap.parse_args()
 
@@ -319,8 +365,15 @@ def main() -> int:
     name = args.name or ("int8" if folder_name == "kodak" and not args.limit else f"int8-{folder_name}")
     command = "python bench/int8.py " + " ".join(sys.argv[1:])
     arena = "" if args.arena == "app" else f", memory arena {args.arena}"
-    md = markdown(rows, f"fp32 against int8 on {folder_name} ({len(images)} images{arena})", machine,
-                  command.strip(), args.threads, model.id, args.set)
+    md = markdown(
+        rows,
+        f"fp32 against int8 on {folder_name} ({len(images)} images{arena})",
+        machine,
+        command.strip(),
+        args.threads,
+        model.id,
+        args.set,
+    )
     write_report(name, md + kernel_table(configs), rows)
     return 0
 

@@ -16,11 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PIL import Image
-
 from common import DEFAULT_FOLDER, command_line, folder_bytes, folder_images, report_head, start_run, write_report
 from kodak_table import latentzip_rows
 from peers import archiver_rows, table
+from PIL import Image
 
 
 def build_jpeg_folder(source: Path, out: Path, quality: int = 90) -> Path:
@@ -34,20 +33,45 @@ def build_jpeg_folder(source: Path, out: Path, quality: int = 90) -> Path:
 
 def unified_latentzip(rows: list[dict]) -> list[dict]:
     """kodak_table rows -> the bench's row schema (codec "Latentzip (<entropy>)", setting = checkpoint)."""
-    return [{"source": "measured", "codec": f"Latentzip ({r['entropy']})", "setting": r["checkpoint"],
-             "bytes": r["archive_bytes"], "ratio": r["ratio"], "bpp": r["bpp"], "ms_ssim": r["ms_ssim"],
-             "psnr": r["psnr"], "compress_s": r["compress_s"], "extract_s": r["extract_s"],
-             "note": f"{r['coded']}/{r['images']} images coded"} for r in rows]
+    return [
+        {
+            "source": "measured",
+            "codec": f"Latentzip ({r['entropy']})",
+            "setting": r["checkpoint"],
+            "bytes": r["archive_bytes"],
+            "ratio": r["ratio"],
+            "bpp": r["bpp"],
+            "ms_ssim": r["ms_ssim"],
+            "psnr": r["psnr"],
+            "compress_s": r["compress_s"],
+            "extract_s": r["extract_s"],
+            "note": f"{r['coded']}/{r['images']} images coded",
+        }
+        for r in rows
+    ]
 
 
-def measure(folder: Path, checkpoints: str = "ABC", entropies: tuple[str, ...] = ("range",),
-            install_7zz: bool = True, floor: float | None = None, log=print) -> list[dict]:
+def measure(
+    folder: Path,
+    checkpoints: str = "ABC",
+    entropies: tuple[str, ...] = ("range",),
+    install_7zz: bool = True,
+    floor: float | None = None,
+    log=print,
+) -> list[dict]:
     rows = unified_latentzip(latentzip_rows(folder, checkpoints, entropies, floor, log=log))
     return rows + [r for r in archiver_rows(folder, install_7zz, log) if r["codec"] != "tar"]
 
 
-def run(folder: Path | None, source: Path, quality: int, checkpoints: str, log=print,
-        install_7zz: bool = True, floor: float | None = None) -> tuple[list[dict], str]:
+def run(
+    folder: Path | None,
+    source: Path,
+    quality: int,
+    checkpoints: str,
+    log=print,
+    install_7zz: bool = True,
+    floor: float | None = None,
+) -> tuple[list[dict], str]:
     """(rows, a description of the folder)."""
     with tempfile.TemporaryDirectory() as tmp:
         if folder is None:
@@ -70,8 +94,9 @@ def main() -> int:
     args = ap.parse_args()
     machine = start_run()
     rows, what = run(args.folder, args.source, args.quality, args.checkpoints, floor=args.floor)
-    md = "\n".join([*report_head(f"A folder of JPEGs: {what}", command_line("jpeg_sources.py"), machine),
-                    *table(rows), ""])
+    md = "\n".join(
+        [*report_head(f"A folder of JPEGs: {what}", command_line("jpeg_sources.py"), machine), *table(rows), ""]
+    )
     write_report(args.name, md, rows)
     return 0
 

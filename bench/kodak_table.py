@@ -20,11 +20,21 @@ import time
 from pathlib import Path
 
 import numpy as np
+import paper
+from common import (
+    DEFAULT_FOLDER,
+    REPO,
+    RESULTS,
+    command_line,
+    folder_images,
+    load_rgb,
+    reference_msssim,
+    report_head,
+    start_run,
+    write_csv,
+)
 from PIL import Image
 
-import paper
-from common import (DEFAULT_FOLDER, REPO, RESULTS, command_line, folder_images, load_rgb, reference_msssim, report_head,
-                    start_run, write_csv)
 from latentzip.codec import engine, metrics
 
 
@@ -56,8 +66,9 @@ def warm_up(work: Path, checkpoints: str, precision: str = "auto") -> None:
     shutil.rmtree(src)
 
 
-def run_one(folder: Path, work: Path, checkpoint: str, entropy: str, floor: float | None,
-            precision: str = "auto") -> dict:
+def run_one(
+    folder: Path, work: Path, checkpoint: str, entropy: str, floor: float | None, precision: str = "auto"
+) -> dict:
     """Compress ``folder`` into one archive and extract it: sizes, mean quality and times.
 
     Works on PNG and JPEG folders alike: each original is compared with the file that
@@ -81,18 +92,29 @@ def run_one(folder: Path, work: Path, checkpoint: str, entropy: str, floor: floa
     shutil.rmtree(out)
     archive.unlink()
     return {
-        "checkpoint": checkpoint, "entropy": entropy, "archive_bytes": size,
-        "ratio": report.original_size / size, "bpp": size * 8 / pixels,
+        "checkpoint": checkpoint,
+        "entropy": entropy,
+        "archive_bytes": size,
+        "ratio": report.original_size / size,
+        "bpp": size * 8 / pixels,
         "ms_ssim": float(np.mean([metrics.ms_ssim(a, b) for a, b in pairs])),
         "ms_ssim_ref": reference_msssim(pairs),
         "psnr": float(np.mean([metrics.psnr(a, b) for a, b in pairs])),
-        "compress_s": t1 - t0, "extract_s": t2 - t1,
-        "coded": sum(o.kind == "lossy" for o in report.outcomes), "images": len(pairs),
+        "compress_s": t1 - t0,
+        "extract_s": t2 - t1,
+        "coded": sum(o.kind == "lossy" for o in report.outcomes),
+        "images": len(pairs),
     }
 
 
-def latentzip_rows(folder: Path, checkpoints: str = "ABC", entropies: tuple[str, ...] = ("range", "lzma"),
-                   floor: float | None = None, log=print, precision: str = "auto") -> list[dict]:
+def latentzip_rows(
+    folder: Path,
+    checkpoints: str = "ABC",
+    entropies: tuple[str, ...] = ("range", "lzma"),
+    floor: float | None = None,
+    log=print,
+    precision: str = "auto",
+) -> list[dict]:
     """``run_one`` for every checkpoint and entropy mode (models loaded before timing)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,27 +123,38 @@ def latentzip_rows(folder: Path, checkpoints: str = "ABC", entropies: tuple[str,
             for entropy in entropies:
                 r = run_one(Path(folder), Path(tmp), cp, entropy, floor, precision)
                 rows.append(r)
-                log(f"Latentzip {cp} {entropy}: {r['bpp']:.3f} bpp, MS-SSIM {r['ms_ssim']:.4f}, "
-                    f"{r['psnr']:.2f} dB, {r['compress_s']:.1f} + {r['extract_s']:.1f} s")
+                log(
+                    f"Latentzip {cp} {entropy}: {r['bpp']:.3f} bpp, MS-SSIM {r['ms_ssim']:.4f}, "
+                    f"{r['psnr']:.2f} dB, {r['compress_s']:.1f} + {r['extract_s']:.1f} s"
+                )
     return rows
 
 
 def markdown(rows: list[dict], title: str, machine: str, command: str) -> str:
-    lines = [*report_head(title, command, machine),
-             "| checkpoint | entropy | archive | ratio | bpp | MS-SSIM | PSNR (dB) | compress (s) | extract (s) "
-             "| coded images |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        *report_head(title, command, machine),
+        "| checkpoint | entropy | archive | ratio | bpp | MS-SSIM | PSNR (dB) | compress (s) | extract (s) "
+        "| coded images |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['checkpoint']} | {r['entropy']} | {r['archive_bytes'] / 1e6:.3f} MB | {r['ratio']:.1f} | "
-                     f"{r['bpp']:.3f} | {r['ms_ssim']:.4f} | {r['psnr']:.2f} | {r['compress_s']:.1f} | "
-                     f"{r['extract_s']:.1f} | {r['coded']}/{r['images']} |")
-    lines += ["", "Models are loaded before timing. Paper (Johnson and Avasthi, LZMA on Mentzer et al.), "
-              "quoted, not measured: " + "; ".join(f"{k} {v[0]} bpp, MS-SSIM {v[1]}, {v[2]} dB, {v[3]:.0f} s"
-                                                 for k, v in paper.CHECKPOINTS.items())]
+        lines.append(
+            f"| {r['checkpoint']} | {r['entropy']} | {r['archive_bytes'] / 1e6:.3f} MB | {r['ratio']:.1f} | "
+            f"{r['bpp']:.3f} | {r['ms_ssim']:.4f} | {r['psnr']:.2f} | {r['compress_s']:.1f} | "
+            f"{r['extract_s']:.1f} | {r['coded']}/{r['images']} |"
+        )
+    lines += [
+        "",
+        "Models are loaded before timing. Paper (Johnson and Avasthi, LZMA on Mentzer et al.), "
+        "quoted, not measured: "
+        + "; ".join(f"{k} {v[0]} bpp, MS-SSIM {v[1]}, {v[2]} dB, {v[3]:.0f} s" for k, v in paper.CHECKPOINTS.items()),
+    ]
     refs = [r for r in rows if r["ms_ssim_ref"] is not None]
     if refs:
-        lines.append("pytorch_msssim means for the same rows: " +
-                     ", ".join(f"{r['checkpoint']}/{r['entropy']} {r['ms_ssim_ref']:.4f}" for r in refs))
+        lines.append(
+            "pytorch_msssim means for the same rows: "
+            + ", ".join(f"{r['checkpoint']}/{r['entropy']} {r['ms_ssim_ref']:.4f}" for r in refs)
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -141,8 +174,12 @@ def main() -> int:
     ap.add_argument("--entropy", nargs="+", default=["range", "lzma"])
     ap.add_argument("--floor", type=float, default=None, help="override the quality floor (default: the product's)")
     ap.add_argument("--name", default=None, help="result file name (default: the folder's name)")
-    ap.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
-                    help="network precision, as the app's setting (auto: the model set's default per checkpoint)")
+    ap.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "int8"),
+        default="auto",
+        help="network precision, as the app's setting (auto: the model set's default per checkpoint)",
+    )
     args = ap.parse_args()
     machine = start_run()
     with tempfile.TemporaryDirectory() as tmp:

@@ -125,8 +125,13 @@ def entry_kinds(archive: Path) -> dict[str, int]:
     """How many files the archive holds of each kind (coded, re-packed, LZMA, stored, duplicate)."""
     from latentzip.codec.container import ArchiveReader, EntryKind
 
-    names = {EntryKind.IMAGE: "coded", EntryKind.JPEG_REPACK: "repacked", EntryKind.LZMA: "lzma",
-             EntryKind.STORED: "stored", EntryKind.DUPLICATE: "duplicate"}
+    names = {
+        EntryKind.IMAGE: "coded",
+        EntryKind.JPEG_REPACK: "repacked",
+        EntryKind.LZMA: "lzma",
+        EntryKind.STORED: "stored",
+        EntryKind.DUPLICATE: "duplicate",
+    }
     with ArchiveReader.open(archive) as reader:
         counts = Counter(names[e.kind] for e in reader.entries if e.kind in names)
     return {name: counts.get(name, 0) for name in names.values()}
@@ -157,8 +162,9 @@ def run_child(args: list[str]) -> tuple[float, int, int]:
     with tempfile.TemporaryDirectory() as tmp:
         peak_file = Path(tmp) / "peak"
         start = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(peak_file), *args], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(peak_file), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         stderr = proc.stderr.read() if proc.stderr else b""
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -172,8 +178,9 @@ def run_child(args: list[str]) -> tuple[float, int, int]:
     return seconds, proc.returncode, peak
 
 
-def bench(count: int, images: str = "lossy", checkpoint: str = "A", work: Path | None = None,
-          keep: bool = False) -> dict:
+def bench(
+    count: int, images: str = "lossy", checkpoint: str = "A", work: Path | None = None, keep: bool = False
+) -> dict:
     """Generate, compress, extract; the figures as a dict."""
     own = work is None
     work = Path(tempfile.mkdtemp(prefix="latentzip-many-")) if own else Path(work)
@@ -194,15 +201,26 @@ def bench(count: int, images: str = "lossy", checkpoint: str = "A", work: Path |
         kinds = entry_kinds(archive) if c_rc == 0 else {}
         load_after = load_average()
         return {
-            "files": count, "images": images, "checkpoint": checkpoint if images == "lossy" else None,
-            "input_bytes": size, "archive_bytes": archive.stat().st_size if archive.exists() else 0,
+            "files": count,
+            "images": images,
+            "checkpoint": checkpoint if images == "lossy" else None,
+            "input_bytes": size,
+            "archive_bytes": archive.stat().st_size if archive.exists() else 0,
             "generate_s": round(gen_s, 2),
-            "compress_s": round(c_s, 2), "compress_files_per_s": round(count / c_s, 1) if c_s else 0.0,
-            "compress_peak_rss_mb": round(c_peak / 2**20, 1), "compress_rc": c_rc,
-            "extract_s": round(x_s, 2), "extract_files_per_s": round(count / x_s, 1) if x_s else 0.0,
-            "extract_peak_rss_mb": round(x_peak / 2**20, 1), "extract_rc": x_rc,
-            "entries": kinds, "restored_files": restored, "load": round(max(load_before, load_after), 2),
-            "busy": is_busy(max(load_before, load_after)), "cpu": cpu_model(), "cores": os.cpu_count(),
+            "compress_s": round(c_s, 2),
+            "compress_files_per_s": round(count / c_s, 1) if c_s else 0.0,
+            "compress_peak_rss_mb": round(c_peak / 2**20, 1),
+            "compress_rc": c_rc,
+            "extract_s": round(x_s, 2),
+            "extract_files_per_s": round(count / x_s, 1) if x_s else 0.0,
+            "extract_peak_rss_mb": round(x_peak / 2**20, 1),
+            "extract_rc": x_rc,
+            "entries": kinds,
+            "restored_files": restored,
+            "load": round(max(load_before, load_after), 2),
+            "busy": is_busy(max(load_before, load_after)),
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
         }
     finally:
         if own and not keep:
@@ -228,11 +246,12 @@ def summary_lines(r: dict) -> list[str]:
 
 def write_results(r: dict, lines: list[str], command: str, name: str) -> None:
     """bench/results/<name>.md (the summary) and .csv (the figures, one row)."""
-    from common import write_csv, RESULTS
+    from common import RESULTS, write_csv
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    md = "\n".join(["### Large libraries: many small photos", "", f"Command: `{command}`", "",
-                    "```", *lines, "```", ""])
+    md = "\n".join(
+        ["### Large libraries: many small photos", "", f"Command: `{command}`", "", "```", *lines, "```", ""]
+    )
     (RESULTS / f"{name}.md").write_text(md)
     write_csv(RESULTS / f"{name}.csv", [{k: v for k, v in r.items() if not isinstance(v, dict)}])
 

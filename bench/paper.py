@@ -12,8 +12,10 @@ from its bpp and its 15.4 MB Kodak PNG folder (marked "derived").
 
 from __future__ import annotations
 
-SOURCE = ("Johnson and Avasthi, \"Faster Image Compression Using Network Compression\", "
-          "Tables 1-4 and text (quoted as transcribed in issue 6; not measured here)")
+SOURCE = (
+    'Johnson and Avasthi, "Faster Image Compression Using Network Compression", '
+    "Tables 1-4 and text (quoted as transcribed in issue 6; not measured here)"
+)
 
 KODAK_FOLDER_BYTES = 15.4e6  # the paper's Kodak PNG folder, "15.4 MB"
 KODAK_PIXELS = 24 * 768 * 512  # 24 images, 768x512 or 512x768
@@ -41,15 +43,62 @@ def rows() -> list[dict]:
     """The paper's rows in the bench's row schema (``source`` = "quoted")."""
     out = []
     for cp, (bpp, msssim, psnr, seconds) in CHECKPOINTS.items():
-        out.append({"source": "quoted", "codec": "Paper (LZMA latents)", "setting": cp, "bpp": bpp,
-                    "ms_ssim": msssim, "psnr": psnr, "ratio": round(_ratio(bpp), 2), "total_s": seconds,
-                    "note": "ratio derived from bpp and the 15.4 MB folder; time = compress + decompress"})
-    out.append({"source": "quoted", "codec": "Mentzer et al. (paper's Table 1)", "setting": "Table 1",
-                "bpp": 0.370, "ms_ssim": 0.992, "ratio": round(_ratio(0.370), 2), "note": "see footnote [1]"})
-    out.append({"source": "quoted", "codec": "Mentzer et al. (paper's text)", "setting": "point A",
-                "bpp": 0.370, "ms_ssim": 0.975, "ratio": round(_ratio(0.370), 2), "note": "see footnote [1]"})
-    out.append({"source": "quoted", "codec": "Mentzer et al. (paper's text)", "setting": "point C",
-                "bpp": 1.051, "ms_ssim": 0.992, "ratio": round(_ratio(1.051), 2), "note": "see footnote [1]"})
-    out.append({"source": "quoted", "codec": "7-Zip (paper)", "setting": "", "ms_ssim": 1.0, "ratio": 1.0,
-                "bytes": int(KODAK_FOLDER_BYTES), "total_s": 1.9, "note": "lossless"})
+        out.append(
+            {
+                "source": "quoted",
+                "codec": "Paper (LZMA latents)",
+                "setting": cp,
+                "bpp": bpp,
+                "ms_ssim": msssim,
+                "psnr": psnr,
+                "ratio": round(_ratio(bpp), 2),
+                "total_s": seconds,
+                "note": "ratio derived from bpp and the 15.4 MB folder; time = compress + decompress",
+            }
+        )
+    out.append(
+        {
+            "source": "quoted",
+            "codec": "Mentzer et al. (paper's Table 1)",
+            "setting": "Table 1",
+            "bpp": 0.370,
+            "ms_ssim": 0.992,
+            "ratio": round(_ratio(0.370), 2),
+            "note": "see footnote [1]",
+        }
+    )
+    out.append(
+        {
+            "source": "quoted",
+            "codec": "Mentzer et al. (paper's text)",
+            "setting": "point A",
+            "bpp": 0.370,
+            "ms_ssim": 0.975,
+            "ratio": round(_ratio(0.370), 2),
+            "note": "see footnote [1]",
+        }
+    )
+    out.append(
+        {
+            "source": "quoted",
+            "codec": "Mentzer et al. (paper's text)",
+            "setting": "point C",
+            "bpp": 1.051,
+            "ms_ssim": 0.992,
+            "ratio": round(_ratio(1.051), 2),
+            "note": "see footnote [1]",
+        }
+    )
+    out.append(
+        {
+            "source": "quoted",
+            "codec": "7-Zip (paper)",
+            "setting": "",
+            "ms_ssim": 1.0,
+            "ratio": 1.0,
+            "bytes": int(KODAK_FOLDER_BYTES),
+            "total_s": 1.9,
+            "note": "lossless",
+        }
+    )
     return out

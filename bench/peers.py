@@ -32,10 +32,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from common import (
+    DEFAULT_FOLDER,
+    REPO,
+    RESULTS,
+    fmt,
+    folder_bytes,
+    folder_images,
+    load_rgb,
+    read_csv,
+    start_run,
+    write_csv,
+)
 from PIL import Image, features
 
-from common import (DEFAULT_FOLDER, REPO, RESULTS, fmt, folder_bytes, folder_images, load_rgb, read_csv, start_run,
-                    write_csv)
 from latentzip.codec import metrics
 
 TOLERANCE = 0.0005
@@ -43,6 +53,7 @@ SETUP = REPO / "bench" / "setup.sh"
 
 
 # ---------------------------------------------------------------- archivers
+
 
 def ensure_7zz(install: bool = True) -> str | None:
     """Path of ``7zz``; when it is missing and ``install`` is set, run bench/setup.sh (apt-get) first."""
@@ -58,12 +69,33 @@ def _archivers(seven_zip: str | None) -> list[tuple[str, str, list[str], list[st
     """(name, setting, compress argv, extract argv, archive file name); {src} {parent} {name} {archive} {out}."""
     out = []
     if seven_zip:
-        out.append(("7-Zip", "7zz a -mx=9", [seven_zip, "a", "-mx=9", "-bd", "-bso0", "-bsp0", "{archive}", "{name}"],
-                    [seven_zip, "x", "-bd", "-bso0", "-bsp0", "-o{out}", "{archive}"], "a.7z"))
-    out.append(("tar", "tar -cf", ["tar", "-cf", "{archive}", "-C", "{parent}", "{name}"],
-                ["tar", "-xf", "{archive}", "-C", "{out}"], "a.tar"))
-    out.append(("tar+xz", "tar -I 'xz -9'", ["tar", "-I", "xz -9", "-cf", "{archive}", "-C", "{parent}", "{name}"],
-                ["tar", "-I", "xz", "-xf", "{archive}", "-C", "{out}"], "a.tar.xz"))
+        out.append(
+            (
+                "7-Zip",
+                "7zz a -mx=9",
+                [seven_zip, "a", "-mx=9", "-bd", "-bso0", "-bsp0", "{archive}", "{name}"],
+                [seven_zip, "x", "-bd", "-bso0", "-bsp0", "-o{out}", "{archive}"],
+                "a.7z",
+            )
+        )
+    out.append(
+        (
+            "tar",
+            "tar -cf",
+            ["tar", "-cf", "{archive}", "-C", "{parent}", "{name}"],
+            ["tar", "-xf", "{archive}", "-C", "{out}"],
+            "a.tar",
+        )
+    )
+    out.append(
+        (
+            "tar+xz",
+            "tar -I 'xz -9'",
+            ["tar", "-I", "xz -9", "-cf", "{archive}", "-C", "{parent}", "{name}"],
+            ["tar", "-I", "xz", "-xf", "{archive}", "-C", "{out}"],
+            "a.tar.xz",
+        )
+    )
     return out
 
 
@@ -83,8 +115,13 @@ def archiver_rows(folder: Path, install_7zz: bool = True, log=print) -> list[dic
         for name, setting, c_argv, x_argv, fname in _archivers(seven_zip):
             archive, out = Path(tmp) / fname, Path(tmp) / f"out-{fname}"
             out.mkdir()
-            subs = {"src": str(folder), "parent": str(folder.parent), "name": folder.name,
-                    "archive": str(archive), "out": str(out)}
+            subs = {
+                "src": str(folder),
+                "parent": str(folder.parent),
+                "name": folder.name,
+                "archive": str(archive),
+                "out": str(out),
+            }
             c_cmd = [a.format(**subs) for a in c_argv]
             x_cmd = [a.format(**subs) for a in x_argv]
             t0 = time.perf_counter()
@@ -94,11 +131,20 @@ def archiver_rows(folder: Path, install_7zz: bool = True, log=print) -> list[dic
             t2 = time.perf_counter()
             back = folder_bytes(out / folder.name)
             size = archive.stat().st_size
-            rows.append({"source": "measured", "codec": name, "setting": setting, "bytes": size,
-                         "ratio": original / size, "bpp": size * 8 / pixels if pixels else None,
-                         "ms_ssim": 1.0, "compress_s": t1 - t0, "extract_s": t2 - t1,
-                         "note": "lossless" + ("" if back == original
-                                               else f"; MISMATCH: {back} of {original} bytes back")})
+            rows.append(
+                {
+                    "source": "measured",
+                    "codec": name,
+                    "setting": setting,
+                    "bytes": size,
+                    "ratio": original / size,
+                    "bpp": size * 8 / pixels if pixels else None,
+                    "ms_ssim": 1.0,
+                    "compress_s": t1 - t0,
+                    "extract_s": t2 - t1,
+                    "note": "lossless" + ("" if back == original else f"; MISMATCH: {back} of {original} bytes back"),
+                }
+            )
             log(f"{name}: ratio {original / size:.3f}, {t1 - t0:.2f} + {t2 - t1:.2f} s")
             shutil.rmtree(out)
             archive.unlink()
@@ -106,6 +152,7 @@ def archiver_rows(folder: Path, install_7zz: bool = True, log=print) -> list[dic
 
 
 # ---------------------------------------------------------------- image codecs
+
 
 @dataclass(frozen=True)
 class ImageCodec:
@@ -176,7 +223,7 @@ class Evaluator:
         key = (codec.key, quality)
         if key not in self.cache:
             total, enc_s, dec_s, ssims, psnrs = 0, 0.0, 0.0, [], []
-            for im, src in zip(self.images, self.arrays):
+            for im, src in zip(self.images, self.arrays, strict=False):
                 t0 = time.perf_counter()
                 data = codec.encode(im, quality)
                 t1 = time.perf_counter()
@@ -188,8 +235,16 @@ class Evaluator:
                 dec_s += t2 - t1
                 ssims.append(metrics.ms_ssim(src, back))
                 psnrs.append(metrics.psnr(src, back))
-            p = Point(codec.key, quality, total, total * 8 / self.pixels, float(np.mean(ssims)),
-                      float(np.mean(psnrs)), enc_s, dec_s)
+            p = Point(
+                codec.key,
+                quality,
+                total,
+                total * 8 / self.pixels,
+                float(np.mean(ssims)),
+                float(np.mean(psnrs)),
+                enc_s,
+                dec_s,
+            )
             self.cache[key] = p
             self.log(f"  {codec.name} q{quality}: {p.bpp:.3f} bpp, MS-SSIM {p.ms_ssim:.4f}")
         return self.cache[key]
@@ -212,8 +267,10 @@ class Evaluator:
                 lo = mid
             else:
                 hi = mid
-        for end, beyond, where in ((codec.qmin, lo < codec.qmin, "below the lowest"),
-                                   (codec.qmax, hi > codec.qmax, "above the highest")):
+        for end, beyond, where in (
+            (codec.qmin, lo < codec.qmin, "below the lowest"),
+            (codec.qmax, hi > codec.qmax, "above the highest"),
+        ):
             if beyond:
                 p = self.point(codec, end)
                 if abs(p.ms_ssim - target) <= tolerance:
@@ -237,13 +294,22 @@ def interpolate(a: Point, b: Point, target: float) -> Point:
     def lerp(x: float, y: float) -> float:
         return x + t * (y - x)
 
-    return Point(a.codec, lerp(a.quality, b.quality), lerp(a.bytes, b.bytes), lerp(a.bpp, b.bpp), target,
-                 lerp(a.psnr, b.psnr), lerp(a.encode_s, b.encode_s), lerp(a.decode_s, b.decode_s),
-                 f"interpolated between q{a.quality:g} ({a.ms_ssim:.4f}) and q{b.quality:g} ({b.ms_ssim:.4f})")
+    return Point(
+        a.codec,
+        lerp(a.quality, b.quality),
+        lerp(a.bytes, b.bytes),
+        lerp(a.bpp, b.bpp),
+        target,
+        lerp(a.psnr, b.psnr),
+        lerp(a.encode_s, b.encode_s),
+        lerp(a.decode_s, b.decode_s),
+        f"interpolated between q{a.quality:g} ({a.ms_ssim:.4f}) and q{b.quality:g} ({b.ms_ssim:.4f})",
+    )
 
 
-def codec_rows(folder: Path, targets: dict[str, float], codecs: list[str], tolerance: float = TOLERANCE,
-               log=print) -> tuple[list[dict], list[dict]]:
+def codec_rows(
+    folder: Path, targets: dict[str, float], codecs: list[str], tolerance: float = TOLERANCE, log=print
+) -> tuple[list[dict], list[dict]]:
     """Every codec at every target: (table rows, every evaluated point for the RD chart)."""
     images = [load_rgb(p) for p in folder_images(folder)]
     original = folder_bytes(folder)
@@ -259,13 +325,36 @@ def codec_rows(folder: Path, targets: dict[str, float], codecs: list[str], toler
         for label, target in targets.items():
             log(f"{codec.name} at target {label} (MS-SSIM {target:.4f})")
             p = ev.match(codec, target, tolerance)
-            rows.append({"source": "measured", "codec": codec.name, "setting": codec.setting, "target": label,
-                         "target_ms_ssim": target, "quality": round(p.quality, 2), "bytes": round(p.bytes),
-                         "ratio": original / p.bytes, "bpp": p.bpp, "ms_ssim": p.ms_ssim, "psnr": p.psnr,
-                         "compress_s": p.encode_s, "extract_s": p.decode_s,
-                         "note": p.note or "encode / decode in memory"})
-        curve += [{"codec": codec.name, "quality": p.quality, "bpp": p.bpp, "ms_ssim": p.ms_ssim, "psnr": p.psnr,
-                   "encode_s": p.encode_s, "decode_s": p.decode_s} for p in ev.points(codec)]
+            rows.append(
+                {
+                    "source": "measured",
+                    "codec": codec.name,
+                    "setting": codec.setting,
+                    "target": label,
+                    "target_ms_ssim": target,
+                    "quality": round(p.quality, 2),
+                    "bytes": round(p.bytes),
+                    "ratio": original / p.bytes,
+                    "bpp": p.bpp,
+                    "ms_ssim": p.ms_ssim,
+                    "psnr": p.psnr,
+                    "compress_s": p.encode_s,
+                    "extract_s": p.decode_s,
+                    "note": p.note or "encode / decode in memory",
+                }
+            )
+        curve += [
+            {
+                "codec": codec.name,
+                "quality": p.quality,
+                "bpp": p.bpp,
+                "ms_ssim": p.ms_ssim,
+                "psnr": p.psnr,
+                "encode_s": p.encode_s,
+                "decode_s": p.decode_s,
+            }
+            for p in ev.points(codec)
+        ]
     return rows, curve
 
 
@@ -279,8 +368,10 @@ def targets_from_results(csv_path: Path) -> dict[str, float]:
 
 # ---------------------------------------------------------------- table
 
-HEADER = ("| source | codec | setting | target | quality | size | ratio | bpp | MS-SSIM | PSNR (dB) | "
-          "compress / encode (s) | extract / decode (s) | note |")
+HEADER = (
+    "| source | codec | setting | target | quality | size | ratio | bpp | MS-SSIM | PSNR (dB) | "
+    "compress / encode (s) | extract / decode (s) | note |"
+)
 
 
 def table(rows: list[dict]) -> list[str]:
@@ -290,12 +381,27 @@ def table(rows: list[dict]) -> list[str]:
         size = r.get("bytes")
         total = r.get("total_s")
         comp = fmt(r.get("compress_s"), ".2f") if total is None else f"{total:g} (both)"
-        lines.append(" | ".join([
-            "", r.get("source", ""), str(r.get("codec", "")), str(r.get("setting") or ""),
-            str(r.get("target") or ""), fmt(r.get("quality"), "g"),
-            "–" if size is None else f"{size / 1e6:.3f} MB", fmt(r.get("ratio"), ".2f"), fmt(r.get("bpp"), ".3f"),
-            fmt(r.get("ms_ssim"), ".4f"), fmt(r.get("psnr"), ".2f"), comp,
-            "" if total is not None else fmt(r.get("extract_s"), ".2f"), str(r.get("note") or ""), ""]).strip())
+        lines.append(
+            " | ".join(
+                [
+                    "",
+                    r.get("source", ""),
+                    str(r.get("codec", "")),
+                    str(r.get("setting") or ""),
+                    str(r.get("target") or ""),
+                    fmt(r.get("quality"), "g"),
+                    "–" if size is None else f"{size / 1e6:.3f} MB",
+                    fmt(r.get("ratio"), ".2f"),
+                    fmt(r.get("bpp"), ".3f"),
+                    fmt(r.get("ms_ssim"), ".4f"),
+                    fmt(r.get("psnr"), ".2f"),
+                    comp,
+                    "" if total is not None else fmt(r.get("extract_s"), ".2f"),
+                    str(r.get("note") or ""),
+                    "",
+                ]
+            ).strip()
+        )
     return lines
 
 
@@ -321,8 +427,9 @@ def main() -> int:
     codec, curve = codec_rows(args.folder, targets, args.codecs, args.tolerance)
     rows += codec
     command = "python bench/peers.py " + " ".join(sys.argv[1:])
-    md = "\n".join([f"### Peers on {name}", "", f"Command: `{command.strip()}`  ", f"Machine: {machine}", "",
-                    *table(rows), ""])
+    md = "\n".join(
+        [f"### Peers on {name}", "", f"Command: `{command.strip()}`  ", f"Machine: {machine}", "", *table(rows), ""]
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}-peers.md").write_text(md)
     write_csv(RESULTS / f"{name}-peers.csv", rows)

@@ -45,12 +45,22 @@ def latentzip_lossless_row(folder: Path, log=print) -> dict:
         size = archive.stat().st_size
     repacked = sum(1 for o in report.outcomes if o.kind == "lossless-jpeg")
     files = sum(1 for o in report.outcomes if o.kind not in ("directory", "symlink"))
-    log(f"Latentzip lossless: {original} -> {size} bytes, {t1 - t0:.2f} + {t2 - t1:.2f} s, "
-        f"{'bit-exact' if same else 'NOT bit-exact'}")
-    return {"source": "measured", "codec": "Latentzip", "setting": "--images lossless", "bytes": size,
-            "ratio": original / size, "ms_ssim": 1.0, "compress_s": t1 - t0, "extract_s": t2 - t1,
-            "note": f"{repacked}/{files} files re-packed (JPEG XL); "
-                    + ("every file back bit for bit" if same else "MISMATCH after extract")}
+    log(
+        f"Latentzip lossless: {original} -> {size} bytes, {t1 - t0:.2f} + {t2 - t1:.2f} s, "
+        f"{'bit-exact' if same else 'NOT bit-exact'}"
+    )
+    return {
+        "source": "measured",
+        "codec": "Latentzip",
+        "setting": "--images lossless",
+        "bytes": size,
+        "ratio": original / size,
+        "ms_ssim": 1.0,
+        "compress_s": t1 - t0,
+        "extract_s": t2 - t1,
+        "note": f"{repacked}/{files} files re-packed (JPEG XL); "
+        + ("every file back bit for bit" if same else "MISMATCH after extract"),
+    }
 
 
 def main() -> int:
@@ -67,13 +77,21 @@ def main() -> int:
     rows = [latentzip_lossless_row(args.folder)] + archiver_rows(args.folder, not args.no_install)
     best = min((r for r in rows if r["codec"] != "Latentzip"), key=lambda r: r["bytes"])
     gain = 1 - rows[0]["bytes"] / best["bytes"]
-    md = "\n".join([
-        *report_head(f"Photos kept exactly: {args.folder.name} ({original / 1e6:.2f} MB)",
-                     command_line("photos_lossless.py"), machine),
-        *table(rows), "",
-        f"Latentzip's lossless archive is {100 * (1 - rows[0]['bytes'] / original):.1f} % smaller than the "
-        f"folder and {100 * gain:.1f} % smaller than the best general-purpose archiver ({best['codec']}, "
-        f"{best['bytes'] / 1e6:.2f} MB).", ""])
+    md = "\n".join(
+        [
+            *report_head(
+                f"Photos kept exactly: {args.folder.name} ({original / 1e6:.2f} MB)",
+                command_line("photos_lossless.py"),
+                machine,
+            ),
+            *table(rows),
+            "",
+            f"Latentzip's lossless archive is {100 * (1 - rows[0]['bytes'] / original):.1f} % smaller than the "
+            f"folder and {100 * gain:.1f} % smaller than the best general-purpose archiver ({best['codec']}, "
+            f"{best['bytes'] / 1e6:.2f} MB).",
+            "",
+        ]
+    )
     write_report(args.name, md, rows)
     return 0
 

@@ -29,15 +29,15 @@ import argparse
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-from PIL import Image, ImageDraw
-
 import peers
 import robust_report as rr
 from common import REPO, RESULTS, folder_images, load_rgb, machine_line, warn_if_busy, write_report
+from PIL import Image, ImageDraw
+
 from latentzip.codec import engine, metrics
 from latentzip.codec.container import EntryKind
 
@@ -78,16 +78,26 @@ def staged_folder(folder: Path, work: Path, limit: int, names: list[str] | None 
     return out
 
 
-def measure(src: Path, work: Path, precision: str, checkpoint: str, floor: float | None, nominal: float,
-            keep: Path | None = None) -> tuple[list[dict], int]:
+def measure(
+    src: Path,
+    work: Path,
+    precision: str,
+    checkpoint: str,
+    floor: float | None,
+    nominal: float,
+    keep: Path | None = None,
+) -> tuple[list[dict], int]:
     """Compress ``src`` at one checkpoint and precision, extract, measure every image: (rows, archive bytes)."""
     archive = work / f"{src.name}-{precision}-{checkpoint}.ltz"
-    report = engine.compress([src], archive, engine.CompressOptions(checkpoint=checkpoint, quality_floor=floor,
-                                                                     precision=precision))
+    report = engine.compress(
+        [src], archive, engine.CompressOptions(checkpoint=checkpoint, quality_floor=floor, precision=precision)
+    )
     outcomes = {o.name: o for o in report.outcomes}
     records = {r.path: r for r in engine.list_entries(archive)}
     out = work / f"out-{src.name}-{precision}-{checkpoint}"
-    engine.extract(archive, out, engine.ExtractOptions(as_png=True, precision=precision))  # the codec's pixels, not a JPEG re-encode
+    engine.extract(
+        archive, out, engine.ExtractOptions(as_png=True, precision=precision)
+    )  # the codec's pixels, not a JPEG re-encode
     size = archive.stat().st_size
     archive.unlink()
     rows = []
@@ -99,25 +109,45 @@ def measure(src: Path, work: Path, precision: str, checkpoint: str, floor: float
         coded = record.kind == EntryKind.IMAGE
         err = metrics.colour_error(a, b)
         level, raised = entry_level(record.extra, outcome, nominal) if coded else (None, None)
-        rows.append({"table": "image", "folder": src.name, "image": path.name, "precision": precision,
-                     "checkpoint": checkpoint, "kind": "coded" if coded else "stored",
-                     "note": "" if coded else str(record.extra.get("note", outcome.note if outcome else "")),
-                     "width": a.shape[1], "height": a.shape[0], "pixels": pixels, "bytes": record.payload_len,
-                     "bpp": record.payload_len * 8 / pixels, "ms_ssim": metrics.ms_ssim(a, b),
-                     "psnr": metrics.psnr(a, b), "err_r": err.channels[0], "err_g": err.channels[1],
-                     "err_b": err.channels[2], "block": err.block, "block_row": err.block_at[0],
-                     "block_col": err.block_at[1], "level": level, "raised": raised})
+        rows.append(
+            {
+                "table": "image",
+                "folder": src.name,
+                "image": path.name,
+                "precision": precision,
+                "checkpoint": checkpoint,
+                "kind": "coded" if coded else "stored",
+                "note": "" if coded else str(record.extra.get("note", outcome.note if outcome else "")),
+                "width": a.shape[1],
+                "height": a.shape[0],
+                "pixels": pixels,
+                "bytes": record.payload_len,
+                "bpp": record.payload_len * 8 / pixels,
+                "ms_ssim": metrics.ms_ssim(a, b),
+                "psnr": metrics.psnr(a, b),
+                "err_r": err.channels[0],
+                "err_g": err.channels[1],
+                "err_b": err.channels[2],
+                "block": err.block,
+                "block_row": err.block_at[0],
+                "block_col": err.block_at[1],
+                "level": level,
+                "raised": raised,
+            }
+        )
     if keep is not None:
         keep.mkdir(parents=True)
         for path in folder_images(src):  # under the source's name, whatever extraction called it
-            shutil.move(str(out / engine.output_name(records[f"{src.name}/{path.name}"], as_png=True)),
-                        str(keep / path.name))
+            shutil.move(
+                str(out / engine.output_name(records[f"{src.name}/{path.name}"], as_png=True)), str(keep / path.name)
+            )
     shutil.rmtree(out)
     return rows, size
 
 
-def add_nominal(rows: list[dict], src: Path, work: Path, precision: str, checkpoint: str, nominal: float,
-                floor: float | None) -> None:
+def add_nominal(
+    rows: list[dict], src: Path, work: Path, precision: str, checkpoint: str, nominal: float, floor: float | None
+) -> None:
     """Nominal-level figures (floor off) on every row: the row's own when coded at the nominal level,
     else from coding the stored or raised images once more with the floor off."""
     redo = [r["image"] for r in rows if r["kind"] == "stored" or r.get("raised")]
@@ -139,8 +169,9 @@ def add_nominal(rows: list[dict], src: Path, work: Path, precision: str, checkpo
     shutil.rmtree(stage)
 
 
-def run_folder(folder: Path, work: Path, args: argparse.Namespace, shown: dict[str, str], model,
-               keep_root: Path) -> tuple[list[dict], dict]:
+def run_folder(
+    folder: Path, work: Path, args: argparse.Namespace, shown: dict[str, str], model, keep_root: Path
+) -> tuple[list[dict], dict]:
     """Every precision and checkpoint on one folder; the extracted images of ``shown`` (checkpoint ->
     precision) are kept under ``keep_root`` for the picture."""
     src = staged_folder(folder, work / "src", args.limit)
@@ -153,9 +184,12 @@ def run_folder(folder: Path, work: Path, args: argparse.Namespace, shown: dict[s
             add_nominal(got, src, work, precision, cp, nominal, args.floor)
             rows += got
             sizes[(src.name, precision, cp)] = size
-            print(f"{folder.name} {cp} {precision}: {size * 8 / sum(r['pixels'] for r in got):.3f} bpp, MS-SSIM "
-                  f"{np.mean([r['ms_ssim'] for r in got]):.4f}, worst colour error "
-                  f"{max(rr.colour_worst(r) for r in got):.2f}", flush=True)
+            print(
+                f"{folder.name} {cp} {precision}: {size * 8 / sum(r['pixels'] for r in got):.3f} bpp, MS-SSIM "
+                f"{np.mean([r['ms_ssim'] for r in got]):.4f}, worst colour error "
+                f"{max(rr.colour_worst(r) for r in got):.2f}",
+                flush=True,
+            )
     return rows, sizes
 
 
@@ -172,6 +206,7 @@ def avif_column(folders: dict[str, Path], limit: int) -> Callable[[str, float], 
             images = [load_rgb(p) for p in folder_images(folders[name])[: limit or None]]
             matchers[name] = rr.avif_matcher(peers.Evaluator(images, log=lambda *_: None), codec)
         return matchers[name](target)
+
     return at
 
 
@@ -188,8 +223,9 @@ def worst_picture(rows: list[dict], folder: str, src: Path, keep: Path, defaults
     panels = [("original", original)]
     for cp in ("A", "C"):
         r = next(r for r in mine if r["image"] == image and r["checkpoint"] == cp)
-        label = f"{cp} {defaults[cp]}: {r['bpp']:.2f} bpp, " + ("stored" if r["kind"] == "stored" else
-                                                                  f"colour {rr._err(r)}")
+        label = f"{cp} {defaults[cp]}: {r['bpp']:.2f} bpp, " + (
+            "stored" if r["kind"] == "stored" else f"colour {rr._err(r)}"
+        )
         panels.append((label, load_rgb(keep / cp / image)))
     band = 18
     canvas = Image.new("RGB", (side * 3 + 8, side + band), "white")
@@ -204,26 +240,61 @@ def worst_picture(rows: list[dict], folder: str, src: Path, keep: Path, defaults
     return f"{folder}/{image} (crop {side}x{side} at x {left}, y {top}, around C's worst block), in {where}"
 
 
-def markdown(rows, summaries, target_rows, gate, suggested, defaults, model_id, machine, command, picture,
-             limit: int = 0, floor: float | None = None) -> str:
-    lines = ["### Robustness bench", "", f"Command: `{command}`  ", f"Machine: {machine}  ", f"Model set: {model_id}  ",
-             "Floors: " + ("the product's (" + ", ".join(f"{k} {v}" for k, v in engine.QUALITY_FLOORS.items()) + ")"
-                           if floor is None else f"{floor} for every checkpoint"), ""]
+def markdown(
+    rows,
+    summaries,
+    target_rows,
+    gate,
+    suggested,
+    defaults,
+    model_id,
+    machine,
+    command,
+    picture,
+    limit: int = 0,
+    floor: float | None = None,
+) -> str:
+    lines = [
+        "### Robustness bench",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {machine}  ",
+        f"Model set: {model_id}  ",
+        "Floors: "
+        + (
+            "the product's (" + ", ".join(f"{k} {v}" for k, v in engine.QUALITY_FLOORS.items()) + ")"
+            if floor is None
+            else f"{floor} for every checkpoint"
+        ),
+        "",
+    ]
     if limit:
-        lines += [f"**Smoke run: only the first {limit} image(s) of each folder; the targets below are not the "
-                  "issue's figures.**", ""]
+        lines += [
+            f"**Smoke run: only the first {limit} image(s) of each folder; the targets below are not the "
+            "issue's figures.**",
+            "",
+        ]
     for folder, group in rr.by_key(rows, "folder").items():
-        lines += [f"#### {folder[0]}: per image, worst first", "",
-                  "Ranked by the largest whole-image colour error over checkpoints and precisions. bpp: the entry's "
-                  "bytes over its pixels; colour error: extracted minus original channel mean, grey levels; worst "
-                  "block: the largest absolute channel-mean error over 64x64 blocks; nominal: the same image coded "
-                  "at the checkpoint's nominal level with the floor off (for stored or raised images).", ""]
+        lines += [
+            f"#### {folder[0]}: per image, worst first",
+            "",
+            "Ranked by the largest whole-image colour error over checkpoints and precisions. bpp: the entry's "
+            "bytes over its pixels; colour error: extracted minus original channel mean, grey levels; worst "
+            "block: the largest absolute channel-mean error over 64x64 blocks; nominal: the same image coded "
+            "at the checkpoint's nominal level with the floor off (for stored or raised images).",
+            "",
+        ]
         lines += rr.image_table(group) + [""]
         stored = rr.stored_lines(group)
         lines += (["Stored:", ""] + stored + [""]) if stored else []
-        lines += [f"#### {folder[0]}: means", "", "archive bpp: the whole archive (headers and index included) over "
-                  "the folder's pixels; AVIF: speed 6, 4:2:0, quality bisected on the same images to the row's mean "
-                  "MS-SSIM; vs AVIF: archive bpp over AVIF's.", ""]
+        lines += [
+            f"#### {folder[0]}: means",
+            "",
+            "archive bpp: the whole archive (headers and index included) over "
+            "the folder's pixels; AVIF: speed 6, 4:2:0, quality bisected on the same images to the row's mean "
+            "MS-SSIM; vs AVIF: archive bpp over AVIF's.",
+            "",
+        ]
         lines += rr.summary_table([s for s in summaries if s["folder"] == folder[0]]) + [""]
     lines += ["#### int8 gate (nominal levels, MS-SSIM lost against fp32 on the same image)", ""]
     lines += rr.gate_table(gate, suggested, defaults) + [""]
@@ -237,13 +308,22 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--folder", type=Path, nargs="+", default=list(DEFAULT_FOLDERS))
     ap.add_argument("--limit", type=int, default=0, help="only the first N images of each folder (smoke runs)")
-    ap.add_argument("--floor", type=float, default=None, help="quality floor for every checkpoint (default: the "
-                    "product's; 0 turns the floors off: every image at its nominal level)")
+    ap.add_argument(
+        "--floor",
+        type=float,
+        default=None,
+        help="quality floor for every checkpoint (default: the "
+        "product's; 0 turns the floors off: every image at its nominal level)",
+    )
     ap.add_argument("--checkpoints", default="ABC")
     ap.add_argument("--precisions", nargs="+", choices=rr.PRECISIONS, default=list(rr.PRECISIONS))
     ap.add_argument("--no-avif", action="store_true", help="skip AVIF's bisection")
-    ap.add_argument("--name", default=None, help="result file names: bench/results/<name>.md, .csv, -worst.png "
-                    "(default: robust, or robust-floor<F> with --floor)")
+    ap.add_argument(
+        "--name",
+        default=None,
+        help="result file names: bench/results/<name>.md, .csv, -worst.png "
+        "(default: robust, or robust-floor<F> with --floor)",
+    )
     args = ap.parse_args(argv)
     args.name = args.name or ("robust" if args.floor is None else f"robust-floor{args.floor:g}")
     machine = machine_line()
@@ -267,11 +347,29 @@ def main(argv: list[str] | None = None) -> int:
         picture = ""
         if {"A", "C"} <= set(args.checkpoints):
             first = next((f for f in args.folder if f.name == "robust"), args.folder[0])
-            picture = worst_picture(rows, first.name, work / "src" / first.name, keep / first.name, shown,
-                                    RESULTS / f"{args.name}-worst.png")
+            picture = worst_picture(
+                rows,
+                first.name,
+                work / "src" / first.name,
+                keep / first.name,
+                shown,
+                RESULTS / f"{args.name}-worst.png",
+            )
     command = "python bench/robust.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    md = markdown(rows, summaries, target_rows, gate, suggested, defaults, model.id, machine, command.strip(),
-                  picture, args.limit, args.floor)
+    md = markdown(
+        rows,
+        summaries,
+        target_rows,
+        gate,
+        suggested,
+        defaults,
+        model.id,
+        machine,
+        command.strip(),
+        picture,
+        args.limit,
+        args.floor,
+    )
     write_report(args.name, md, rows + summaries + target_rows)
     return 0
 

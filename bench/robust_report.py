@@ -14,7 +14,7 @@ and the nominal-level figures (floors off): nominal_bpp, nominal_ms_ssim, nomina
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import paper
 from common import fmt
@@ -69,21 +69,30 @@ def summarize(rows: list[dict], archive_bytes: dict[tuple[str, str, str], int]) 
     index included), for the archive bpp. PSNR is averaged over coded images (a stored one is exact).
     """
     out = []
-    for (folder, precision, cp), group in sorted(by_key(rows, "folder", "precision", "checkpoint").items(),
-                                                 key=lambda kv: (kv[0][0], PRECISIONS.index(kv[0][1]),
-                                                                 CHECKPOINT_ORDER.index(kv[0][2]))):
+    for (folder, precision, cp), group in sorted(
+        by_key(rows, "folder", "precision", "checkpoint").items(),
+        key=lambda kv: (kv[0][0], PRECISIONS.index(kv[0][1]), CHECKPOINT_ORDER.index(kv[0][2])),
+    ):
         pixels = sum(r["pixels"] for r in group)
         coded = [r for r in group if r["kind"] == "coded"]
-        s = {"table": "mean", "folder": folder, "precision": precision, "checkpoint": cp, "images": len(group),
-             "coded": len(coded), "raised": sum(1 for r in group if r.get("raised")),
-             "stored": sum(1 for r in group if r["kind"] == "stored"),
-             "archive_bpp": archive_bytes[(folder, precision, cp)] * 8 / pixels if (folder, precision, cp)
-             in archive_bytes else None,
-             "bpp": sum(r["bytes"] for r in group) * 8 / pixels,
-             "ms_ssim": _mean([r["ms_ssim"] for r in group]),
-             "psnr": _mean([r["psnr"] for r in coded]),
-             "nominal_ms_ssim": _mean([r["nominal_ms_ssim"] for r in group if r.get("nominal_ms_ssim") is not None]),
-             "block": max(r["block"] for r in group)}
+        s = {
+            "table": "mean",
+            "folder": folder,
+            "precision": precision,
+            "checkpoint": cp,
+            "images": len(group),
+            "coded": len(coded),
+            "raised": sum(1 for r in group if r.get("raised")),
+            "stored": sum(1 for r in group if r["kind"] == "stored"),
+            "archive_bpp": archive_bytes[(folder, precision, cp)] * 8 / pixels
+            if (folder, precision, cp) in archive_bytes
+            else None,
+            "bpp": sum(r["bytes"] for r in group) * 8 / pixels,
+            "ms_ssim": _mean([r["ms_ssim"] for r in group]),
+            "psnr": _mean([r["psnr"] for r in coded]),
+            "nominal_ms_ssim": _mean([r["nominal_ms_ssim"] for r in group if r.get("nominal_ms_ssim") is not None]),
+            "block": max(r["block"] for r in group),
+        }
         for c in CHANNELS:
             s[c] = _mean([r[c] for r in group])
             s[f"worst_{c}"] = max((r[c] for r in group), key=abs)
@@ -104,13 +113,16 @@ def add_avif(summaries: list[dict], avif_bpp: Callable[[str, float], tuple[float
 
 def avif_matcher(evaluator, codec) -> Callable[[float], tuple[float, str]]:
     """``target -> (bpp, note)`` by ``peers.Evaluator.match`` (bisection on the folder's mean MS-SSIM)."""
+
     def at(target: float) -> tuple[float, str]:
         p = evaluator.match(codec, target)
         return p.bpp, (p.note or f"quality {p.quality:g}")
+
     return at
 
 
 # ---------------------------------------------------------------- targets
+
 
 def _verdict(ok: bool | None) -> str:
     return "not measured" if ok is None else ("met" if ok else "NOT met")
@@ -128,8 +140,13 @@ def stored_when_top_meets(rows: list[dict], floors: dict[str, float]) -> list[st
         if r["kind"] != "stored" or "floor" not in r.get("note", ""):
             continue
         c = top.get((r["folder"], r["precision"], r["image"]))
-        if c is not None and c.get("nominal_ms_ssim") is not None and c["nominal_ms_ssim"] >= floors[r["checkpoint"]] \
-                and c.get("nominal_bpp") is not None and c["nominal_bpp"] * r["pixels"] / 8 < r["bytes"]:
+        if (
+            c is not None
+            and c.get("nominal_ms_ssim") is not None
+            and c["nominal_ms_ssim"] >= floors[r["checkpoint"]]
+            and c.get("nominal_bpp") is not None
+            and c["nominal_bpp"] * r["pixels"] / 8 < r["bytes"]
+        ):
             bad.append(f"{r['image']} ({r['precision']} {r['checkpoint']}: C reaches {c['nominal_ms_ssim']:.4f})")
     return bad
 
@@ -137,7 +154,7 @@ def stored_when_top_meets(rows: list[dict], floors: dict[str, float]) -> list[st
 def psnr_gain_failures(rows: list[dict]) -> tuple[list[str], float | None]:
     """Images whose nominal PSNR at C is under A's + PSNR_GAIN_C_OVER_A, and the smallest gain seen."""
     lows, smallest = [], None
-    for (folder, precision, image), group in by_key(rows, "folder", "precision", "image").items():
+    for (_folder, precision, image), group in by_key(rows, "folder", "precision", "image").items():
         at = {r["checkpoint"]: r.get("nominal_psnr") for r in group}
         if at.get("A") is None or at.get("C") is None:
             continue
@@ -152,7 +169,7 @@ def int8_gate(rows: list[dict]) -> list[dict]:
     """Per folder and checkpoint: the worst and mean MS-SSIM loss of int8 against fp32, at the nominal levels."""
     out = []
     pairs = by_key(rows, "folder", "checkpoint", "image")
-    for (folder, cp) in sorted({(f, c) for f, c, _ in pairs}, key=lambda k: (k[0], CHECKPOINT_ORDER.index(k[1]))):
+    for folder, cp in sorted({(f, c) for f, c, _ in pairs}, key=lambda k: (k[0], CHECKPOINT_ORDER.index(k[1]))):
         losses = []
         for (f, c, image), group in pairs.items():
             if (f, c) != (folder, cp):
@@ -164,9 +181,17 @@ def int8_gate(rows: list[dict]) -> list[dict]:
             continue
         worst, image = max(losses)
         mean = sum(v for v, _ in losses) / len(losses)
-        out.append({"folder": folder, "checkpoint": cp, "images": len(losses), "worst_loss": worst,
-                    "worst_image": image, "mean_loss": mean,
-                    "met": worst <= INT8_WORST_LOSS and mean <= INT8_MEAN_LOSS})
+        out.append(
+            {
+                "folder": folder,
+                "checkpoint": cp,
+                "images": len(losses),
+                "worst_loss": worst,
+                "worst_image": image,
+                "mean_loss": mean,
+                "met": worst <= INT8_WORST_LOSS and mean <= INT8_MEAN_LOSS,
+            }
+        )
     return out
 
 
@@ -184,8 +209,17 @@ def targets(rows: list[dict], summaries: list[dict], floors: dict[str, float]) -
     out = []
 
     def add(folder: str, precision: str, name: str, figure: str, ok: bool | None) -> None:
-        out.append({"table": "target", "folder": folder, "precision": precision, "target": name, "figure": figure,
-                    "met": ok, "verdict": _verdict(ok)})
+        out.append(
+            {
+                "table": "target",
+                "folder": folder,
+                "precision": precision,
+                "target": name,
+                "figure": figure,
+                "met": ok,
+                "verdict": _verdict(ok),
+            }
+        )
 
     for (folder, precision), group in sorted(by_key(rows, "folder", "precision").items()):
         means = {s["checkpoint"]: s for s in summaries if s["folder"] == folder and s["precision"] == precision}
@@ -197,35 +231,75 @@ def targets(rows: list[dict], summaries: list[dict], floors: dict[str, float]) -
             bad = stored_when_top_meets(group, floors)
             stored = sum(1 for r in group if r["kind"] == "stored")
             measured = any(r["checkpoint"] == top for r in group)
-            add(folder, precision, "no image stored for its floor when the top level meets it",
+            add(
+                folder,
+                precision,
+                "no image stored for its floor when the top level meets it",
                 "; ".join(bad) or (f"{stored} stored, none meetable at {top}" if measured else f"{top} not run"),
-                (not bad) if measured else None)
-            add(folder, precision, f"every colour error at most {ROBUST_COLOUR_MAX} grey level",
-                f"worst {colour:.2f} ({where})", colour <= ROBUST_COLOUR_MAX)
+                (not bad) if measured else None,
+            )
+            add(
+                folder,
+                precision,
+                f"every colour error at most {ROBUST_COLOUR_MAX} grey level",
+                f"worst {colour:.2f} ({where})",
+                colour <= ROBUST_COLOUR_MAX,
+            )
             lows, smallest = psnr_gain_failures(group)
-            add(folder, precision, f"nominal levels: PSNR at C at least {PSNR_GAIN_C_OVER_A} dB above A, every image",
+            add(
+                folder,
+                precision,
+                f"nominal levels: PSNR at C at least {PSNR_GAIN_C_OVER_A} dB above A, every image",
                 (f"smallest gain {smallest:+.2f} dB" + (f"; under: {', '.join(lows)}" if lows else ""))
-                if smallest is not None else "A and C not both measured", None if smallest is None else not lows)
+                if smallest is not None
+                else "A and C not both measured",
+                None if smallest is None else not lows,
+            )
         elif folder == "kodak":
-            add(folder, precision, f"every colour error at most {KODAK_COLOUR_MAX} grey level",
-                f"worst {colour:.2f} ({where})", colour <= KODAK_COLOUR_MAX)
+            add(
+                folder,
+                precision,
+                f"every colour error at most {KODAK_COLOUR_MAX} grey level",
+                f"worst {colour:.2f} ({where})",
+                colour <= KODAK_COLOUR_MAX,
+            )
             for cp, s in sorted(means.items()):
                 bpp = s["archive_bpp"] if s["archive_bpp"] is not None else s["bpp"]
-                add(folder, precision, f"{cp}: MS-SSIM at {KODAK_MS_SSIM[cp]}", f"{s['ms_ssim']:.4f}",
-                    s["ms_ssim"] >= KODAK_MS_SSIM[cp] - MS_SSIM_TOLERANCE)
-                add(folder, precision, f"{cp}: bpp at most {KODAK_BPP_MAX[cp]} (stretch {KODAK_BPP_STRETCH[cp]})",
+                add(
+                    folder,
+                    precision,
+                    f"{cp}: MS-SSIM at {KODAK_MS_SSIM[cp]}",
+                    f"{s['ms_ssim']:.4f}",
+                    s["ms_ssim"] >= KODAK_MS_SSIM[cp] - MS_SSIM_TOLERANCE,
+                )
+                add(
+                    folder,
+                    precision,
+                    f"{cp}: bpp at most {KODAK_BPP_MAX[cp]} (stretch {KODAK_BPP_STRETCH[cp]})",
                     f"{bpp:.3f}" + (" (stretch met)" if bpp <= KODAK_BPP_STRETCH[cp] else ""),
-                    bpp <= KODAK_BPP_MAX[cp])
-                add(folder, precision, f"{cp}: PSNR at least the paper's {KODAK_PSNR_MIN[cp]} dB",
-                    fmt(s["psnr"], ".2f"), None if s["psnr"] is None else s["psnr"] >= KODAK_PSNR_MIN[cp])
+                    bpp <= KODAK_BPP_MAX[cp],
+                )
+                add(
+                    folder,
+                    precision,
+                    f"{cp}: PSNR at least the paper's {KODAK_PSNR_MIN[cp]} dB",
+                    fmt(s["psnr"], ".2f"),
+                    None if s["psnr"] is None else s["psnr"] >= KODAK_PSNR_MIN[cp],
+                )
     for g in int8_gate(rows):
-        add(g["folder"], "int8", f"{g['checkpoint']}: int8 loses at most {INT8_WORST_LOSS} MS-SSIM on the worst "
-            f"image, {INT8_MEAN_LOSS} on the mean", f"worst {g['worst_loss']:+.4f} ({g['worst_image']}), "
-            f"mean {g['mean_loss']:+.4f}", g["met"])
+        add(
+            g["folder"],
+            "int8",
+            f"{g['checkpoint']}: int8 loses at most {INT8_WORST_LOSS} MS-SSIM on the worst "
+            f"image, {INT8_MEAN_LOSS} on the mean",
+            f"worst {g['worst_loss']:+.4f} ({g['worst_image']}), mean {g['mean_loss']:+.4f}",
+            g["met"],
+        )
     return out
 
 
 # ---------------------------------------------------------------- Markdown
+
 
 def _err(row: dict) -> str:
     return " / ".join(fmt(row.get(c), "+.2f") for c in CHANNELS)
@@ -241,26 +315,38 @@ def _level(row: dict) -> str:
 def image_table(rows: list[dict], limit: int | None = None) -> list[str]:
     """Per image, worst first (``rank_images``), every checkpoint and precision."""
     order = rank_images(rows)[:limit]
-    lines = ["| image | checkpoint | precision | level | bpp | MS-SSIM | PSNR (dB) | colour error R / G / B | "
-             "worst block | nominal: bpp, MS-SSIM, PSNR |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| image | checkpoint | precision | level | bpp | MS-SSIM | PSNR (dB) | colour error R / G / B | "
+        "worst block | nominal: bpp, MS-SSIM, PSNR |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     groups = by_key(rows, "image")
     for image in order:
-        for r in sorted(groups[(image,)], key=lambda r: (CHECKPOINT_ORDER.index(r["checkpoint"]),
-                                                      PRECISIONS.index(r["precision"]))):
-            nominal = "same" if r["kind"] == "coded" and not r.get("raised") else \
-                (f"{fmt(r.get('nominal_bpp'), '.3f')}, {fmt(r.get('nominal_ms_ssim'), '.4f')}, "
-                 f"{fmt(r.get('nominal_psnr'), '.2f')}")
-            lines.append(f"| {image} | {r['checkpoint']} | {r['precision']} | {_level(r)} | {r['bpp']:.3f} | "
-                         f"{r['ms_ssim']:.4f} | {_psnr(r['psnr'])} | {_err(r)} | {r['block']:.2f} | {nominal} |")
+        for r in sorted(
+            groups[(image,)], key=lambda r: (CHECKPOINT_ORDER.index(r["checkpoint"]), PRECISIONS.index(r["precision"]))
+        ):
+            nominal = (
+                "same"
+                if r["kind"] == "coded" and not r.get("raised")
+                else (
+                    f"{fmt(r.get('nominal_bpp'), '.3f')}, {fmt(r.get('nominal_ms_ssim'), '.4f')}, "
+                    f"{fmt(r.get('nominal_psnr'), '.2f')}"
+                )
+            )
+            lines.append(
+                f"| {image} | {r['checkpoint']} | {r['precision']} | {_level(r)} | {r['bpp']:.3f} | "
+                f"{r['ms_ssim']:.4f} | {_psnr(r['psnr'])} | {_err(r)} | {r['block']:.2f} | {nominal} |"
+            )
     return lines
 
 
 def stored_lines(rows: list[dict]) -> list[str]:
     """Why each stored image was stored (the entry's note), one line per image, checkpoint and precision."""
     stored = [r for r in rows if r["kind"] == "stored"]
-    return [f"- {r['image']} ({r['precision']} {r['checkpoint']}): {r['note'] or 'no note'}"
-            for r in sorted(stored, key=lambda r: (r["image"], CHECKPOINT_ORDER.index(r["checkpoint"]),
-                                                   r["precision"]))]
+    return [
+        f"- {r['image']} ({r['precision']} {r['checkpoint']}): {r['note'] or 'no note'}"
+        for r in sorted(stored, key=lambda r: (r["image"], CHECKPOINT_ORDER.index(r["checkpoint"]), r["precision"]))
+    ]
 
 
 def _psnr(value: float | None) -> str:
@@ -270,27 +356,39 @@ def _psnr(value: float | None) -> str:
 
 
 def summary_table(summaries: list[dict]) -> list[str]:
-    lines = ["| checkpoint | precision | images | raised | stored | archive bpp | entries bpp | MS-SSIM | "
-             "PSNR (coded, dB) | mean colour error R / G / B | worst R / G / B | worst block | AVIF bpp at the same "
-             "MS-SSIM | vs AVIF |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| checkpoint | precision | images | raised | stored | archive bpp | entries bpp | MS-SSIM | "
+        "PSNR (coded, dB) | mean colour error R / G / B | worst R / G / B | worst block | AVIF bpp at the same "
+        "MS-SSIM | vs AVIF |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for s in summaries:
         worst = " / ".join(f"{s[f'worst_{c}']:+.2f}" for c in CHANNELS)
-        lines.append(f"| {s['checkpoint']} | {s['precision']} | {s['images']} | {s['raised']} | {s['stored']} | "
-                     f"{fmt(s['archive_bpp'], '.3f')} | {s['bpp']:.3f} | {s['ms_ssim']:.4f} | {fmt(s['psnr'], '.2f')} | "
-                     f"{_err(s)} | {worst} | {s['block']:.2f} | {fmt(s.get('avif_bpp'), '.3f')} | "
-                     f"{fmt(s.get('vs_avif'), '+.1%')} |")
+        lines.append(
+            f"| {s['checkpoint']} | {s['precision']} | {s['images']} | {s['raised']} | {s['stored']} | "
+            f"{fmt(s['archive_bpp'], '.3f')} | {s['bpp']:.3f} | {s['ms_ssim']:.4f} | {fmt(s['psnr'], '.2f')} | "
+            f"{_err(s)} | {worst} | {s['block']:.2f} | {fmt(s.get('avif_bpp'), '.3f')} | "
+            f"{fmt(s.get('vs_avif'), '+.1%')} |"
+        )
     return lines
 
 
 def gate_table(gate: list[dict], suggested: dict[str, str], defaults: dict[str, str]) -> list[str]:
     lines = ["| folder | checkpoint | images | worst loss (image) | mean loss | gate |", "|---|---|---|---|---|---|"]
     for g in gate:
-        lines.append(f"| {g['folder']} | {g['checkpoint']} | {g['images']} | {g['worst_loss']:+.4f} "
-                     f"({g['worst_image']}) | {g['mean_loss']:+.4f} | {_verdict(g['met'])} |")
+        lines.append(
+            f"| {g['folder']} | {g['checkpoint']} | {g['images']} | {g['worst_loss']:+.4f} "
+            f"({g['worst_image']}) | {g['mean_loss']:+.4f} | {_verdict(g['met'])} |"
+        )
     if suggested:
-        lines += ["", "Suggested default precision (int8 where it passes the gate on every folder measured): " +
-                  ", ".join(f"{cp} {p}" for cp, p in sorted(suggested.items())) + "; the model set's default today: " +
-                  ", ".join(f"{cp} {p}" for cp, p in sorted(defaults.items())) + "."]
+        lines += [
+            "",
+            "Suggested default precision (int8 where it passes the gate on every folder measured): "
+            + ", ".join(f"{cp} {p}" for cp, p in sorted(suggested.items()))
+            + "; the model set's default today: "
+            + ", ".join(f"{cp} {p}" for cp, p in sorted(defaults.items()))
+            + ".",
+        ]
     return lines
 
 

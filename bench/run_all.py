@@ -53,8 +53,16 @@ def latentzip_curve(name: str) -> list[dict]:
     if not path.is_file():
         return []
     data = json.loads(path.read_text())
-    return [{"codec": "Latentzip (range)", "quality": row["level"], "bpp": row["bpp"], "ms_ssim": row["ms_ssim"],
-             "psnr": row["psnr"]} for row in data["curve"]]
+    return [
+        {
+            "codec": "Latentzip (range)",
+            "quality": row["level"],
+            "bpp": row["bpp"],
+            "ms_ssim": row["ms_ssim"],
+            "psnr": row["psnr"],
+        }
+        for row in data["curve"]
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,17 +71,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", default=None, help="result file prefix (default: the folder's name)")
     ap.add_argument("--checkpoints", default="ABC")
     ap.add_argument("--entropy", nargs="+", default=["range", "lzma"])
-    ap.add_argument("--floor", type=float, default=None,
-                    help="override Latentzip's quality floor (default: the product's; 0 codes every image)")
-    ap.add_argument("--reuse-latentzip", action="store_true",
-                    help="read the Latentzip rows from bench/results/<name>.csv instead of running them")
+    ap.add_argument(
+        "--floor",
+        type=float,
+        default=None,
+        help="override Latentzip's quality floor (default: the product's; 0 codes every image)",
+    )
+    ap.add_argument(
+        "--reuse-latentzip",
+        action="store_true",
+        help="read the Latentzip rows from bench/results/<name>.csv instead of running them",
+    )
     ap.add_argument("--codecs", nargs="+", default=list(peers.CODECS), choices=list(peers.CODECS))
     ap.add_argument("--tolerance", type=float, default=peers.TOLERANCE)
-    ap.add_argument("--paper", action=argparse.BooleanOptionalAction, default=None,
-                    help="include the paper's quoted rows (default: when the folder is named kodak)")
+    ap.add_argument(
+        "--paper",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="include the paper's quoted rows (default: when the folder is named kodak)",
+    )
     ap.add_argument("--jpeg", action=argparse.BooleanOptionalAction, default=True, help="the JPEG-source folder")
-    ap.add_argument("--jpeg-folder", type=Path, default=None,
-                    help="a folder of JPEGs (default: Kodak at --jpeg-quality)")
+    ap.add_argument(
+        "--jpeg-folder", type=Path, default=None, help="a folder of JPEGs (default: Kodak at --jpeg-quality)"
+    )
     ap.add_argument("--jpeg-quality", type=int, default=90)
     ap.add_argument("--hires", action=argparse.BooleanOptionalAction, default=True, help="the large-photo set")
     ap.add_argument("--hires-folder", type=Path, default=None, help="large photos (default: generated mosaics)")
@@ -117,44 +137,76 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(RESULTS / f"{name}-rd.csv", curve)
 
     # 4. charts
-    bubble = charts.bubble_chart(rows, RESULTS / f"{name}-bubble.png",
-                                 f"{name}: compression ratio against MS-SSIM (bubble area = time)")
+    bubble = charts.bubble_chart(
+        rows, RESULTS / f"{name}-bubble.png", f"{name}: compression ratio against MS-SSIM (bubble area = time)"
+    )
     rd = charts.rd_chart(rows, curve, RESULTS / f"{name}-rd.png", f"{name}: rate-distortion (bpp against MS-SSIM)")
 
-    md = [f"## Benchmark on {name}", "", f"Command: `{command.strip()}`  ", f"Machine: {machine}  ",
-          f"Folder: {folder_line(folder)}  ",
-          "Targets (Latentzip's mean MS-SSIM per checkpoint): "
-          + ", ".join(f"{cp} {t:.4f}" for cp, t in targets.items()), "",
-          *peers.table(rows), "",
-          "Ratio: the folder's bytes over the archive's (for image codecs, over the sum of the coded images). "
-          "bpp: archive (or coded) bits over all pixels. Latentzip times: `compress` and `extract` of the folder, "
-          "files read and written, models loaded before timing. Image codecs: encode and decode in memory, summed "
-          f"over the images, at the integer quality whose mean MS-SSIM is within {args.tolerance} of the target "
-          "(or interpolated between the two neighbouring qualities, as noted). "
-          + ("" if seven_zip else "7-Zip was not available: its row is missing. ")]
+    md = [
+        f"## Benchmark on {name}",
+        "",
+        f"Command: `{command.strip()}`  ",
+        f"Machine: {machine}  ",
+        f"Folder: {folder_line(folder)}  ",
+        "Targets (Latentzip's mean MS-SSIM per checkpoint): " + ", ".join(f"{cp} {t:.4f}" for cp, t in targets.items()),
+        "",
+        *peers.table(rows),
+        "",
+        "Ratio: the folder's bytes over the archive's (for image codecs, over the sum of the coded images). "
+        "bpp: archive (or coded) bits over all pixels. Latentzip times: `compress` and `extract` of the folder, "
+        "files read and written, models loaded before timing. Image codecs: encode and decode in memory, summed "
+        f"over the images, at the integer quality whose mean MS-SSIM is within {args.tolerance} of the target "
+        "(or interpolated between the two neighbouring qualities, as noted). "
+        + ("" if seven_zip else "7-Zip was not available: its row is missing. "),
+    ]
     if with_paper:
-        md += ["", f"Quoted rows: {paper.SOURCE}. {paper.SEVEN_ZIP_NOTE} Their times are the paper's machine's.  ",
-               f"[1] {paper.MENTZER_FOOTNOTE}"]
+        md += [
+            "",
+            f"Quoted rows: {paper.SOURCE}. {paper.SEVEN_ZIP_NOTE} Their times are the paper's machine's.  ",
+            f"[1] {paper.MENTZER_FOOTNOTE}",
+        ]
     md += ["", f"![bubble chart]({bubble.name})", "", f"![rate-distortion chart]({rd.name})", ""]
 
     # 5. JPEG sources
     if args.jpeg:
         log("JPEG sources ...")
-        jrows, what = jpeg_sources.run(args.jpeg_folder, folder, args.jpeg_quality, args.checkpoints, log=log,
-                                       install_7zz=False, floor=args.floor)
+        jrows, what = jpeg_sources.run(
+            args.jpeg_folder, folder, args.jpeg_quality, args.checkpoints, log=log, install_7zz=False, floor=args.floor
+        )
         write_csv(RESULTS / f"{name}-jpeg-sources.csv", jrows)
-        md += ["### A folder of JPEGs", "", (f"Folder: {what}. Ratios against the JPEG folder's bytes; MS-SSIM "
-                                             "against the JPEGs' pixels."), "", *peers.table(jrows), ""]
+        md += [
+            "### A folder of JPEGs",
+            "",
+            (f"Folder: {what}. Ratios against the JPEG folder's bytes; MS-SSIM against the JPEGs' pixels."),
+            "",
+            *peers.table(jrows),
+            "",
+        ]
     # 6. large photos
     if args.hires:
         log("Large photos ...")
-        hrows, what = hires.run(args.hires_folder, folder, args.hires_count, args.hires_megapixels,
-                                args.hires_checkpoint, "range", args.floor, log=log)
+        hrows, what = hires.run(
+            args.hires_folder,
+            folder,
+            args.hires_count,
+            args.hires_megapixels,
+            args.hires_checkpoint,
+            "range",
+            args.floor,
+            log=log,
+        )
         write_csv(RESULTS / f"{name}-hires.csv", hrows)
-        md += [f"### Large photos (Latentzip {args.hires_checkpoint}, range)", "",
-               (f"Set: {what}. Each step runs in a child process of its own: its time includes loading the "
-                "models, and its peak memory is that process's peak resident set (VmHWM)."), "",
-               *hires.table(hrows), ""]
+        md += [
+            f"### Large photos (Latentzip {args.hires_checkpoint}, range)",
+            "",
+            (
+                f"Set: {what}. Each step runs in a child process of its own: its time includes loading the "
+                "models, and its peak memory is that process's peak resident set (VmHWM)."
+            ),
+            "",
+            *hires.table(hrows),
+            "",
+        ]
     md += [f"Whole run: {(time.perf_counter() - start) / 60:.1f} min."]
     out = RESULTS / f"{name}-bench.md"
     out.write_text("\n".join(md) + "\n")

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from common import DEFAULT_FOLDER, fmt, folder_bytes, start_run, write_report
+
 from latentzip.codec import compressor, engine, targets
 from latentzip.codec.scan import scan_inputs
 
@@ -33,13 +34,19 @@ def estimate_folder(folder: Path) -> tuple[list[targets.ItemEstimate], int, floa
     model = engine.default_registry().get(None)
     members = scan_inputs([folder]).members
     start = time.monotonic()
-    items, fixed = targets.estimate_members(members, model, decode=compressor.classify_and_decode,
-                                            lzma_pays=compressor._lzma_pays, base_header=compressor._base_header)
+    items, fixed = targets.estimate_members(
+        members,
+        model,
+        decode=compressor.classify_and_decode,
+        lzma_pays=compressor._lzma_pays,
+        base_header=compressor._base_header,
+    )
     return items, fixed, time.monotonic() - start
 
 
-def run_target(folder: Path, out: Path, options: engine.CompressOptions,
-               items: dict[str, targets.ItemEstimate]) -> dict:
+def run_target(
+    folder: Path, out: Path, options: engine.CompressOptions, items: dict[str, targets.ItemEstimate]
+) -> dict:
     start = time.monotonic()
     report = engine.compress([folder], out, options)
     seconds = time.monotonic() - start
@@ -71,16 +78,20 @@ def run_target(folder: Path, out: Path, options: engine.CompressOptions,
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| target | archive | error | met | A | B | C | exact | MS-SSIM mean | min | est. err mean | max "
-            "| estimate s | total s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    head = (
+        "| target | archive | error | met | A | B | C | exact | MS-SSIM mean | min | est. err mean | max "
+        "| estimate s | total s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
     lines = []
     for r in rows:
         error = fmt(r["error_pct"], "+.2f") + (" %" if r["error_pct"] is not None else "")
         met = ("yes" if r["met"] else "no") + ("" if r["feasible"] else " (infeasible)")
-        lines.append(f"| {r['target']} | {r['archive_bytes']:,} B | {error} | {met} | {r['n_A']} | {r['n_B']} "
-                     f"| {r['n_C']} | {r['n_exact']} | {fmt(r['ms_ssim_mean'], '.4f')} | {fmt(r['ms_ssim_min'], '.4f')}"
-                     f" | {fmt(r['est_err_mean'], '.4f')} | {fmt(r['est_err_max'], '+.4f')} | {r['estimate_s']:.1f} "
-                     f"| {r['total_s']:.1f} |")
+        lines.append(
+            f"| {r['target']} | {r['archive_bytes']:,} B | {error} | {met} | {r['n_A']} | {r['n_B']} "
+            f"| {r['n_C']} | {r['n_exact']} | {fmt(r['ms_ssim_mean'], '.4f')} | {fmt(r['ms_ssim_min'], '.4f')}"
+            f" | {fmt(r['est_err_mean'], '.4f')} | {fmt(r['est_err_max'], '+.4f')} | {r['estimate_s']:.1f} "
+            f"| {r['total_s']:.1f} |"
+        )
     return head + "\n".join(lines) + "\n"
 
 
@@ -109,12 +120,14 @@ def main(argv: list[str] | None = None) -> int:
             options = engine.CompressOptions(min_quality=args.min_quality, overwrite=True)
             rows.append(run_target(args.folder, Path(tmp) / "quality.ltz", options, by_name))
     command = "python bench/targets.py" + "".join(f" {a}" for a in sys.argv[1:])
-    md = (f"# Size and quality targets on {args.folder.name}\n\nCommand: `{command}`  \nMachine: {machine}\n\n"
-          f"{len(items)} images, {folder_bytes(args.folder):,} bytes. Estimate pass alone: {est_seconds:.1f} s. "
-          f"Reachable by a size target (estimated): smallest choices {smallest:,} B, all at C {all_c:,} B, "
-          f"all exact {exact:,} B.\n\n"
-          f"Error: (archive - target) / target; a size target is met when the archive is not larger. "
-          f"Est. err: estimated minus measured MS-SSIM of each image's final checkpoint.\n\n" + table(rows))
+    md = (
+        f"# Size and quality targets on {args.folder.name}\n\nCommand: `{command}`  \nMachine: {machine}\n\n"
+        f"{len(items)} images, {folder_bytes(args.folder):,} bytes. Estimate pass alone: {est_seconds:.1f} s. "
+        f"Reachable by a size target (estimated): smallest choices {smallest:,} B, all at C {all_c:,} B, "
+        f"all exact {exact:,} B.\n\n"
+        f"Error: (archive - target) / target; a size target is met when the archive is not larger. "
+        f"Est. err: estimated minus measured MS-SSIM of each image's final checkpoint.\n\n" + table(rows)
+    )
     write_report(args.name, md, rows)
     return 0
 

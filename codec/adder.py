@@ -63,9 +63,11 @@ def infer_options(records: Iterable[EntryRecord]) -> CompressOptions:
         if record.kind == EntryKind.IMAGE:
             checkpoint = record.extra.get("checkpoint")
             entropy = record.extra.get("entropy")
-            return CompressOptions(images="lossy",
-                                   checkpoint=checkpoint if checkpoint in ("A", "B", "C") else "B",
-                                   entropy=entropy if entropy in ("range", "lzma") else "range")
+            return CompressOptions(
+                images="lossy",
+                checkpoint=checkpoint if checkpoint in ("A", "B", "C") else "B",
+                entropy=entropy if entropy in ("range", "lzma") else "range",
+            )
     return CompressOptions(images="lossless")
 
 
@@ -79,9 +81,15 @@ def _unchanged(record: EntryRecord, member: Member) -> bool:
     return record.size == member.size and record.mtime_ns == member.mtime_ns  # version-1 entry
 
 
-def add(archive: Path, inputs: list[Path], options: CompressOptions | None = None,
-        sink: ProgressSink | None = None, cancel: CancelToken | None = None,
-        registry: ModelRegistry | None = None, precision: str | None = None) -> AddReport:
+def add(
+    archive: Path,
+    inputs: list[Path],
+    options: CompressOptions | None = None,
+    sink: ProgressSink | None = None,
+    cancel: CancelToken | None = None,
+    registry: ModelRegistry | None = None,
+    precision: str | None = None,
+) -> AddReport:
     """Add ``inputs`` (files and folders, stored under their own names as in ``compress``) to
     ``archive``. ``options`` None: the archive's own image mode (see ``infer_options``), with the
     networks at ``precision``."""
@@ -111,8 +119,9 @@ def add(archive: Path, inputs: list[Path], options: CompressOptions | None = Non
         if options.images == "lossy" and any(m.kind == FILE for m in plan):
             model = (registry or default_registry()).get(options.model_hash, options.precision)
         kept = [r for r in old if r.path not in drop]
-        tracker = ProgressTracker(sink, "add", len(kept) + len(plan),
-                                  sum(r.payload_len for r in kept) + sum(m.size for m in plan))
+        tracker = ProgressTracker(
+            sink, "add", len(kept) + len(plan), sum(r.payload_len for r in kept) + sum(m.size for m in plan)
+        )
         with partial_file.writing(archive, "the archive was left as it was") as (fh, tmp):
             with ArchiveWriter(fh) as writer:
                 _copy_kept(reader, writer, old, drop, tracker, cancel)
@@ -131,10 +140,10 @@ def add(archive: Path, inputs: list[Path], options: CompressOptions | None = Non
             partial_file.finish(fh)
             reader.close()  # before the rename: Windows cannot replace an open file
             now = archive.stat()
-            if (now.st_size, now.st_mtime_ns, now.st_ino) != \
-                    (before.st_size, before.st_mtime_ns, before.st_ino):
-                raise LatentzipError("the archive changed while files were being added; it was not replaced",
-                                     str(archive))
+            if (now.st_size, now.st_mtime_ns, now.st_ino) != (before.st_size, before.st_mtime_ns, before.st_ino):
+                raise LatentzipError(
+                    "the archive changed while files were being added; it was not replaced", str(archive)
+                )
             os.chmod(tmp, stat.S_IMODE(before.st_mode))
             os.replace(tmp, archive)
     finally:
@@ -144,8 +153,9 @@ def add(archive: Path, inputs: list[Path], options: CompressOptions | None = Non
     return report
 
 
-def _plan(members: list[Member], by_path: dict[str, EntryRecord], report: AddReport, sink: ProgressSink,
-          cancel: CancelToken) -> tuple[list[Member], set[str]]:
+def _plan(
+    members: list[Member], by_path: dict[str, EntryRecord], report: AddReport, sink: ProgressSink, cancel: CancelToken
+) -> tuple[list[Member], set[str]]:
     """The members to write (files with their sha256 filled in) and the archive paths they replace."""
     plan: list[Member] = []
     drop: set[str] = set()
@@ -177,8 +187,14 @@ def _plan(members: list[Member], by_path: dict[str, EntryRecord], report: AddRep
     return plan, drop
 
 
-def _copy_kept(reader: ArchiveReader, writer: ArchiveWriter, old: list[EntryRecord], drop: set[str],
-               tracker: ProgressTracker, cancel: CancelToken) -> None:
+def _copy_kept(
+    reader: ArchiveReader,
+    writer: ArchiveWriter,
+    old: list[EntryRecord],
+    drop: set[str],
+    tracker: ProgressTracker,
+    cancel: CancelToken,
+) -> None:
     """Copy every entry not replaced, raw and crc-checked, in order. A duplicate of a replaced entry
     takes over its data (the first one), and later duplicates of it point at that one."""
     by_path = {r.path: r for r in old}

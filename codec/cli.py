@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from .. import __version__
 from . import engine
@@ -23,9 +23,15 @@ from .runtime.rate_ladder import LEVEL_STEPS
 from .targets import parse_size
 
 EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
-KIND_NAMES = {EntryKind.STORED: "stored", EntryKind.LZMA: "stored (lzma)", EntryKind.IMAGE: "lossy image",
-              EntryKind.DIRECTORY: "folder", EntryKind.SYMLINK: "link", EntryKind.JPEG_REPACK: "lossless jpeg",
-              EntryKind.DUPLICATE: "duplicate"}
+KIND_NAMES = {
+    EntryKind.STORED: "stored",
+    EntryKind.LZMA: "stored (lzma)",
+    EntryKind.IMAGE: "lossy image",
+    EntryKind.DIRECTORY: "folder",
+    EntryKind.SYMLINK: "link",
+    EntryKind.JPEG_REPACK: "lossless jpeg",
+    EntryKind.DUPLICATE: "duplicate",
+}
 
 
 class TerminalSink:
@@ -90,7 +96,7 @@ class _IntermixedParser(argparse.ArgumentParser):
 
     _inside = False
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+    def parse_known_args(self, args=None, namespace=None):
         if self._inside:
             return super().parse_known_args(args, namespace)
         self._inside = True
@@ -103,45 +109,88 @@ class _IntermixedParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="print nothing but errors")
-    ap = argparse.ArgumentParser(prog="latentzip", description="Archive folders of photos with a learned image codec.",
-                                 parents=[common])
+    ap = argparse.ArgumentParser(
+        prog="latentzip", description="Archive folders of photos with a learned image codec.", parents=[common]
+    )
     ap.add_argument("--version", action="store_true", help="print the version and the bundled model hashes")
-    sub = ap.add_subparsers(dest="command",
-                            parser_class=lambda **kw: _IntermixedParser(parents=[common], **kw))
+
+    class _SubcommandParser(_IntermixedParser):
+        """A subcommand's parser, with the options every command takes (``common``)."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(parents=[common], **kwargs)
+
+    sub = ap.add_subparsers(dest="command", parser_class=_SubcommandParser)
 
     c = sub.add_parser("compress", help="archive folders and files into one .ltz file")
     c.add_argument("inputs", nargs="+", type=Path)
     c.add_argument("-o", "--output", type=Path, help="archive path (default: NAME.ltz beside the first input)")
-    c.add_argument("-q", "--checkpoint", dest="checkpoint", choices=engine.CHECKPOINTS, default=None,
-                   help="A: smallest, B: balanced (default), C: best quality")
+    c.add_argument(
+        "-q",
+        "--checkpoint",
+        dest="checkpoint",
+        choices=engine.CHECKPOINTS,
+        default=None,
+        help="A: smallest, B: balanced (default), C: best quality",
+    )
     target = c.add_mutually_exclusive_group()
-    target.add_argument("--target-size", metavar="SIZE", type=_size_arg,
-                        help="choose per image A, B, C or exact storage so that the whole archive fits SIZE "
-                             "(e.g. 2GB, 850KB, 1.5MiB) with the best quality")
-    target.add_argument("--min-quality", metavar="MS-SSIM", type=_quality_arg,
-                        help="choose per image the smallest of A, B, C or exact storage that reaches this "
-                             "MS-SSIM (e.g. 0.99)")
-    c.add_argument("--entropy", choices=("range", "lzma"), default="range",
-                   help="latent coding: learned model + range coder (default) or the paper's LZMA")
-    c.add_argument("--images", choices=("lossy", "lossless"), default="lossy",
-                   help="lossless keeps every file exactly: JPEGs re-packed with JPEG XL (rebuilt bit for bit), "
-                        "other files byte-exact")
+    target.add_argument(
+        "--target-size",
+        metavar="SIZE",
+        type=_size_arg,
+        help="choose per image A, B, C or exact storage so that the whole archive fits SIZE "
+        "(e.g. 2GB, 850KB, 1.5MiB) with the best quality",
+    )
+    target.add_argument(
+        "--min-quality",
+        metavar="MS-SSIM",
+        type=_quality_arg,
+        help="choose per image the smallest of A, B, C or exact storage that reaches this MS-SSIM (e.g. 0.99)",
+    )
+    c.add_argument(
+        "--entropy",
+        choices=("range", "lzma"),
+        default="range",
+        help="latent coding: learned model + range coder (default) or the paper's LZMA",
+    )
+    c.add_argument(
+        "--images",
+        choices=("lossy", "lossless"),
+        default="lossy",
+        help="lossless keeps every file exactly: JPEGs re-packed with JPEG XL (rebuilt bit for bit), "
+        "other files byte-exact",
+    )
     c.add_argument("--overwrite", action="store_true", help="replace an existing archive")
-    c.add_argument("--resume", action="store_true",
-                   help="continue the compression that a killed run left unfinished beside the archive "
-                        "(same inputs and options): its finished entries are kept")
-    c.add_argument("--strip-location", action="store_true",
-                   help="remove the GPS position (EXIF GPS, XMP and IPTC location fields) from the stored images; "
-                        "every other tag is kept")
+    c.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the compression that a killed run left unfinished beside the archive "
+        "(same inputs and options): its finished entries are kept",
+    )
+    c.add_argument(
+        "--strip-location",
+        action="store_true",
+        help="remove the GPS position (EXIF GPS, XMP and IPTC location fields) from the stored images; "
+        "every other tag is kept",
+    )
 
     a = sub.add_parser("add", help="add new and changed files to an archive (unchanged ones are skipped)")
     a.add_argument("archive", type=Path)
     a.add_argument("inputs", nargs="+", type=Path)
-    a.add_argument("--images", choices=("lossy", "lossless"), default=None,
-                   help="image mode for the new files (default: the archive's own; lossless unless it holds "
-                        "lossy-coded images)")
-    a.add_argument("-q", "--checkpoint", dest="checkpoint", choices=engine.CHECKPOINTS, default=None,
-                   help="checkpoint for new lossy images (default: the archive's own, else B)")
+    a.add_argument(
+        "--images",
+        choices=("lossy", "lossless"),
+        default=None,
+        help="image mode for the new files (default: the archive's own; lossless unless it holds lossy-coded images)",
+    )
+    a.add_argument(
+        "-q",
+        "--checkpoint",
+        dest="checkpoint",
+        choices=engine.CHECKPOINTS,
+        default=None,
+        help="checkpoint for new lossy images (default: the archive's own, else B)",
+    )
     a.add_argument("--entropy", choices=("range", "lzma"), default=None, help="latent coding for new lossy images")
 
     x = sub.add_parser("extract", help="restore files from an archive")
@@ -154,17 +203,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list the archive's contents")
     ls.add_argument("archive", type=Path)
-    ls.add_argument("--details", action="store_true",
-                    help="also show, per file, which metadata is stored (EXIF, GPS, date taken, ICC, XMP...)")
+    ls.add_argument(
+        "--details",
+        action="store_true",
+        help="also show, per file, which metadata is stored (EXIF, GPS, date taken, ICC, XMP...)",
+    )
     t = sub.add_parser("test", help="verify every entry without writing files")
     t.add_argument("archive", type=Path)
     p = sub.add_parser("preview", help="bpp, MS-SSIM and PSNR of an image at A, B and C")
     p.add_argument("image", type=Path)
     for parser in (c, a, x, p):
-        parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                            help="network precision: the model's default per checkpoint (auto), float32 or int8 "
-                                 "(the pruned, 8-bit networks); "
-                                 "any precision decodes any archive")
+        parser.add_argument(
+            "--precision",
+            choices=PRECISIONS,
+            default="auto",
+            help="network precision: the model's default per checkpoint (auto), float32 or int8 "
+            "(the pruned, 8-bit networks); "
+            "any precision decodes any archive",
+        )
     return ap
 
 
@@ -189,16 +245,25 @@ def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> 
     if targeted and args.images != "lossy":
         raise ValueError("a size or quality target needs --images lossy")
     checkpoint = args.checkpoint or "B"
-    options = engine.CompressOptions(checkpoint=checkpoint, entropy=args.entropy, images=args.images,
-                                     overwrite=args.overwrite, resume=args.resume, target_size=args.target_size,
-                                     min_quality=args.min_quality, strip_location=args.strip_location,
-                                     precision=args.precision)
+    options = engine.CompressOptions(
+        checkpoint=checkpoint,
+        entropy=args.entropy,
+        images=args.images,
+        overwrite=args.overwrite,
+        resume=args.resume,
+        target_size=args.target_size,
+        min_quality=args.min_quality,
+        strip_location=args.strip_location,
+        precision=args.precision,
+    )
     report = engine.compress(inputs, output, options, sink)
     if not args.quiet:
         lossy = [o for o in report.outcomes if o.kind == "lossy"]
-        out.write(f"{report.archive}: {_size(report.original_size)} -> {_size(report.archive_size)} "
-                  f"(ratio {report.ratio:.1f}), {len(report.outcomes)} entries, {len(lossy)} coded images, "
-                  f"{report.seconds:.1f} s\n")
+        out.write(
+            f"{report.archive}: {_size(report.original_size)} -> {_size(report.archive_size)} "
+            f"(ratio {report.ratio:.1f}), {len(report.outcomes)} entries, {len(lossy)} coded images, "
+            f"{report.seconds:.1f} s\n"
+        )
         if report.target is not None:
             out.write("".join(line + "\n" for line in target_lines(report.target, lossy)))
         elif report.lossy_pixels:
@@ -220,8 +285,10 @@ def _write_repack_lines(report: engine.CompressReport, out: TextIO) -> None:
     repacked = [o for o in report.outcomes if o.kind == "lossless-jpeg"]
     if repacked:
         before, after = sum(o.original_size for o in repacked), sum(o.stored_size for o in repacked)
-        out.write(f"jpegs: {len(repacked)} re-packed losslessly (JPEG XL, rebuilt bit for bit): "
-                  f"{_size(before)} -> {_size(after)} ({100 * (1 - after / before):.1f} % smaller)\n")
+        out.write(
+            f"jpegs: {len(repacked)} re-packed losslessly (JPEG XL, rebuilt bit for bit): "
+            f"{_size(before)} -> {_size(after)} ({100 * (1 - after / before):.1f} % smaller)\n"
+        )
     if report.duplicates:
         out.write(f"duplicates: {report.duplicates} file(s) identical to another, stored once\n")
 
@@ -230,15 +297,20 @@ def _cmd_add(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
     options = None
     if args.images is not None or args.checkpoint is not None or args.entropy is not None:
         base = engine.infer_options(engine.list_entries(args.archive))
-        options = engine.CompressOptions(images=args.images or base.images,
-                                         checkpoint=args.checkpoint or base.checkpoint,
-                                         entropy=args.entropy or base.entropy, precision=args.precision)
+        options = engine.CompressOptions(
+            images=args.images or base.images,
+            checkpoint=args.checkpoint or base.checkpoint,
+            entropy=args.entropy or base.entropy,
+            precision=args.precision,
+        )
     report = engine.add(args.archive, args.inputs, options, sink, precision=args.precision)
     if not args.quiet:
-        out.write(f"{report.archive}: added {len(report.added)}, replaced {len(report.replaced)}, "
-                  f"skipped {len(report.skipped)} unchanged, {len(report.deduplicated)} deduplicated; "
-                  f"{_size(report.archive_size_before)} -> {_size(report.archive_size)}, "
-                  f"images {report.images}, {report.seconds:.1f} s\n")
+        out.write(
+            f"{report.archive}: added {len(report.added)}, replaced {len(report.replaced)}, "
+            f"skipped {len(report.skipped)} unchanged, {len(report.deduplicated)} deduplicated; "
+            f"{_size(report.archive_size_before)} -> {_size(report.archive_size)}, "
+            f"images {report.images}, {report.seconds:.1f} s\n"
+        )
         if not report.changed:
             out.write("nothing new: the archive was left as it was\n")
         note = engine.second_generation_note(report.lossy_jpeg_sources)
@@ -251,11 +323,14 @@ def target_lines(result: engine.TargetResult, lossy: list[engine.FileOutcome]) -
     """The summary of a size or quality target: what it chose, and whether it was met."""
     met = "met" if result.met else "NOT met"
     if result.mode == "size":
-        lines = [f"target: archive size {_size(result.target)} ({result.target:.0f} bytes): "
-                 f"{_size(result.achieved)} ({result.achieved:.0f} bytes, {100 * result.error:+.1f} %), {met}"]
+        lines = [
+            f"target: archive size {_size(result.target)} ({result.target:.0f} bytes): "
+            f"{_size(result.achieved)} ({result.achieved:.0f} bytes, {100 * result.error:+.1f} %), {met}"
+        ]
         if not result.feasible:
-            lines.append("target: even the smallest choice for every image is estimated over the size; "
-                         "coded at the smallest")
+            lines.append(
+                "target: even the smallest choice for every image is estimated over the size; coded at the smallest"
+            )
     else:
         lines = [f"target: minimum MS-SSIM {result.target:.4f}: lowest image {result.achieved:.4f}, {met}"]
     chosen = ", ".join(f"{name} {n}" for name, n in result.choices.items())
@@ -276,12 +351,16 @@ def _summarise(failed: list[tuple[str, str]], what: str, sink: TerminalSink) -> 
 
 
 def _cmd_extract(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
-    options = engine.ExtractOptions(patterns=tuple(args.patterns), overwrite=args.overwrite,
-                                    keep_going=args.keep_going, as_png=args.as_png, precision=args.precision)
+    options = engine.ExtractOptions(
+        patterns=tuple(args.patterns),
+        overwrite=args.overwrite,
+        keep_going=args.keep_going,
+        as_png=args.as_png,
+        precision=args.precision,
+    )
     report = engine.extract(args.archive, args.output, options, sink)
     if not args.quiet:
-        salvage = (f" (index not used: {report.index_problem}; entries found by scanning)"
-                   if report.salvaged else "")
+        salvage = f" (index not used: {report.index_problem}; entries found by scanning)" if report.salvaged else ""
         out.write(f"extracted {len(report.written)} entries to {args.output} in {report.seconds:.1f} s{salvage}\n")
     if args.patterns and not report.written and not report.failed:
         sink.stream.write("error: no entry matches the given patterns\n")
@@ -317,8 +396,13 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
         elif r.extra.get("note"):
             line += f"\t({r.extra['note']})"
         if args.details and r.kind not in (EntryKind.DIRECTORY, EntryKind.SYMLINK):
-            line += "\t" + (summary.describe() if summary is not None
-                            else f"metadata not read: {problem}" if problem else "no image metadata")
+            line += "\t" + (
+                summary.describe()
+                if summary is not None
+                else f"metadata not read: {problem}"
+                if problem
+                else "no image metadata"
+            )
             floor_rows.append(entry_floor_row(r))
         out.write(line + "\n")
     for line in engine.floor_lines(engine.floor_tallies(floor_rows)):

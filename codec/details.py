@@ -10,8 +10,8 @@ shows that one's details.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from . import jpeg_repack
 from .container import ArchiveReader, EntryKind, EntryRecord
@@ -46,8 +46,9 @@ def _summary(reader: ArchiveReader, record: EntryRecord, limit: int) -> Metadata
         data, complete = _head(reader, record, limit)
         return summarize_file(data, complete)
     if record.kind == EntryKind.JPEG_REPACK:  # the JPEG is rebuilt (a transcode, not a pixel decode)
-        data = jpeg_repack.rebuild(reader.read_payload(record), name=record.path, size=record.size,
-                                   sha256=str(record.extra.get("sha256", "")))
+        data = jpeg_repack.rebuild(
+            reader.read_payload(record), name=record.path, size=record.size, sha256=str(record.extra.get("sha256", ""))
+        )
         return summarize_file(data, True)
     return None
 
@@ -61,7 +62,9 @@ def entry_floor_row(record: EntryRecord) -> tuple[str | None, bool, str]:
     return extra.get("fallback_checkpoint"), False, str(extra.get("fallback", ""))
 
 
-def entry_details(archive: Path, head_bytes: int = HEAD_BYTES) -> Iterator[tuple[EntryRecord, MetadataSummary | None, str]]:
+def entry_details(
+    archive: Path, head_bytes: int = HEAD_BYTES
+) -> Iterator[tuple[EntryRecord, MetadataSummary | None, str]]:
     """(record, metadata summary or None, problem) for every entry, in archive order.
 
     The summary is None for folders, links, files that are not JPEG/PNG/WebP/TIFF and

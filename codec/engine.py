@@ -10,10 +10,8 @@ from __future__ import annotations
 from .adder import AddReport, add, infer_options
 from .browse import SalvageListing, entry_bytes, salvage_listing
 from .compressor import compress
-from .jpeg_repack import estimated_lossless_size
-from .partial_file import stale_partials
 from .extractor import decode_image_entry, extract, list_entries, output_name, test_archive
-from .preview import CheckpointPreview, PreviewReport, preview_image, preview_pixels
+from .jpeg_repack import estimated_lossless_size
 from .outcomes import Issue, IssueCode, Operation, OutcomeKind
 from .plan import FilePlan, PlanAction, count_files_and_folders, plan_inputs
 from .progress import CancelToken, NullSink, ProgressEvent, ProgressSink

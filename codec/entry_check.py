@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import lzma
-from typing import Iterable, Iterator, Protocol
+from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 import numpy as np
 
@@ -46,10 +47,15 @@ def duplicate_source(reader: EntryReader, record: EntryRecord) -> EntryRecord:
     if record.kind != EntryKind.DUPLICATE:
         return record
     source = reader.find(record.same_as or "")
-    if source is None or source.kind in (EntryKind.DUPLICATE, EntryKind.DIRECTORY, EntryKind.SYMLINK) \
-            or source.size != record.size or source.sha256 != record.sha256:
-        raise ArchiveFormatError(f"duplicate of {record.same_as!r}, which is not a readable file entry "
-                                 "with the same content", record.path)
+    if (
+        source is None
+        or source.kind in (EntryKind.DUPLICATE, EntryKind.DIRECTORY, EntryKind.SYMLINK)
+        or source.size != record.size
+        or source.sha256 != record.sha256
+    ):
+        raise ArchiveFormatError(
+            f"duplicate of {record.same_as!r}, which is not a readable file entry with the same content", record.path
+        )
     return source
 
 
@@ -70,15 +76,17 @@ def check_entry_header(record: EntryRecord, as_png: bool = False) -> None:
     if max(width, height) > image_codec.MAX_SIDE or width * height > image_codec.MAX_PIXELS:
         raise ArchiveLimitError(f"image dimensions {width}x{height} are beyond the limit", record.path)
     if width * height > MAX_PIXELS_PER_BYTE * record.payload_len:
-        raise ArchiveLimitError(f"image declares {width}x{height} pixels for {record.payload_len} bytes of "
-                                f"data, over the limit of {MAX_PIXELS_PER_BYTE} pixels per byte (a decode "
-                                "bomb)", record.path)
+        raise ArchiveLimitError(
+            f"image declares {width}x{height} pixels for {record.payload_len} bytes of "
+            f"data, over the limit of {MAX_PIXELS_PER_BYTE} pixels per byte (a decode "
+            "bomb)",
+            record.path,
+        )
     fmt = extra.get("format", "PNG")
     if fmt not in LOSSY_FORMATS:
         raise ArchiveFormatError(f"image format {fmt!r} cannot be written by this Latentzip", record.path)
     if extra.get("alpha") and not as_png and fmt in ("JPEG", "BMP"):
-        raise ArchiveFormatError(f"image has an alpha plane but its format {fmt} cannot hold one",
-                                 record.path)
+        raise ArchiveFormatError(f"image has an alpha plane but its format {fmt} cannot hold one", record.path)
 
 
 def _named(exc: ArchiveFormatError, name: str) -> ArchiveFormatError:
@@ -88,8 +96,9 @@ def _named(exc: ArchiveFormatError, name: str) -> ArchiveFormatError:
     return (ArchiveLimitError if isinstance(exc, ArchiveLimitError) else ArchiveFormatError)(str(exc), name)
 
 
-def decode_image_entry(record: EntryRecord, payload: bytes, registry: ModelRegistry, as_png: bool,
-                       cancel: CancelToken) -> bytes:
+def decode_image_entry(
+    record: EntryRecord, payload: bytes, registry: ModelRegistry, as_png: bool, cancel: CancelToken
+) -> bytes:
     """An IMAGE entry's payload -> the bytes of the restored image file."""
     check_entry_header(record, as_png)
     extra = record.extra
@@ -116,8 +125,9 @@ def decode_image_entry(record: EntryRecord, payload: bytes, registry: ModelRegis
     try:
         metadata = ImageMetadata.from_bytes(image.metadata)
         tables = JpegTables.from_header(extra.get(JPEG_TABLES_KEY))
-        return encode_image(rgb, alpha, grayscale, str(extra.get("format", "PNG")), metadata, as_png=as_png,
-                            jpeg_tables=tables)
+        return encode_image(
+            rgb, alpha, grayscale, str(extra.get("format", "PNG")), metadata, as_png=as_png, jpeg_tables=tables
+        )
     except ValueError as exc:
         raise ArchiveFormatError(f"image cannot be written back: {exc}", record.path) from exc
 
@@ -164,8 +174,9 @@ def file_chunks(reader: EntryReader, record: EntryRecord) -> Iterator[bytes]:
     return reader.iter_payload(record, CHUNK)
 
 
-def restored_chunks(reader: EntryReader, record: EntryRecord, registry: ModelRegistry, as_png: bool,
-                    cancel: CancelToken) -> Iterator[bytes]:
+def restored_chunks(
+    reader: EntryReader, record: EntryRecord, registry: ModelRegistry, as_png: bool, cancel: CancelToken
+) -> Iterator[bytes]:
     """The restored file's bytes, every check passed (a failure raises, naming the entry, after or
     before some chunks: write nothing final before the iteration ends). Folders, links and the
     DUPLICATE entry itself yield nothing, but their own entry (header and crc) is verified."""
@@ -181,14 +192,14 @@ def restored_chunks(reader: EntryReader, record: EntryRecord, registry: ModelReg
     elif source.kind == EntryKind.IMAGE:
         yield decode_image_entry(source, reader.read_payload(source), registry, as_png, cancel)
     elif source.kind == EntryKind.JPEG_REPACK:
-        yield jpeg_repack.rebuild(reader.read_payload(source), name=record.path, size=source.size,
-                                  sha256=source.sha256 or "")
+        yield jpeg_repack.rebuild(
+            reader.read_payload(source), name=record.path, size=source.size, sha256=source.sha256 or ""
+        )
     else:
         raise ArchiveFormatError(f"unknown entry kind {record.kind}", record.path)
 
 
-def verify_entry(reader: EntryReader, record: EntryRecord, registry: ModelRegistry,
-                 cancel: CancelToken) -> None:
+def verify_entry(reader: EntryReader, record: EntryRecord, registry: ModelRegistry, cancel: CancelToken) -> None:
     """Everything ``extract`` checks for ``record``, with its output discarded (``test``). A
     DUPLICATE's data is checked under its source's name, so here only its own entry and the
     reference are."""

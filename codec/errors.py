@@ -45,8 +45,9 @@ class ContentHashError(ChecksumError):
 
     def __init__(self, name: str, expected: str, actual: str) -> None:
         self.expected, self.actual = expected, actual
-        ArchiveFormatError.__init__(self, f"content does not match its SHA-256 (stored {expected[:16]}…, "
-                                          f"rebuilt {actual[:16]}…)", name)
+        ArchiveFormatError.__init__(
+            self, f"content does not match its SHA-256 (stored {expected[:16]}…, rebuilt {actual[:16]}…)", name
+        )
 
 
 class UnsupportedVersionError(ArchiveFormatError):

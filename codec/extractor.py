@@ -14,7 +14,6 @@ import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .container import (
     ArchiveReader,
@@ -36,8 +35,15 @@ from .runtime.model_set import ModelRegistry, default_registry
 
 CHUNK = 1 << 20
 
-__all__ = ["SalvageReader", "decode_image_entry", "extract", "file_chunks", "list_entries", "output_name",
-           "test_archive"]
+__all__ = [
+    "SalvageReader",
+    "decode_image_entry",
+    "extract",
+    "file_chunks",
+    "list_entries",
+    "output_name",
+    "test_archive",
+]
 
 
 def list_entries(archive: Path) -> list[EntryRecord]:
@@ -51,8 +57,7 @@ def list_entries(archive: Path) -> list[EntryRecord]:
 def _selected(record: EntryRecord, patterns: tuple[str, ...]) -> bool:
     if not patterns:
         return True
-    return any(fnmatch.fnmatchcase(record.path, p) or record.path.startswith(p.rstrip("/") + "/")
-               for p in patterns)
+    return any(fnmatch.fnmatchcase(record.path, p) or record.path.startswith(p.rstrip("/") + "/") for p in patterns)
 
 
 def output_name(record: EntryRecord, as_png: bool, kind: EntryKind | None = None) -> str:
@@ -113,7 +118,7 @@ class SalvageReader:
     def find(self, path: str) -> EntryRecord | None:
         return self._by_path.get(path)
 
-    def __enter__(self) -> "SalvageReader":
+    def __enter__(self) -> SalvageReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -165,14 +170,18 @@ def _open_for_reading(archive: Path, keep_going: bool) -> Opened:
             name = at_offset.get(err.name or "", err.name) or "(an entry whose name is unreadable)"
             lost.append((name, str(err)))
     found = {r.path for r in records} | {name for name, _ in lost}
-    lost += [(r.path, "listed in the index but not found intact by the scan") for r in indexed
-             if r.path not in found]
+    lost += [(r.path, "listed in the index but not found intact by the scan") for r in indexed if r.path not in found]
     return SalvageReader(archive, records), records, problem, lost
 
 
-def extract(archive: Path, out_dir: Path, options: ExtractOptions = ExtractOptions(),
-            sink: ProgressSink | None = None, cancel: CancelToken | None = None,
-            registry: ModelRegistry | None = None) -> ExtractReport:
+def extract(
+    archive: Path,
+    out_dir: Path,
+    options: ExtractOptions = ExtractOptions(),
+    sink: ProgressSink | None = None,
+    cancel: CancelToken | None = None,
+    registry: ModelRegistry | None = None,
+) -> ExtractReport:
     """Restore the selected entries under ``out_dir``.
 
     Every destination is checked (safe name and link target, no existing file
@@ -185,8 +194,9 @@ def extract(archive: Path, out_dir: Path, options: ExtractOptions = ExtractOptio
     registry = (registry or default_registry()).at(options.precision)
     out_dir = Path(out_dir)
     if os.path.lexists(out_dir) and not out_dir.is_dir():
-        raise ExistingFileError("the destination is a file, not a folder; choose a folder to extract into",
-                                str(out_dir))
+        raise ExistingFileError(
+            "the destination is a file, not a folder; choose a folder to extract into", str(out_dir)
+        )
     report = ExtractReport()
     start = time.monotonic()
     reader, records, report.index_problem, lost = _open_for_reading(Path(archive), options.keep_going)
@@ -235,8 +245,9 @@ def extract(archive: Path, out_dir: Path, options: ExtractOptions = ExtractOptio
     return report
 
 
-def _destination(reader: ArchiveReader | SalvageReader, record: EntryRecord, out_dir: Path,
-                 options: ExtractOptions) -> Path:
+def _destination(
+    reader: ArchiveReader | SalvageReader, record: EntryRecord, out_dir: Path, options: ExtractOptions
+) -> Path:
     """Where ``record`` goes, checked before anything is written: a safe name and link target, a
     header the extractor can restore, and no existing file (or folder) in the way without overwrite.
     With overwrite, an existing link there is replaced (never written through)."""
@@ -280,9 +291,16 @@ def _is_link_or_junction(path: Path) -> bool:
     return os.path.islink(path) or bool(isjunction and isjunction(path))
 
 
-def _extract_one(reader: ArchiveReader | SalvageReader, record: EntryRecord, out_dir: Path, target: Path,
-                 options: ExtractOptions, registry: ModelRegistry, cancel: CancelToken,
-                 dir_times: list[tuple[Path, int]]) -> None:
+def _extract_one(
+    reader: ArchiveReader | SalvageReader,
+    record: EntryRecord,
+    out_dir: Path,
+    target: Path,
+    options: ExtractOptions,
+    registry: ModelRegistry,
+    cancel: CancelToken,
+    dir_times: list[tuple[Path, int]],
+) -> None:
     chunks = restored_chunks(reader, record, registry, options.as_png, cancel)
     name = target.relative_to(out_dir.resolve()).as_posix()
     if record.kind == EntryKind.DIRECTORY:
@@ -318,8 +336,12 @@ def _extract_one(reader: ArchiveReader | SalvageReader, record: EntryRecord, out
         os.utime(target, ns=(record.mtime_ns, record.mtime_ns))
 
 
-def test_archive(archive: Path, sink: ProgressSink | None = None, cancel: CancelToken | None = None,
-                 registry: ModelRegistry | None = None) -> TestReport:
+def test_archive(
+    archive: Path,
+    sink: ProgressSink | None = None,
+    cancel: CancelToken | None = None,
+    registry: ModelRegistry | None = None,
+) -> TestReport:
     """Check every entry as ``extract`` would (the same judge, ``entry_check``): the layout, each
     entry's header and crc, and its content restored to the last byte (images decoded to pixels
     and written back in their format), writing nothing."""
@@ -335,7 +357,7 @@ def test_archive(archive: Path, sink: ProgressSink | None = None, cancel: Cancel
         report.index_ok = False
         report.damaged.append(("(index)", str(exc)))
         if not isinstance(exc, UnsupportedVersionError):
-            for rec, err in scan_entries(Path(archive)):
+            for _rec, err in scan_entries(Path(archive)):
                 if err is not None:
                     report.damaged.append((err.name or "(entry)", str(err)))
         return report

@@ -23,8 +23,9 @@ image at a step (the decoder that extraction uses by default, see compressor.py)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 MAX_RAISE_TRIES = 4  # codings after the one at the checkpoint's own level
 PRIOR_SLOPE = -0.28 / 256  # d log(1 - MS-SSIM) per step: A -> C on Kodak (0.975 at level 0.48, 0.991 at 4.08)
@@ -62,8 +63,14 @@ def _aim_step(lo: tuple[int, float], slope: float, aim: float) -> float:
     return lo[0] + (aim - lo[1]) / slope
 
 
-def search_level(start_step: int, start_score: float, floor: float, top_step: int,
-                 evaluate: Callable[[int], Trial[T]], max_tries: int = MAX_RAISE_TRIES) -> RaiseResult[T]:
+def search_level(
+    start_step: int,
+    start_score: float,
+    floor: float,
+    top_step: int,
+    evaluate: Callable[[int], Trial[T]],
+    max_tries: int = MAX_RAISE_TRIES,
+) -> RaiseResult[T]:
     """Raise from ``start_step`` (where the image scored ``start_score`` < ``floor``) up to ``top_step``."""
     target = distortion(floor)
     aim = target - AIM_MARGIN

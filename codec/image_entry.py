@@ -36,7 +36,7 @@ class ImagePayload:
         return b"".join(_LEN.pack(len(p)) + p for p in parts)
 
     @classmethod
-    def from_bytes(cls, data: bytes, name: str = "") -> "ImagePayload":
+    def from_bytes(cls, data: bytes, name: str = "") -> ImagePayload:
         parts, pos = [], 0
         for _ in range(3):
             if pos + 4 > len(data):

@@ -5,8 +5,8 @@ The compressor's floor check and the floor-by-rate search (floor_raise.py) run o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -34,8 +34,9 @@ class ImageCoder:
     precision the encoder was forced to.
     """
 
-    def __init__(self, model: ModelSet, rgb: np.ndarray, grayscale: bool, entropy: int,
-                 check: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, model: ModelSet, rgb: np.ndarray, grayscale: bool, entropy: int, check: Callable[[], None] | None = None
+    ) -> None:
         self.model, self.rgb, self.grayscale, self.entropy, self.check = model, rgb, grayscale, entropy, check
         self._key: tuple[str, str] | None = None
         self._latents: tuple[np.ndarray, np.ndarray] | None = None
@@ -59,13 +60,17 @@ class ImageCoder:
         else:
             y = y.copy()
         height, width = self.rgb.shape[:2]
-        encoded = image_codec.encode_latents(self.model, y, z_q, checkpoint, height, width, self.entropy,
-                                             self.check, keep_latents=True, level_step=step)
+        encoded = image_codec.encode_latents(
+            self.model, y, z_q, checkpoint, height, width, self.entropy, self.check, keep_latents=True, level_step=step
+        )
         # The decoder's exact input is known here, so the check needs no entropy decoding.
         recon = image_codec.reconstruct(self.model, encoded, self.check, precision="auto")
         if self.grayscale:
             recon = np.repeat(np.round(recon.mean(axis=2, keepdims=True)).astype(np.uint8), 3, axis=2)
         if step is None:
             step = self.model.checkpoint(checkpoint).level_step
-        return Trial(-1 if step is None else step, float(metrics.ms_ssim(recon, self.rgb)),
-                     Coded(encoded.data, float(metrics.psnr(recon, self.rgb))))
+        return Trial(
+            -1 if step is None else step,
+            float(metrics.ms_ssim(recon, self.rgb)),
+            Coded(encoded.data, float(metrics.psnr(recon, self.rgb))),
+        )

@@ -38,7 +38,7 @@ JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
 def estimated_lossless_size(name: str, size: int) -> int:
     """A quick estimate, without reading the file, of what ``--images lossless`` stores for it:
     JPEGs (by name) at ``TYPICAL_RATIO``, every other file at its size."""
-    suffix = name[name.rfind("."):].lower() if "." in name else ""
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
     return int(size * TYPICAL_RATIO) if suffix in JPEG_SUFFIXES else size
 
 
@@ -90,14 +90,19 @@ def repack(data: bytes) -> tuple[bytes | None, str]:
 def try_repack(data: bytes) -> Repack:
     """Re-pack ``data``; the payload only when it rebuilds ``data`` exactly and is smaller."""
     if not available():
-        return Repack(None, IssueCode.REPACK_UNAVAILABLE,
-                      "JPEG XL support (pillow-jxl-plugin) is not installed; stored byte-exact")
+        return Repack(
+            None,
+            IssueCode.REPACK_UNAVAILABLE,
+            "JPEG XL support (pillow-jxl-plugin) is not installed; stored byte-exact",
+        )
     try:
         payload = _encode(data)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # the Rust binding's panics derive from BaseException
-        return Repack(None, IssueCode.REPACK_UNAVAILABLE, f"JPEG XL cannot re-pack this JPEG ({exc}); stored byte-exact")
+        return Repack(
+            None, IssueCode.REPACK_UNAVAILABLE, f"JPEG XL cannot re-pack this JPEG ({exc}); stored byte-exact"
+        )
     try:
         rebuilt = _decode(payload)
     except (KeyboardInterrupt, SystemExit):
@@ -108,8 +113,11 @@ def try_repack(data: bytes) -> Repack:
         why = "" if rebuilt is not None else "no reconstruction data"
     if rebuilt != data:
         detail = f" ({why})" if why else ""
-        return Repack(None, IssueCode.REPACK_MISMATCH,
-                      f"the JPEG XL re-pack did not rebuild the original bytes{detail}; stored byte-exact")
+        return Repack(
+            None,
+            IssueCode.REPACK_MISMATCH,
+            f"the JPEG XL re-pack did not rebuild the original bytes{detail}; stored byte-exact",
+        )
     if len(payload) >= len(data):
         return Repack(None, IssueCode.REPACK_NOT_SMALLER, "re-packing would not make it smaller; stored byte-exact")
     return Repack(payload)
@@ -153,7 +161,7 @@ def jxl_size(payload: bytes, name: str = "") -> tuple[int, int]:
     return width, height
 
 
-def _u32_size(bits: "_Bits") -> int:
+def _u32_size(bits: _Bits) -> int:
     return bits.read((9, 13, 18, 30)[bits.read(2)]) + 1
 
 
@@ -175,9 +183,9 @@ def _codestream_start(data: bytes, name: str) -> bytes:
         if size < head or pos + size > len(data):
             raise ArchiveFormatError("re-packed JPEG has a damaged JPEG XL box", name)
         if box == b"jxlc":
-            return data[pos + head:pos + head + 64]
+            return data[pos + head : pos + head + 64]
         if box == b"jxlp":
-            return data[pos + head + 4:pos + head + 68]
+            return data[pos + head + 4 : pos + head + 68]
         pos += size
     raise ArchiveFormatError("re-packed JPEG has no JPEG XL codestream", name)
 

@@ -37,8 +37,17 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["ms_ssim", "ssim", "psnr", "bpp", "colour_error", "ColourError", "quality_metric_name",
-           "MS_SSIM_MIN_SIDE", "COLOUR_BLOCK"]
+__all__ = [
+    "ms_ssim",
+    "ssim",
+    "psnr",
+    "bpp",
+    "colour_error",
+    "ColourError",
+    "quality_metric_name",
+    "MS_SSIM_MIN_SIDE",
+    "COLOUR_BLOCK",
+]
 
 WIN_SIZE = 11
 WIN_SIGMA = 1.5
@@ -165,9 +174,7 @@ def _downsample(a: np.ndarray) -> np.ndarray:
     ph, pw = h % 2, w % 2
     out = np.zeros((c, (h + ph) // 2, (w + pw) // 2), dtype=np.float32)
     for dy in (0, 1):
-        src_r, dst_r = (
-            (slice(1, None, 2), slice(1, None)) if dy - ph < 0 else (slice(dy - ph, None, 2), slice(None))
-        )
+        src_r, dst_r = (slice(1, None, 2), slice(1, None)) if dy - ph < 0 else (slice(dy - ph, None, 2), slice(None))
         for dx in (0, 1):
             src_c, dst_c = (
                 (slice(1, None, 2), slice(1, None)) if dx - pw < 0 else (slice(dx - pw, None, 2), slice(None))

@@ -65,8 +65,10 @@ def _glob_escape(name: str) -> str:
 
 def stale_note(final: Path, stale: Path) -> str:
     """What to tell the user about a stale temporary file (it is never deleted unasked)."""
-    return (f"an interrupted run left {stale} ({stale.stat().st_size} bytes of finished entries): "
-            f"run compress again with --resume to continue it, or delete it")
+    return (
+        f"an interrupted run left {stale} ({stale.stat().st_size} bytes of finished entries): "
+        f"run compress again with --resume to continue it, or delete it"
+    )
 
 
 def describe_failure(exc: OSError, final: Path, left: str) -> OutputError:

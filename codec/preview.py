@@ -61,10 +61,16 @@ def centre_region(width: int, height: int, max_pixels: int = PREVIEW_MAX_PIXELS)
     return (width - w) // 2, (height - h) // 2, w, h
 
 
-def preview_pixels(rgb: np.ndarray, alpha: np.ndarray | None = None, checkpoints: tuple[str, ...] = CHECKPOINTS,
-                   entropy: str = "range", registry: ModelRegistry | None = None,
-                   cancel: CancelToken | None = None, model_hash: str | None = None,
-                   precision: str | None = None) -> dict[str, CheckpointPreview]:
+def preview_pixels(
+    rgb: np.ndarray,
+    alpha: np.ndarray | None = None,
+    checkpoints: tuple[str, ...] = CHECKPOINTS,
+    entropy: str = "range",
+    registry: ModelRegistry | None = None,
+    cancel: CancelToken | None = None,
+    model_hash: str | None = None,
+    precision: str | None = None,
+) -> dict[str, CheckpointPreview]:
     """Code ``rgb`` at each checkpoint, with the networks at ``precision``, and measure it."""
     cancel = cancel or CancelToken()
     model = (registry or default_registry()).get(model_hash, precision)
@@ -77,14 +83,26 @@ def preview_pixels(rgb: np.ndarray, alpha: np.ndarray | None = None, checkpoints
         recon = image_codec.reconstruct(model, encoded, cancel.check)
         coded = len(ImagePayload(encoded.data, b"", b"").to_bytes()) + alpha_bytes
         results[name] = CheckpointPreview(
-            name, recon, coded, coded * 8 / (height * width), metrics.ms_ssim(recon, rgb),
-            metrics.psnr(recon, rgb), metrics.quality_metric_name(height, width))
+            name,
+            recon,
+            coded,
+            coded * 8 / (height * width),
+            metrics.ms_ssim(recon, rgb),
+            metrics.psnr(recon, rgb),
+            metrics.quality_metric_name(height, width),
+        )
     return results
 
 
-def preview_image(path: Path, checkpoints: tuple[str, ...] = CHECKPOINTS, entropy: str = "range",
-                  registry: ModelRegistry | None = None, cancel: CancelToken | None = None,
-                  max_pixels: int = PREVIEW_MAX_PIXELS, precision: str | None = None) -> PreviewReport:
+def preview_image(
+    path: Path,
+    checkpoints: tuple[str, ...] = CHECKPOINTS,
+    entropy: str = "range",
+    registry: ModelRegistry | None = None,
+    cancel: CancelToken | None = None,
+    max_pixels: int = PREVIEW_MAX_PIXELS,
+    precision: str | None = None,
+) -> PreviewReport:
     """Decode ``path``, crop large images to a centre region, and preview each checkpoint at ``precision``."""
     decoded = decode_image(Path(path))
     height, width = decoded.rgb.shape[:2]
@@ -93,7 +111,9 @@ def preview_image(path: Path, checkpoints: tuple[str, ...] = CHECKPOINTS, entrop
     alpha = None if decoded.alpha is None else decoded.alpha[top : top + h, left : left + w]
     results = preview_pixels(rgb, alpha, checkpoints, entropy, registry, cancel, precision=precision)
     if decoded.metadata.orientation not in (None, 1):
-        results = {k: replace(r, reconstruction=upright_preview(r.reconstruction, decoded.metadata))
-                   for k, r in results.items()}
+        results = {
+            k: replace(r, reconstruction=upright_preview(r.reconstruction, decoded.metadata))
+            for k, r in results.items()
+        }
         rgb = upright_preview(rgb, decoded.metadata)
     return PreviewReport(rgb, (left, top, w, h), (width, height), results)

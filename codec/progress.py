@@ -90,8 +90,14 @@ class CancelToken:
 class ProgressTracker:
     """Accumulates counts and emits events to a sink, rate-limited."""
 
-    def __init__(self, sink: ProgressSink, operation: Operation | str, files_total: int, bytes_total: int,
-                 min_interval_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        sink: ProgressSink,
+        operation: Operation | str,
+        files_total: int,
+        bytes_total: int,
+        min_interval_s: float = 0.1,
+    ) -> None:
         self.sink, self.operation = sink, Operation(operation)
         self.files_total, self.bytes_total = files_total, bytes_total
         self.files_done = 0
@@ -115,5 +121,14 @@ class ProgressTracker:
         if not force and now - self._last < self._min_interval:
             return
         self._last = now
-        self.sink.progress(ProgressEvent(self.operation, self.files_done, self.files_total,
-                                         self.bytes_done, self.bytes_total, self.current, now - self.start))
+        self.sink.progress(
+            ProgressEvent(
+                self.operation,
+                self.files_done,
+                self.files_total,
+                self.bytes_done,
+                self.bytes_total,
+                self.current,
+                now - self.start,
+            )
+        )

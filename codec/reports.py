@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from .outcomes import Issue, IssueCode, OutcomeKind
 from .runtime.model_set import PRECISIONS
@@ -52,8 +52,9 @@ class CompressOptions:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
         if self.target_size is not None and self.min_quality is not None:
             raise ValueError("give a size target or a quality target, not both")
-        if self.target_size is not None and (isinstance(self.target_size, bool) or not isinstance(self.target_size, int)
-                                             or self.target_size < 1):
+        if self.target_size is not None and (
+            isinstance(self.target_size, bool) or not isinstance(self.target_size, int) or self.target_size < 1
+        ):
             raise ValueError("the size target must be a whole number of bytes, at least 1")
         if self.min_quality is not None and not 0.0 < self.min_quality <= 1.0:
             raise ValueError("the quality target must be an MS-SSIM between 0 and 1")
@@ -165,10 +166,11 @@ class CompressReport:
         return sum(1 for o in self.outcomes if o.kind is OutcomeKind.DUPLICATE)
 
     @property
-    def floors(self) -> dict[str, "FloorTally"]:
+    def floors(self) -> dict[str, FloorTally]:
         """Per checkpoint: images coded, raised to meet the floor, and stored instead (and why)."""
-        return floor_tallies((o.checkpoint if o.kind == "lossy" else o.fallback_checkpoint, o.raised, o.fallback)
-                             for o in self.outcomes)
+        return floor_tallies(
+            (o.checkpoint if o.kind == "lossy" else o.fallback_checkpoint, o.raised, o.fallback) for o in self.outcomes
+        )
 
 
 @dataclass
@@ -225,8 +227,10 @@ def second_generation_note(jpeg_count: int, remedy: str = "use --images lossless
     """The one honest line about lossy mode on JPEG sources ('' when there were none)."""
     if not jpeg_count:
         return ""
-    return (f"{jpeg_count} JPEG source(s) were re-coded lossily: a second generation of loss on top of "
-            f"the JPEG's own. To keep them exactly (and still smaller), {remedy}.")
+    return (
+        f"{jpeg_count} JPEG source(s) were re-coded lossily: a second generation of loss on top of "
+        f"the JPEG's own. To keep them exactly (and still smaller), {remedy}."
+    )
 
 
 @dataclass

@@ -22,11 +22,18 @@ from .container.format import DEFAULT_LIMITS, FILE_HEADER_LEN, FORMAT_VERSION
 from .container.namespace import EntryNamespace
 from .container.records import check_duplicate, make_record
 from .errors import ArchiveFormatError, LatentzipError
+from .outcomes import OutcomeKind
 from .reports import FileOutcome
 
-OUTCOME_KINDS = {EntryKind.STORED: "stored", EntryKind.LZMA: "lzma", EntryKind.IMAGE: "lossy",
-                 EntryKind.DIRECTORY: "directory", EntryKind.SYMLINK: "symlink",
-                 EntryKind.JPEG_REPACK: "lossless-jpeg", EntryKind.DUPLICATE: "duplicate"}
+OUTCOME_KINDS = {
+    EntryKind.STORED: OutcomeKind.STORED,
+    EntryKind.LZMA: OutcomeKind.LZMA,
+    EntryKind.IMAGE: OutcomeKind.LOSSY,
+    EntryKind.DIRECTORY: OutcomeKind.DIRECTORY,
+    EntryKind.SYMLINK: OutcomeKind.SYMLINK,
+    EntryKind.JPEG_REPACK: OutcomeKind.LOSSLESS_JPEG,
+    EntryKind.DUPLICATE: OutcomeKind.DUPLICATE,
+}
 
 
 @dataclass(frozen=True)
@@ -76,8 +83,7 @@ def copy_prefix(prefix: GoodPrefix, out: BinaryIO) -> None:
         while left:
             chunk = f.read(min(DEFAULT_CHUNK, left))
             if not chunk:
-                raise ArchiveFormatError("the partial archive changed while it was being resumed",
-                                         str(prefix.path))
+                raise ArchiveFormatError("the partial archive changed while it was being resumed", str(prefix.path))
             out.write(chunk)
             left -= len(chunk)
 
@@ -86,10 +92,17 @@ def outcome_of(record: EntryRecord) -> FileOutcome:
     """The report line of an entry taken over from the partial archive."""
     extra = record.extra
     pixels = int(extra.get("width", 0)) * int(extra.get("height", 0)) if record.kind == EntryKind.IMAGE else 0
-    return FileOutcome(record.path, OUTCOME_KINDS.get(EntryKind(record.kind), "stored"), record.size,
-                       record.payload_len, pixels=pixels, ms_ssim=extra.get("ms_ssim"),
-                       checkpoint=extra.get("checkpoint"), note=str(extra.get("note", "")),
-                       source_format=str(extra.get("format", "")) if record.kind == EntryKind.IMAGE else "")
+    return FileOutcome(
+        record.path,
+        OUTCOME_KINDS.get(EntryKind(record.kind), OutcomeKind.STORED),
+        record.size,
+        record.payload_len,
+        pixels=pixels,
+        ms_ssim=extra.get("ms_ssim"),
+        checkpoint=extra.get("checkpoint"),
+        note=str(extra.get("note", "")),
+        source_format=str(extra.get("format", "")) if record.kind == EntryKind.IMAGE else "",
+    )
 
 
 def members_done(names: list[str], prefix: GoodPrefix) -> int:
@@ -101,6 +114,9 @@ def members_done(names: list[str], prefix: GoodPrefix) -> int:
     cut = max((i for i, n in enumerate(names) if n == last), default=-1) + 1
     missing = {r.path for r in prefix.records} - set(names[:cut])
     if cut == 0 or missing:
-        raise ArchiveFormatError("the partial archive holds entries that are not among these inputs; "
-                                 "resume with the inputs of the interrupted run", str(prefix.path))
+        raise ArchiveFormatError(
+            "the partial archive holds entries that are not among these inputs; "
+            "resume with the inputs of the interrupted run",
+            str(prefix.path),
+        )
     return cut

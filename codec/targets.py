@@ -73,9 +73,9 @@ import math
 import random
 import re
 import zlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -110,8 +110,22 @@ LZMA_MEASURE_MAX = 32 << 20  # non-image files up to this size are LZMA-compress
 # sizes
 
 
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
-          "t": 1000**4, "tb": 1000**4, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
 _SIZE_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([a-zA-Z]*)\s*$")
 
 
@@ -161,8 +175,15 @@ def _as_stored(recon: np.ndarray, grayscale: bool) -> np.ndarray:
     return recon
 
 
-def _estimate_ms_ssim(model: ModelSet, y_hat: np.ndarray, rgb: np.ndarray, checkpoint: str, grayscale: bool,
-                      tiles: list[tuple[int, int]] | None, check: Callable[[], None] | None) -> float:
+def _estimate_ms_ssim(
+    model: ModelSet,
+    y_hat: np.ndarray,
+    rgb: np.ndarray,
+    checkpoint: str,
+    grayscale: bool,
+    tiles: list[tuple[int, int]] | None,
+    check: Callable[[], None] | None,
+) -> float:
     height, width = rgb.shape[:2]
     if tiles is None:
         recon = synthesis(model, y_hat, check, checkpoint=checkpoint)[:height, :width]
@@ -185,9 +206,16 @@ def _estimate_ms_ssim(model: ModelSet, y_hat: np.ndarray, rgb: np.ndarray, check
     return total / weight
 
 
-def estimate_image(model: ModelSet, rgb: np.ndarray, *, grayscale: bool = False, extra_bytes: int = 0,
-                   entropy: int = image_codec.ENTROPY_RANGE, checkpoints: Iterable[str] = CHECKPOINTS,
-                   check: Callable[[], None] | None = None) -> dict[str, CheckpointEstimate]:
+def estimate_image(
+    model: ModelSet,
+    rgb: np.ndarray,
+    *,
+    grayscale: bool = False,
+    extra_bytes: int = 0,
+    entropy: int = image_codec.ENTROPY_RANGE,
+    checkpoints: Iterable[str] = CHECKPOINTS,
+    check: Callable[[], None] | None = None,
+) -> dict[str, CheckpointEstimate]:
     """Per checkpoint: the exact payload size and an MS-SSIM estimate (see the module docstring).
 
     ``extra_bytes``: the image's metadata and alpha blobs, stored beside the bitstream.
@@ -203,15 +231,18 @@ def estimate_image(model: ModelSet, rgb: np.ndarray, *, grayscale: bool = False,
             y = analysis(model, padded, check, checkpoint=name)
             analysed[key] = (y, image_codec.hyper_latents(model, y, name))
         y, z_q = analysed[key]
-        encoded = image_codec.encode_latents(model, y.copy(), z_q, name, height, width, entropy, check,
-                                             keep_latents=True)
+        encoded = image_codec.encode_latents(
+            model, y.copy(), z_q, name, height, width, entropy, check, keep_latents=True
+        )
+        if encoded.y_hat is None:  # keep_latents=True always returns them
+            raise ValueError("the encoder did not keep the latents")
         score = _estimate_ms_ssim(model, encoded.y_hat, rgb, name, grayscale, tiles, check)
         results[name] = CheckpointEstimate(len(encoded.data) + extra_bytes + PAYLOAD_FRAMING, float(score))
     return results
 
 
 def measure_stored_size(path: Path, size: int, use_lzma: bool) -> int:
-    """The payload bytes of a byte-exact entry: the size, or the LZMA size (measured, or extrapolated for huge files)."""
+    """The payload bytes of a byte-exact entry: the size, or the LZMA size (measured; extrapolated for huge files)."""
     if not use_lzma:
         return size
     comp = lzma.LZMACompressor(format=lzma.FORMAT_XZ, filters=lzma_filters(size))
@@ -237,9 +268,20 @@ def entry_overhead(header: Mapping[str, object]) -> int:
 
 
 ARCHIVE_OVERHEAD = FILE_HEADER_LEN + INDEX_PREFIX.size + TRAILER_LEN
-IMAGE_HEADER_EXTRA = {"width": 10000, "height": 10000, "format": "JPEG", "grayscale": False, "alpha": False,
-                      "model": "0" * 64, "checkpoint": "B", "entropy": "range", "ms_ssim": 0.987654,
-                      "bpp": 1.234567, "precision": "int8", "level_step": 1000}
+IMAGE_HEADER_EXTRA = {
+    "width": 10000,
+    "height": 10000,
+    "format": "JPEG",
+    "grayscale": False,
+    "alpha": False,
+    "model": "0" * 64,
+    "checkpoint": "B",
+    "entropy": "range",
+    "ms_ssim": 0.987654,
+    "bpp": 1.234567,
+    "precision": "int8",
+    "level_step": 1000,
+}
 
 
 STORED_NOTE = "stored byte-exact: the target's choice"
@@ -335,12 +377,15 @@ def count_choices(choices: Iterable[str]) -> dict[str, int]:
     return counts
 
 
-def _summary(mode: str, target: float, items: list[ItemEstimate], picked: list[int], fixed_bytes: int,
-             feasible: bool) -> Plan:
-    chosen = [item.options[i] for item, i in zip(items, picked)]
+def _summary(
+    mode: str, target: float, items: list[ItemEstimate], picked: list[int], fixed_bytes: int, feasible: bool
+) -> Plan:
+    chosen = [item.options[i] for item, i in zip(items, picked, strict=False)]
     size = fixed_bytes + sum(o.size for o in chosen)
     low = min((o.ms_ssim for o in chosen), default=1.0)
-    return Plan(mode, target, {item.name: o.choice for item, o in zip(items, chosen)}, size, low, feasible)
+    return Plan(
+        mode, target, {item.name: o.choice for item, o in zip(items, chosen, strict=False)}, size, low, feasible
+    )
 
 
 def _best_move(item: ItemEstimate, current: int, budget: float) -> tuple[float, int] | None:
@@ -393,13 +438,13 @@ def plan_for_size(items: list[ItemEstimate], target: int, fixed_bytes: int = 0, 
     return _summary(SIZE, target, items, picked, fixed_bytes, feasible=True)
 
 
-def plan_for_quality(items: list[ItemEstimate], min_quality: float, fixed_bytes: int = 0,
-                     margin: float = QUALITY_MARGIN) -> Plan:
+def plan_for_quality(
+    items: list[ItemEstimate], min_quality: float, fixed_bytes: int = 0, margin: float = QUALITY_MARGIN
+) -> Plan:
     """Per image, the smallest option whose estimated MS-SSIM reaches ``min_quality + margin`` (exact storage,
     MS-SSIM 1, always does)."""
     wanted = min(1.0, min_quality + margin)
-    picked = [next(k for k, o in enumerate(item.options) if o.ms_ssim >= wanted or o.choice == EXACT)
-              for item in items]
+    picked = [next(k for k, o in enumerate(item.options) if o.ms_ssim >= wanted or o.choice == EXACT) for item in items]
     return _summary(QUALITY, min_quality, items, picked, fixed_bytes, feasible=True)
 
 
@@ -427,13 +472,18 @@ def floor_for(checkpoint: str, mode: str, target: float, quality_floor: float | 
 # the engine's estimate pass
 
 
-def estimate_members(members: list[Member], model: ModelSet, *,
-                     decode: Callable[[Path], tuple[object, DecodedImage | None]],
-                     lzma_pays: Callable[[Path], bool],
-                     base_header: Callable[[Member, EntryKind], dict],
-                     entropy: str = "range", quality_floor: float | None = None,
-                     check: Callable[[], None] | None = None,
-                     on_file: Callable[[Member], None] | None = None) -> tuple[list[ItemEstimate], int]:
+def estimate_members(
+    members: list[Member],
+    model: ModelSet,
+    *,
+    decode: Callable[[Path], tuple[object, DecodedImage | None]],
+    lzma_pays: Callable[[Path], bool],
+    base_header: Callable[[Member, EntryKind], dict],
+    entropy: str = "range",
+    quality_floor: float | None = None,
+    check: Callable[[], None] | None = None,
+    on_file: Callable[[Member], None] | None = None,
+) -> tuple[list[ItemEstimate], int]:
     """Estimate every member the way the compressor will store it: (the images' options, the fixed bytes).
 
     ``decode``, ``lzma_pays`` and ``base_header`` are the compressor's own; the fixed bytes are everything
@@ -468,8 +518,7 @@ def estimate_members(members: list[Member], model: ModelSet, *,
             stored = measure_stored_size(member.path, member.size, use_lzma)
         except OSError:
             continue  # the compressor will report it as unreadable
-        stored_header = {**base_header(member, EntryKind.LZMA if use_lzma else EntryKind.STORED),
-                         "note": STORED_NOTE}
+        stored_header = {**base_header(member, EntryKind.LZMA if use_lzma else EntryKind.STORED), "note": STORED_NOTE}
         decoded = None
         try:
             _, decoded = decode(member.path)
@@ -479,8 +528,14 @@ def estimate_members(members: list[Member], model: ModelSet, *,
         if decoded is not None:
             try:
                 extra = len(decoded.metadata.to_bytes()) + len(encode_alpha(decoded.alpha))
-                estimates = estimate_image(model, decoded.rgb, grayscale=bool(decoded.grayscale), extra_bytes=extra,
-                                           entropy=ENTROPY_NAMES[entropy], check=check)
+                estimates = estimate_image(
+                    model,
+                    decoded.rgb,
+                    grayscale=bool(decoded.grayscale),
+                    extra_bytes=extra,
+                    entropy=ENTROPY_NAMES[entropy],
+                    check=check,
+                )
             except (LatentzipError, ValueError, MemoryError):
                 estimates = None
             del decoded
@@ -490,8 +545,17 @@ def estimate_members(members: list[Member], model: ModelSet, *,
             continue
         coded_header = image_header(base_header(member, EntryKind.IMAGE))
         headers.append(coded_header)
-        items.append(image_options(member.name, estimates, member.size, stored, entry_overhead(coded_header),
-                                   entry_overhead(stored_header), floors))
+        items.append(
+            image_options(
+                member.name,
+                estimates,
+                member.size,
+                stored,
+                entry_overhead(coded_header),
+                entry_overhead(stored_header),
+                floors,
+            )
+        )
     return items, fixed + index_bytes(headers)
 
 
@@ -504,8 +568,14 @@ def make_plan(items: list[ItemEstimate], fixed_bytes: int, mode: str, target: fl
     raise ValueError(f"unknown target mode {mode!r}")
 
 
-def image_attempts(plan: Plan | None, name: str, checkpoint: str, floor: float,
-                   quality_floor: float | None = None, can_raise: bool = False) -> tuple[tuple[str, float], ...]:
+def image_attempts(
+    plan: Plan | None,
+    name: str,
+    checkpoint: str,
+    floor: float,
+    quality_floor: float | None = None,
+    can_raise: bool = False,
+) -> tuple[tuple[str, float], ...]:
     """(checkpoint, floor) pairs the compressor tries for one image: without a plan, just its own checkpoint.
 
     ``can_raise`` (the model set has a rate ladder): with a quality target, an image planned for exact storage
@@ -518,12 +588,14 @@ def image_attempts(plan: Plan | None, name: str, checkpoint: str, floor: float,
     if plan.choices[name] == EXACT and can_raise and plan.mode == QUALITY:
         lowest = CHECKPOINTS[0]
         return ((lowest, floor_for(lowest, plan.mode, plan.target, quality_floor)),)
-    return tuple((cp, floor_for(cp, plan.mode, plan.target, quality_floor))
-                 for cp in attempts(plan.choices[name], plan.mode))
+    return tuple(
+        (cp, floor_for(cp, plan.mode, plan.target, quality_floor)) for cp in attempts(plan.choices[name], plan.mode)
+    )
 
 
-def target_result(plan: Plan, outcomes: Iterable[FileOutcome], archive_size: int,
-                  estimate_seconds: float = 0.0) -> TargetResult:
+def target_result(
+    plan: Plan, outcomes: Iterable[FileOutcome], archive_size: int, estimate_seconds: float = 0.0
+) -> TargetResult:
     """Compare what was written with the plan and the target."""
     finals = []
     low = 1.0
@@ -539,5 +611,14 @@ def target_result(plan: Plan, outcomes: Iterable[FileOutcome], archive_size: int
         achieved, met, estimated = float(archive_size), archive_size <= plan.target, float(plan.estimated_size)
     else:
         achieved, met, estimated = low, low >= plan.target, plan.estimated_min_ms_ssim
-    return TargetResult(plan.mode, plan.target, estimated, achieved, met, count_choices(finals), plan.counts(),
-                        plan.feasible, estimate_seconds)
+    return TargetResult(
+        plan.mode,
+        plan.target,
+        estimated,
+        achieved,
+        met,
+        count_choices(finals),
+        plan.counts(),
+        plan.feasible,
+        estimate_seconds,
+    )

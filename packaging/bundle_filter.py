@@ -29,8 +29,12 @@ Entry = tuple[str, str, str]
 # "lib" and extension), None keeps the folder whole. Every other plugin folder is left out.
 KEEP_PLUGINS: dict[str, set[str] | None] = {
     "platforms": {
-        "qoffscreen", "qminimal",  # headless runs, the smoke test
-        "qxcb", "qwayland", "qwayland-egl", "qwayland-generic",  # Linux desktops
+        "qoffscreen",
+        "qminimal",  # headless runs, the smoke test
+        "qxcb",
+        "qwayland",
+        "qwayland-egl",
+        "qwayland-generic",  # Linux desktops
         "qwindows",  # Windows
         "qcocoa",  # macOS
     },
@@ -49,19 +53,54 @@ KEEP_PLUGINS: dict[str, set[str] | None] = {
 DROP_QT_LIBS = re.compile(
     r"Qt6(Quick|Qml|Pdf|WebEngine|Multimedia|3D|VirtualKeyboard|Designer|Help|Labs|Lottie|Sql|Test|UiTools|"
     r"Charts|DataVis|Graphs|Positioning|Location|Sensors|ShaderTools|SpatialAudio|TextToSpeech|"
-    r"WaylandCompositor|WlShell|Network)", re.IGNORECASE)
+    r"WaylandCompositor|WlShell|Network)",
+    re.IGNORECASE,
+)
 
 # Linux libraries that must come from the system (after AppImage's excludelist).
 SYSTEM_ONLY = {
-    "libstdc++.so.6", "libgcc_s.so.1", "libz.so.1", "libexpat.so.1", "libgpg-error.so.0", "libcom_err.so.2",
-    "libuuid.so.1", "libasound.so.2", "libp11-kit.so.0", "libusb-1.0.so.0", "libjack.so.0", "libgmp.so.10",
-    "libGL.so.1", "libGLX.so.0", "libGLdispatch.so.0", "libOpenGL.so.0", "libEGL.so.1", "libglapi.so.0",
-    "libdrm.so.2", "libgbm.so.1", "libxcb.so.1", "libxcb-dri2.so.0", "libxcb-dri3.so.0", "libX11.so.6",
-    "libICE.so.6", "libSM.so.6", "libfontconfig.so.1", "libfreetype.so.6", "libharfbuzz.so.0",
-    "libfribidi.so.0", "libthai.so.0", "libpango-1.0.so.0", "libpangocairo-1.0.so.0", "libpangoft2-1.0.so.0",
-    "libgdk_pixbuf-2.0.so.0", "libglib-2.0.so.0", "libgobject-2.0.so.0", "libgio-2.0.so.0",
+    "libstdc++.so.6",
+    "libgcc_s.so.1",
+    "libz.so.1",
+    "libexpat.so.1",
+    "libgpg-error.so.0",
+    "libcom_err.so.2",
+    "libuuid.so.1",
+    "libasound.so.2",
+    "libp11-kit.so.0",
+    "libusb-1.0.so.0",
+    "libjack.so.0",
+    "libgmp.so.10",
+    "libGL.so.1",
+    "libGLX.so.0",
+    "libGLdispatch.so.0",
+    "libOpenGL.so.0",
+    "libEGL.so.1",
+    "libglapi.so.0",
+    "libdrm.so.2",
+    "libgbm.so.1",
+    "libxcb.so.1",
+    "libxcb-dri2.so.0",
+    "libxcb-dri3.so.0",
+    "libX11.so.6",
+    "libICE.so.6",
+    "libSM.so.6",
+    "libfontconfig.so.1",
+    "libfreetype.so.6",
+    "libharfbuzz.so.0",
+    "libfribidi.so.0",
+    "libthai.so.0",
+    "libpango-1.0.so.0",
+    "libpangocairo-1.0.so.0",
+    "libpangoft2-1.0.so.0",
+    "libgdk_pixbuf-2.0.so.0",
+    "libglib-2.0.so.0",
+    "libgobject-2.0.so.0",
+    "libgio-2.0.so.0",
     # Wayland's client libraries go with the system's EGL/Mesa; every Wayland desktop has them
-    "libwayland-client.so.0", "libwayland-cursor.so.0", "libwayland-egl.so.1",
+    "libwayland-client.so.0",
+    "libwayland-cursor.so.0",
+    "libwayland-egl.so.1",
 }
 
 
@@ -83,7 +122,8 @@ def plugin_kept(dest: str) -> bool | None:
 def is_qt_lib(dest: str) -> bool:
     dest = dest.replace("\\", "/")
     return bool(re.match(r"(lib)?Qt6\w+(\.so|\.dll|\.dylib|$)", PurePath(dest).name)) or (
-        ".framework/" in dest and "/Qt" in dest)
+        ".framework/" in dest and "/Qt" in dest
+    )
 
 
 def _prunable(dest: str, linux: bool) -> bool:
@@ -93,8 +133,9 @@ def _prunable(dest: str, linux: bool) -> bool:
     return linux and len(PurePath(dest).parts) == 1 and not dest.startswith("libpython")
 
 
-def filter_binaries(binaries: Iterable[Entry], get_imports: Callable[[str], list[tuple[str, str | None]]],
-                    linux: bool) -> tuple[list[Entry], list[str]]:
+def filter_binaries(
+    binaries: Iterable[Entry], get_imports: Callable[[str], list[tuple[str, str | None]]], linux: bool
+) -> tuple[list[Entry], list[str]]:
     """The binaries to bundle, and the names of those left out (see the module's docstring)."""
     entries = [e for e in binaries if plugin_kept(e[0]) is not False]
     if linux:
@@ -113,8 +154,7 @@ def filter_binaries(binaries: Iterable[Entry], get_imports: Callable[[str], list
         return links[path]
 
     # a plugin that needs a library left out on purpose (QtQuick, ...) goes too
-    entries = [e for e in entries
-               if not (plugin_kept(e[0]) and any(DROP_QT_LIBS.search(n) for n in linked(e[1])))]
+    entries = [e for e in entries if not (plugin_kept(e[0]) and any(DROP_QT_LIBS.search(n) for n in linked(e[1])))]
     needed: set[str] = set()
     stack = [e[1] for e in entries if PurePath(e[0]).name not in by_name]
     seen: set[str] = set()
@@ -126,9 +166,12 @@ def filter_binaries(binaries: Iterable[Entry], get_imports: Callable[[str], list
         for name in linked(path) - needed:
             needed.add(name)
             stack.append(by_name[name][1])
-    kept = [e for e in entries
-            if PurePath(e[0]).name not in by_name
-            or (PurePath(e[0]).name in needed and not DROP_QT_LIBS.search(PurePath(e[0]).name))]
+    kept = [
+        e
+        for e in entries
+        if PurePath(e[0]).name not in by_name
+        or (PurePath(e[0]).name in needed and not DROP_QT_LIBS.search(PurePath(e[0]).name))
+    ]
     kept_set = set(kept)
     dropped = sorted(PurePath(e[0]).name for e in binaries if e not in kept_set)
     return kept, dropped
@@ -140,8 +183,11 @@ def filter_datas(datas: Iterable[Entry], binaries: Iterable[Entry]) -> list[Entr
     pattern = re.compile(r"PySide6[\\/]+Qt[\\/]+(translations|qml|resources|metatypes)[\\/]")
     datas = [d for d in datas if not pattern.search(d[0])]
     present = {_norm(e[0]) for e in list(binaries) + datas if e[2] != "SYMLINK"}
-    links = {_norm(d[0]): _norm(posixpath.join(posixpath.dirname(_norm(d[0])), _norm(d[1])))
-             for d in datas if d[2] == "SYMLINK"}
+    links = {
+        _norm(d[0]): _norm(posixpath.join(posixpath.dirname(_norm(d[0])), _norm(d[1])))
+        for d in datas
+        if d[2] == "SYMLINK"
+    }
     changed = True
     while changed:  # a link to a kept link is kept too
         changed = False
@@ -188,11 +234,12 @@ def _segments_aligned(path: Path) -> bool:
 
     try:
         data = path.read_bytes()
-        phoff, = struct.unpack_from("<Q", data, 0x20)
+        (phoff,) = struct.unpack_from("<Q", data, 0x20)
         phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
         for i in range(phnum):
             p_type, _flags, offset, vaddr, _paddr, _filesz, _memsz, align = struct.unpack_from(
-                "<IIQQQQQQ", data, phoff + i * phentsize)
+                "<IIQQQQQQ", data, phoff + i * phentsize
+            )
             if p_type == 1 and align > 1 and (vaddr - offset) % align:
                 return False
         return True
@@ -209,7 +256,7 @@ def _has_symbols(path: str) -> bool:
             ident = fh.read(64)
             if ident[:4] != b"\x7fELF" or ident[4] != 2 or ident[5] != 1:  # 64-bit little-endian only
                 return False
-            shoff, = struct.unpack_from("<Q", ident, 0x28)
+            (shoff,) = struct.unpack_from("<Q", ident, 0x28)
             shentsize, shnum, _shstrndx = struct.unpack_from("<HHH", ident, 0x3A)
             if shoff == 0 or shnum == 0:
                 return False

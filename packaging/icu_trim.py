@@ -38,7 +38,7 @@ def _symbol(data: bytes, pattern: str) -> tuple[str, int, int]:
     """(name, file offset, size) of the first dynamic symbol whose name matches ``pattern``."""
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         raise ValueError("not a 64-bit little-endian ELF file")
-    shoff, = struct.unpack_from("<Q", data, 0x28)
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
     shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
     sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
     for _name, sh_type, _flags, _addr, offset, size, link, _info, _align, entsize in sections:
@@ -46,10 +46,9 @@ def _symbol(data: bytes, pattern: str) -> tuple[str, int, int]:
             continue
         strtab = sections[link]
         for i in range(size // entsize):
-            st_name, _info2, _other, _shndx, value, st_size = struct.unpack_from(
-                "<IBBHQQ", data, offset + i * entsize)
+            st_name, _info2, _other, _shndx, value, st_size = struct.unpack_from("<IBBHQQ", data, offset + i * entsize)
             start = strtab[4] + st_name
-            name = data[start:data.index(b"\0", start)].decode()
+            name = data[start : data.index(b"\0", start)].decode()
             if re.fullmatch(pattern, name):
                 for _n, _t, _f, addr, off, sz, *_rest in sections:
                     if addr and addr <= value < addr + sz:
@@ -60,17 +59,17 @@ def _symbol(data: bytes, pattern: str) -> tuple[str, int, int]:
 # --- ICU common data: header, table of contents, items ----------------------------------------------
 def _split(blob: bytes) -> tuple[bytes, list[tuple[str, bytes]]]:
     """The package's header and its items (name, bytes) in table-of-contents order."""
-    header_size, = struct.unpack_from("<H", blob, 0)
+    (header_size,) = struct.unpack_from("<H", blob, 0)
     if blob[2:4] != b"\xda\x27" or blob[12:16] != b"CmnD":
         raise ValueError("not an ICU common data package")
-    count, = struct.unpack_from("<I", blob, header_size)
+    (count,) = struct.unpack_from("<I", blob, header_size)
     toc = [struct.unpack_from("<II", blob, header_size + 4 + 8 * i) for i in range(count)]
     items = []
     for i, (name_off, data_off) in enumerate(toc):
         start = header_size + name_off
-        name = blob[start:blob.index(b"\0", start)].decode("ascii")
+        name = blob[start : blob.index(b"\0", start)].decode("ascii")
         end = toc[i + 1][1] if i + 1 < count else len(blob) - header_size
-        items.append((name, blob[header_size + data_off:header_size + end]))
+        items.append((name, blob[header_size + data_off : header_size + end]))
     return blob[:header_size], items
 
 
@@ -101,7 +100,7 @@ def build(src: Path, out: Path, drop: tuple[str, ...] = DROP_TREES, cc: str | No
     """Write the trimmed ``src`` (an ICU data library) to ``out``; needs a C compiler."""
     data = src.read_bytes()
     symbol, offset, size = _symbol(data, r"icudt\d+_dat")
-    package = trimmed_package(data[offset:offset + size], drop)
+    package = trimmed_package(data[offset : offset + size], drop)
     soname = src.name
     compiler = cc or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
@@ -115,9 +114,13 @@ def build(src: Path, out: Path, drop: tuple[str, ...] = DROP_TREES, cc: str | No
             "\t.section .rodata\n\t.balign 16\n"
             f"\t.globl {symbol}\n\t.type {symbol}, @object\n\t.size {symbol}, {len(package)}\n"
             f'{symbol}:\n\t.incbin "{blob}"\n'
-            '\t.section .note.GNU-stack,"",@progbits\n')
-        subprocess.run([compiler, "-shared", "-nostdlib", f"-Wl,-soname,{soname}", "-o", str(out), str(asm)],
-                       check=True, capture_output=True)
+            '\t.section .note.GNU-stack,"",@progbits\n'
+        )
+        subprocess.run(
+            [compiler, "-shared", "-nostdlib", f"-Wl,-soname,{soname}", "-o", str(out), str(asm)],
+            check=True,
+            capture_output=True,
+        )
     return out
 
 
@@ -181,8 +184,13 @@ print(json.dumps(out, ensure_ascii=False, sort_keys=True))
 
 
 def _answers(data_lib: Path, lib_dir: Path, version: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", _PROBE, str(data_lib), str(lib_dir), version],
-                          check=True, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(data_lib), str(lib_dir), version],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return json.loads(done.stdout)
 
 
@@ -196,8 +204,11 @@ def check(original: Path, trimmed: Path) -> list[str]:
     bad = [k for k, v in before.items() if k.startswith("ucol") and (v[1] is None or v[0] > 0)]
     if bad:
         return [f"the original ICU data fails the probe itself: {bad}"]
-    return [f"{k}: {before.get(k)!r} != {after.get(k)!r}" for k in sorted(set(before) | set(after))
-            if before.get(k) != after.get(k)]
+    return [
+        f"{k}: {before.get(k)!r} != {after.get(k)!r}"
+        for k in sorted(set(before) | set(after))
+        if before.get(k) != after.get(k)
+    ]
 
 
 def trim_in_toc(binaries: list[tuple[str, str, str]], work: Path) -> list[tuple[str, str, str]]:
@@ -214,8 +225,10 @@ def trim_in_toc(binaries: list[tuple[str, str, str]], work: Path) -> list[tuple[
             if problems:
                 print(f"icu_trim: keeping the full ICU data ({'; '.join(problems)[:500]})")
             else:
-                print(f"icu_trim: {Path(dest).name}: {Path(src).stat().st_size / 1e6:.1f} MB -> "
-                      f"{target.stat().st_size / 1e6:.1f} MB, same answers to Qt's ICU calls")
+                print(
+                    f"icu_trim: {Path(dest).name}: {Path(src).stat().st_size / 1e6:.1f} MB -> "
+                    f"{target.stat().st_size / 1e6:.1f} MB, same answers to Qt's ICU calls"
+                )
                 src = str(target)
         out.append((dest, src, kind))
     return out

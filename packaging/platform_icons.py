@@ -23,8 +23,13 @@ def _drawn(size: int, out: Path) -> Image.Image | None:
     """The icon drawn at ``size`` by make_icon.py, or None where Qt cannot run."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     try:
-        subprocess.run([sys.executable, str(HERE / "make_icon.py"), "--size", str(size), "--out", str(out)],
-                       check=True, capture_output=True, timeout=120, env=env)
+        subprocess.run(
+            [sys.executable, str(HERE / "make_icon.py"), "--size", str(size), "--out", str(out)],
+            check=True,
+            capture_output=True,
+            timeout=120,
+            env=env,
+        )
         return Image.open(out).convert("RGBA")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -36,8 +41,9 @@ def make_platform_icons(png: Path, out_dir: Path) -> dict[str, Path]:
     base = Image.open(png).convert("RGBA")
     ico, icns = out_dir / "latentzip.ico", out_dir / "latentzip.icns"
     base.save(ico, format="ICO", sizes=ICO_SIZES)
-    big = [_drawn(s, out_dir / f"latentzip-{s}.png") or base.resize((s, s), Image.Resampling.LANCZOS)
-           for s in (512, 1024)]
+    big = [
+        _drawn(s, out_dir / f"latentzip-{s}.png") or base.resize((s, s), Image.Resampling.LANCZOS) for s in (512, 1024)
+    ]
     big[1].save(icns, format="ICNS", append_images=big)
     return {"ico": ico, "icns": icns}
 

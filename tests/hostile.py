@@ -32,8 +32,9 @@ def encode(obj: Any) -> bytes:
     return text.encode("utf-8", "surrogatepass")  # lets a test write invalid UTF-8
 
 
-def entry(head: dict[str, Any], payload: bytes = b"", *, payload_len: int | None = None,
-          header_len: int | None = None) -> bytes:
+def entry(
+    head: dict[str, Any], payload: bytes = b"", *, payload_len: int | None = None, header_len: int | None = None
+) -> bytes:
     """One raw entry with a valid crc over what is actually written."""
     hb = encode(head)
     body = hb + struct.pack("<Q", len(payload) if payload_len is None else payload_len) + payload
@@ -41,13 +42,19 @@ def entry(head: dict[str, Any], payload: bytes = b"", *, payload_len: int | None
     return b"LTZE" + struct.pack("<I", length) + body + struct.pack("<I", zlib.crc32(body))
 
 
-def build(items: list[tuple[dict[str, Any], bytes]], *, version: int = 1,
-          payload_lens: dict[int, int] | None = None,
-          header_lens: dict[int, int] | None = None,
-          edit_index: Callable[[list[dict[str, Any]]], Any] | None = None,
-          raw_index: bytes | None = None, index_len: int | None = None,
-          index_offset: int | None = None, with_index: bool = True,
-          gaps: dict[int, bytes] | None = None) -> bytes:
+def build(
+    items: list[tuple[dict[str, Any], bytes]],
+    *,
+    version: int = 1,
+    payload_lens: dict[int, int] | None = None,
+    header_lens: dict[int, int] | None = None,
+    edit_index: Callable[[list[dict[str, Any]]], Any] | None = None,
+    raw_index: bytes | None = None,
+    index_len: int | None = None,
+    index_offset: int | None = None,
+    with_index: bool = True,
+    gaps: dict[int, bytes] | None = None,
+) -> bytes:
     """A whole archive. ``payload_lens``/``header_lens`` override item i's declared lengths on disk
     and (payload_lens) in the index; ``edit_index`` may change or replace the index objects;
     ``gaps`` puts bytes before item i (or before the index, for i == len(items))."""
@@ -59,8 +66,14 @@ def build(items: list[tuple[dict[str, Any], bytes]], *, version: int = 1,
     for i, (head, payload) in enumerate(items):
         out += gaps.get(i, b"")
         blob = entry(head, payload, payload_len=payload_lens.get(i), header_len=header_lens.get(i))
-        objs.append({**head, "offset": len(out), "payload_len": payload_lens.get(i, len(payload)),
-                     "crc": struct.unpack("<I", blob[-4:])[0]})
+        objs.append(
+            {
+                **head,
+                "offset": len(out),
+                "payload_len": payload_lens.get(i, len(payload)),
+                "crc": struct.unpack("<I", blob[-4:])[0],
+            }
+        )
         out += blob
     out += gaps.get(len(items), b"")
     if not with_index:
@@ -70,16 +83,25 @@ def build(items: list[tuple[dict[str, Any], bytes]], *, version: int = 1,
     comp = zlib.compress(encode(objs) if raw_index is None else raw_index)
     at = len(out)
     out += b"LTZI" + struct.pack("<I", len(comp)) + comp
-    out += TRAILER.pack(at if index_offset is None else index_offset,
-                        len(comp) if index_len is None else index_len, zlib.crc32(comp), END_MAGIC)
+    out += TRAILER.pack(
+        at if index_offset is None else index_offset,
+        len(comp) if index_len is None else index_len,
+        zlib.crc32(comp),
+        END_MAGIC,
+    )
     return bytes(out)
 
 
 def rewrite_index(data: bytes, edit: Callable[[list[dict[str, Any]]], Any]) -> bytes:
     """Replace a valid archive's index by an edited one, with a correct crc and trailer."""
-    at, length, _crc, _end = TRAILER.unpack(data[-TRAILER.size:])
-    objs = json.loads(zlib.decompress(data[at + 8:at + 8 + length]))
+    at, length, _crc, _end = TRAILER.unpack(data[-TRAILER.size :])
+    objs = json.loads(zlib.decompress(data[at + 8 : at + 8 + length]))
     objs = edit(objs) or objs
     comp = zlib.compress(encode(objs))
-    return (data[:at] + b"LTZI" + struct.pack("<I", len(comp)) + comp
-            + TRAILER.pack(at, len(comp), zlib.crc32(comp), END_MAGIC))
+    return (
+        data[:at]
+        + b"LTZI"
+        + struct.pack("<I", len(comp))
+        + comp
+        + TRAILER.pack(at, len(comp), zlib.crc32(comp), END_MAGIC)
+    )

@@ -6,7 +6,8 @@ committed checkpoint it was exported from, training/checkpoint/latentzip.pt at s
 
     python -c "import torch, numpy as np; s = torch.load('training/checkpoint/latentzip.pt', weights_only=False);
     np.savez_compressed('tests/assets/ladder-lz1-965bde60c9d0.npz',
-    log_gain_rows=s['model']['log_gain'].double().numpy(), log_inv_gain_rows=s['model']['log_inv_gain'].double().numpy())"
+    log_gain_rows=s['model']['log_gain'].double().numpy(),
+    log_inv_gain_rows=s['model']['log_inv_gain'].double().numpy())"
 
 Writing them into a copy of the set, with the checkpoints' levels on the ladder, gives what
 training/export.py now writes for a new set (the same networks, so every figure is the real codec's),

@@ -24,8 +24,14 @@ def _image(seed: int, height: int = 168, width: int = 200) -> np.ndarray:
     """A photo-like test image: smooth gradients, a few edges, mild noise (MS-SSIM needs >= 161 px)."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    img = np.stack([120 + 80 * np.sin(x / (17 + seed)) * np.cos(y / 23), 90 + 0.6 * x,
-                    60 + 0.8 * y + 40 * ((x // 25 + y // 25) % 2)], -1)
+    img = np.stack(
+        [
+            120 + 80 * np.sin(x / (17 + seed)) * np.cos(y / 23),
+            90 + 0.6 * x,
+            60 + 0.8 * y + 40 * ((x // 25 + y // 25) % 2),
+        ],
+        -1,
+    )
     img += rng.normal(0, 6, img.shape)
     return np.clip(img, 0, 255).astype(np.uint8)
 
@@ -87,13 +93,42 @@ def test_run_all_writes_tables_csv_and_charts(folder: Path, tmp_path: Path, monk
     images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.png"))]
     ev = peers.Evaluator(images, log=lambda *_: None)
     target = (ev.point(peers.CODECS["jpeg"], 50).ms_ssim + ev.point(peers.CODECS["jpeg"], 75).ms_ssim) / 2
-    fake = [{"checkpoint": "A", "entropy": e, "archive_bytes": 5000 + 500 * i,
-             "ratio": folder_bytes(folder) / 5000, "bpp": 0.6, "ms_ssim": target, "ms_ssim_ref": "", "psnr": 30.0,
-             "compress_s": 1.0, "extract_s": 0.5, "coded": 2, "images": 2} for i, e in enumerate(("range", "lzma"))]
+    fake = [
+        {
+            "checkpoint": "A",
+            "entropy": e,
+            "archive_bytes": 5000 + 500 * i,
+            "ratio": folder_bytes(folder) / 5000,
+            "bpp": 0.6,
+            "ms_ssim": target,
+            "ms_ssim_ref": "",
+            "psnr": 30.0,
+            "compress_s": 1.0,
+            "extract_s": 0.5,
+            "coded": 2,
+            "images": 2,
+        }
+        for i, e in enumerate(("range", "lzma"))
+    ]
     write_csv(results / "tiny.csv", fake)
 
-    assert run_all.main(["--folder", str(folder), "--reuse-latentzip", "--codecs", "jpeg", "webp", "--paper",
-                         "--no-jpeg", "--no-hires", "--no-install"]) == 0
+    assert (
+        run_all.main(
+            [
+                "--folder",
+                str(folder),
+                "--reuse-latentzip",
+                "--codecs",
+                "jpeg",
+                "webp",
+                "--paper",
+                "--no-jpeg",
+                "--no-hires",
+                "--no-install",
+            ]
+        )
+        == 0
+    )
 
     md = (results / "tiny-bench.md").read_text()
     for needle in ("Latentzip (range)", "tar+xz", "JPEG", "WebP", "quoted", "[1] Mentzer", "Machine:"):

@@ -20,31 +20,66 @@ import robust_report as rr
 FLOORS = {"A": 0.95, "B": 0.97, "C": 0.98}
 
 
-def _row(image: str, cp: str, precision: str = "int8", folder: str = "robust", *, ms: float = 0.98,
-         psnr: float = 30.0, err: tuple[float, float, float] = (0.1, 0.0, -0.1), kind: str = "coded",
-         note: str = "", bpp: float = 1.0, nominal: tuple | None = None, raised: bool | None = False) -> dict:
+def _row(
+    image: str,
+    cp: str,
+    precision: str = "int8",
+    folder: str = "robust",
+    *,
+    ms: float = 0.98,
+    psnr: float = 30.0,
+    err: tuple[float, float, float] = (0.1, 0.0, -0.1),
+    kind: str = "coded",
+    note: str = "",
+    bpp: float = 1.0,
+    nominal: tuple | None = None,
+    raised: bool | None = False,
+) -> dict:
     pixels = 10_000
     nominal = nominal or ((bpp, ms, psnr) if kind == "coded" and not raised else (None, None, None))
-    return {"table": "image", "folder": folder, "image": image, "precision": precision, "checkpoint": cp,
-            "kind": kind, "note": note, "pixels": pixels, "bytes": int(bpp * pixels / 8), "bpp": bpp, "ms_ssim": ms,
-            "psnr": psnr, "err_r": err[0], "err_g": err[1], "err_b": err[2], "block": 2 * max(map(abs, err)),
-            "level": None if kind == "stored" else {"A": 0.48, "B": 2.411, "C": 4.079}[cp], "raised": raised,
-            "nominal_bpp": nominal[0], "nominal_ms_ssim": nominal[1], "nominal_psnr": nominal[2]}
+    return {
+        "table": "image",
+        "folder": folder,
+        "image": image,
+        "precision": precision,
+        "checkpoint": cp,
+        "kind": kind,
+        "note": note,
+        "pixels": pixels,
+        "bytes": int(bpp * pixels / 8),
+        "bpp": bpp,
+        "ms_ssim": ms,
+        "psnr": psnr,
+        "err_r": err[0],
+        "err_g": err[1],
+        "err_b": err[2],
+        "block": 2 * max(map(abs, err)),
+        "level": None if kind == "stored" else {"A": 0.48, "B": 2.411, "C": 4.079}[cp],
+        "raised": raised,
+        "nominal_bpp": nominal[0],
+        "nominal_ms_ssim": nominal[1],
+        "nominal_psnr": nominal[2],
+    }
 
 
 def _good_robust(precision: str = "int8") -> list[dict]:
     rows = []
     for image, shift in (("sky.png", 0.0), ("text.png", 0.2)):
-        rows += [_row(image, "A", precision, ms=0.975 - shift / 10, psnr=28.0),
-                 _row(image, "B", precision, ms=0.985, psnr=29.0),
-                 _row(image, "C", precision, ms=0.99, psnr=30.0 - shift)]
+        rows += [
+            _row(image, "A", precision, ms=0.975 - shift / 10, psnr=28.0),
+            _row(image, "B", precision, ms=0.985, psnr=29.0),
+            _row(image, "C", precision, ms=0.99, psnr=30.0 - shift),
+        ]
     return rows
 
 
 def _verdicts(rows: list[dict], folder: str = "robust", precision: str = "int8") -> dict[str, bool | None]:
     summaries = rr.summarize(rows, {})
-    return {t["target"]: t["met"] for t in rr.targets(rows, summaries, FLOORS)
-            if t["folder"] == folder and t["precision"] == precision}
+    return {
+        t["target"]: t["met"]
+        for t in rr.targets(rows, summaries, FLOORS)
+        if t["folder"] == folder and t["precision"] == precision
+    }
 
 
 def test_robust_targets_met_on_good_rows() -> None:
@@ -76,8 +111,14 @@ def test_psnr_gain_uses_nominal_figures() -> None:
 def test_stored_image_that_c_could_code_fails_the_floor_target() -> None:
     rows = _good_robust()
     a = next(r for r in rows if r["image"] == "text.png" and r["checkpoint"] == "A")
-    a.update(kind="stored", bytes=50_000, ms_ssim=1.0, psnr=float("inf"),
-             note="MS-SSIM 0.9400 under the A floor 0.95; stored byte-exact", nominal_ms_ssim=0.94)
+    a.update(
+        kind="stored",
+        bytes=50_000,
+        ms_ssim=1.0,
+        psnr=float("inf"),
+        note="MS-SSIM 0.9400 under the A floor 0.95; stored byte-exact",
+        nominal_ms_ssim=0.94,
+    )
     assert rr.stored_when_top_meets(rows, FLOORS) == ["text.png (int8 A: C reaches 0.9900)"]
     # stored for another reason (not smaller), or C too under the floor: not counted
     a["note"] = "coding would not make it smaller; stored byte-exact"
@@ -103,8 +144,10 @@ def test_summary_counts_means_and_worst() -> None:
 def test_kodak_targets_by_checkpoint() -> None:
     rows = []
     for i in range(3):
-        rows += [_row(f"kodim0{i}.png", "A", folder="kodak", ms=0.9748, psnr=27.5, bpp=0.45),
-                 _row(f"kodim0{i}.png", "C", folder="kodak", ms=0.989, psnr=30.5, bpp=1.00)]
+        rows += [
+            _row(f"kodim0{i}.png", "A", folder="kodak", ms=0.9748, psnr=27.5, bpp=0.45),
+            _row(f"kodim0{i}.png", "C", folder="kodak", ms=0.989, psnr=30.5, bpp=1.00),
+        ]
     verdicts = _verdicts(rows, "kodak")
     assert verdicts["A: MS-SSIM at 0.975"] is True  # within the tolerance
     assert verdicts["C: MS-SSIM at 0.991"] is False
@@ -160,7 +203,7 @@ class _SyntheticEvaluator(peers.Evaluator):
         key = (codec.key, quality)
         if key not in self.cache:
             ms = 1.0 - 0.06 * np.exp(-quality / 25.0)
-            self.cache[key] = peers.Point(codec.key, quality, 0.0, 0.05 * 1.04 ** quality, float(ms), 30.0, 0.0, 0.0)
+            self.cache[key] = peers.Point(codec.key, quality, 0.0, 0.05 * 1.04**quality, float(ms), 30.0, 0.0, 0.0)
         return self.cache[key]
 
 
@@ -170,7 +213,7 @@ def test_avif_bisection_on_a_synthetic_curve() -> None:
     target = 1.0 - 0.06 * np.exp(-50.0 / 25.0)  # quality 50 exactly
     bpp, note = at(target)
     assert abs(ev.match(peers.CODECS["avif"], target).ms_ssim - target) <= peers.TOLERANCE
-    assert bpp == pytest.approx(0.05 * 1.04 ** 50, rel=0.1)
+    assert bpp == pytest.approx(0.05 * 1.04**50, rel=0.1)
     assert len(ev.cache) <= 9  # bisection, not a sweep of 100 qualities
     _, top = at(0.99999)
     assert "above the highest" in top
@@ -192,10 +235,13 @@ def test_bench_end_to_end_on_two_small_images(tmp_path: Path, monkeypatch) -> No
     rng = np.random.default_rng(0)
     for i in range(2):
         y, x = np.mgrid[0:176, 0:208]
-        img = np.stack([100 + 60 * np.sin(x / (9 + i)), 90 + 0.5 * y, 140 - 0.3 * x], -1) + rng.normal(0, 4, (176, 208, 3))
+        img = np.stack([100 + 60 * np.sin(x / (9 + i)), 90 + 0.5 * y, 140 - 0.3 * x], -1) + rng.normal(
+            0, 4, (176, 208, 3)
+        )
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / f"img{i}.{('png', 'jpg')[i]}")
     monkeypatch.setattr(robust, "RESULTS", tmp_path / "results")
     import common
+
     monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
     assert robust.main(["--folder", str(folder), "--no-avif", "--name", "tiny"]) == 0
     md = (tmp_path / "results" / "tiny.md").read_text()

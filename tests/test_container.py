@@ -9,19 +9,30 @@ import struct
 import zlib
 
 import pytest
-
 from hostile import rewrite_index
-from latentzip.codec.container import (ArchiveReader, ArchiveWriter, EntryKind, EntryRecord,
-                                       iter_salvaged_payload, scan_entries)
+
+from latentzip.codec.container import (
+    ArchiveReader,
+    ArchiveWriter,
+    EntryKind,
+    EntryRecord,
+    iter_salvaged_payload,
+    scan_entries,
+)
 from latentzip.codec.container.crc import crc32_combine
 from latentzip.codec.container.format import TRAILER, TRAILER_LEN
-from latentzip.codec.errors import (ArchiveFormatError, ChecksumError, LatentzipError, TruncatedArchiveError,
-                                    UnsafePathError, UnsupportedVersionError)
+from latentzip.codec.errors import (
+    ArchiveFormatError,
+    ChecksumError,
+    LatentzipError,
+    TruncatedArchiveError,
+    UnsafePathError,
+    UnsupportedVersionError,
+)
 
 
 def head(path: str, kind: EntryKind = EntryKind.STORED, size: int = 0, **extra: object) -> dict[str, object]:
-    return {"path": path, "kind": kind, "size": size, "mtime_ns": 1_700_000_000_123_456_789,
-            "mode": 0o644, **extra}
+    return {"path": path, "kind": kind, "size": size, "mtime_ns": 1_700_000_000_123_456_789, "mode": 0o644, **extra}
 
 
 def small_archive() -> bytes:
@@ -51,8 +62,10 @@ def test_round_trip(tmp_path):
         w.add(head("ünïcødé", EntryKind.DIRECTORY))
         w.add(head("text.txt", EntryKind.LZMA, len(text)), packed)
         w.add(head("ünïcødé/link", EntryKind.SYMLINK, link="日本語 📷.txt"))
-        w.add_stream(head("big.img", EntryKind.IMAGE, 123, width=10, model={"id": "x", "v": [1, 2]}),
-                     (big[i:i + 65536] for i in range(0, len(big), 65536)))
+        w.add_stream(
+            head("big.img", EntryKind.IMAGE, 123, width=10, model={"id": "x", "v": [1, 2]}),
+            (big[i : i + 65536] for i in range(0, len(big), 65536)),
+        )
         written = w.records
     with ArchiveReader.open(path) as r:
         assert r.entries == written
@@ -159,7 +172,7 @@ def test_scan_salvages_when_index_is_cut(tmp_path, extra):
     with ArchiveReader(io.BytesIO(data)) as r:
         expected = r.entries
     path = tmp_path / "cut.ltz"
-    path.write_bytes(data[:index_offset(data) + extra])
+    path.write_bytes(data[: index_offset(data) + extra])
     with pytest.raises(ArchiveFormatError):
         ArchiveReader.open(path)
     results = list(scan_entries(path))
@@ -188,7 +201,7 @@ def test_scan_truncated_tail_yields_one_error(tmp_path):
     with ArchiveReader(io.BytesIO(data)) as r:
         last = r.entries[-1]
     path = tmp_path / "tail.ltz"
-    path.write_bytes(data[:last.offset + 60])
+    path.write_bytes(data[: last.offset + 60])
     results = list(scan_entries(path))
     assert [r.path for r, _ in results if r] == ["a.txt", "dir"]
     errors = [e for _, e in results if e]
@@ -211,7 +224,7 @@ def test_scan_checksum_error_names_entry(tmp_path):
 
 
 def rec_payload_start(data: bytes, rec: EntryRecord) -> int:
-    (header_len,) = struct.unpack("<I", data[rec.offset + 4:rec.offset + 8])
+    (header_len,) = struct.unpack("<I", data[rec.offset + 4 : rec.offset + 8])
     return 8 + header_len + 8
 
 
@@ -226,8 +239,9 @@ def test_newer_version_is_refused(tmp_path):
     assert len(results) == 1 and isinstance(results[0][1], UnsupportedVersionError)
 
 
-@pytest.mark.parametrize("field, value", [("mode", 0o777), ("path", "other.txt"), ("size", 6),
-                                          ("width", 4), ("offset", None)])
+@pytest.mark.parametrize(
+    "field, value", [("mode", 0o777), ("path", "other.txt"), ("size", 6), ("width", 4), ("offset", None)]
+)
 def test_tampered_index_with_valid_crc_is_caught(field, value):
     data = small_archive()
 

@@ -40,7 +40,7 @@ def make_mixed_folder(root: Path) -> Path:
     (top / "nested" / "random.bin").write_bytes(np.random.default_rng(0).bytes(20_000))
     (top / "nested" / "empty.dat").write_bytes(b"")
     (top / "Ünïcödé —名前.txt").write_text("unicode name", encoding="utf-8")
-    arr16 = (np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 20)
+    arr16 = np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 20
     Image.fromarray(arr16).save(top / "nested" / "deep16.png")
     Image.new("P", (40, 30)).save(top / "palette.gif")
     (top / "broken.jpg").write_bytes((top / "nested" / "camera.jpg").read_bytes()[:600])
@@ -98,7 +98,10 @@ def test_mixed_folder_round_trip(tmp_path):
         assert im.size == photo().size  # pixels not rotated: the tag still rotates on display
     with Image.open(after["PHOTOS/nested/gray.png"]) as im:
         assert im.mode == "L"
-    with Image.open(after["PHOTOS/nested/deeper/cutout.png"]) as im, Image.open(before["PHOTOS/nested/deeper/cutout.png"]) as ref:
+    with (
+        Image.open(after["PHOTOS/nested/deeper/cutout.png"]) as im,
+        Image.open(before["PHOTOS/nested/deeper/cutout.png"]) as ref,
+    ):
         assert im.mode == "RGBA"
         np.testing.assert_array_equal(np.asarray(im)[..., 3], np.asarray(ref)[..., 3])
 

@@ -51,7 +51,9 @@ def test_existing_archive_is_not_replaced_without_asking(tmp_path):
     assert archive.read_bytes() == before
 
 
-@pytest.mark.parametrize("name", ["../evil.txt", "/tmp/evil.txt", "a/../../evil.txt", "C:/evil.txt", "a\\..\\..\\evil.txt"])
+@pytest.mark.parametrize(
+    "name", ["../evil.txt", "/tmp/evil.txt", "a/../../evil.txt", "C:/evil.txt", "a\\..\\..\\evil.txt"]
+)
 def test_hostile_names_are_refused_and_nothing_is_written(tmp_path, name):
     archive = tmp_path / "hostile.ltz"
     archive.write_bytes(hostile.build([hostile.stored(name, b"gotcha")]))
@@ -83,8 +85,15 @@ def test_link_pointing_out_is_refused(tmp_path):
 def test_image_with_a_bomb_size_is_refused_before_allocation(tmp_path):
     bitstream = HEADER.pack(1, 1, 3, 0, 60_000, 60_000) + b"\0" * 16
     payload = ImagePayload(bitstream, b"", b"").to_bytes()
-    head = hostile.header("bomb.png", kind=3, size=10**6, width=60_000, height=60_000,
-                          model=engine.default_registry().default_hash(), format="PNG")
+    head = hostile.header(
+        "bomb.png",
+        kind=3,
+        size=10**6,
+        width=60_000,
+        height=60_000,
+        model=engine.default_registry().default_hash(),
+        format="PNG",
+    )
     archive = tmp_path / "bomb.ltz"
     archive.write_bytes(hostile.build([(head, payload)]))
     with pytest.raises(ArchiveLimitError):

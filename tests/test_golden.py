@@ -41,8 +41,9 @@ def test_golden_archive_decodes_identically(entropy, tmp_path):
     with ArchiveReader.open(archive) as reader:
         entries = list(reader.entries)
         assert [(e.path, int(e.kind), e.size) for e in entries] == [
-            (x["path"], x["kind"], x["size"]) for x in EXPECTED[entropy]]
-        for entry, expected in zip(entries, EXPECTED[entropy]):
+            (x["path"], x["kind"], x["size"]) for x in EXPECTED[entropy]
+        ]
+        for entry, expected in zip(entries, EXPECTED[entropy], strict=False):
             if entry.kind == EntryKind.IMAGE:
                 image = ImagePayload.from_bytes(reader.read_payload(entry))
                 z_q, symbols, *_ = decode_symbols(registry.get(entry.extra["model"]), image.bitstream)
@@ -65,8 +66,11 @@ def test_golden_archive_decodes_identically(entropy, tmp_path):
 
 # --- the golden archives of released model sets: never regenerated ---------------------------------
 
-RELEASED = {folder.name: json.loads((folder / "expected.json").read_text())
-            for folder in sorted(GOLDEN.iterdir()) if (folder / "expected.json").is_file()}
+RELEASED = {
+    folder.name: json.loads((folder / "expected.json").read_text())
+    for folder in sorted(GOLDEN.iterdir())
+    if (folder / "expected.json").is_file()
+}
 CASES = [(set_id, name) for set_id, expected in RELEASED.items() for name in expected["archives"]]
 # Float synthesis (and the int8 decoder) may round differently on another CPU; the integer latents
 # may not differ at all. A decoder change beyond rounding moves pixels far more than this.
@@ -80,8 +84,12 @@ def _latents_sha256(payload: bytes, registry: engine.ModelRegistry, model_hash: 
 
 
 def _released_sets() -> set[str]:
-    return {folder.name for folder in models_root().iterdir() if (folder / "manifest.json").is_file()
-            and json.loads((folder / "manifest.json").read_text()).get("released") is True}
+    return {
+        folder.name
+        for folder in models_root().iterdir()
+        if (folder / "manifest.json").is_file()
+        and json.loads((folder / "manifest.json").read_text()).get("released") is True
+    }
 
 
 def test_every_released_model_set_has_golden_archives():
@@ -114,14 +122,17 @@ def test_released_golden_archive_decodes(set_id, name, tmp_path):
     with ArchiveReader.open(archive) as reader:
         entries = list(reader.entries)
         assert [(e.path, int(e.kind), e.size, e.mtime_ns) for e in entries] == [
-            (x["path"], x["kind"], x["size"], x["mtime_ns"]) for x in expected["entries"]]
+            (x["path"], x["kind"], x["size"], x["mtime_ns"]) for x in expected["entries"]
+        ]
         kinds = {e.path: e.kind for e in entries}
         same_as = {e.path: e.same_as for e in entries if e.kind == EntryKind.DUPLICATE}
         for entry, item in zip(entries, expected["entries"], strict=True):
             if entry.kind == EntryKind.IMAGE:
                 assert entry.extra["model"] == RELEASED[set_id]["content_hash"]
-                assert _latents_sha256(reader.read_payload(entry), registry, entry.extra["model"]) \
-                    == item["latents_sha256"], entry.path
+                assert (
+                    _latents_sha256(reader.read_payload(entry), registry, entry.extra["model"])
+                    == item["latents_sha256"]
+                ), entry.path
     as_png, original = tmp_path / "png", tmp_path / "original"
     assert not engine.extract(archive, as_png, engine.ExtractOptions(as_png=True)).failed
     assert not engine.extract(archive, original).failed
@@ -132,10 +143,15 @@ def test_released_golden_archive_decodes(set_id, name, tmp_path):
         elif item["kind"] == EntryKind.SYMLINK:
             assert os.readlink(path) == item["link"]
         elif item["kind"] == EntryKind.IMAGE:
-            with Image.open(folder / item["pixels"]["file"]) as ref, \
-                    Image.open(as_png / (item["path"].rpartition(".")[0] + ".png")) as got:
-                assert (got.mode, list(got.size)) == (ref.mode, item["pixels"]["size"]) == (item["pixels"]["mode"],
-                                                                                           item["pixels"]["size"])
+            with (
+                Image.open(folder / item["pixels"]["file"]) as ref,
+                Image.open(as_png / (item["path"].rpartition(".")[0] + ".png")) as got,
+            ):
+                assert (
+                    (got.mode, list(got.size))
+                    == (ref.mode, item["pixels"]["size"])
+                    == (item["pixels"]["mode"], item["pixels"]["size"])
+                )
                 diff = np.abs(np.asarray(got, np.int16) - np.asarray(ref, np.int16))
             assert diff.max() <= MAX_PIXEL_DIFF and diff.mean() <= MAX_MEAN_PIXEL_DIFF, (item["path"], diff.max())
             with Image.open(path) as restored:
@@ -177,8 +193,9 @@ def check_raised_golden(expected_path: Path, registry: engine.ModelRegistry, tmp
     with ArchiveReader.open(archive) as reader:
         entries = list(reader.entries)
         assert [(e.path, int(e.kind), e.size) for e in entries] == [
-            (x["path"], x["kind"], x["size"]) for x in info["entries"]]
-        images = [(e, x) for e, x in zip(entries, info["entries"]) if e.kind == EntryKind.IMAGE]
+            (x["path"], x["kind"], x["size"]) for x in info["entries"]
+        ]
+        images = [(e, x) for e, x in zip(entries, info["entries"], strict=False) if e.kind == EntryKind.IMAGE]
         assert images
         for entry, expected in images:
             bitstream = ImagePayload.from_bytes(reader.read_payload(entry)).bitstream

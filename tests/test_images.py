@@ -165,10 +165,7 @@ def _stored_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     good = _save(tmp_path, "good.jpg", rgb, "JPEG").read_bytes()
     # MPF APP2: TIFF header, one IFD entry NumberOfImages = 1, no next IFD
     mpf = (
-        b"MPF\x00II*\x00\x08\x00\x00\x00"
-        + b"\x01\x00"
-        + b"\x01\xb0\x04\x00\x01\x00\x00\x00\x01\x00\x00\x00"
-        + bytes(4)
+        b"MPF\x00II*\x00\x08\x00\x00\x00" + b"\x01\x00" + b"\x01\xb0\x04\x00\x01\x00\x00\x00\x01\x00\x00\x00" + bytes(4)
     )
     # one image plus an MPF segment, as in an Ultra HDR file whose gain map follows EOI
     (tmp_path / "mpf1.jpg").write_bytes(_insert_after_soi(good, 0xE2, mpf))
@@ -331,9 +328,7 @@ def test_jpeg_drops_adobe_and_adds_no_jfif(tmp_path: Path) -> None:
     raw = b"\xff\xd8" + body
     for m, p in reversed(segments):
         raw = _insert_after_soi(raw, m, p)
-    raw = (
-        raw[:2] + bytes([0xFF, 0xEE]) + struct.pack(">H", 14) + b"Adobe\x00\x64\x00\x00\x00\x00\x01" + raw[2:]
-    )
+    raw = raw[:2] + bytes([0xFF, 0xEE]) + struct.pack(">H", 14) + b"Adobe\x00\x64\x00\x00\x00\x00\x01" + raw[2:]
     (tmp_path / "b.jpg").write_bytes(raw)
     d = decode_image(tmp_path / "b.jpg")
     assert [b.kind for b in d.metadata.blocks] == ["APP1"]
@@ -349,9 +344,7 @@ def test_jpeg_gray_stays_gray_with_metadata(tmp_path: Path) -> None:
 
 
 def test_jpeg_as_png_carries_icc_exif_xmp(tmp_path: Path) -> None:
-    d = decode_image(
-        _save(tmp_path, "m.jpg", _image("RGB"), "JPEG", exif=_exif(6), icc_profile=ICC_BIG, xmp=XMP)
-    )
+    d = decode_image(_save(tmp_path, "m.jpg", _image("RGB"), "JPEG", exif=_exif(6), icc_profile=ICC_BIG, xmp=XMP))
     data = encode_image(d.rgb, None, False, "JPEG", d.metadata, as_png=True)
     im = Image.open(io.BytesIO(data))
     assert im.format == "PNG" and im.mode == "RGB"
@@ -397,9 +390,7 @@ def test_png_chunks_byte_exact_with_placement(tmp_path: Path) -> None:
     info.add(b"iDOT", bytes(28))  # unknown, unsafe to copy: dropped
     path = _save(tmp_path, "c.png", _image("RGBA"), "PNG", pnginfo=info, icc_profile=ICC_BIG, exif=_exif(8))
     raw = path.read_bytes()
-    tail = png_chunk(b"tEXt", b"After\x00after the image data") + png_chunk(
-        b"tIME", bytes([7, 232, 1, 2, 3, 4, 5])
-    )
+    tail = png_chunk(b"tEXt", b"After\x00after the image data") + png_chunk(b"tIME", bytes([7, 232, 1, 2, 3, 4, 5]))
     raw = raw[:-12] + tail + raw[-12:]  # before IEND
     path.write_bytes(raw)
 
@@ -443,12 +434,8 @@ def _text_info() -> PngImagePlugin.PngInfo:
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 def test_webp_metadata_byte_exact(tmp_path: Path, mode: str) -> None:
     exif = _exif(6).tobytes()
-    path = _save(
-        tmp_path, "m.webp", _image(mode), "WEBP", exif=exif, icc_profile=ICC_BIG, xmp=XMP, quality=90
-    )
-    src_chunks = {
-        f: body for f, body in parse_webp_chunks(path.read_bytes()) if f in (b"ICCP", b"EXIF", b"XMP ")
-    }
+    path = _save(tmp_path, "m.webp", _image(mode), "WEBP", exif=exif, icc_profile=ICC_BIG, xmp=XMP, quality=90)
+    src_chunks = {f: body for f, body in parse_webp_chunks(path.read_bytes()) if f in (b"ICCP", b"EXIF", b"XMP ")}
     assert len(src_chunks) == 3
     d = decode_image(path)
     out = encode_image(d.rgb, d.alpha, d.grayscale, d.format, d.metadata)

@@ -29,8 +29,11 @@ def _graph(package: str) -> dict[str, set[str]]:
                 elif module == package:  # from training import qat
                     deps |= {a.name for a in node.names if a.name in names}
             elif isinstance(node, ast.Import):
-                deps |= {a.name.split(".")[1] for a in node.names
-                         if a.name.startswith(f"{package}.") and a.name.split(".")[1] in names}
+                deps |= {
+                    a.name.split(".")[1]
+                    for a in node.names
+                    if a.name.startswith(f"{package}.") and a.name.split(".")[1] in names
+                }
         graph[path.stem] = deps - {path.stem}
     return graph
 
@@ -44,7 +47,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for dep in sorted(graph.get(node, ())):
             if state.get(dep) == 1:
-                return stack[stack.index(dep):] + [dep]
+                return stack[stack.index(dep) :] + [dep]
             if dep not in state:
                 found = visit(dep)
                 if found:

@@ -22,8 +22,15 @@ from PIL import Image
 
 from latentzip.codec import cli, compressor, engine, extractor, partial_file, resume
 from latentzip.codec.container import ArchiveWriter, EntryKind
-from latentzip.codec.errors import (ArchiveFormatError, ArchiveLimitError, ExistingFileError, InputError,
-                                    LatentzipError, UnsafePathError, UnsupportedVersionError)
+from latentzip.codec.errors import (
+    ArchiveFormatError,
+    ArchiveLimitError,
+    ExistingFileError,
+    InputError,
+    LatentzipError,
+    UnsafePathError,
+    UnsupportedVersionError,
+)
 from latentzip.codec.image_entry import MAX_PIXELS_PER_BYTE, ImagePayload, encode_alpha
 from latentzip.codec.images import ImageMetadata
 from latentzip.codec.runtime import image_codec
@@ -44,11 +51,18 @@ def coded_image(size: int = 64) -> tuple[bytes, int, int]:
     return image_codec.encode_image(model(), np.ascontiguousarray(rgb), "B").data, size, size
 
 
-def image_item(path: str, bitstream: bytes, width: int, height: int, alpha: bytes = b"",
-               **extra) -> tuple[dict, bytes]:
+def image_item(path: str, bitstream: bytes, width: int, height: int, alpha: bytes = b"", **extra) -> tuple[dict, bytes]:
     payload = ImagePayload(bitstream, ImageMetadata("PNG").to_bytes(), alpha).to_bytes()
-    keys = dict(width=width, height=height, model=model().content_hash, format="PNG", alpha=bool(alpha),
-                grayscale=False, checkpoint="B", entropy="range")
+    keys = dict(
+        width=width,
+        height=height,
+        model=model().content_hash,
+        format="PNG",
+        alpha=bool(alpha),
+        grayscale=False,
+        checkpoint="B",
+        entropy="range",
+    )
     keys.update(extra)
     return hostile.header(path, kind=3, size=10**6, **keys), payload
 
@@ -80,6 +94,7 @@ def refused_by_both(archive: Path, tmp_path: Path, name: str, why: str) -> None:
 
 # 1. `test` checks what `extract` checks
 
+
 def test_unaccounted_bytes_between_entries_fail_test_and_extract(tmp_path):
     items = [hostile.stored("one.txt", b"one"), hostile.stored("two.txt", b"two")]
     archive = write(tmp_path, items, gaps={1: b"hidden bytes"})
@@ -109,8 +124,11 @@ def test_alpha_plane_not_matching_the_image_fails_test_and_extract(tmp_path):
 
 def test_unknown_format_key_fails_test_and_extract_and_is_skipped_with_keep_going(tmp_path):
     bitstream, w, h = coded_image()
-    items = [hostile.stored("a.txt", b"a"), image_item("odd.img", bitstream, w, h, format="XCF"),
-             hostile.stored("z.txt", b"z")]
+    items = [
+        hostile.stored("a.txt", b"a"),
+        image_item("odd.img", bitstream, w, h, format="XCF"),
+        hostile.stored("z.txt", b"z"),
+    ]
     archive = write(tmp_path, items)
     refused_by_both(archive, tmp_path, "odd.img", "format 'XCF' cannot be written")
     rep = engine.extract(archive, tmp_path / "kg", engine.ExtractOptions(keep_going=True))
@@ -143,6 +161,7 @@ def test_test_decodes_every_coded_image_to_pixels(tmp_path, monkeypatch):
 
 # 2. Decode bombs
 
+
 def bomb(tmp_path: Path) -> Path:
     """796 bytes declaring a 20000x20000 coded image whose range-coded stream is empty."""
     bitstream = HEADER.pack(1, 1, 2, 0, 20_000, 20_000) + struct.pack("<II", 0, 0)
@@ -172,9 +191,13 @@ def test_reading_past_the_end_of_a_range_coded_stream_is_an_error():
         image_codec.decode_latents(model(), empty)
     bitstream, _, _ = coded_image(128)
     n_words, n_esc = struct.unpack_from("<II", bitstream, HEADER.size)
-    words = bitstream[HEADER.size + 8: HEADER.size + 8 + n_words]
-    cut = HEADER.pack(*HEADER.unpack_from(bitstream)) + struct.pack("<II", n_words // 8 * 4, n_esc) \
-        + words[: n_words // 8 * 4] + bitstream[HEADER.size + 8 + n_words:]
+    words = bitstream[HEADER.size + 8 : HEADER.size + 8 + n_words]
+    cut = (
+        HEADER.pack(*HEADER.unpack_from(bitstream))
+        + struct.pack("<II", n_words // 8 * 4, n_esc)
+        + words[: n_words // 8 * 4]
+        + bitstream[HEADER.size + 8 + n_words :]
+    )
     with pytest.raises(ArchiveFormatError):
         image_codec.decode_latents(model(), cut)
 
@@ -212,15 +235,21 @@ def test_20_megapixel_solid_colour_image_is_written_and_extracted(tmp_path):
 
 # 3. --keep-going keeps its promise
 
-@pytest.mark.parametrize("bad", [
-    hostile.stored("../evil.txt", b"gotcha"),
-    hostile.stored("/tmp/evil.txt", b"gotcha"),
-    hostile.stored("C:/evil.txt", b"gotcha"),
-    (hostile.header("escape", kind=5, link="../../evil.txt"), b""),
-], ids=["dotdot", "absolute", "drive", "link-out"])
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        hostile.stored("../evil.txt", b"gotcha"),
+        hostile.stored("/tmp/evil.txt", b"gotcha"),
+        hostile.stored("C:/evil.txt", b"gotcha"),
+        (hostile.header("escape", kind=5, link="../../evil.txt"), b""),
+    ],
+    ids=["dotdot", "absolute", "drive", "link-out"],
+)
 def test_keep_going_skips_and_names_unsafe_entries(tmp_path, bad, capsys):
-    archive = write(tmp_path, [hostile.stored("good.txt", b"good"), bad, hostile.stored("later.txt", b"later")],
-                    version=2)
+    archive = write(
+        tmp_path, [hostile.stored("good.txt", b"good"), bad, hostile.stored("later.txt", b"later")], version=2
+    )
     out = tmp_path / "deep" / "out"
     with pytest.raises((UnsafePathError, ArchiveFormatError)):
         engine.extract(archive, out)
@@ -236,8 +265,9 @@ def test_keep_going_skips_and_names_unsafe_entries(tmp_path, bad, capsys):
 def test_very_deep_path_is_refused_cleanly_and_keep_going_extracts_the_rest(tmp_path):
     deep = "/".join(["d"] * 2039 + ["f.txt"])
     assert len(deep.encode()) <= 4096
-    archive = write(tmp_path, [hostile.stored("a.txt", b"a"), hostile.stored(deep, b"x"),
-                               hostile.stored("z.txt", b"z")])
+    archive = write(
+        tmp_path, [hostile.stored("a.txt", b"a"), hostile.stored(deep, b"x"), hostile.stored("z.txt", b"z")]
+    )
     with pytest.raises(UnsafePathError, match="deep"):
         engine.extract(archive, tmp_path / "out")
     rep = engine.extract(archive, tmp_path / "kg", engine.ExtractOptions(keep_going=True))
@@ -289,13 +319,16 @@ def test_newer_format_version_says_so_even_with_keep_going(tmp_path, capsys):
 
 def test_exit_code_is_1_when_nothing_at_all_could_be_written(tmp_path, capsys):
     bitstream, w, h = coded_image()
-    archive = write(tmp_path, [image_item("x.img", bitstream, w, h, format="XCF"),
-                               image_item("y.img", bitstream, w, h, format="XCF")])
+    archive = write(
+        tmp_path,
+        [image_item("x.img", bitstream, w, h, format="XCF"), image_item("y.img", bitstream, w, h, format="XCF")],
+    )
     assert cli.main(["extract", str(archive), "-o", str(tmp_path / "out"), "--keep-going"]) == 1
     assert "nothing could be extracted" in capsys.readouterr().err
 
 
 # 4. Links and overwrite
+
 
 def test_overwrite_replaces_links_the_archive_holds(tmp_path):
     src = tmp_path / "src"
@@ -337,6 +370,7 @@ def test_conflict_refuses_before_writing_anything(tmp_path):
 
 # 5. Errors that help
 
+
 class FullDisk:
     """A file whose writes fail with ENOSPC once ``room`` bytes are written (a full-disk simulation)."""
 
@@ -363,8 +397,9 @@ class FullDisk:
 def fill_disk_after(monkeypatch, room: int) -> None:
     """Every archive written from now on meets a full disk after ``room`` bytes."""
     real_init = ArchiveWriter.__init__
-    monkeypatch.setattr(ArchiveWriter, "__init__",
-                        lambda self, fileobj, **kw: real_init(self, FullDisk(fileobj, room), **kw))
+    monkeypatch.setattr(
+        ArchiveWriter, "__init__", lambda self, fileobj, **kw: real_init(self, FullDisk(fileobj, room), **kw)
+    )
 
 
 def partials(folder: Path) -> list[Path]:

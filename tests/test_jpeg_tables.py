@@ -50,16 +50,30 @@ def test_grayscale_source_keeps_its_single_table() -> None:
         tables = JpegTables.from_image(im)
         q0 = list(im.quantization[0])
     assert tables is not None and tables.subsampling is None and len(tables.qtables) == 1
-    out = encode_image(np.repeat(gray[:, :, None], 3, axis=2), None, True, "JPEG", ImageMetadata("JPEG"),
-                       jpeg_tables=tables)
+    out = encode_image(
+        np.repeat(gray[:, :, None], 3, axis=2), None, True, "JPEG", ImageMetadata("JPEG"), jpeg_tables=tables
+    )
     with Image.open(io.BytesIO(out)) as back:
         assert back.mode == "L" and list(back.quantization[0]) == q0
 
 
-@pytest.mark.parametrize("value", [
-    None, "x", {}, {"q": "zz"}, {"q": []}, {"q": ["00" * 64]}, {"q": ["01" * 63]}, {"q": ["01" * 64] * 5},
-    {"q": ["zz" * 64]}, {"q": [1]}, {"q": ["01" * 64], "subsampling": 7}, {"q": ["01" * 64], "subsampling": True},
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "x",
+        {},
+        {"q": "zz"},
+        {"q": []},
+        {"q": ["00" * 64]},
+        {"q": ["01" * 63]},
+        {"q": ["01" * 64] * 5},
+        {"q": ["zz" * 64]},
+        {"q": [1]},
+        {"q": ["01" * 64], "subsampling": 7},
+        {"q": ["01" * 64], "subsampling": True},
+    ],
+)
 def test_malformed_header_values_are_ignored(value: object) -> None:
     assert JpegTables.from_header(value) is None
 

@@ -41,8 +41,9 @@ def test_6000x4000_photo_round_trips_under_the_memory_limit(tmp_path):
     src.mkdir()
     synthetic_photo(6000, 4000).save(src / "big.png", compress_level=1)
     archive, out = tmp_path / "big.ltz", tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(src), str(archive), str(out)],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(src), str(archive), str(out)], capture_output=True, text=True, check=True
+    )
     peak_mb = int(proc.stdout.strip().splitlines()[-1])
     with Image.open(out / "big" / "big.png") as im:
         assert im.size == (6000, 4000)

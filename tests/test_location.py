@@ -27,9 +27,9 @@ NS = {
 }
 # photoshop bound to "ps" (not its usual prefix): names are resolved through xmlns.
 XMP = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{NS['rdf']}">
-<rdf:Description rdf:about="" xmlns:exif="{NS['exif']}" xmlns:ps="{NS['ps']}" xmlns:xmp="{NS['xmp']}"
-  xmlns:Iptc4xmpExt="{NS['ext']}" exif:GPSLatitude="48,51.48N" ps:City='Paris'
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{NS["rdf"]}">
+<rdf:Description rdf:about="" xmlns:exif="{NS["exif"]}" xmlns:ps="{NS["ps"]}" xmlns:xmp="{NS["xmp"]}"
+  xmlns:Iptc4xmpExt="{NS["ext"]}" exif:GPSLatitude="48,51.48N" ps:City='Paris'
   xmp:CreateDate="2021-06-01T12:34:56" ps:Headline="Hello">
  <exif:GPSLongitude>2,17.67E</exif:GPSLongitude>
  <exif:GPSLongitudeRef>E</exif:GPSLongitudeRef>
@@ -80,8 +80,9 @@ def _webp() -> bytes:
 
 def _tiff() -> bytes:
     rgb = np.asarray(_pixels())
-    meta = ImageMetadata("TIFF", (MetadataBlock("ICC", ICC), MetadataBlock("EXIF", _exif().tobytes()[6:]),
-                                  MetadataBlock("XMP", XMP)))
+    meta = ImageMetadata(
+        "TIFF", (MetadataBlock("ICC", ICC), MetadataBlock("EXIF", _exif().tobytes()[6:]), MetadataBlock("XMP", XMP))
+    )
     return encode_image(rgb, None, False, "TIFF", meta)
 
 
@@ -105,8 +106,13 @@ def _check_xmp(xmp: bytes) -> None:
     root = ET.fromstring(xmp.split(b"?>", 1)[1].rsplit(b"<?xpacket", 1)[0])
     desc = root.find(".//rdf:Description", NS)
     names = set(desc.attrib) | {child.tag for child in desc}
-    for gone in (f"{{{NS['exif']}}}GPSLatitude", f"{{{NS['exif']}}}GPSLongitude", f"{{{NS['ps']}}}City",
-                 f"{{{NS['ps']}}}Country", f"{{{NS['ext']}}}LocationShown"):
+    for gone in (
+        f"{{{NS['exif']}}}GPSLatitude",
+        f"{{{NS['exif']}}}GPSLongitude",
+        f"{{{NS['ps']}}}City",
+        f"{{{NS['ps']}}}Country",
+        f"{{{NS['ext']}}}LocationShown",
+    ):
         assert gone not in names
     for kept in (f"{{{NS['xmp']}}}CreateDate", f"{{{NS['ps']}}}Headline", f"{{{NS['exif']}}}DateTimeOriginal"):
         assert kept in names
@@ -181,8 +187,15 @@ def test_real_photos(photos_dir: Path) -> None:
 def test_summaries() -> None:
     for make, fmt in ((_jpeg, "JPEG"), (_png, "PNG"), (_webp, "WEBP"), (_tiff, "TIFF")):
         s = summarize_file(make())
-        assert (s.format, s.exif, s.gps, s.date_taken, s.icc, s.xmp, s.xmp_location) == \
-            (fmt, True, True, DATE, True, True, True), make.__name__
+        assert (s.format, s.exif, s.gps, s.date_taken, s.icc, s.xmp, s.xmp_location) == (
+            fmt,
+            True,
+            True,
+            DATE,
+            True,
+            True,
+            True,
+        ), make.__name__
         assert "GPS" in s.describe() and DATE in s.describe()
     assert summarize_file(b"not an image") is None
     head = summarize_file(_jpeg()[:400], complete=False)
@@ -203,8 +216,9 @@ def album(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("images", ["lossless", "lossy"])
 def test_archive_round_trip_strips_location(album: Path, tmp_path: Path, images: str) -> None:
     archive = tmp_path / f"{images}.ltz"
-    report = engine.compress([album], archive, engine.CompressOptions(images=images, checkpoint="C",
-                                                                      strip_location=True))
+    report = engine.compress(
+        [album], archive, engine.CompressOptions(images=images, checkpoint="C", strip_location=True)
+    )
     assert report.locations_removed == 2 and not report.failed
     out = tmp_path / f"out-{images}"
     engine.extract(archive, out)
@@ -250,4 +264,6 @@ def test_cli_flag_and_list_details(album: Path, tmp_path: Path, capsys) -> None:
     assert cli.main(["compress", str(album), "-o", str(keep), "--images", "lossless", "--quiet"]) == 0
     assert cli.main(["list", "--details", str(keep)]) == 0
     lines = {line.split("\t")[0]: line for line in capsys.readouterr().out.splitlines()}
-    assert f"EXIF (date taken {DATE}, GPS)" in lines["ALBUM/here.jpg"] and "XMP (with location)" in lines["ALBUM/here.jpg"]
+    assert (
+        f"EXIF (date taken {DATE}, GPS)" in lines["ALBUM/here.jpg"] and "XMP (with location)" in lines["ALBUM/here.jpg"]
+    )

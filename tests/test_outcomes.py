@@ -77,15 +77,19 @@ def test_repack_reason_is_a_code(monkeypatch) -> None:
 
 def test_gui_issue_list_follows_codes_not_notes() -> None:
     pytest.importorskip("PySide6")
-    from latentzip.gui.progress_panel import compress_issues, compress_figures
+    from latentzip.gui.progress_panel import compress_figures, compress_issues
 
-    report = CompressReport(archive=Path("x.ltz"), archive_size=100, outcomes=[
-        FileOutcome("plain.bin", "stored", 10, 10, note="stored as it is", reason=IssueCode.NOT_AN_IMAGE),
-        FileOutcome("odd.png", "stored", 10, 10, note="not an image", reason=IssueCode.STORED_LOSSLESSLY),
-        FileOutcome("copy.jpg", "duplicate", 10, 0, note="same content as a.jpg"),
-        FileOutcome("a.jpg", "lossless-jpeg", 10, 8),
-        FileOutcome("b.jpg", "lossy", 10, 4, pixels=100, source_format="JPEG"),
-    ])
+    report = CompressReport(
+        archive=Path("x.ltz"),
+        archive_size=100,
+        outcomes=[
+            FileOutcome("plain.bin", "stored", 10, 10, note="stored as it is", reason=IssueCode.NOT_AN_IMAGE),
+            FileOutcome("odd.png", "stored", 10, 10, note="not an image", reason=IssueCode.STORED_LOSSLESSLY),
+            FileOutcome("copy.jpg", "duplicate", 10, 0, note="same content as a.jpg"),
+            FileOutcome("a.jpg", "lossless-jpeg", 10, 8),
+            FileOutcome("b.jpg", "lossy", 10, 4, pixels=100, source_format="JPEG"),
+        ],
+    )
     issues = compress_issues(report)
     names = [name for name, _ in issues]
     assert "odd.png" in names  # its note reads "not an image", but its code says otherwise

@@ -82,10 +82,23 @@ def test_qt_and_system_libraries_kept_only_when_linked():
 
     kept, dropped = bundle_filter.filter_binaries(binaries, get_imports, linux=True)
     names = {Path(e[0]).name for e in kept}
-    assert names == {"QtWidgets.abi3.so", "libQt6Widgets.so.6", "libQt6Gui.so.6", "libQt6Core.so.6",
-                     "libqxcb.so", "libxcb-cursor.so.0", "libpython3.11.so.1.0"}
-    assert set(dropped) == {"libQt6Pdf.so.6", "libQt6Quick.so.6", "libqpdf.so", "libcairo.so.2",
-                            "libstdc++.so.6", "libquickstyle.so"}
+    assert names == {
+        "QtWidgets.abi3.so",
+        "libQt6Widgets.so.6",
+        "libQt6Gui.so.6",
+        "libQt6Core.so.6",
+        "libqxcb.so",
+        "libxcb-cursor.so.0",
+        "libpython3.11.so.1.0",
+    }
+    assert set(dropped) == {
+        "libQt6Pdf.so.6",
+        "libQt6Quick.so.6",
+        "libqpdf.so",
+        "libcairo.so.2",
+        "libstdc++.so.6",
+        "libquickstyle.so",
+    }
     # elsewhere system libraries are not pruned (Windows and macOS keep their own rules)
     kept_win, _ = bundle_filter.filter_binaries(binaries, get_imports, linux=False)
     assert "libcairo.so.2" in {Path(e[0]).name for e in kept_win}
@@ -104,15 +117,18 @@ def test_datas_drop_qt_translations_and_dangling_links():
     assert out == {"latentzip/resources/models/default.json", "libQt6Core.so.6", "libQt6Core.so"}
 
 
-@pytest.mark.parametrize("argv, windowed, expected", [
-    ([], False, []),
-    ([], True, ["gui"]),
-    (["-psn_0_12345"], True, ["gui"]),
-    (["/home/me/photos.ltz"], True, ["gui", "/home/me/photos.ltz"]),
-    (["/home/me/photos.ltz"], False, ["/home/me/photos.ltz"]),
-    (["extract", "a.ltz"], True, ["extract", "a.ltz"]),
-    (["--version"], True, ["--version"]),
-])
+@pytest.mark.parametrize(
+    "argv, windowed, expected",
+    [
+        ([], False, []),
+        ([], True, ["gui"]),
+        (["-psn_0_12345"], True, ["gui"]),
+        (["/home/me/photos.ltz"], True, ["gui", "/home/me/photos.ltz"]),
+        (["/home/me/photos.ltz"], False, ["/home/me/photos.ltz"]),
+        (["extract", "a.ltz"], True, ["extract", "a.ltz"]),
+        (["--version"], True, ["--version"]),
+    ],
+)
 def test_entry_arguments(argv, windowed, expected):
     assert entry._arguments(argv, windowed) == expected
 
@@ -145,7 +161,7 @@ def test_icu_package_trimmed_keeps_order_alignment_and_items():
     assert [n for n, _ in kept] == ["icudt73l/coll/de.res", "icudt73l/root.res", "icudt73l/zone/de.res"]
     for name, data in kept:
         assert data.rstrip(b"\0") == items[name]
-    count, = struct.unpack_from("<I", trimmed, 32)
+    (count,) = struct.unpack_from("<I", trimmed, 32)
     for i in range(count):
         _, offset = struct.unpack_from("<II", trimmed, 32 + 4 + 8 * i)
         assert (32 + offset) % 16 == 0
@@ -160,14 +176,16 @@ def test_icu_library_rebuilt_with_the_symbol(tmp_path):
     fake.parent.mkdir()
     asm = tmp_path / "x.S"
     (tmp_path / "blob").write_bytes(blob)
-    asm.write_text(f".section .rodata\n.globl icudt73_dat\n.type icudt73_dat,@object\n"
-                   f'.size icudt73_dat,{len(blob)}\nicudt73_dat:\n.incbin "{tmp_path / "blob"}"\n')
+    asm.write_text(
+        f".section .rodata\n.globl icudt73_dat\n.type icudt73_dat,@object\n"
+        f'.size icudt73_dat,{len(blob)}\nicudt73_dat:\n.incbin "{tmp_path / "blob"}"\n'
+    )
 
     subprocess.run(["cc", "-shared", "-nostdlib", "-o", str(fake), str(asm)], check=True)
     out = icu_trim.build(fake, tmp_path / "out" / "libicudata.so.73")
     name, offset, size = icu_trim._symbol(out.read_bytes(), r"icudt\d+_dat")
     assert name == "icudt73_dat"
-    _, items = icu_trim._split(out.read_bytes()[offset:offset + size])
+    _, items = icu_trim._split(out.read_bytes()[offset : offset + size])
     assert [n for n, _ in items] == ["icudt73l/root.res"]
 
 

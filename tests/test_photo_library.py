@@ -9,16 +9,21 @@ import shutil
 import struct
 from pathlib import Path
 
+import hostile
 import numpy as np
 import pytest
 from PIL import Image
 
-import hostile
-from latentzip.codec import cli, engine, jpeg_repack
 from latentzip.codec import adder as adder_module
+from latentzip.codec import cli, engine, jpeg_repack
 from latentzip.codec.container import ArchiveReader, ArchiveWriter, EntryKind
-from latentzip.codec.errors import (ArchiveFormatError, ArchiveLimitError, CancelledError, ContentHashError,
-                                    LatentzipError)
+from latentzip.codec.errors import (
+    ArchiveFormatError,
+    ArchiveLimitError,
+    CancelledError,
+    ContentHashError,
+    LatentzipError,
+)
 
 SHA_A = hashlib.sha256(b"a").hexdigest()
 
@@ -45,7 +50,9 @@ def kinds(archive: Path) -> dict[str, EntryKind]:
 def album(tmp_path: Path) -> Path:
     folder = tmp_path / "album"
     make_jpeg(folder / "a.jpg", seed=1)
-    make_jpeg(folder / "b.jpg", 256, 192, seed=2, progressive=True, exif=b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x00")
+    make_jpeg(
+        folder / "b.jpg", 256, 192, seed=2, progressive=True, exif=b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x00"
+    )
     shutil.copy(folder / "a.jpg", folder / "copy-of-a.jpg")
     (folder / "notes.txt").write_text("trip notes\n" * 50)
     (folder / "sub").mkdir()
@@ -54,6 +61,7 @@ def album(tmp_path: Path) -> Path:
 
 
 # --- lossless JPEG re-packing ------------------------------------------------------------------------
+
 
 def test_lossless_repacks_jpegs_and_rebuilds_them_bit_for_bit(album, tmp_path):
     out = tmp_path / "album.ltz"
@@ -150,6 +158,7 @@ def test_duplicates_of_a_coded_image_decode_alike(tmp_path):
 
 # --- add ---------------------------------------------------------------------------------------------
 
+
 def test_add_skips_replaces_and_deduplicates(album, tmp_path):
     out = tmp_path / "album.ltz"
     engine.compress([album], out, engine.CompressOptions(images="lossless"))
@@ -161,8 +170,7 @@ def test_add_skips_replaces_and_deduplicates(album, tmp_path):
     assert sorted(report.added) == ["album/b-again.jpg", "album/c.jpg"]
     assert report.replaced == ["album/notes.txt"]
     assert report.deduplicated == ["album/b-again.jpg"]
-    assert sorted(report.skipped) == ["album/a.jpg", "album/b.jpg", "album/copy-of-a.jpg",
-                                      "album/sub/notes-again.txt"]
+    assert sorted(report.skipped) == ["album/a.jpg", "album/b.jpg", "album/copy-of-a.jpg", "album/sub/notes-again.txt"]
     assert report.images == "lossless"
     after = {r.path: r for r in engine.list_entries(out)}
     assert after["album/c.jpg"].kind == EntryKind.JPEG_REPACK
@@ -247,6 +255,7 @@ def test_cli_add(album, tmp_path, capsys):
 
 # --- hostile archives -------------------------------------------------------------------------------
 
+
 def _dup(path: str, same_as: str, size: int = 1, sha: str = SHA_A) -> tuple[dict, bytes]:
     return hostile.header(path, 7, size, sha256=sha, same_as=same_as), b""
 
@@ -256,20 +265,23 @@ def _file(path: str, data: bytes = b"a") -> tuple[dict, bytes]:
 
 
 @pytest.mark.security
-@pytest.mark.parametrize("items, message", [
-    ([_file("a"), _dup("b", "missing")], "not an earlier entry"),
-    ([_dup("b", "a"), _file("a")], "not an earlier entry"),
-    ([_file("a"), _dup("b", "a"), _dup("c", "b")], "itself a duplicate"),
-    ([(hostile.header("d", 4), b""), _dup("b", "d")], "not a file"),
-    ([_file("a", b"ab"), _dup("b", "a", size=1, sha=hashlib.sha256(b"ab").hexdigest())], "another size"),
-    ([_file("a", b"b"), _dup("b", "a")], "content hash differs"),
-    ([_file("a"), _dup("b", "b")], "refers to itself"),
-    ([_file("a"), (hostile.header("b", 7, 1, sha256=SHA_A), b"")], "no string 'same_as'"),
-    ([_file("a"), (hostile.header("b", 7, 1, same_as="a"), b"")], "sha256"),
-    ([hostile.header("a", 1, 1, sha256="XYZ"), b"a"], "sha256"),
-    ([(hostile.header("a", 1, 1, same_as="b"), b"a")], "only duplicate entries"),
-    ([_file("a"), (hostile.header("b", 7, 1, sha256=SHA_A, same_as="a"), b"x")], "with a payload"),
-])
+@pytest.mark.parametrize(
+    "items, message",
+    [
+        ([_file("a"), _dup("b", "missing")], "not an earlier entry"),
+        ([_dup("b", "a"), _file("a")], "not an earlier entry"),
+        ([_file("a"), _dup("b", "a"), _dup("c", "b")], "itself a duplicate"),
+        ([(hostile.header("d", 4), b""), _dup("b", "d")], "not a file"),
+        ([_file("a", b"ab"), _dup("b", "a", size=1, sha=hashlib.sha256(b"ab").hexdigest())], "another size"),
+        ([_file("a", b"b"), _dup("b", "a")], "content hash differs"),
+        ([_file("a"), _dup("b", "b")], "refers to itself"),
+        ([_file("a"), (hostile.header("b", 7, 1, sha256=SHA_A), b"")], "no string 'same_as'"),
+        ([_file("a"), (hostile.header("b", 7, 1, same_as="a"), b"")], "sha256"),
+        ([hostile.header("a", 1, 1, sha256="XYZ"), b"a"], "sha256"),
+        ([(hostile.header("a", 1, 1, same_as="b"), b"a")], "only duplicate entries"),
+        ([_file("a"), (hostile.header("b", 7, 1, sha256=SHA_A, same_as="a"), b"x")], "with a payload"),
+    ],
+)
 def test_hostile_duplicates_are_refused(items, message, tmp_path):
     if isinstance(items[0], dict):  # a single (header, payload) pair
         items = [tuple(items)]
@@ -285,8 +297,11 @@ def test_hostile_duplicates_are_refused(items, message, tmp_path):
 @pytest.mark.security
 @pytest.mark.parametrize("kind", [6, 7])
 def test_new_kinds_are_refused_in_a_version_1_archive(kind):
-    items = [_file("a"), (hostile.header("b", kind, 1, sha256=SHA_A, same_as="a"), b"")] if kind == 7 else \
-        [(hostile.header("b", 6, 1, sha256=SHA_A), b"jxl")]
+    items = (
+        [_file("a"), (hostile.header("b", kind, 1, sha256=SHA_A, same_as="a"), b"")]
+        if kind == 7
+        else [(hostile.header("b", 6, 1, sha256=SHA_A), b"jxl")]
+    )
     with pytest.raises(ArchiveFormatError, match="version 1 archive"):
         ArchiveReader(io.BytesIO(hostile.build(items, version=1)))
     ArchiveReader(io.BytesIO(hostile.build(items, version=2)))  # fine in version 2
@@ -330,12 +345,15 @@ def _jxl_header(height: int, ratio: int = 1) -> bytes:
 
 
 @pytest.mark.security
-@pytest.mark.parametrize("payload, error, message", [
-    (b"garbage" * 10, ArchiveFormatError, "not a JPEG XL"),
-    (_jxl_header(100_000), ArchiveLimitError, "100000x100000"),
-    (_jxl_header(1000) + b"\x00" * 100, ArchiveFormatError, "does not decode|no JPEG reconstruction"),
-    (b"\x00\x00\x00\x0cJXL \r\n\x87\n" + b"\x00\x00\x00\x40jxlc", ArchiveFormatError, "damaged JPEG XL box"),
-])
+@pytest.mark.parametrize(
+    "payload, error, message",
+    [
+        (b"garbage" * 10, ArchiveFormatError, "not a JPEG XL"),
+        (_jxl_header(100_000), ArchiveLimitError, "100000x100000"),
+        (_jxl_header(1000) + b"\x00" * 100, ArchiveFormatError, "does not decode|no JPEG reconstruction"),
+        (b"\x00\x00\x00\x0cJXL \r\n\x87\n" + b"\x00\x00\x00\x40jxlc", ArchiveFormatError, "damaged JPEG XL box"),
+    ],
+)
 def test_hostile_repack_payloads(payload, error, message, tmp_path):
     path = tmp_path / "h.ltz"
     path.write_bytes(hostile.build([(hostile.header("p.jpg", 6, 10, sha256=SHA_A), payload)], version=2))
@@ -353,8 +371,17 @@ def test_jxl_size_reads_the_real_header(tmp_path):
 def test_writer_refuses_a_dangling_duplicate():
     with pytest.raises(ArchiveFormatError, match="not an earlier entry"):
         with ArchiveWriter(io.BytesIO()) as writer:
-            writer.add({"path": "b", "kind": EntryKind.DUPLICATE, "size": 1, "mtime_ns": 0, "mode": 0o644,
-                        "sha256": SHA_A, "same_as": "a"})
+            writer.add(
+                {
+                    "path": "b",
+                    "kind": EntryKind.DUPLICATE,
+                    "size": 1,
+                    "mtime_ns": 0,
+                    "mode": 0o644,
+                    "sha256": SHA_A,
+                    "same_as": "a",
+                }
+            )
 
 
 def test_salvage_keeps_duplicates_of_intact_entries(tmp_path):

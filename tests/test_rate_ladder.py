@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ladder_set import OLD_SET_HASH, make_ladder_set, old_set
 from PIL import Image
 
 from latentzip.codec import cli, engine, floor_raise, jpeg_repack, metrics
@@ -25,13 +26,13 @@ from latentzip.codec.reports import FALLBACK_FLOOR, FALLBACK_LARGER, floor_lines
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.model_set import ModelRegistry, ModelSet, default_registry
 from latentzip.codec.runtime.rate_ladder import LEVEL_STEPS, RateLadder, interpolate_fixed, level_step, rows_to_fixed
-from ladder_set import OLD_SET_HASH, make_ladder_set, old_set
 
 ASSETS = Path(__file__).parent / "assets"
 GOLDEN = Path(__file__).parent / "golden"
 
 
 # --- the integer rule, without models --------------------------------------------------------------------------------
+
 
 def test_interpolation_is_the_documented_integer_rule():
     rows = np.array([[-3, 0, 1000, -65536], [0, 7, -1000, 65536]], dtype=np.int64)
@@ -65,8 +66,10 @@ def test_level_gains_match_the_float_model(ladder_network):
     """The integer derivation against training/model.py's float interpolation, at fractional levels."""
     import torch
 
-    ladder = RateLadder(rows_to_fixed(ladder_network.log_gain.detach().double().numpy()),
-                        rows_to_fixed(ladder_network.log_inv_gain.detach().double().numpy()))
+    ladder = RateLadder(
+        rows_to_fixed(ladder_network.log_gain.detach().double().numpy()),
+        rows_to_fixed(ladder_network.log_inv_gain.detach().double().numpy()),
+    )
     for level in (0.0, 0.48, 1.3, 2.411, 4.079, 4.999, 5.0):
         step = level_step(level)
         with torch.no_grad():
@@ -79,6 +82,7 @@ def test_level_gains_match_the_float_model(ladder_network):
 
 
 # --- the search, on synthetic rate-quality curves ------------------------------------------------------------------
+
 
 def _curve(threshold: int, slope: float = -0.0011, floor: float = 0.97):
     """An MS-SSIM that falls under ``floor`` below ``threshold`` (log(1 - q) linear in the step)."""
@@ -121,6 +125,7 @@ def test_search_on_a_curve_that_does_not_improve_goes_to_the_top_once():
 
 
 # --- the bitstream ------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def ladder_network():
@@ -173,7 +178,7 @@ def test_ladder_set_writes_version_2_with_the_level(ladder, crop):
     data = image_codec.encode_image(ladder, crop, "B", level_step=step).data
     head = image_codec.read_stream_header(data)
     assert (head.version, head.checkpoint_id, head.level_step) == (2, ladder.checkpoint("B").id, step)
-    assert data[:image_codec.HEADER_LEVEL.size] == image_codec.HEADER_LEVEL.pack(2, 1, 2, 0, step, 0, 128, 192)
+    assert data[: image_codec.HEADER_LEVEL.size] == image_codec.HEADER_LEVEL.pack(2, 1, 2, 0, step, 0, 128, 192)
     nominal = image_codec.read_stream_header(image_codec.encode_image(ladder, crop, "B").data)
     assert nominal.level_step == ladder.checkpoint("B").level_step == level_step(2.411)
 
@@ -184,7 +189,8 @@ def test_raising_the_level_buys_quality_and_bytes(ladder, crop):
     high = image_codec.encode_image(ladder, crop, "B", level_step=b + 400).data
     assert len(high) > len(low)
     assert metrics.ms_ssim(image_codec.decode_image(ladder, high), crop) > metrics.ms_ssim(
-        image_codec.decode_image(ladder, low), crop)
+        image_codec.decode_image(ladder, low), crop
+    )
 
 
 def test_hostile_level_headers_are_refused(ladder, legacy, crop):
@@ -223,6 +229,7 @@ def test_set_without_ladder_writes_version_1(legacy):
 
 # --- the engine ---------------------------------------------------------------------------------------------------
 
+
 def _folder(tmp_path: Path, crop: np.ndarray, name: str = "hard.png") -> Path:
     src = tmp_path / "in"
     src.mkdir()
@@ -230,8 +237,9 @@ def _folder(tmp_path: Path, crop: np.ndarray, name: str = "hard.png") -> Path:
     return src
 
 
-def test_an_image_under_its_floor_is_raised_and_round_trips(ladder, ladder_registry, crop, reachable_floor,
-                                                            tmp_path, monkeypatch):
+def test_an_image_under_its_floor_is_raised_and_round_trips(
+    ladder, ladder_registry, crop, reachable_floor, tmp_path, monkeypatch
+):
     src = _folder(tmp_path, crop)
     archive = tmp_path / "raised.ltz"
     options = engine.CompressOptions(checkpoint="B", quality_floor=reachable_floor)
@@ -270,8 +278,9 @@ def test_a_set_without_a_ladder_does_not_raise(crop, reachable_floor, tmp_path):
     assert entry.extra["fallback"] == FALLBACK_FLOOR and entry.extra["fallback_checkpoint"] == "B"
 
 
-def test_a_jpeg_under_its_floor_even_at_the_top_falls_back_to_the_jxl_repack(ladder_registry, crop, tmp_path,
-                                                                             monkeypatch):
+def test_a_jpeg_under_its_floor_even_at_the_top_falls_back_to_the_jxl_repack(
+    ladder_registry, crop, tmp_path, monkeypatch
+):
     if not jpeg_repack.available():
         pytest.skip("JPEG XL support is not installed")
     src = tmp_path / "in"
@@ -293,8 +302,9 @@ def test_a_jpeg_under_its_floor_even_at_the_top_falls_back_to_the_jxl_repack(lad
     assert (tmp_path / "out" / "in" / "photo.jpg").read_bytes() == buf.getvalue()
 
 
-def test_summary_and_list_details_count_raised_and_stored(ladder_registry, crop, reachable_floor, tmp_path,
-                                                          monkeypatch, capsys):
+def test_summary_and_list_details_count_raised_and_stored(
+    ladder_registry, crop, reachable_floor, tmp_path, monkeypatch, capsys
+):
     src = _folder(tmp_path, crop)
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(src / "flat.png")  # coded, smaller than the file
     monkeypatch.setattr("latentzip.codec.compressor.default_registry", lambda: ladder_registry)
@@ -311,23 +321,33 @@ def test_summary_and_list_details_count_raised_and_stored(ladder_registry, crop,
 
 
 def test_floor_tallies_and_lines():
-    rows = [("B", False, ""), ("B", True, ""), ("B", False, FALLBACK_FLOOR), ("C", False, FALLBACK_LARGER),
-            ("A", False, ""), (None, False, "")]
+    rows = [
+        ("B", False, ""),
+        ("B", True, ""),
+        ("B", False, FALLBACK_FLOOR),
+        ("C", False, FALLBACK_LARGER),
+        ("A", False, ""),
+        (None, False, ""),
+    ]
     t = floor_tallies(rows)
     assert list(t) == ["A", "B", "C"]
     assert (t["B"].coded, t["B"].raised, t["B"].stored_floor, t["B"].stored_larger) == (2, 1, 1, 0)
     lines = floor_lines(t)
-    assert lines == ["B: 1 of 3 image(s) raised to meet the floor, 1 stored (1 under the floor even at the top rate)",
-                     "C: 0 of 1 image(s) raised to meet the floor, 1 stored (1 not smaller coded)"]
+    assert lines == [
+        "B: 1 of 3 image(s) raised to meet the floor, 1 stored (1 under the floor even at the top rate)",
+        "C: 0 of 1 image(s) raised to meet the floor, 1 stored (1 not smaller coded)",
+    ]
 
 
 # --- the export ---------------------------------------------------------------------------------------------------
+
 
 def test_export_writes_the_ladder_and_the_set_codes_at_any_level(tmp_path, crop):
     """training/export.py from the committed checkpoint: a loadable set with a ladder (about 12 s: ONNX export)."""
     pytest.importorskip("torch")
     pytest.importorskip("onnx")
     from ladder_set import CHECKPOINT
+
     from training.export import export
     from training.model import LatentzipNet
 
@@ -345,12 +365,14 @@ def test_export_writes_the_ladder_and_the_set_codes_at_any_level(tmp_path, crop)
     assert image_codec.read_stream_header(data).level_step == model.ladder.top_step
     nominal = image_codec.encode_image(model, crop, "C").data
     assert metrics.ms_ssim(image_codec.decode_image(model, data), crop) > metrics.ms_ssim(
-        image_codec.decode_image(model, nominal), crop)
+        image_codec.decode_image(model, nominal), crop
+    )
     old = export(CHECKPOINT, {"B": 2.411}, tmp_path / "old", ladder=False)
     assert not ModelSet.load(old).can_raise
 
 
 # --- the raised golden's writer -----------------------------------------------------------------------------------
+
 
 def _golden_writer():
     import importlib.util
@@ -382,15 +404,28 @@ def test_the_app_result_figures_count_raised_and_stored(tmp_path):
     pytest.importorskip("PySide6")
     from latentzip.gui.progress_panel import compress_figures
 
-    report = engine.CompressReport(archive=tmp_path / "a.ltz", archive_size=1000, outcomes=[
-        engine.FileOutcome("a.png", "lossy", 5000, 400, pixels=100, ms_ssim=0.98, checkpoint="C", level=4.5,
-                           raised=True),
-        engine.FileOutcome("b.jpg", "lossless-jpeg", 5000, 4000, note="under the floor",
-                           fallback=FALLBACK_FLOOR, fallback_checkpoint="C"),
-    ])
+    report = engine.CompressReport(
+        archive=tmp_path / "a.ltz",
+        archive_size=1000,
+        outcomes=[
+            engine.FileOutcome(
+                "a.png", "lossy", 5000, 400, pixels=100, ms_ssim=0.98, checkpoint="C", level=4.5, raised=True
+            ),
+            engine.FileOutcome(
+                "b.jpg",
+                "lossless-jpeg",
+                5000,
+                4000,
+                note="under the floor",
+                fallback=FALLBACK_FLOOR,
+                fallback_checkpoint="C",
+            ),
+        ],
+    )
     figures = dict(compress_figures(report))
-    assert figures["Floors"] == ("C: 1 of 2 image(s) raised to meet the floor, "
-                                 "1 stored (1 under the floor even at the top rate)")
+    assert figures["Floors"] == (
+        "C: 1 of 2 image(s) raised to meet the floor, 1 stored (1 under the floor even at the top rate)"
+    )
     report.outcomes = report.outcomes[:1]
     report.outcomes[0] = engine.FileOutcome("a.png", "lossy", 5000, 400, pixels=100, ms_ssim=0.99, checkpoint="C")
     assert "Floors" not in dict(compress_figures(report))  # nothing raised or stored: nothing to say

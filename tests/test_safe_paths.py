@@ -7,23 +7,62 @@ import os
 import tracemalloc
 from pathlib import PurePosixPath, PureWindowsPath
 
+import hostile
 import pytest
 
-import hostile
-from latentzip.codec.container import (ArchiveReader, Limits, check_archive_name, check_link_target,
-                                       check_symlink_target, normalize_archive_name, safe_target,
-                                       scan_entries)
-from latentzip.codec.errors import (ArchiveFormatError, ArchiveLimitError, TruncatedArchiveError,
-                                    UnsafePathError)
+from latentzip.codec.container import (
+    ArchiveReader,
+    Limits,
+    check_archive_name,
+    check_link_target,
+    check_symlink_target,
+    normalize_archive_name,
+    safe_target,
+    scan_entries,
+)
+from latentzip.codec.errors import ArchiveFormatError, ArchiveLimitError, TruncatedArchiveError, UnsafePathError
 
 pytestmark = pytest.mark.security
 
 HOSTILE_NAMES = [
-    "../evil", "/etc/passwd", "a/../../x", "C:\\x", "a\\..\\..\\x", "a\x00b", "x" * 300, "a/" + "y" * 256,
-    "C:x", "c:/x", "//server/share", "a//b", "./a", "a/./b", "a/", "", ".", "..", "a\x1bb", "a\nb",
+    "../evil",
+    "/etc/passwd",
+    "a/../../x",
+    "C:\\x",
+    "a\\..\\..\\x",
+    "a\x00b",
+    "x" * 300,
+    "a/" + "y" * 256,
+    "C:x",
+    "c:/x",
+    "//server/share",
+    "a//b",
+    "./a",
+    "a/./b",
+    "a/",
+    "",
+    ".",
+    "..",
+    "a\x1bb",
+    "a\nb",
 ]
-WINDOWS_ONLY = ["CON", "con.txt", "a/aux", "NUL.tar.gz", "COM1", "lpt9.x", "a?b", "a<b", 'a"b', "a|b", "a*b",
-                "ab:c", "trail.", "trail ", "dir./x"]
+WINDOWS_ONLY = [
+    "CON",
+    "con.txt",
+    "a/aux",
+    "NUL.tar.gz",
+    "COM1",
+    "lpt9.x",
+    "a?b",
+    "a<b",
+    'a"b',
+    "a|b",
+    "a*b",
+    "ab:c",
+    "trail.",
+    "trail ",
+    "dir./x",
+]
 
 
 def open_bytes(data: bytes, limits: Limits = Limits()) -> ArchiveReader:
@@ -61,8 +100,7 @@ def test_windows_rules(name):
         check_archive_name(name, windows=True)
 
 
-@pytest.mark.parametrize("name", ["a", "a/b/c.txt", "ünï/日本語 📷.png", "a..b", "...x", ".hidden",
-                                  "x" * 255])
+@pytest.mark.parametrize("name", ["a", "a/b/c.txt", "ünï/日本語 📷.png", "a..b", "...x", ".hidden", "x" * 255])
 def test_ordinary_names_pass(tmp_path, name):
     check_archive_name(name, windows=True)
     assert safe_target(tmp_path, name) == tmp_path.resolve().joinpath(*name.split("/"))
@@ -82,15 +120,26 @@ def test_normalize_archive_name():
     assert normalize_archive_name("a/./b//c/") == "a/b/c"
     assert normalize_archive_name(PurePosixPath("a/b")) == "a/b"
     assert normalize_archive_name(PureWindowsPath("a\\b\\c.txt")) == "a/b/c.txt"
-    for bad in ["/abs", "a/../b", "..", "", ".", "a\\b", PureWindowsPath("C:\\x"), PureWindowsPath("C:x"),
-                PurePosixPath("/etc"), PureWindowsPath("\\\\srv\\share\\x")]:
+    for bad in [
+        "/abs",
+        "a/../b",
+        "..",
+        "",
+        ".",
+        "a\\b",
+        PureWindowsPath("C:\\x"),
+        PureWindowsPath("C:x"),
+        PurePosixPath("/etc"),
+        PureWindowsPath("\\\\srv\\share\\x"),
+    ]:
         with pytest.raises(UnsafePathError):
             normalize_archive_name(bad)
 
 
 def test_symlink_entry_pointing_outside_is_refused(tmp_path):
-    data = hostile.build([(hostile.header("link", 5, link="../../outside"), b""),
-                          hostile.stored("link/file", b"payload")])
+    data = hostile.build(
+        [(hostile.header("link", 5, link="../../outside"), b""), hostile.stored("link/file", b"payload")]
+    )
     with pytest.raises(UnsafePathError):
         open_bytes(data)
     with pytest.raises(UnsafePathError):
@@ -125,10 +174,20 @@ def test_safe_target_never_writes_through_existing_links(tmp_path):
     assert safe_target(root, "real/new/file") == root.resolve() / "real" / "new" / "file"
 
 
-@pytest.mark.parametrize("name, target", [
-    ("l", "../x"), ("a/l", "../../x"), ("l", "/etc/passwd"), ("l", "C:/x"), ("l", "a\\..\\..\\x"),
-    ("l", "x/../../y"), ("deep/l2", "l1/../y"), ("l", ""), ("l", "a\x00b"),
-])
+@pytest.mark.parametrize(
+    "name, target",
+    [
+        ("l", "../x"),
+        ("a/l", "../../x"),
+        ("l", "/etc/passwd"),
+        ("l", "C:/x"),
+        ("l", "a\\..\\..\\x"),
+        ("l", "x/../../y"),
+        ("deep/l2", "l1/../y"),
+        ("l", ""),
+        ("l", "a\x00b"),
+    ],
+)
 def test_bad_link_targets(tmp_path, name, target):
     with pytest.raises(UnsafePathError):
         check_link_target(name, target)
@@ -136,8 +195,9 @@ def test_bad_link_targets(tmp_path, name, target):
         check_symlink_target(tmp_path, name, target)
 
 
-@pytest.mark.parametrize("name, target", [("l", "x"), ("a/l", "../x"), ("a/b/l", "../../x/y"), ("a/l", ".."),
-                                          ("l", "./x/y/")])
+@pytest.mark.parametrize(
+    "name, target", [("l", "x"), ("a/l", "../x"), ("a/b/l", "../../x/y"), ("a/l", ".."), ("l", "./x/y/")]
+)
 def test_good_link_targets(tmp_path, name, target):
     check_link_target(name, target)
     check_symlink_target(tmp_path, name, target)
@@ -159,8 +219,7 @@ class _Peak:
 
 
 def test_huge_payload_len_in_index_and_entry(tmp_path):
-    data = hostile.build([hostile.stored("a", b"x"), (hostile.header("big", 3, 1), b"abc")],
-                         payload_lens={1: 1 << 62})
+    data = hostile.build([hostile.stored("a", b"x"), (hostile.header("big", 3, 1), b"abc")], payload_lens={1: 1 << 62})
     with _Peak(), pytest.raises(ArchiveFormatError, match="impossible position"):
         open_bytes(data)
     path = tmp_path / "h.ltz"
@@ -180,8 +239,7 @@ def test_huge_payload_len_on_disk_only():
         reader.read_payload(reader.entries[0])
 
 
-@pytest.mark.parametrize("header_len, error", [(0xFFFFFFFF, ArchiveLimitError),
-                                               ((1 << 20) - 1, TruncatedArchiveError)])
+@pytest.mark.parametrize("header_len, error", [(0xFFFFFFFF, ArchiveLimitError), ((1 << 20) - 1, TruncatedArchiveError)])
 def test_huge_header_len(tmp_path, header_len, error):
     data = hostile.build([hostile.stored("a", b"x")], header_lens={0: header_len})
     with open_bytes(data) as reader, _Peak(), pytest.raises(error):
@@ -193,12 +251,15 @@ def test_huge_header_len(tmp_path, header_len, error):
     assert isinstance(errors[0], error)
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"index_len": 0xFFFFFFFF}, ArchiveLimitError),
-    ({"index_len": 1000}, ArchiveFormatError),
-    ({"index_offset": 1 << 63}, ArchiveFormatError),
-    ({"index_offset": 0}, ArchiveFormatError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"index_len": 0xFFFFFFFF}, ArchiveLimitError),
+        ({"index_len": 1000}, ArchiveFormatError),
+        ({"index_offset": 1 << 63}, ArchiveFormatError),
+        ({"index_offset": 0}, ArchiveFormatError),
+    ],
+)
 def test_hostile_trailer(kwargs, error):
     data = hostile.build([hostile.stored("a", b"x")], **kwargs)
     with _Peak(), pytest.raises(error):
@@ -220,20 +281,23 @@ def test_entry_count_cap():
     assert len(open_bytes(data, Limits(max_entries=5))) == 5
 
 
-@pytest.mark.parametrize("edit", [
-    lambda objs: objs.append(dict(objs[0])),  # duplicate path
-    lambda objs: objs[0].update(kind=99),
-    lambda objs: objs[0].update(kind=True),
-    lambda objs: objs[0].update(size=-1),
-    lambda objs: objs[0].update(mode=1 << 20),
-    lambda objs: objs[0].update(crc=1 << 40),
-    lambda objs: objs[0].update(offset="10"),
-    lambda objs: objs[0].update(link="x"),  # a link on a file entry
-    lambda objs: objs[0].pop("mtime_ns"),
-    lambda objs: [objs[0], 5],
-    lambda objs: {"not": "a list"},
-    lambda objs: objs[::-1],  # offsets out of order
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda objs: objs.append(dict(objs[0])),  # duplicate path
+        lambda objs: objs[0].update(kind=99),
+        lambda objs: objs[0].update(kind=True),
+        lambda objs: objs[0].update(size=-1),
+        lambda objs: objs[0].update(mode=1 << 20),
+        lambda objs: objs[0].update(crc=1 << 40),
+        lambda objs: objs[0].update(offset="10"),
+        lambda objs: objs[0].update(link="x"),  # a link on a file entry
+        lambda objs: objs[0].pop("mtime_ns"),
+        lambda objs: [objs[0], 5],
+        lambda objs: {"not": "a list"},
+        lambda objs: objs[::-1],  # offsets out of order
+    ],
+)
 def test_malformed_index_items(edit):
     data = hostile.build([hostile.stored("a", b"x"), hostile.stored("b", b"y")], edit_index=edit)
     with pytest.raises(ArchiveFormatError):
@@ -247,4 +311,3 @@ def test_hostile_header_duplicate_keys_and_nan():
     data = hostile.build([hostile.stored("a", b"x")], raw_index=b'[{"x":NaN}]')
     with pytest.raises(ArchiveFormatError):
         open_bytes(data)
-

@@ -18,11 +18,25 @@ SMALL = ("photo_crop.png", "metric_a.png", "metric_b.png")
 
 # --- sizes -----------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    ("2GB", 2_000_000_000), ("850KB", 850_000), ("850kB", 850_000), ("1.5MiB", 1_572_864), ("1200", 1200),
-    ("1200B", 1200), ("0.5MB", 500_000), ("3 MB", 3_000_000), ("2gib", 2 << 30), ("1K", 1000), (".5M", 500_000),
-    ("1TB", 10**12), ("4KiB", 4096),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2GB", 2_000_000_000),
+        ("850KB", 850_000),
+        ("850kB", 850_000),
+        ("1.5MiB", 1_572_864),
+        ("1200", 1200),
+        ("1200B", 1200),
+        ("0.5MB", 500_000),
+        ("3 MB", 3_000_000),
+        ("2gib", 2 << 30),
+        ("1K", 1000),
+        (".5M", 500_000),
+        ("1TB", 10**12),
+        ("4KiB", 4096),
+    ],
+)
 def test_parse_size(text, expected):
     assert targets.parse_size(text) == expected
 
@@ -35,8 +49,9 @@ def test_parse_size_refuses(text):
 
 # --- planner ---------------------------------------------------------------------------------------------------------
 
+
 def _item(name: str, a=(100, 0.96), b=(150, 0.975), c=(200, 0.985), exact=1000) -> ItemEstimate:
-    opts = [Option(cp, size, q) for cp, (size, q) in zip("ABC", (a, b, c)) if size is not None]
+    opts = [Option(cp, size, q) for cp, (size, q) in zip("ABC", (a, b, c), strict=False) if size is not None]
     return ItemEstimate(name, targets.prune([*opts, Option(EXACT, exact, 1.0)]))
 
 
@@ -60,8 +75,9 @@ def test_size_plan_skips_a_checkpoint_when_the_jump_pays_better():
 
 
 def test_size_plan_stays_within_the_target_and_keeps_the_margin():
-    items = [_item(f"i{n}", a=(100 + n, 0.96), b=(160 + 2 * n, 0.975 + n / 1e4), c=(230 + 3 * n, 0.985))
-             for n in range(30)]
+    items = [
+        _item(f"i{n}", a=(100 + n, 0.96), b=(160 + 2 * n, 0.975 + n / 1e4), c=(230 + 3 * n, 0.985)) for n in range(30)
+    ]
     for target in range(3500, 8200, 377):
         plan = targets.plan_for_size(items, target, fixed_bytes=50)
         assert plan.feasible and plan.estimated_size <= target
@@ -80,8 +96,11 @@ def test_size_plan_infeasible_keeps_the_smallest():
 
 
 def test_options_drop_checkpoints_under_their_floor_or_not_smaller():
-    est = {"A": targets.CheckpointEstimate(90, 0.94), "B": targets.CheckpointEstimate(150, 0.98),
-           "C": targets.CheckpointEstimate(600, 0.99)}
+    est = {
+        "A": targets.CheckpointEstimate(90, 0.94),
+        "B": targets.CheckpointEstimate(150, 0.98),
+        "C": targets.CheckpointEstimate(600, 0.99),
+    }
     item = targets.image_options("x", est, original_size=500, stored_size=480, coded_overhead=10, stored_overhead=20)
     assert [o.choice for o in item.options] == ["B", EXACT]  # A under 0.95, C not smaller than the file
     assert item.option("B").size == 160 and item.option(EXACT).size == 500
@@ -90,8 +109,11 @@ def test_options_drop_checkpoints_under_their_floor_or_not_smaller():
 
 
 def test_quality_plan_picks_the_smallest_reaching_the_target_with_margin():
-    items = [_item("easy", a=(100, 0.995)), _item("mid", b=(150, 0.9915), c=(200, 0.9935)),
-             _item("hard", c=(200, 0.985))]
+    items = [
+        _item("easy", a=(100, 0.995)),
+        _item("mid", b=(150, 0.9915), c=(200, 0.9935)),
+        _item("hard", c=(200, 0.985)),
+    ]
     plan = targets.plan_for_quality(items, 0.99, fixed_bytes=5)
     assert plan.choices == {"easy": "A", "mid": "C", "hard": EXACT}  # mid's B is within the 0.002 margin
     assert plan.estimated_size == 5 + 100 + 200 + 1000
@@ -131,6 +153,7 @@ def test_options_validation():
 
 # --- engine and CLI --------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture()
 def small_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "pics"
@@ -169,14 +192,17 @@ def test_engine_size_target_between_smallest_and_largest_lands_close(small_folde
     from latentzip.codec.scan import scan_inputs
 
     members = [compressor._hashed(m, engine.CancelToken()) for m in scan_inputs([small_folder]).members]
-    items, fixed = targets.estimate_members(members, model,
-                                            decode=compressor.classify_and_decode,
-                                            lzma_pays=compressor._lzma_pays, base_header=compressor._base_header)
+    items, fixed = targets.estimate_members(
+        members,
+        model,
+        decode=compressor.classify_and_decode,
+        lzma_pays=compressor._lzma_pays,
+        base_header=compressor._base_header,
+    )
     assert len(items) == len(SMALL)
     low = fixed + sum(i.options[0].size for i in items)
     coded = [o for i in items for o in i.options if o.choice != EXACT]
-    high = fixed + sum(max((o.size for o in i.options if o.choice != EXACT), default=i.options[0].size)
-                       for i in items)
+    high = fixed + sum(max((o.size for o in i.options if o.choice != EXACT), default=i.options[0].size) for i in items)
     assert coded and low < high
     target = (low + high) // 2
     report = engine.compress([small_folder], tmp_path / "mid.ltz", engine.CompressOptions(target_size=target))
@@ -241,8 +267,9 @@ def test_cli_refuses_bad_or_conflicting_targets(small_folder, tmp_path, capsys):
 def test_gray_and_alpha_images_estimate_like_the_engine(tmp_path):
     rng = np.random.default_rng(3)
     gray = (np.add.outer(np.arange(180), np.arange(200)) % 256).astype(np.uint8)
-    rgba = np.dstack([rng.integers(0, 255, (180, 200, 3)).astype(np.uint8) // 4 + 100,
-                      np.full((180, 200), 200, np.uint8)])
+    rgba = np.dstack(
+        [rng.integers(0, 255, (180, 200, 3)).astype(np.uint8) // 4 + 100, np.full((180, 200), 200, np.uint8)]
+    )
     folder = tmp_path / "mixed"
     folder.mkdir()
     Image.fromarray(gray, "L").save(folder / "g.png")

@@ -30,8 +30,28 @@ def tiny_data(tmp_path: Path) -> Path:
 
 
 def _run(data: Path, run: Path, steps: int) -> None:
-    train.main(["--data", str(data), "--run", str(run), "--init", str(run / "none.pt"), "--max-steps", str(steps),
-                "--batch", "1", "--crop", "192", "--val-every", "1000", "--log-every", "1", "--threads", "1"])
+    train.main(
+        [
+            "--data",
+            str(data),
+            "--run",
+            str(run),
+            "--init",
+            str(run / "none.pt"),
+            "--max-steps",
+            str(steps),
+            "--batch",
+            "1",
+            "--crop",
+            "192",
+            "--val-every",
+            "1000",
+            "--log-every",
+            "1",
+            "--threads",
+            "1",
+        ]
+    )
 
 
 def test_training_stops_and_resumes_with_its_state(tiny_data, tmp_path):
@@ -50,8 +70,9 @@ def test_training_stops_and_resumes_with_its_state(tiny_data, tmp_path):
     assert changed
 
 
-def _export_fresh(tmp_path: Path, seed: int, out: str = "models", weights: str = "fp16",
-                  model: LatentzipNet | None = None) -> Path:
+def _export_fresh(
+    tmp_path: Path, seed: int, out: str = "models", weights: str = "fp16", model: LatentzipNet | None = None
+) -> Path:
     """Export a freshly initialised (or the given) network's model set into ``tmp_path / out``."""
     if model is None:
         torch.manual_seed(seed)

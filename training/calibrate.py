@@ -35,8 +35,13 @@ REPO = Path(__file__).resolve().parent.parent
 def level_checkpoint(model: LatentzipNet, level: float) -> Checkpoint:
     g, ig = model.gains(level)
     g64 = g.double().numpy()
-    return Checkpoint("X", 99, g.numpy().astype(np.float32), ig.numpy().astype(np.float32),
-                      np.round(np.log(g64) * 2**ACT_FRAC_BITS).astype(np.int64))
+    return Checkpoint(
+        "X",
+        99,
+        g.numpy().astype(np.float32),
+        ig.numpy().astype(np.float32),
+        np.round(np.log(g64) * 2**ACT_FRAC_BITS).astype(np.int64),
+    )
 
 
 def measure(model_set, images: list[np.ndarray], cp: Checkpoint) -> dict:
@@ -55,7 +60,7 @@ def measure(model_set, images: list[np.ndarray], cp: Checkpoint) -> dict:
 
 def choose(curve: list[dict], target: float) -> float:
     """Lowest level reaching ``target`` (interpolated); the top level if none does."""
-    for lo, hi in zip(curve, curve[1:]):
+    for lo, hi in zip(curve, curve[1:], strict=False):
         if lo["ms_ssim"] < target <= hi["ms_ssim"]:
             t = (target - lo["ms_ssim"]) / (hi["ms_ssim"] - lo["ms_ssim"])
             return round(lo["level"] + t * (hi["level"] - lo["level"]), 3)
@@ -82,8 +87,10 @@ def main() -> int:
         for level in args.levels:
             row = {"level": level, **measure(model_set, images, level_checkpoint(model, level))}
             curve.append(row)
-            print(f"level {level:4.2f}: {row['bpp']:.3f} bpp  MS-SSIM {row['ms_ssim']:.4f}  PSNR {row['psnr']:.2f} dB",
-                  flush=True)
+            print(
+                f"level {level:4.2f}: {row['bpp']:.3f} bpp  MS-SSIM {row['ms_ssim']:.4f}  PSNR {row['psnr']:.2f} dB",
+                flush=True,
+            )
     choices = {name: choose(curve, target) for name, target in TARGETS.items()}
     # Until the model reaches every target, keep the three checkpoints distinct rate points.
     choices["B"] = min(choices["B"], round(choices["C"] - 0.5, 3))

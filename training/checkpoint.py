@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 
 
-def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int,
-                    sampler_state: dict | None = None) -> None:
+def save_checkpoint(
+    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, sampler_state: dict | None = None
+) -> None:
     """Write atomically: a crash mid-save never destroys the previous file."""
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
     if sampler_state is not None:
@@ -38,8 +39,9 @@ def grow_rows(rows: torch.Tensor, count: int) -> torch.Tensor:
     return rows
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
-                    device: str = "cpu") -> dict:
+def load_checkpoint(
+    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, device: str = "cpu"
+) -> dict:
     """Load weights (and optimizer state) into the given objects, upcasting 16-bit tensors.
 
     A checkpoint trained with fewer rate levels than ``model`` gets its gain

@@ -54,8 +54,15 @@ class _Wrap(torch.nn.Module):
 WEIGHT_STORAGE = ("fp16", "fp32")
 
 
-def export_onnx(module: torch.nn.Module, channels: int, sample_hw: tuple[int, int], path: Path, in_name: str,
-                out_name: str, weights: str = "fp16") -> None:
+def export_onnx(
+    module: torch.nn.Module,
+    channels: int,
+    sample_hw: tuple[int, int],
+    path: Path,
+    in_name: str,
+    out_name: str,
+    weights: str = "fp16",
+) -> None:
     """Export one transform with dynamic height and width, constants folded.
 
     ``weights="fp16"`` stores the large weights as float16 (computed in float32,
@@ -63,9 +70,15 @@ def export_onnx(module: torch.nn.Module, channels: int, sample_hw: tuple[int, in
     """
     x = torch.randn(1, channels, *sample_hw)
     torch.onnx.export(
-        _Wrap(module).eval(), (x,), str(path), input_names=[in_name], output_names=[out_name],
+        _Wrap(module).eval(),
+        (x,),
+        str(path),
+        input_names=[in_name],
+        output_names=[out_name],
         dynamic_axes={in_name: {2: "h", 3: "w"}, out_name: {2: "h", 3: "w"}},
-        opset_version=17, do_constant_folding=True, dynamo=False,
+        opset_version=17,
+        do_constant_folding=True,
+        dynamo=False,
     )
     if weights == "fp16":
         onnx.save(to_fp16_storage(onnx.load(str(path))), str(path))
@@ -85,8 +98,9 @@ def parse_levels(items: list[str]) -> dict[str, float]:
     return levels
 
 
-def gains_arrays(model: LatentzipNet, levels: dict[str, float], ladder: bool = True,
-                 ladder_levels: int | None = None) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+def gains_arrays(
+    model: LatentzipNet, levels: dict[str, float], ladder: bool = True, ladder_levels: int | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
     """gains.npz's arrays and the manifest's checkpoint entries.
 
     With ``ladder``: the first ``ladder_levels`` (default: all) trained log-gain rows in Q16, and each
@@ -97,8 +111,12 @@ def gains_arrays(model: LatentzipNet, levels: dict[str, float], ladder: bool = T
         count = model.levels if ladder_levels is None else ladder_levels
         if not 2 <= count <= model.levels:
             raise ValueError(f"ladder_levels must be 2..{model.levels}")
-        return ladder_gains(model.log_gain.detach().double().numpy()[:count],
-                            model.log_inv_gain.detach().double().numpy()[:count], levels, CHECKPOINT_IDS)
+        return ladder_gains(
+            model.log_gain.detach().double().numpy()[:count],
+            model.log_inv_gain.detach().double().numpy()[:count],
+            levels,
+            CHECKPOINT_IDS,
+        )
     arrays: dict[str, np.ndarray] = {}
     entries: dict[str, dict] = {}
     for name, level in sorted(levels.items()):
@@ -111,9 +129,16 @@ def gains_arrays(model: LatentzipNet, levels: dict[str, float], ladder: bool = T
 
 
 @torch.no_grad()
-def export(checkpoint: Path, levels: dict[str, float], out_root: Path = MODELS, note: str = "",
-           released: bool = False, weights: str = "fp16", ladder: bool = True,
-           ladder_levels: int | None = None) -> Path:
+def export(
+    checkpoint: Path,
+    levels: dict[str, float],
+    out_root: Path = MODELS,
+    note: str = "",
+    released: bool = False,
+    weights: str = "fp16",
+    ladder: bool = True,
+    ladder_levels: int | None = None,
+) -> Path:
     if weights not in WEIGHT_STORAGE:
         raise ValueError(f"weights must be one of {WEIGHT_STORAGE}")
     model = LatentzipNet()
@@ -142,9 +167,15 @@ def export(checkpoint: Path, levels: dict[str, float], out_root: Path = MODELS, 
         "content_hash": content,
         "architecture": {
             "name": "mean-scale hyperprior, GDN, sub-pixel decoder, per-channel gains",
-            "N": model.N, "M": model.M, "NH": model.NH, "MZ": model.MZ,
-            "pad_multiple": 64, "latent_stride": 16, "hyper_stride": 4,
-            "encoder_receptive_radius_px": 30, "decoder_receptive_radius_latents": 2,
+            "N": model.N,
+            "M": model.M,
+            "NH": model.NH,
+            "MZ": model.MZ,
+            "pad_multiple": 64,
+            "latent_stride": 16,
+            "hyper_stride": 4,
+            "encoder_receptive_radius_px": 30,
+            "decoder_receptive_radius_latents": 2,
             "act_frac_bits": ACT_FRAC_BITS,
         },
         "training_step": int(state.get("step", 0)),
@@ -191,17 +222,37 @@ def main() -> int:
     ap.add_argument("--levels", nargs="+", default=["A=1.0", "B=2.5", "C=3.5"])
     ap.add_argument("--out", type=Path, default=MODELS)
     ap.add_argument("--note", default="")
-    ap.add_argument("--weights", choices=WEIGHT_STORAGE, default="fp16",
-                    help="how the ONNX files store their weights (computation is float32 either way)")
-    ap.add_argument("--release", action="store_true",
-                    help="mark the set released: it is kept (and decodable) from now on")
-    ap.add_argument("--no-ladder", action="store_true",
-                    help="no rate ladder (an older set's layout: bitstream version 1, images cannot be raised)")
-    ap.add_argument("--ladder-levels", type=int, default=None,
-                    help="trained rows in the ladder (default: all of the network's levels); the top of the axis")
+    ap.add_argument(
+        "--weights",
+        choices=WEIGHT_STORAGE,
+        default="fp16",
+        help="how the ONNX files store their weights (computation is float32 either way)",
+    )
+    ap.add_argument(
+        "--release", action="store_true", help="mark the set released: it is kept (and decodable) from now on"
+    )
+    ap.add_argument(
+        "--no-ladder",
+        action="store_true",
+        help="no rate ladder (an older set's layout: bitstream version 1, images cannot be raised)",
+    )
+    ap.add_argument(
+        "--ladder-levels",
+        type=int,
+        default=None,
+        help="trained rows in the ladder (default: all of the network's levels); the top of the axis",
+    )
     args = ap.parse_args()
-    path = export(args.checkpoint, parse_levels(args.levels), args.out, args.note, args.release, args.weights,
-                  not args.no_ladder, args.ladder_levels)
+    path = export(
+        args.checkpoint,
+        parse_levels(args.levels),
+        args.out,
+        args.note,
+        args.release,
+        args.weights,
+        not args.no_ladder,
+        args.ladder_levels,
+    )
     total = sum(p.stat().st_size for p in path.iterdir())
     print(f"{path}  ({total / 1e6:.2f} MB)")
     return 0

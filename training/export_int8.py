@@ -63,11 +63,16 @@ def weight_only_int8(model: onnx.ModelProto) -> onnx.ModelProto:
         q = np.clip(np.round(w / scale[:, None, None, None]), -127, 127).astype(np.int8)
         name = init.name
         graph.initializer.remove(init)
-        graph.initializer.extend([numpy_helper.from_array(q, name + ".int8"),
-                                  numpy_helper.from_array(scale[:, None, None, None], name + ".scale")])
-        new_nodes += [helper.make_node("Cast", [name + ".int8"], [name + ".wide"], to=TensorProto.FLOAT,
-                                       name=name + "_widen"),
-                      helper.make_node("Mul", [name + ".wide", name + ".scale"], [name], name=name + "_scale")]
+        graph.initializer.extend(
+            [
+                numpy_helper.from_array(q, name + ".int8"),
+                numpy_helper.from_array(scale[:, None, None, None], name + ".scale"),
+            ]
+        )
+        new_nodes += [
+            helper.make_node("Cast", [name + ".int8"], [name + ".wide"], to=TensorProto.FLOAT, name=name + "_widen"),
+            helper.make_node("Mul", [name + ".wide", name + ".scale"], [name], name=name + "_scale"),
+        ]
     for n in reversed(new_nodes):
         graph.node.insert(0, n)
     return out
@@ -76,8 +81,7 @@ def weight_only_int8(model: onnx.ModelProto) -> onnx.ModelProto:
 def quantizer_order(run: object, x: torch.Tensor, quantizers: list[ActQuant]) -> list[ActQuant]:
     """The activation quantizers in the order a forward pass reaches them."""
     order: list[ActQuant] = []
-    hooks = [q.register_forward_hook(lambda m, a, o: order.append(m) if m not in order else None)
-             for q in quantizers]
+    hooks = [q.register_forward_hook(lambda m, a, o: order.append(m) if m not in order else None) for q in quantizers]
     try:
         with torch.no_grad():
             run(x)  # type: ignore[operator]
@@ -133,8 +137,9 @@ def apply_ranges(model: onnx.ModelProto, quantizers: list[ActQuant]) -> onnx.Mod
     return out
 
 
-def _requantize_biases(graph: onnx.GraphProto, inits: dict[str, onnx.TensorProto],
-                       producer: dict[str, onnx.NodeProto]) -> None:
+def _requantize_biases(
+    graph: onnx.GraphProto, inits: dict[str, onnx.TensorProto], producer: dict[str, onnx.NodeProto]
+) -> None:
     """Int32 biases at scale input_scale * weight_scale again, after the input ranges changed.
 
     ONNX Runtime fuses DequantizeLinear -> Conv -> QuantizeLinear into an int8 QLinearConv only when the
@@ -168,8 +173,9 @@ def _requantize_biases(graph: onnx.GraphProto, inits: dict[str, onnx.TensorProto
         inits[b_dq.input[1]].CopyFrom(numpy_helper.from_array(scale.reshape(b_scale.shape), b_dq.input[1]))
 
 
-def int8_transform(float_path: Path, dst: Path, input_name: str, feeds: list[np.ndarray],
-                   quantizers: list[ActQuant]) -> None:
+def int8_transform(
+    float_path: Path, dst: Path, input_name: str, feeds: list[np.ndarray], quantizers: list[ActQuant]
+) -> None:
     """QDQ layout from ONNX Runtime, the student's ranges, int8-stored float weights."""
     from training.quantize import quantize_transform
 
@@ -190,8 +196,9 @@ def float_transforms(student: QuantTransforms, M: int, out: Path, weights: str) 
     return enc, dec
 
 
-def export_student(student: QuantTransforms, M: int, out: Path, images: list[np.ndarray],
-                   latents: list[np.ndarray]) -> tuple[Path, Path]:
+def export_student(
+    student: QuantTransforms, M: int, out: Path, images: list[np.ndarray], latents: list[np.ndarray]
+) -> tuple[Path, Path]:
     """Write the int8 encoder and decoder of a calibrated student into ``out`` (xz-compressed)."""
     from latentzip.codec.runtime.model_set import INT8_FILES
 
@@ -217,8 +224,8 @@ def export_float(student: QuantTransforms, M: int, out: Path | None) -> int:
 
 def export(args: argparse.Namespace) -> int:
     import onnxruntime as ort
-    from latentzip.codec.runtime.model_set import INT8_FILES, ModelSet, read_model
 
+    from latentzip.codec.runtime.model_set import INT8_FILES, ModelSet, read_model
     from training.quantize import (
         HYPER_OPS,
         calibration_crops,
@@ -254,13 +261,27 @@ def export(args: argparse.Namespace) -> int:
     # h_a, quantized after training on the student's int8 latents
     enc = ort.InferenceSession(read_model(enc8), providers=["CPUExecutionProvider"])
     ys = [enc.run(None, {"image": x})[0] for x in images]
-    quantize_to_variant(folder / "hyper_encoder.onnx", target / INT8_FILES["hyper_encoder"], "y", ys,
-                        recipe="none", method="percentile", ops=HYPER_OPS)
-    info = {"tool": "training/qat.py: quantization-aware fine-tuning; QDQ layout by onnxruntime quantize_static "
-                    "with the fine-tuned ranges", "keep_float": EXPORT_RECIPE + " (their weights stored int8)",
-            "student_step": int(state["step"]), "widths_a": list(state["widths_a"]),
-            "widths_s": list(state["widths_s"]), "calibration": "percentile 99.99 (training crops)",
-            "weights": "int8 per channel, symmetric", "activations": "uint8 per tensor", "data": args.data.name}
+    quantize_to_variant(
+        folder / "hyper_encoder.onnx",
+        target / INT8_FILES["hyper_encoder"],
+        "y",
+        ys,
+        recipe="none",
+        method="percentile",
+        ops=HYPER_OPS,
+    )
+    info = {
+        "tool": "training/qat.py: quantization-aware fine-tuning; QDQ layout by onnxruntime quantize_static "
+        "with the fine-tuned ranges",
+        "keep_float": EXPORT_RECIPE + " (their weights stored int8)",
+        "student_step": int(state["step"]),
+        "widths_a": list(state["widths_a"]),
+        "widths_s": list(state["widths_s"]),
+        "calibration": "percentile 99.99 (training crops)",
+        "weights": "int8 per channel, symmetric",
+        "activations": "uint8 per tensor",
+        "data": args.data.name,
+    }
     if args.out is None:
         write_variant(folder, info, None)
         ModelSet.load(folder)  # the listed files are there and match their hashes

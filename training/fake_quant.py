@@ -99,8 +99,7 @@ class ActQuant(nn.Module):
 
 def quantized_conv(conv: nn.Conv2d, x: Tensor) -> Tensor:
     """The convolution with int8-rounded weights (bias in float, as ORT's int32 bias nearly is)."""
-    return F.conv2d(x, fake_quant_weight(conv.weight).to(x.dtype), conv.bias.to(x.dtype), conv.stride,
-                    conv.padding)
+    return F.conv2d(x, fake_quant_weight(conv.weight).to(x.dtype), conv.bias.to(x.dtype), conv.stride, conv.padding)
 
 
 class QuantGDN(nn.Module):
@@ -142,8 +141,9 @@ class QuantTransforms(nn.Module):
         return [m for mod in mods for m in mod.modules() if isinstance(m, ActQuant)]
 
     @torch.no_grad()
-    def calibrate(self, images: list[Tensor], latents_of: Callable[[Tensor], list[Tensor]],
-                  percentile: float = 99.99) -> None:
+    def calibrate(
+        self, images: list[Tensor], latents_of: Callable[[Tensor], list[Tensor]], percentile: float = 99.99
+    ) -> None:
         """Set every activation range from float runs (ORT's percentile rule).
 
         The encoder runs on ``images``; the decoder on ``latents_of(y)`` for each image's float latents y

@@ -136,21 +136,18 @@ class LatentzipNet(nn.Module):
     def __init__(self, N: int = 96, M: int = 160, NH: int = 64, MZ: int = 64, levels: int = 8) -> None:
         super().__init__()
         self.N, self.M, self.NH, self.MZ, self.levels = N, M, NH, MZ, levels
-        self.g_a = nn.Sequential(
-            conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M)
-        )
+        self.g_a = nn.Sequential(conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M))
         self.g_s = nn.Sequential(
-            SubpixelUp(M, N), GDN(N, inverse=True),
-            SubpixelUp(N, N), GDN(N, inverse=True),
-            SubpixelUp(N, N), GDN(N, inverse=True),
+            SubpixelUp(M, N),
+            GDN(N, inverse=True),
+            SubpixelUp(N, N),
+            GDN(N, inverse=True),
+            SubpixelUp(N, N),
+            GDN(N, inverse=True),
             SubpixelUp(N, 3),
         )
-        self.h_a = nn.Sequential(
-            conv(M, NH, 3, 1), nn.ReLU(), conv(NH, NH), nn.ReLU(), conv(NH, MZ)
-        )
-        self.h_s = nn.Sequential(
-            SubpixelUp(MZ, NH), nn.ReLU(), SubpixelUp(NH, NH), nn.ReLU(), conv(NH, 2 * M, 3, 1)
-        )
+        self.h_a = nn.Sequential(conv(M, NH, 3, 1), nn.ReLU(), conv(NH, NH), nn.ReLU(), conv(NH, MZ))
+        self.h_s = nn.Sequential(SubpixelUp(MZ, NH), nn.ReLU(), SubpixelUp(NH, NH), nn.ReLU(), conv(NH, 2 * M, 3, 1))
         self.z_density = FactorizedDensity(MZ)
         # Mixed precision for the two big transforms only (bf16 on CPUs with AMX);
         # the entropy model, the rate and everything exported stay float32.

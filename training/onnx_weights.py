@@ -39,8 +39,9 @@ def to_fp16_storage(model: onnx.ModelProto, min_elements: int = MIN_ELEMENTS) ->
         if not np.all(np.isfinite(half)):
             raise ValueError(f"initializer {init.name} overflows float16")
         kept.append(numpy_helper.from_array(half, init.name + SUFFIX))
-        casts.append(helper.make_node("Cast", [init.name + SUFFIX], [init.name], to=TensorProto.FLOAT,
-                                      name=f"cast_{init.name}"))
+        casts.append(
+            helper.make_node("Cast", [init.name + SUFFIX], [init.name], to=TensorProto.FLOAT, name=f"cast_{init.name}")
+        )
     del graph.initializer[:]
     graph.initializer.extend(kept)
     nodes = list(graph.node)
@@ -59,8 +60,9 @@ def to_fp32_storage(model: onnx.ModelProto) -> onnx.ModelProto:
     restored, drop = [], set()
     for node in graph.node:
         if node.op_type == "Cast" and len(node.input) == 1 and node.input[0] in halves:
-            restored.append(numpy_helper.from_array(numpy_helper.to_array(halves[node.input[0]]).astype(np.float32),
-                                                    node.output[0]))
+            restored.append(
+                numpy_helper.from_array(numpy_helper.to_array(halves[node.input[0]]).astype(np.float32), node.output[0])
+            )
             drop.add(node.name)
     kept = [init for init in graph.initializer if init.name not in halves]
     del graph.initializer[:]

@@ -48,9 +48,19 @@ def _gdn_blocks(graph: onnx.GraphProto) -> list[dict]:
             shuffle = next(a.i for a in prev.attribute if a.name == "blocksize")
             prev = producer[prev.input[0]]
         nxt = consumers[out_mul.output[0]][0]
-        blocks.append({"x": x, "out": out_mul.output[0], "gamma": gdn_conv.input[1], "beta": gdn_conv.input[2],
-                       "prev_w": prev.input[1], "prev_b": prev.input[2], "shuffle": shuffle,
-                       "next_w": nxt.input[1], "next_b": nxt.input[2]})
+        blocks.append(
+            {
+                "x": x,
+                "out": out_mul.output[0],
+                "gamma": gdn_conv.input[1],
+                "beta": gdn_conv.input[2],
+                "prev_w": prev.input[1],
+                "prev_b": prev.input[2],
+                "shuffle": shuffle,
+                "next_w": nxt.input[1],
+                "next_b": nxt.input[2],
+            }
+        )
     return blocks
 
 
@@ -64,7 +74,7 @@ def _stats(model: onnx.ModelProto, tensors: list[str], feeds: list[dict]) -> dic
     sums = {t: [0.0, 0.0, 0] for t in tensors}
     for feed in feeds:
         outs = sess.run(tensors, feed)
-        for t, a in zip(tensors, outs):
+        for t, a in zip(tensors, outs, strict=False):
             a = a[0].reshape(a.shape[1], -1).astype(np.float64)
             sums[t][0] += a.sum(axis=1)
             sums[t][1] += (a * a).sum(axis=1)
@@ -118,10 +128,8 @@ def main() -> int:
     crops = calibration_crops(count=DEFAULTS["crops"], size=DEFAULTS["crop"], seed=DEFAULTS["seed"])
     images = encoder_inputs(crops)
     latents = decoder_inputs(model, crops)
-    enc_kept = prune(args.set / "encoder.onnx", args.out / "encoder.onnx", [{"image": x} for x in images],
-                     args.ratio)
-    dec_kept = prune(args.set / "decoder.onnx", args.out / "decoder.onnx", [{"y_hat": y} for y in latents],
-                     args.ratio)
+    enc_kept = prune(args.set / "encoder.onnx", args.out / "encoder.onnx", [{"image": x} for x in images], args.ratio)
+    dec_kept = prune(args.set / "decoder.onnx", args.out / "decoder.onnx", [{"y_hat": y} for y in latents], args.ratio)
     print(f"kept channels: encoder {enc_kept}, decoder {dec_kept}")
     if args.int8:
         int8 = args.out / "int8"

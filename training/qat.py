@@ -41,8 +41,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--run", type=Path, default=DEFAULT_RUN)
     ap.add_argument("--teacher", type=Path, default=COMMITTED)
-    ap.add_argument("--init", type=Path, default=STUDENT_COMMITTED,
-                    help="student to start from when RUN is new (the committed one); a missing file: prune anew")
+    ap.add_argument(
+        "--init",
+        type=Path,
+        default=STUDENT_COMMITTED,
+        help="student to start from when RUN is new (the committed one); a missing file: prune anew",
+    )
     ap.add_argument("--outer", type=int, default=64, help="channels kept in the stage next to the pixels (of 96)")
     ap.add_argument("--crop", type=int, default=192)
     ap.add_argument("--batch", type=int, default=8, help="half own latents, half the teacher's")
@@ -61,11 +65,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--amp", choices=("none", "bf16"), default="bf16")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--export", action="store_true", help="export the student instead of training")
-    ap.add_argument("--checkpoint", type=Path, default=None,
-                    help="student checkpoint to export (default: RUN/last.pt, else the committed one)")
+    ap.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="student checkpoint to export (default: RUN/last.pt, else the committed one)",
+    )
     ap.add_argument("--out", type=Path, default=None, help="export into this folder, not the model set")
-    ap.add_argument("--float", action="store_true",
-                    help="with --export --out: the student's float transforms (pruning alone, for the bench)")
+    ap.add_argument(
+        "--float",
+        action="store_true",
+        help="with --export --out: the student's float transforms (pruning alone, for the bench)",
+    )
     ap.add_argument("--pack", action="store_true", help="write the committed fp16 student checkpoint and stop")
     return ap.parse_args(argv)
 
@@ -94,8 +105,15 @@ def train(args: argparse.Namespace) -> int:
         prune_crops = [sampler.batch(4) for _ in range(4)]
         n = teacher.N
         student = new_student(teacher, (args.outer, n, n), (n, n, args.outer), prune_crops)
-        log_line(args.run, {"event": "start", "widths_a": widths_of(student.g_a), "widths_s": widths_of(student.g_s),
-                            "teacher": validate(student, teacher, val_crops, levels, "teacher")})
+        log_line(
+            args.run,
+            {
+                "event": "start",
+                "widths_a": widths_of(student.g_a),
+                "widths_s": widths_of(student.g_s),
+                "teacher": validate(student, teacher, val_crops, levels, "teacher"),
+            },
+        )
         calibrate(student, teacher, levels, args.data, args.calibration_crops, args.calibration_size)
         log_line(args.run, {"event": "val", "step": 0, **validate(student, teacher, val_crops, levels)})
     optimizer = torch.optim.Adam(student.parameters(), lr=args.lr)

@@ -79,8 +79,9 @@ def load_teacher(path: Path = COMMITTED) -> LatentzipNet:
     return teacher
 
 
-def new_student(teacher: LatentzipNet, widths_a: tuple[int, int, int], widths_s: tuple[int, int, int],
-                crops: list[torch.Tensor]) -> QuantTransforms:
+def new_student(
+    teacher: LatentzipNet, widths_a: tuple[int, int, int], widths_s: tuple[int, int, int], crops: list[torch.Tensor]
+) -> QuantTransforms:
     g_a, g_s = pruned_transforms(teacher, crops, widths_a, widths_s)
     return QuantTransforms(g_a, g_s)
 
@@ -92,14 +93,26 @@ def student_from_state(state: dict) -> QuantTransforms:
     return student
 
 
-def save_student(path: Path, student: QuantTransforms, optimizer: torch.optim.Optimizer | None, step: int,
-                 extra: dict | None = None, half: bool = False) -> None:
+def save_student(
+    path: Path,
+    student: QuantTransforms,
+    optimizer: torch.optim.Optimizer | None,
+    step: int,
+    extra: dict | None = None,
+    half: bool = False,
+) -> None:
     """Atomic write; ``half`` stores fp16 weights and no optimizer (the committed form)."""
     weights = student.state_dict()
     if half:
         weights = {k: v.half() if v.is_floating_point() and v.dim() > 0 else v for k, v in weights.items()}
-    state = {"student": weights, "widths_a": widths_of(student.g_a), "widths_s": widths_of(student.g_s),
-             "M": student.g_a[-1].out_channels, "step": step, **(extra or {})}
+    state = {
+        "student": weights,
+        "widths_a": widths_of(student.g_a),
+        "widths_s": widths_of(student.g_s),
+        "M": student.g_a[-1].out_channels,
+        "step": step,
+        **(extra or {}),
+    }
     if optimizer is not None and not half:
         state["optimizer"] = optimizer.state_dict()
     tmp = path.with_suffix(".tmp")
@@ -133,15 +146,23 @@ def entropy_pass(teacher: LatentzipNet, y: torch.Tensor, level: torch.Tensor, no
 _CALIBRATION: dict[tuple[str, int, int], list[torch.Tensor]] = {}
 
 
-def calibrate(student: QuantTransforms, teacher: LatentzipNet, levels: dict[str, float], data: Path,
-              count: int = 24, size: int = 256) -> None:
+def calibrate(
+    student: QuantTransforms,
+    teacher: LatentzipNet,
+    levels: dict[str, float],
+    data: Path,
+    count: int = 24,
+    size: int = 256,
+) -> None:
     """Activation ranges from float runs on the crops ORT's quantizer calibrates on at export."""
     from training.quantize import calibration_crops
 
     key = (str(data), count, size)
     if key not in _CALIBRATION:
-        _CALIBRATION[key] = [torch.from_numpy(c.copy()).permute(2, 0, 1)[None].float() / 255.0
-                             for c in calibration_crops(data, count, size)]
+        _CALIBRATION[key] = [
+            torch.from_numpy(c.copy()).permute(2, 0, 1)[None].float() / 255.0
+            for c in calibration_crops(data, count, size)
+        ]
 
     def latents_of(y: torch.Tensor) -> list[torch.Tensor]:
         return [entropy_pass(teacher, y, torch.tensor([v]), noisy=False)["y_hat"] for v in sorted(levels.values())]
@@ -152,8 +173,9 @@ def calibrate(student: QuantTransforms, teacher: LatentzipNet, levels: dict[str,
     student.train(was_training)
 
 
-def qat_loss(student: QuantTransforms, teacher: LatentzipNet, x: torch.Tensor, level: torch.Tensor,
-             anchor: float, amp: bool) -> dict:
+def qat_loss(
+    student: QuantTransforms, teacher: LatentzipNet, x: torch.Tensor, level: torch.Tensor, anchor: float, amp: bool
+) -> dict:
     half = x.shape[0] // 2
     lam = lambda_of(level)
     pixels = x.shape[2] * x.shape[3]
@@ -172,13 +194,23 @@ def qat_loss(student: QuantTransforms, teacher: LatentzipNet, x: torch.Tensor, l
     gain, _ = _gained(teacher, level[:half])
     gap = ((own["y_gained"] - y_teacher[:half] * gain) ** 2).mean()
     loss = (bpp.sum() + (lam * (1 - msssim)).sum()) / x.shape[0] + anchor * gap
-    return {"loss": loss, "bpp": bpp.mean(), "msssim": msssim[:half].mean(), "msssim_teacher_latents":
-            msssim[half:].mean(), "latent_gap": gap}
+    return {
+        "loss": loss,
+        "bpp": bpp.mean(),
+        "msssim": msssim[:half].mean(),
+        "msssim_teacher_latents": msssim[half:].mean(),
+        "latent_gap": gap,
+    }
 
 
 @torch.no_grad()
-def validate(student: QuantTransforms, teacher: LatentzipNet, crops: list[torch.Tensor],
-             levels: dict[str, float], which: str = "student") -> dict:
+def validate(
+    student: QuantTransforms,
+    teacher: LatentzipNet,
+    crops: list[torch.Tensor],
+    levels: dict[str, float],
+    which: str = "student",
+) -> dict:
     """Held-out bpp and MS-SSIM per checkpoint, real rounding, int8 simulated (or the teacher's)."""
     if not crops:
         return {}
@@ -190,7 +222,7 @@ def validate(student: QuantTransforms, teacher: LatentzipNet, crops: list[torch.
     for name, value in sorted(levels.items()):
         level = torch.tensor([value])
         bpps, own, cross = [], [], []
-        for x, y, y_t in zip(crops, own_y, teacher_y):
+        for x, y, y_t in zip(crops, own_y, teacher_y, strict=False):
             e = entropy_pass(teacher, y, level, noisy=False)
             x_hat = (teacher.g_s(e["y_hat"]) if which == "teacher" else student.decode(e["y_hat"])).clamp(0, 1)
             bpps.append(float(e["bits"][0]) / (x.shape[2] * x.shape[3]))

@@ -170,22 +170,41 @@ def quantize_to_variant(src: Path, dst: Path, input_name: str, inputs: list[np.n
         save_model(onnx.load(str(plain)), dst)
 
 
-def quantize_transform(src: Path, dst: Path, input_name: str, inputs: list[np.ndarray], recipe: str = "image",
-                       method: str = "percentile", ops: tuple[str, ...] = OPS, percentile: float = 99.99,
-                       fmt: str = "qdq", reduce_range: bool = False) -> None:
+def quantize_transform(
+    src: Path,
+    dst: Path,
+    input_name: str,
+    inputs: list[np.ndarray],
+    recipe: str = "image",
+    method: str = "percentile",
+    ops: tuple[str, ...] = OPS,
+    percentile: float = 99.99,
+    fmt: str = "qdq",
+    reduce_range: bool = False,
+) -> None:
     """Static int8 quantization of one transform (float16-stored weights are widened first)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / dst.name
         plain = Path(tmp) / ("fp32-" + src.name)
         onnx.save(to_fp32_storage(onnx.load(str(src))), str(plain))
         quantize_static(
-            str(plain), str(out), _Reader(input_name, inputs),
+            str(plain),
+            str(out),
+            _Reader(input_name, inputs),
             quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
-            op_types_to_quantize=list(ops), per_channel=True, reduce_range=reduce_range,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            nodes_to_exclude=excluded(conv_roles(plain), recipe), calibrate_method=METHODS[method],
-            extra_options={"WeightSymmetric": True, "ActivationSymmetric": False,
-                           "CalibPercentile": percentile, "CalibTensorRangeSymmetric": False},
+            op_types_to_quantize=list(ops),
+            per_channel=True,
+            reduce_range=reduce_range,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=excluded(conv_roles(plain), recipe),
+            calibrate_method=METHODS[method],
+            extra_options={
+                "WeightSymmetric": True,
+                "ActivationSymmetric": False,
+                "CalibPercentile": percentile,
+                "CalibTensorRangeSymmetric": False,
+            },
         )
         shutil.move(str(out), dst)
 
@@ -201,8 +220,10 @@ def refuse_released(folder: Path) -> None:
     """
     bundled = folder.resolve().parent == MODELS.resolve()
     if bundled and json.loads((folder / "manifest.json").read_text()).get("released") is True:
-        raise SystemExit(f"model set {folder.name} is released: its files never change; export a new set, "
-                         "or write the variant elsewhere (--out)")
+        raise SystemExit(
+            f"model set {folder.name} is released: its files never change; export a new set, "
+            "or write the variant elsewhere (--out)"
+        )
 
 
 def unlist_variant(folder: Path) -> None:
@@ -230,10 +251,18 @@ def write_variant(folder: Path, recipe: dict, defaults: dict[str, str] | None) -
     return manifest
 
 
-def quantize_set(folder: Path, recipe: str = DEFAULTS["recipe"], method: str = "percentile",
-                 percentile: float = 99.99,
-                 crops: int = 24, crop: int = 256, seed: int = 0, data: Path = TRAIN,
-                 defaults: dict[str, str] | None = None, out: Path | None = None) -> dict:
+def quantize_set(
+    folder: Path,
+    recipe: str = DEFAULTS["recipe"],
+    method: str = "percentile",
+    percentile: float = 99.99,
+    crops: int = 24,
+    crop: int = 256,
+    seed: int = 0,
+    data: Path = TRAIN,
+    defaults: dict[str, str] | None = None,
+    out: Path | None = None,
+) -> dict:
     """Write the int8 transforms of the set in ``folder`` and list them in its manifest.
 
     With ``out``, the files go there instead and the manifest is left alone
@@ -247,15 +276,31 @@ def quantize_set(folder: Path, recipe: str = DEFAULTS["recipe"], method: str = "
     images = encoder_inputs(samples)
     common = {"recipe": recipe, "method": method, "percentile": percentile}
     quantize_to_variant(folder / "encoder.onnx", target / INT8_FILES["encoder"], "image", images, **common)
-    quantize_to_variant(folder / "hyper_encoder.onnx", target / INT8_FILES["hyper_encoder"], "y",
-                       hyper_encoder_inputs(model, images), recipe="none", method=method,
-                       ops=HYPER_OPS, percentile=percentile)
-    quantize_to_variant(folder / "decoder.onnx", target / INT8_FILES["decoder"], "y_hat",
-                       decoder_inputs(model, samples), **common)
-    info = {"tool": "onnxruntime.quantization.quantize_static (QDQ)", "ops": list(OPS), "keep_float": recipe,
-            "calibration": f"{method} {percentile}" if method == "percentile" else method,
-            "weights": "int8 per channel, symmetric", "activations": "uint8 per tensor",
-            "crops": crops, "crop": crop, "seed": seed, "data": data.name}
+    quantize_to_variant(
+        folder / "hyper_encoder.onnx",
+        target / INT8_FILES["hyper_encoder"],
+        "y",
+        hyper_encoder_inputs(model, images),
+        recipe="none",
+        method=method,
+        ops=HYPER_OPS,
+        percentile=percentile,
+    )
+    quantize_to_variant(
+        folder / "decoder.onnx", target / INT8_FILES["decoder"], "y_hat", decoder_inputs(model, samples), **common
+    )
+    info = {
+        "tool": "onnxruntime.quantization.quantize_static (QDQ)",
+        "ops": list(OPS),
+        "keep_float": recipe,
+        "calibration": f"{method} {percentile}" if method == "percentile" else method,
+        "weights": "int8 per channel, symmetric",
+        "activations": "uint8 per tensor",
+        "crops": crops,
+        "crop": crop,
+        "seed": seed,
+        "data": data.name,
+    }
     if out is not None:
         return info
     return write_variant(folder, info, defaults)
@@ -281,21 +326,36 @@ def default_set() -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--set", type=Path, default=None, help="model-set folder (default: the default bundled set)")
-    ap.add_argument("--recipe", default=DEFAULTS["recipe"],
-                    help="roles kept in float: none or a '+'-joined subset of " + ", ".join(ROLES))
+    ap.add_argument(
+        "--recipe",
+        default=DEFAULTS["recipe"],
+        help="roles kept in float: none or a '+'-joined subset of " + ", ".join(ROLES),
+    )
     ap.add_argument("--method", choices=sorted(METHODS), default=DEFAULTS["method"])
     ap.add_argument("--percentile", type=float, default=DEFAULTS["percentile"])
     ap.add_argument("--crops", type=int, default=DEFAULTS["crops"])
     ap.add_argument("--crop", type=int, default=DEFAULTS["crop"])
     ap.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     ap.add_argument("--data", type=Path, default=TRAIN)
-    ap.add_argument("--default", nargs="*", default=None, metavar="NAME=PRECISION",
-                    help="the app's precision per checkpoint under 'auto' (unnamed ones: fp32; "
-                         "without this option the manifest's current defaults stay)")
-    ap.add_argument("--out", type=Path, default=None,
-                    help="write the int8 files into this folder and leave the set alone (bench/int8.py --variant)")
-    ap.add_argument("--defaults-only", action="store_true",
-                    help="only set the defaults (--default) of a set that already has its int8 files")
+    ap.add_argument(
+        "--default",
+        nargs="*",
+        default=None,
+        metavar="NAME=PRECISION",
+        help="the app's precision per checkpoint under 'auto' (unnamed ones: fp32; "
+        "without this option the manifest's current defaults stay)",
+    )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write the int8 files into this folder and leave the set alone (bench/int8.py --variant)",
+    )
+    ap.add_argument(
+        "--defaults-only",
+        action="store_true",
+        help="only set the defaults (--default) of a set that already has its int8 files",
+    )
     args = ap.parse_args()
     folder = args.set or default_set()
     if args.defaults_only:
@@ -307,14 +367,26 @@ def main() -> int:
         return 0
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-    manifest = quantize_set(folder, args.recipe, args.method, args.percentile, args.crops, args.crop, args.seed,
-                            args.data, parse_defaults(args.default), out=args.out)
+    manifest = quantize_set(
+        folder,
+        args.recipe,
+        args.method,
+        args.percentile,
+        args.crops,
+        args.crop,
+        args.seed,
+        args.data,
+        parse_defaults(args.default),
+        out=args.out,
+    )
     if args.out is not None:
         print(manifest)  # the recipe; the set is left alone
         return 0
     for which, name in INT8_FILES.items():
-        print(f"{folder / name}: {(folder / name).stat().st_size / 1e6:.2f} MB "
-              f"(float {(folder / f'{which}.onnx').stat().st_size / 1e6:.2f} MB)")
+        print(
+            f"{folder / name}: {(folder / name).stat().st_size / 1e6:.2f} MB "
+            f"(float {(folder / f'{which}.onnx').stat().st_size / 1e6:.2f} MB)"
+        )
     print("default precision:", manifest["variants"]["default_precision"])
     return 0
 

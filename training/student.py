@@ -34,8 +34,15 @@ def analysis(widths: tuple[int, int, int], M: int) -> nn.Sequential:
 
 def synthesis(widths: tuple[int, int, int], M: int) -> nn.Sequential:
     n1, n2, n3 = widths
-    return nn.Sequential(SubpixelUp(M, n1), GDN(n1, inverse=True), SubpixelUp(n1, n2), GDN(n2, inverse=True),
-                         SubpixelUp(n2, n3), GDN(n3, inverse=True), SubpixelUp(n3, 3))
+    return nn.Sequential(
+        SubpixelUp(M, n1),
+        GDN(n1, inverse=True),
+        SubpixelUp(n1, n2),
+        GDN(n2, inverse=True),
+        SubpixelUp(n2, n3),
+        GDN(n3, inverse=True),
+        SubpixelUp(n3, 3),
+    )
 
 
 def widths_of(seq: nn.Sequential) -> tuple[int, int, int]:
@@ -58,6 +65,7 @@ def stage_stats(seq: nn.Sequential, inputs: list[Tensor]) -> list[dict[str, Tens
     sums = [{"in_sq": 0.0, "out": 0.0, "out_sq": 0.0, "n": 0} for _ in gdns]
     hooks = []
     for k, g in enumerate(gdns):
+
         def hook(module, args, out, k=k):
             x = args[0].float()
             s = sums[k]
@@ -65,6 +73,7 @@ def stage_stats(seq: nn.Sequential, inputs: list[Tensor]) -> list[dict[str, Tens
             s["out"] = s["out"] + out.float().sum((0, 2, 3))
             s["out_sq"] = s["out_sq"] + (out.float() ** 2).sum((0, 2, 3))
             s["n"] += x.shape[0] * x.shape[2] * x.shape[3]
+
         hooks.append(g.register_forward_hook(hook))
     try:
         for x in inputs:
@@ -108,8 +117,13 @@ def prune_stage(seq: nn.Sequential, stage: int, width: int, stats: dict[str, Ten
     return seq
 
 
-def pruned_transforms(teacher: LatentzipNet, crops: list[Tensor], widths_a: tuple[int, int, int],
-                      widths_s: tuple[int, int, int], level: float = 2.0) -> tuple[nn.Sequential, nn.Sequential]:
+def pruned_transforms(
+    teacher: LatentzipNet,
+    crops: list[Tensor],
+    widths_a: tuple[int, int, int],
+    widths_s: tuple[int, int, int],
+    level: float = 2.0,
+) -> tuple[nn.Sequential, nn.Sequential]:
     """Student g_a and g_s: copies of the teacher's with each stage cut to the given width."""
     g_a, g_s = copy.deepcopy(teacher.g_a).float(), copy.deepcopy(teacher.g_s).float()
     for p in [*g_a.parameters(), *g_s.parameters()]:

@@ -66,8 +66,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--amp", choices=("none", "bf16"), default="none",
-                    help="bf16 autocast for g_a/g_s (fast on CPUs with AMX and on GPUs)")
+    ap.add_argument(
+        "--amp",
+        choices=("none", "bf16"),
+        default="none",
+        help="bf16 autocast for g_a/g_s (fast on CPUs with AMX and on GPUs)",
+    )
     ap.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     return ap.parse_args(argv)
 
@@ -78,8 +82,14 @@ def lowpass_mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return (pool(x_hat, LOWPASS_BLOCK) - pool(x, LOWPASS_BLOCK)).pow(2).mean((1, 2, 3))
 
 
-def rd_loss(model: LatentzipNet, x: torch.Tensor, levels: torch.Tensor, lambdas: torch.Tensor,
-            w_mse: float = 0.0, w_lowpass: float = 0.0) -> dict:
+def rd_loss(
+    model: LatentzipNet,
+    x: torch.Tensor,
+    levels: torch.Tensor,
+    lambdas: torch.Tensor,
+    w_mse: float = 0.0,
+    w_lowpass: float = 0.0,
+) -> dict:
     """Per-batch loss and its parts (bpp, MS-SSIM and MSE are batch means)."""
     out = model(x, levels)
     pixels = x.shape[2] * x.shape[3]
@@ -118,8 +128,12 @@ def validate(model: LatentzipNet, crops: list[torch.Tensor], device: str) -> dic
             psnrs.append(float(-10 * torch.log10((x_hat - x).pow(2).mean().clamp_min(1e-10))))
             colour = max(colour, float((x_hat - x).mean((0, 2, 3)).abs().max()) * 255)
         n = len(crops)
-        result[f"L{level}"] = {"bpp": round(sum(bpps) / n, 4), "msssim": round(sum(scores) / n, 5),
-                               "psnr": round(sum(psnrs) / n, 2), "colour": round(colour, 2)}
+        result[f"L{level}"] = {
+            "bpp": round(sum(bpps) / n, 4),
+            "msssim": round(sum(scores) / n, 5),
+            "psnr": round(sum(psnrs) / n, 2),
+            "colour": round(colour, 2),
+        }
     model.train()
     model.amp_dtype = amp
     return result

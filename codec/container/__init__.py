@@ -6,8 +6,7 @@ The byte layout is specified in docs/FORMAT.md.
 from .format import DEFAULT_LIMITS, FORMAT_VERSION, EntryKind, Limits
 from .reader import ArchiveReader
 from .records import EntryRecord
-from .safe_paths import (check_archive_name, check_link_target, check_symlink_target, normalize_archive_name,
-                         safe_target)
+from .safe_paths import check_archive_name, check_link_target, check_symlink_target, normalize_archive_name, safe_target
 from .salvage import iter_salvaged_payload, scan_entries
 from .writer import ArchiveWriteError, ArchiveWriter
 

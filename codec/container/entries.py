@@ -11,10 +11,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from ..errors import (ArchiveFormatError, ArchiveLimitError, ChecksumError, TruncatedArchiveError,
-                      UnsupportedVersionError)
-from .format import (CRC, ENTRY_MAGIC, ENTRY_PREFIX, FILE_HEADER, FILE_HEADER_LEN, FORMAT_VERSION,
-                     KNOWN_FLAGS, MAGIC, PAYLOAD_LEN, Limits)
+from ..errors import (
+    ArchiveFormatError,
+    ArchiveLimitError,
+    ChecksumError,
+    TruncatedArchiveError,
+    UnsupportedVersionError,
+)
+from .format import (
+    CRC,
+    ENTRY_MAGIC,
+    ENTRY_PREFIX,
+    FILE_HEADER,
+    FILE_HEADER_LEN,
+    FORMAT_VERSION,
+    KNOWN_FLAGS,
+    MAGIC,
+    PAYLOAD_LEN,
+    Limits,
+)
 from .records import EntryRecord, decode_json, validate_header
 
 DEFAULT_CHUNK = 1 << 20
@@ -39,7 +54,7 @@ def read_file_header(f: BinaryIO, size: int, where: str | None) -> int:
     f.seek(0)
     head = f.read(FILE_HEADER_LEN)
     if len(head) < FILE_HEADER_LEN or size < FILE_HEADER_LEN:
-        if MAGIC.startswith(head[:len(MAGIC)]) and head:
+        if MAGIC.startswith(head[: len(MAGIC)]) and head:
             raise TruncatedArchiveError("archive ends inside its file header", where)
         raise ArchiveFormatError("not a Latentzip archive (file too short)", where)
     magic, version, flags = FILE_HEADER.unpack(head)
@@ -48,7 +63,9 @@ def read_file_header(f: BinaryIO, size: int, where: str | None) -> int:
     if version > FORMAT_VERSION:
         raise UnsupportedVersionError(
             f"written by a newer Latentzip, format version {version} (this one reads versions 1 to "
-            f"{FORMAT_VERSION}); please update Latentzip", where)
+            f"{FORMAT_VERSION}); please update Latentzip",
+            where,
+        )
     if version < 1:
         raise ArchiveFormatError(f"invalid archive format version {version}", where)
     if flags & ~KNOWN_FLAGS:
@@ -76,8 +93,7 @@ class EntryHead:
         return self.payload_offset + self.payload_len + CRC.size
 
 
-def read_head(f: BinaryIO, offset: int, data_end: int, limits: Limits,
-              version: int = FORMAT_VERSION) -> EntryHead:
+def read_head(f: BinaryIO, offset: int, data_end: int, limits: Limits, version: int = FORMAT_VERSION) -> EntryHead:
     """Read and validate the entry starting at ``offset``; the entry must end by ``data_end``."""
     where = f"entry at offset {offset}"
     if offset + ENTRY_PREFIX.size > data_end:
@@ -97,12 +113,14 @@ def read_head(f: BinaryIO, offset: int, data_end: int, limits: Limits,
     payload_offset = start + header_len + PAYLOAD_LEN.size
     if payload_len > data_end - payload_offset - CRC.size:
         raise TruncatedArchiveError(
-            f"declared payload length {payload_len} runs past the end of the archive data", header["path"])
+            f"declared payload length {payload_len} runs past the end of the archive data", header["path"]
+        )
     return EntryHead(offset, header_bytes, header, payload_offset, payload_len)
 
 
-def iter_checked(f: BinaryIO, head: EntryHead, chunk_size: int = DEFAULT_CHUNK,
-                 expected_crc: int | None = None) -> Iterator[bytes]:
+def iter_checked(
+    f: BinaryIO, head: EntryHead, chunk_size: int = DEFAULT_CHUNK, expected_crc: int | None = None
+) -> Iterator[bytes]:
     """Yield the payload in chunks; after the last one, raise ChecksumError if the crc is wrong."""
     if chunk_size <= 0:
         raise ValueError("chunk_size must be positive")
@@ -121,8 +139,9 @@ def iter_checked(f: BinaryIO, head: EntryHead, chunk_size: int = DEFAULT_CHUNK,
         raise ArchiveFormatError("the entry's checksum differs from the index's", head.path)
 
 
-def iter_record_payload(f: BinaryIO, record: EntryRecord, data_end: int, limits: Limits,
-                        chunk_size: int = DEFAULT_CHUNK) -> Iterator[bytes]:
+def iter_record_payload(
+    f: BinaryIO, record: EntryRecord, data_end: int, limits: Limits, chunk_size: int = DEFAULT_CHUNK
+) -> Iterator[bytes]:
     """Re-read ``record``'s entry, check it matches the record, and yield its checked payload."""
     head = check_head(f, record, data_end, limits)
     yield from iter_checked(f, head, chunk_size, record.crc)
@@ -132,6 +151,5 @@ def check_head(f: BinaryIO, record: EntryRecord, data_end: int, limits: Limits) 
     """The on-disk head of ``record``'s entry; ArchiveFormatError if it differs from the record."""
     head = read_head(f, record.offset, data_end, limits)
     if head.header != record.header() or head.payload_len != record.payload_len:
-        raise ArchiveFormatError("entry on disk does not match the index (tampered or damaged index)",
-                                 record.path)
+        raise ArchiveFormatError("entry on disk does not match the index (tampered or damaged index)", record.path)
     return head

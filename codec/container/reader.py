@@ -13,12 +13,20 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import BinaryIO
 
-from ..errors import (ArchiveFormatError, ArchiveLimitError, ChecksumError, LatentzipError,
-                      TruncatedArchiveError)
+from ..errors import ArchiveFormatError, ArchiveLimitError, ChecksumError, LatentzipError, TruncatedArchiveError
 from .entries import DEFAULT_CHUNK, check_head, file_size, iter_checked, read_exact, read_file_header
-from .format import (DEFAULT_LIMITS, END_MAGIC, ENTRY_OVERHEAD, FILE_HEADER_LEN, INDEX_MAGIC, INDEX_PREFIX,
-                     EntryKind,
-                     TRAILER, TRAILER_LEN, Limits)
+from .format import (
+    DEFAULT_LIMITS,
+    END_MAGIC,
+    ENTRY_OVERHEAD,
+    FILE_HEADER_LEN,
+    INDEX_MAGIC,
+    INDEX_PREFIX,
+    TRAILER,
+    TRAILER_LEN,
+    EntryKind,
+    Limits,
+)
 from .namespace import EntryNamespace
 from .records import EntryRecord, check_duplicate, decode_index
 from .salvage import iter_salvaged_payload, scan_entries
@@ -62,8 +70,9 @@ class ArchiveReader:
     def __enter__(self) -> ArchiveReader:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     @property
@@ -118,7 +127,9 @@ class ArchiveReader:
             if expected is not None and record.offset != expected:
                 raise ArchiveFormatError(
                     f"{record.offset - expected} unaccounted bytes at offset {expected}, before this entry "
-                    "(damage, or an entry the index leaves out)", record.path)
+                    "(damage, or an entry the index leaves out)",
+                    record.path,
+                )
             try:
                 expected = check_head(self._f, record, self._index_offset, self._limits).end
             except LatentzipError:
@@ -126,7 +137,9 @@ class ArchiveReader:
         if expected is not None and expected != self._index_offset:
             raise ArchiveFormatError(
                 f"{self._index_offset - expected} unaccounted bytes at offset {expected}, before the index "
-                "(damage, or an entry the index leaves out)", self.name)
+                "(damage, or an entry the index leaves out)",
+                self.name,
+            )
 
     def _read_trailer(self) -> tuple[int, int, int]:
         """(index_offset, index_len, index_crc), checked against the file size."""
@@ -135,21 +148,19 @@ class ArchiveReader:
         trailer = read_exact(self._f, self._size - TRAILER_LEN, TRAILER_LEN, self.name)
         index_offset, index_len, index_crc, end_magic = TRAILER.unpack(trailer)
         if end_magic != END_MAGIC:
-            raise TruncatedArchiveError("no end marker: the archive is truncated or damaged "
-                                        "(salvage may recover its entries)", self.name)
+            raise TruncatedArchiveError(
+                "no end marker: the archive is truncated or damaged (salvage may recover its entries)", self.name
+            )
         if index_len > self._limits.max_index_len:
-            raise ArchiveLimitError(f"index of {index_len} bytes is over {self._limits.max_index_len}",
-                                    self.name)
-        if index_offset < FILE_HEADER_LEN or \
-                index_offset + INDEX_PREFIX.size + index_len + TRAILER_LEN != self._size:
+            raise ArchiveLimitError(f"index of {index_len} bytes is over {self._limits.max_index_len}", self.name)
+        if index_offset < FILE_HEADER_LEN or index_offset + INDEX_PREFIX.size + index_len + TRAILER_LEN != self._size:
             raise ArchiveFormatError("trailer does not describe the index position", self.name)
         return index_offset, index_len, index_crc
 
     def _read_index(self, index_len: int, index_crc: int) -> tuple[EntryRecord, ...]:
         """Check and decode the index, then the placement and names of its entries."""
         where = f"{self.name} (index)"
-        magic, section_len = INDEX_PREFIX.unpack(
-            read_exact(self._f, self._index_offset, INDEX_PREFIX.size, where))
+        magic, section_len = INDEX_PREFIX.unpack(read_exact(self._f, self._index_offset, INDEX_PREFIX.size, where))
         if magic != INDEX_MAGIC or section_len != index_len:
             raise ArchiveFormatError("no index marker (LTZI) where the trailer says", where)
         data = read_exact(self._f, self._index_offset + INDEX_PREFIX.size, index_len, where)
@@ -166,9 +177,10 @@ class ArchiveReader:
             if record.kind == EntryKind.DUPLICATE:
                 check_duplicate(record.path, record.size, record.sha256, record.same_as, earlier)
             earlier[record.path] = record
-            if record.offset < floor or \
-                    record.payload_len > self._index_offset - record.offset - ENTRY_OVERHEAD:
-                raise ArchiveFormatError(f"index gives an impossible position (offset {record.offset}, "
-                                         f"payload length {record.payload_len})", record.path)
+            if record.offset < floor or record.payload_len > self._index_offset - record.offset - ENTRY_OVERHEAD:
+                raise ArchiveFormatError(
+                    f"index gives an impossible position (offset {record.offset}, payload length {record.payload_len})",
+                    record.path,
+                )
             floor = record.offset + ENTRY_OVERHEAD + record.payload_len
         return tuple(records)

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ArchiveFormatError, ArchiveLimitError, TruncatedArchiveError
-from .format import (FILE_KINDS, FIRST_VERSION, FORMAT_VERSION, I64_MAX, I64_MIN, U32_MAX, U64_MAX, EntryKind,
-                     Limits)
+from .format import FILE_KINDS, FIRST_VERSION, FORMAT_VERSION, I64_MAX, I64_MIN, U32_MAX, U64_MAX, EntryKind, Limits
 from .safe_paths import check_archive_name, check_link_target
 
 CONTAINER_KEYS = frozenset({"path", "kind", "size", "mtime_ns", "mode", "link"})
@@ -49,8 +48,7 @@ class EntryRecord:
     def header(self) -> dict[str, Any]:
         """The entry header as stored before the payload."""
         head = dict(self.extra)
-        head.update(path=self.path, kind=int(self.kind), size=self.size, mtime_ns=self.mtime_ns,
-                    mode=self.mode)
+        head.update(path=self.path, kind=int(self.kind), size=self.size, mtime_ns=self.mtime_ns, mode=self.mode)
         if self.link is not None:
             head["link"] = self.link
         return head
@@ -132,8 +130,11 @@ def validate_header(header: Any, where: str | None = None, version: int = FORMAT
     if kind not in _KIND_IDS:
         raise ArchiveFormatError(f"unknown entry kind {kind} (written by a newer Latentzip?)", where)
     if version < FIRST_VERSION.get(EntryKind(kind), 1):
-        raise ArchiveFormatError(f"{EntryKind(kind).name.lower()} entry (kind {kind}) in a version {version} "
-                                 f"archive (it needs version {FIRST_VERSION[EntryKind(kind)]})", where)
+        raise ArchiveFormatError(
+            f"{EntryKind(kind).name.lower()} entry (kind {kind}) in a version {version} "
+            f"archive (it needs version {FIRST_VERSION[EntryKind(kind)]})",
+            where,
+        )
     _int(header, "size", 0, I64_MAX, where)
     _int(header, "mtime_ns", I64_MIN, I64_MAX, where)
     _int(header, "mode", 0, 0o7777, where)
@@ -167,8 +168,9 @@ def _check_content_keys(header: dict[str, Any], kind: int, path: str, where: str
         raise ArchiveFormatError("only duplicate entries may have a 'same_as'", where)
 
 
-def check_duplicate(path: str, size: int, sha256: str | None, same_as: str | None,
-                    earlier: dict[str, EntryRecord]) -> None:
+def check_duplicate(
+    path: str, size: int, sha256: str | None, same_as: str | None, earlier: dict[str, EntryRecord]
+) -> None:
     """A DUPLICATE entry's target must be an earlier file entry (not itself a duplicate) of the
     same size and content hash; ``earlier`` maps the paths of the entries before it."""
     target = earlier.get(same_as or "")
@@ -177,11 +179,13 @@ def check_duplicate(path: str, size: int, sha256: str | None, same_as: str | Non
     if target.kind == EntryKind.DUPLICATE:
         raise ArchiveFormatError(f"duplicate of {same_as!r}, which is itself a duplicate", path)
     if target.kind not in FILE_KINDS:
-        raise ArchiveFormatError(f"duplicate of {same_as!r}, which is a {target.kind.name.lower()} entry, "
-                                 "not a file", path)
+        raise ArchiveFormatError(
+            f"duplicate of {same_as!r}, which is a {target.kind.name.lower()} entry, not a file", path
+        )
     if target.size != size:
-        raise ArchiveFormatError(f"duplicate of {same_as!r}, which has another size "
-                                 f"({target.size} bytes, not {size})", path)
+        raise ArchiveFormatError(
+            f"duplicate of {same_as!r}, which has another size ({target.size} bytes, not {size})", path
+        )
     if target.sha256 != sha256:
         raise ArchiveFormatError(f"duplicate of {same_as!r}, whose content hash differs", path)
 
@@ -195,9 +199,18 @@ def make_record(header: dict[str, Any], offset: int, payload_len: int, crc: int)
     if kind == EntryKind.STORED and payload_len != header["size"]:
         raise ArchiveFormatError("stored entry whose payload length differs from its size", path)
     extra = {k: v for k, v in header.items() if k not in CONTAINER_KEYS}
-    return EntryRecord(path=path, kind=kind, size=header["size"], mtime_ns=header["mtime_ns"],
-                       mode=header["mode"], link=header.get("link"), offset=offset,
-                       payload_len=payload_len, crc=crc, extra=extra)
+    return EntryRecord(
+        path=path,
+        kind=kind,
+        size=header["size"],
+        mtime_ns=header["mtime_ns"],
+        mode=header["mode"],
+        link=header.get("link"),
+        offset=offset,
+        payload_len=payload_len,
+        crc=crc,
+        extra=extra,
+    )
 
 
 def encode_index(records: Iterable[EntryRecord], limits: Limits) -> bytes:
@@ -207,8 +220,7 @@ def encode_index(records: Iterable[EntryRecord], limits: Limits) -> bytes:
         raise ArchiveLimitError(f"index would be {len(raw)} bytes, over {limits.max_index_raw_len}", "index")
     data = zlib.compress(raw, 6)
     if len(data) > limits.max_index_len:
-        raise ArchiveLimitError(f"compressed index would be {len(data)} bytes, over {limits.max_index_len}",
-                                "index")
+        raise ArchiveLimitError(f"compressed index would be {len(data)} bytes, over {limits.max_index_len}", "index")
     return data
 
 
@@ -223,8 +235,7 @@ def _index_record(obj: Any, where: str, version: int) -> EntryRecord:
     return make_record(validate_header(header, where, version), offset, payload_len, crc)
 
 
-def decode_index(data: bytes, limits: Limits, where: str = "index",
-                 version: int = FORMAT_VERSION) -> list[EntryRecord]:
+def decode_index(data: bytes, limits: Limits, where: str = "index", version: int = FORMAT_VERSION) -> list[EntryRecord]:
     """Decompress (bounded) and parse the index, one validated record per item."""
     inflater = zlib.decompressobj()
     try:
@@ -249,10 +260,10 @@ def _parse_list(text: str, limits: Limits, where: str, version: int) -> list[Ent
     """Parse a JSON list item by item, so the entry cap applies before everything is built."""
     records: list[EntryRecord] = []
     pos = _ws_end(text)
-    if text[pos:pos + 1] != "[":
+    if text[pos : pos + 1] != "[":
         raise ArchiveFormatError("index is not a JSON list", where)
     pos = _ws_end(text, pos + 1)
-    if text[pos:pos + 1] == "]":
+    if text[pos : pos + 1] == "]":
         pos += 1
     else:
         while True:
@@ -264,7 +275,7 @@ def _parse_list(text: str, limits: Limits, where: str, version: int) -> list[Ent
                 raise ArchiveFormatError(f"invalid index JSON: {exc}", where) from None
             records.append(_index_record(obj, where, version))
             pos = _ws_end(text, pos)
-            sep = text[pos:pos + 1]
+            sep = text[pos : pos + 1]
             pos = _ws_end(text, pos + 1)
             if sep == "]":
                 break

@@ -22,8 +22,7 @@ MAX_NAME_DEPTH = 512  # components in one name: deeper folders are refused, neve
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _WINDOWS_CHARS = frozenset('<>:"|?*')
 _WINDOWS_NAMES = frozenset(
-    {"CON", "PRN", "AUX", "NUL"}
-    | {f"{dev}{n}" for dev in ("COM", "LPT") for n in "123456789\u00b9\u00b2\u00b3"}
+    {"CON", "PRN", "AUX", "NUL"} | {f"{dev}{n}" for dev in ("COM", "LPT") for n in "123456789\u00b9\u00b2\u00b3"}
 )
 
 
@@ -58,11 +57,9 @@ def _check_component(part: str, name: str, windows: bool) -> None:
         raise UnsafePathError(f"a component is longer than {MAX_COMPONENT_BYTES} bytes", _shown(name))
     if windows:
         if any(c in _WINDOWS_CHARS for c in part):
-            raise UnsafePathError('a component contains one of <>:"|?* (not allowed on Windows)',
-                                  _shown(name))
+            raise UnsafePathError('a component contains one of <>:"|?* (not allowed on Windows)', _shown(name))
         if part[-1] in ". ":
-            raise UnsafePathError("a component ends with a dot or a space (not allowed on Windows)",
-                                  _shown(name))
+            raise UnsafePathError("a component ends with a dot or a space (not allowed on Windows)", _shown(name))
         if part.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_NAMES:
             raise UnsafePathError(f"{part!r} is a reserved device name on Windows", _shown(name))
 
@@ -84,8 +81,7 @@ def check_archive_name(name: str, *, windows: bool | None = None) -> None:
     win = _on_windows(windows)
     parts = name.split("/")
     if len(parts) > MAX_NAME_DEPTH:
-        raise UnsafePathError(f"entry name is more than {MAX_NAME_DEPTH} folders deep",
-                              _shown(name[:200] + "…"))
+        raise UnsafePathError(f"entry name is more than {MAX_NAME_DEPTH} folders deep", _shown(name[:200] + "…"))
     for part in parts:
         _check_component(part, name, win)
 
@@ -172,15 +168,13 @@ def check_link_target(name: str, link_target: str, *, windows: bool | None = Non
             continue
         if part == "..":
             if named:
-                raise UnsafePathError(f"symbolic link target {_shown(link_target)} has '..' after a name",
-                                      _shown(name))
+                raise UnsafePathError(f"symbolic link target {_shown(link_target)} has '..' after a name", _shown(name))
             ups += 1
         else:
             named = True
             _check_component(part, name, win)
     if ups > depth:
-        raise UnsafePathError(f"symbolic link points outside the archive ({_shown(link_target)})",
-                              _shown(name))
+        raise UnsafePathError(f"symbolic link points outside the archive ({_shown(link_target)})", _shown(name))
 
 
 def check_symlink_target(root: Path, name: str, link_target: str) -> None:
@@ -191,5 +185,4 @@ def check_symlink_target(root: Path, name: str, link_target: str) -> None:
     folder = base.joinpath(*name.split("/")[:-1])
     resolved = os.path.normpath(os.path.join(folder, *link_target.split("/")))
     if not _inside(base, resolved):
-        raise UnsafePathError(f"symbolic link points outside the destination ({_shown(link_target)})",
-                              _shown(name))
+        raise UnsafePathError(f"symbolic link points outside the destination ({_shown(link_target)})", _shown(name))

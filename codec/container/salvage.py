@@ -11,12 +11,15 @@ import os
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from ..errors import (ArchiveFormatError, ArchiveLimitError, LatentzipError, TruncatedArchiveError,
-                      UnsupportedVersionError)
-from .entries import DEFAULT_CHUNK, EntryHead, check_head, file_size, iter_checked, read_head, \
-    read_file_header
-from .format import (DEFAULT_LIMITS, ENTRY_MAGIC, FILE_HEADER_LEN, FORMAT_VERSION, INDEX_MAGIC, EntryKind,
-                     Limits)
+from ..errors import (
+    ArchiveFormatError,
+    ArchiveLimitError,
+    LatentzipError,
+    TruncatedArchiveError,
+    UnsupportedVersionError,
+)
+from .entries import DEFAULT_CHUNK, EntryHead, check_head, file_size, iter_checked, read_file_header, read_head
+from .format import DEFAULT_LIMITS, ENTRY_MAGIC, FILE_HEADER_LEN, FORMAT_VERSION, INDEX_MAGIC, EntryKind, Limits
 from .namespace import EntryNamespace
 from .records import EntryRecord, check_duplicate, make_record
 
@@ -50,8 +53,9 @@ def _checked_record(f: BinaryIO, head: EntryHead, chunk_size: int) -> EntryRecor
     return make_record(head.header, head.offset, head.payload_len, crc)
 
 
-def scan_entries(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS,
-                 chunk_size: int = DEFAULT_CHUNK) -> Iterator[ScanItem]:
+def scan_entries(
+    path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS, chunk_size: int = DEFAULT_CHUNK
+) -> Iterator[ScanItem]:
     """Yield ``(record, None)`` for each intact entry and ``(None, error)`` for each damaged stretch.
 
     Stops at the index marker, or at the end of the file (one TruncatedArchiveError
@@ -75,8 +79,7 @@ def scan_entries(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMIT
         yield from _walk(f, size, limits, chunk_size, name, version)
 
 
-def _walk(f: BinaryIO, size: int, limits: Limits, chunk_size: int, name: str,
-          version: int) -> Iterator[ScanItem]:
+def _walk(f: BinaryIO, size: int, limits: Limits, chunk_size: int, name: str, version: int) -> Iterator[ScanItem]:
     names = EntryNamespace()
     earlier: dict[str, EntryRecord] = {}
     count = 0
@@ -109,8 +112,7 @@ def _walk(f: BinaryIO, size: int, limits: Limits, chunk_size: int, name: str,
         except LatentzipError as exc:
             yield None, exc
             following = _peek(f, head.end, 4)
-            pos, resync = (head.end, False) if following in (ENTRY_MAGIC, INDEX_MAGIC, b"") \
-                else (pos + 1, True)
+            pos, resync = (head.end, False) if following in (ENTRY_MAGIC, INDEX_MAGIC, b"") else (pos + 1, True)
             continue
         count += 1
         if count > limits.max_entries:
@@ -121,9 +123,13 @@ def _walk(f: BinaryIO, size: int, limits: Limits, chunk_size: int, name: str,
         pos, resync = head.end, False
 
 
-def iter_salvaged_payload(path: str | os.PathLike[str], record: EntryRecord, *,
-                          limits: Limits = DEFAULT_LIMITS,
-                          chunk_size: int = DEFAULT_CHUNK) -> Iterator[bytes]:
+def iter_salvaged_payload(
+    path: str | os.PathLike[str],
+    record: EntryRecord,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> Iterator[bytes]:
     """Yield a salvaged record's verified payload (re-read from ``path``; crc checked at the end)."""
     with open(path, "rb") as f:
         head = check_head(f, record, file_size(f), limits)

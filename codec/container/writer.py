@@ -14,8 +14,22 @@ from typing import Any, BinaryIO
 
 from ..errors import ArchiveFormatError, ArchiveLimitError
 from .crc import crc32_combine
-from .format import (CRC, DEFAULT_LIMITS, END_MAGIC, ENTRY_MAGIC, ENTRY_PREFIX, FILE_HEADER, FORMAT_VERSION,
-                     INDEX_MAGIC, INDEX_PREFIX, MAGIC, PAYLOAD_LEN, TRAILER, EntryKind, Limits)
+from .format import (
+    CRC,
+    DEFAULT_LIMITS,
+    END_MAGIC,
+    ENTRY_MAGIC,
+    ENTRY_PREFIX,
+    FILE_HEADER,
+    FORMAT_VERSION,
+    INDEX_MAGIC,
+    INDEX_PREFIX,
+    MAGIC,
+    PAYLOAD_LEN,
+    TRAILER,
+    EntryKind,
+    Limits,
+)
 from .namespace import EntryNamespace
 from .records import EntryRecord, check_duplicate, encode_index, encode_json, make_record, validate_header
 from .safe_paths import normalize_archive_name
@@ -50,8 +64,9 @@ class ArchiveWriter:
         self._state = _OPEN
 
     @classmethod
-    def resume(cls, fileobj: BinaryIO, records: Iterable[EntryRecord], *,
-               limits: Limits = DEFAULT_LIMITS) -> ArchiveWriter:
+    def resume(
+        cls, fileobj: BinaryIO, records: Iterable[EntryRecord], *, limits: Limits = DEFAULT_LIMITS
+    ) -> ArchiveWriter:
         """Continue an archive whose file header and entries ``records`` (checked, in file order, back
         to back) already fill ``fileobj`` up to its current position; new entries follow them."""
         self = cls.__new__(cls)
@@ -74,8 +89,9 @@ class ArchiveWriter:
     def __enter__(self) -> ArchiveWriter:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.close()
         elif self._state == _OPEN:
@@ -93,10 +109,11 @@ class ArchiveWriter:
         self._write(ENTRY_PREFIX.pack(ENTRY_MAGIC, len(head_bytes)) + head_bytes + length)
         self._write(view)
         self._write(CRC.pack(crc))
-        return self._finish(record, self._pos + ENTRY_PREFIX.size + len(head_bytes) + len(length)
-                            + len(view) + CRC.size)
+        return self._finish(
+            record, self._pos + ENTRY_PREFIX.size + len(head_bytes) + len(length) + len(view) + CRC.size
+        )
 
-    def add_stream(self, header: Mapping[str, Any], chunks: Iterable[bytes]) -> EntryRecord:
+    def add_stream(self, header: Mapping[str, Any], chunks: Iterable[bytes | memoryview]) -> EntryRecord:
         """Write one entry whose payload comes as chunks, without holding it in memory."""
         head, head_bytes = self._prepare(header)
         self._names.add(head["path"], head["kind"])
@@ -157,8 +174,9 @@ class ArchiveWriter:
             check_duplicate(head["path"], head["size"], head.get("sha256"), head.get("same_as"), self._by_path)
         head_bytes = encode_json(head, head["path"])
         if len(head_bytes) > self._limits.max_header_len:
-            raise ArchiveLimitError(f"entry header of {len(head_bytes)} bytes is over "
-                                    f"{self._limits.max_header_len}", head["path"])
+            raise ArchiveLimitError(
+                f"entry header of {len(head_bytes)} bytes is over {self._limits.max_header_len}", head["path"]
+            )
         if len(self._records) >= self._limits.max_entries:
             raise ArchiveLimitError(f"more than {self._limits.max_entries} entries", head["path"])
         return head, head_bytes

@@ -97,7 +97,7 @@ def _groups(table_ids: np.ndarray) -> list[tuple[int, np.ndarray]]:
     order = np.argsort(flat, kind="stable")
     ids, starts = np.unique(flat[order], return_index=True)
     bounds = list(starts[1:]) + [flat.size]
-    return [(int(t), order[s:e]) for t, s, e in zip(ids, starts, bounds)]
+    return [(int(t), order[s:e]) for t, s, e in zip(ids, starts, bounds, strict=False)]
 
 
 class RangeWriter:
@@ -166,8 +166,9 @@ class RangeReader:
             idx = np.asarray(self._decoder.decode(_MODELS.get(tables, t), positions.size), dtype=np.int64)
             self._bits_read += self._cost(tables, t, idx)
             if self._bits_read > self._bits_available:
-                raise ArchiveFormatError("range-coded stream ends before its symbols (the decoder would read "
-                                         "past the end of its data)")
+                raise ArchiveFormatError(
+                    "range-coded stream ends before its symbols (the decoder would read past the end of its data)"
+                )
             vals = idx + tables.radius_low(t)
             escaped = np.flatnonzero(idx == n_symbols)
             if escaped.size:

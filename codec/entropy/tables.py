@@ -99,7 +99,7 @@ def validate_table_set(name: str, freqs: np.ndarray, lengths: np.ndarray, offset
         row = freqs[i, : lengths[i]]
         if np.any(row < 1) or int(row.astype(np.int64).sum()) != TOTAL:
             raise ModelIntegrityError(f"table {i} is not a normalised 16-bit table without zero frequencies", name)
-        if np.any(freqs[i, lengths[i]:] != 0):
+        if np.any(freqs[i, lengths[i] :] != 0):
             raise ModelIntegrityError(f"table {i} has data past its length", name)
     return TableSet(freqs.astype(np.int32), lengths.astype(np.int64), offsets.astype(np.int64))
 
@@ -112,7 +112,7 @@ class EntropyTables:
     y: TableSet
 
     @classmethod
-    def load(cls, path: Path) -> "EntropyTables":
+    def load(cls, path: Path) -> EntropyTables:
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}

@@ -58,8 +58,10 @@ class MetadataSummary:
         """One line, e.g. ``EXIF (date taken 2015:09:06 18:46:00, GPS) · ICC profile · XMP · 1 comment``."""
         parts = []
         if self.exif:
-            inner = [f"date taken {self.date_taken}" if self.date_taken else "no date taken",
-                     "GPS" if self.gps else "no GPS"]
+            inner = [
+                f"date taken {self.date_taken}" if self.date_taken else "no date taken",
+                "GPS" if self.gps else "no GPS",
+            ]
             parts.append(f"EXIF ({', '.join(inner)})")
         if self.icc:
             parts.append("ICC profile")
@@ -141,18 +143,30 @@ def summarize_metadata(meta: ImageMetadata, partial: bool = False) -> MetadataSu
                 others.append(kind.strip())
         elif meta.format == "TIFF" and kind not in ("ICC", "EXIF", "XMP"):
             others.append(kind)
-    return MetadataSummary(meta.format, exif=exif is not None, gps=gps, date_taken=date,
-                           icc=meta.icc_profile is not None, xmp=xmp is not None,
-                           xmp_location=bool(xmp) and xmp_has_location(xmp), iptc=iptc,
-                           iptc_location=iptc_location, comments=comments, other=_counts(others),
-                           partial=partial)
+    return MetadataSummary(
+        meta.format,
+        exif=exif is not None,
+        gps=gps,
+        date_taken=date,
+        icc=meta.icc_profile is not None,
+        xmp=xmp is not None,
+        xmp_location=xmp_has_location(xmp) if xmp else False,
+        iptc=iptc,
+        iptc_location=iptc_location,
+        comments=comments,
+        other=_counts(others),
+        partial=partial,
+    )
 
 
 def _jpeg_blocks(data: bytes) -> tuple[list[MetadataBlock], bool]:
     """APPn and COM segments up to the first scan; (blocks, reached the scan)."""
     walked = jpeg.walk(data, until_scan=True)
-    blocks = [MetadataBlock(seg.name, data[seg.start : seg.end]) for seg in walked.segments
-              if seg.is_app or seg.marker == jpeg.COM]
+    blocks = [
+        MetadataBlock(seg.name, data[seg.start : seg.end])
+        for seg in walked.segments
+        if seg.is_app or seg.marker == jpeg.COM
+    ]
     return blocks, walked.complete
 
 
@@ -172,8 +186,11 @@ def _webp_blocks(data: bytes) -> tuple[list[MetadataBlock], bool]:
     """Chunks other than the image's own; (blocks, the whole RIFF was there)."""
     walked = webp.walk(data)
     image_chunks = (b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF")
-    blocks = [MetadataBlock(c.fourcc.decode("latin-1"), data[c.start : c.end])
-              for c in walked.chunks if c.fourcc not in image_chunks]
+    blocks = [
+        MetadataBlock(c.fourcc.decode("latin-1"), data[c.start : c.end])
+        for c in walked.chunks
+        if c.fourcc not in image_chunks
+    ]
     return blocks, walked.complete
 
 
@@ -191,10 +208,17 @@ def _tiff_summary(data: bytes, partial: bool) -> MetadataSummary:
         xmp = bytes(xmp)
     gps, date = _exif_fields(data)
     has_exif = _EXIF_IFD in ifd0 or 0x8825 in ifd0
-    return MetadataSummary("TIFF", exif=has_exif, gps=gps, date_taken=date if has_exif else None,
-                           icc=34675 in ifd0, xmp=isinstance(xmp, (bytes, str)) and bool(xmp),
-                           xmp_location=isinstance(xmp, bytes) and xmp_has_location(xmp),
-                           iptc=33723 in ifd0, partial=partial)
+    return MetadataSummary(
+        "TIFF",
+        exif=has_exif,
+        gps=gps,
+        date_taken=date if has_exif else None,
+        icc=34675 in ifd0,
+        xmp=isinstance(xmp, (bytes, str)) and bool(xmp),
+        xmp_location=isinstance(xmp, bytes) and xmp_has_location(xmp),
+        iptc=33723 in ifd0,
+        partial=partial,
+    )
 
 
 def summarize_file(data: bytes, complete: bool = True) -> MetadataSummary | None:

@@ -179,7 +179,8 @@ def _write_png(im: Image.Image, blocks: list[MetadataBlock]) -> bytes:
     buf = io.BytesIO()
     im.save(buf, "PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
     chunks = parse_png_chunks(buf.getvalue())
-    before, after = [], []
+    before: list[bytes] = []
+    after: list[bytes] = []
     for b in blocks:
         ctype = b.kind.encode("ascii")
         if len(ctype) != 4 or not ctype.isalpha() or ctype[0:1].isupper():

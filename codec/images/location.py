@@ -70,8 +70,8 @@ _XMLNS = re.compile(rb"""xmlns:([A-Za-z_][\w.\-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')
 _TAG = re.compile(rb"<[^<>]*>")
 
 
-def file_format(data: bytes) -> str | None:
-    """"JPEG", "PNG", "WEBP" or "TIFF" from the file's signature, or None."""
+def file_format(data: bytes | bytearray) -> str | None:
+    """ "JPEG", "PNG", "WEBP" or "TIFF" from the file's signature, or None."""
     if data[:2] == b"\xff\xd8":
         return "JPEG"
     if data.startswith(png.SIGNATURE):
@@ -199,10 +199,10 @@ def _exif_region(buf: bytearray, start: int, end: int, strip: bool) -> bool:
 # --------------------------------------------------------------------------- XMP
 
 
-def _xmp_names(xmp: bytes) -> re.Pattern[bytes] | None:
+def _xmp_names(xmp: bytes) -> re.Pattern[bytes]:
     """A pattern for the qualified names of location properties in this packet."""
     prefixes: dict[bytes, set[bytes]] = {}
-    for uri, (default, local) in _XMP_LOCATION.items():
+    for default, local in _XMP_LOCATION.values():
         prefixes.setdefault(local, set()).add(default)
     for m in _XMLNS.finditer(xmp):
         uri = m.group(2) if m.group(2) is not None else m.group(3)
@@ -214,8 +214,14 @@ def _xmp_names(xmp: bytes) -> re.Pattern[bytes] | None:
 
 def _xmp_spans(xmp: bytes) -> list[tuple[int, int]]:
     """Byte ranges of the packet to blank: location attributes and elements."""
-    if b"GPS" not in xmp and b"Gps" not in xmp and b"Location" not in xmp and b"City" not in xmp \
-            and b"State" not in xmp and b"Country" not in xmp:
+    if (
+        b"GPS" not in xmp
+        and b"Gps" not in xmp
+        and b"Location" not in xmp
+        and b"City" not in xmp
+        and b"State" not in xmp
+        and b"Country" not in xmp
+    ):
         return []
     names = _xmp_names(xmp)
     spans: list[tuple[int, int]] = []

@@ -109,8 +109,9 @@ def classify(path: Path) -> ImageClass:
 _ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
 
 
-def _stored(reason: str, fmt: str | None = None, im: Image.Image | None = None,
-            code: IssueCode = IssueCode.STORED_LOSSLESSLY) -> Inspection:
+def _stored(
+    reason: str, fmt: str | None = None, im: Image.Image | None = None, code: IssueCode = IssueCode.STORED_LOSSLESSLY
+) -> Inspection:
     # Pillow's messages may hold an object's repr with its memory address: drop it, so that the
     # note stored in the archive (and the archive's bytes) are the same on every run.
     reason = _ADDRESS.sub("", reason)
@@ -175,9 +176,7 @@ def inspect_image(path: Path, data: bytes | None = None) -> Inspection:
     try:
         size = path.stat().st_size if data is None else len(data)
         if size > MAX_FILE_BYTES:
-            return _stored(
-                f"file too large to code ({size} bytes, limit {MAX_FILE_BYTES}); stored losslessly"
-            )
+            return _stored(f"file too large to code ({size} bytes, limit {MAX_FILE_BYTES}); stored losslessly")
         if data is None:
             data = path.read_bytes()
     except OSError as e:
@@ -209,9 +208,7 @@ def inspect_image(path: Path, data: bytes | None = None) -> Inspection:
         if orientation in (5, 6, 7, 8):  # Pillow reports a TIFF's size already turned upright
             w, h = h, w
         if w * h > MAX_PIXELS:
-            return _stored(
-                f"image too large to code ({w}x{h}, limit {MAX_PIXELS} pixels); stored losslessly", fmt, im
-            )
+            return _stored(f"image too large to code ({w}x{h}, limit {MAX_PIXELS} pixels); stored losslessly", fmt, im)
         try:
             reason = _format_specific_reason(data, im)
         except ValueError as e:
@@ -231,8 +228,9 @@ def inspect_image(path: Path, data: bytes | None = None) -> Inspection:
         if orientation in _UNDO_TIFF_ORIENTATION:  # Pillow turned it upright: back to the stored layout
             im = _replace(im, im.transpose(_UNDO_TIFF_ORIENTATION[orientation]))
         if im.mode not in LOSSY_MODES or im.size != (w, h):
-            return _stored(f"does not decode: {fmt} decoded to {im.mode} {im.size}", fmt, im,
-                           code=IssueCode.DOES_NOT_DECODE)
+            return _stored(
+                f"does not decode: {fmt} decoded to {im.mode} {im.size}", fmt, im, code=IssueCode.DOES_NOT_DECODE
+            )
         try:
             if fmt == "JPEG" and jpeg_has_mpf(data):
                 return _stored("multi-picture JPEG (MPF) stored losslessly", fmt, im)

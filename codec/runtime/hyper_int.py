@@ -49,8 +49,9 @@ def _prepared(hyper: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray
     layers = []
     for k in range(int(hyper["layers"])):
         w = hyper[f"w{k}"]
-        layers.append((np.ascontiguousarray(w.reshape(w.shape[0], -1), dtype=np.float64),
-                       hyper[f"b{k}"].astype(np.float64)))
+        layers.append(
+            (np.ascontiguousarray(w.reshape(w.shape[0], -1), dtype=np.float64), hyper[f"b{k}"].astype(np.float64))
+        )
     if len(_PREPARED) >= _PREPARED_MAX:
         _PREPARED.pop(next(iter(_PREPARED)))
     _PREPARED[id(hyper)] = (hyper, layers)  # holds ``hyper``: its id cannot be reused while cached

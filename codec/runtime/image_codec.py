@@ -19,8 +19,8 @@ decodes the symbols, and runs g_s on (symbols + mean*gain) * inv_gain.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -61,8 +61,9 @@ HYPER_HALO = 2  # z rows; h_s's receptive field is under 2 z rows
 Y_CHANNEL_CHUNK = 16  # y is coded in chunks of channels, to bound the coder's working memory
 
 
-def _hyper(model: ModelSet, cp: Checkpoint, z_q: np.ndarray,
-           check: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _hyper(
+    model: ModelSet, cp: Checkpoint, z_q: np.ndarray, check: Callable[[], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Gained mean (float32) and table index (uint8) of every latent.
 
     Runs the integer hyper-decoder in bands of z rows with halos; being pure
@@ -90,9 +91,15 @@ def _channel_chunks(m: int) -> list[slice]:
     return [slice(c, min(m, c + Y_CHANNEL_CHUNK)) for c in range(0, m, Y_CHANNEL_CHUNK)]
 
 
-def encode_image(model: ModelSet, rgb: np.ndarray, checkpoint: str, entropy: int = ENTROPY_RANGE,
-                 check: Callable[[], None] | None = None, keep_latents: bool = False,
-                 level_step: int | None = None) -> EncodedImage:
+def encode_image(
+    model: ModelSet,
+    rgb: np.ndarray,
+    checkpoint: str,
+    entropy: int = ENTROPY_RANGE,
+    check: Callable[[], None] | None = None,
+    keep_latents: bool = False,
+    level_step: int | None = None,
+) -> EncodedImage:
     """uint8 HxWx3 -> bitstream (and, with keep_latents, the decoder's y_hat, to skip decoding).
 
     ``level_step``: code at that step of the set's rate ladder instead of the checkpoint's own level.
@@ -111,9 +118,18 @@ def hyper_latents(model: ModelSet, y: np.ndarray, checkpoint: str) -> np.ndarray
     return np.round(hyper_analysis(model, y, checkpoint=checkpoint)).astype(np.int64)
 
 
-def encode_latents(model: ModelSet, y: np.ndarray, z_q: np.ndarray, checkpoint: str, height: int, width: int,
-                   entropy: int = ENTROPY_RANGE, check: Callable[[], None] | None = None,
-                   keep_latents: bool = False, level_step: int | None = None) -> EncodedImage:
+def encode_latents(
+    model: ModelSet,
+    y: np.ndarray,
+    z_q: np.ndarray,
+    checkpoint: str,
+    height: int,
+    width: int,
+    entropy: int = ENTROPY_RANGE,
+    check: Callable[[], None] | None = None,
+    keep_latents: bool = False,
+    level_step: int | None = None,
+) -> EncodedImage:
     """The bitstream of already analysed latents at ``checkpoint`` (at ``level_step`` of the set's rate
     ladder, if given). Consumes ``y`` (works in place): pass a copy to code the same latents at several
     checkpoints or levels."""
@@ -198,8 +214,9 @@ def stream_checkpoint(model: ModelSet, head: StreamHeader) -> Checkpoint:
     if model.ladder is None:
         raise ArchiveFormatError(f"the image names a rate level, but model set {model.id} has no rate ladder")
     if not 0 <= head.level_step <= min(model.ladder.top_step, MAX_STEP):
-        raise ArchiveFormatError(f"rate level step {head.level_step} is beyond the model's axis "
-                                 f"(0..{model.ladder.top_step})")
+        raise ArchiveFormatError(
+            f"rate level step {head.level_step} is beyond the model's axis (0..{model.ladder.top_step})"
+        )
     return model.at_level(cp.name, head.level_step)
 
 
@@ -232,16 +249,19 @@ def _dequantize(symbols: np.ndarray, mean_gained: np.ndarray, cp: Checkpoint) ->
     return (symbols.astype(np.float32) + mean_gained) * cp.inv_gain[:, None, None]
 
 
-def decode_image(model: ModelSet, data: bytes, check: Callable[[], None] | None = None,
-                 precision: str | None = None) -> np.ndarray:
+def decode_image(
+    model: ModelSet, data: bytes, check: Callable[[], None] | None = None, precision: str | None = None
+) -> np.ndarray:
     """Bitstream -> uint8 HxWx3 (``precision`` overrides the set's, as in ``reconstruct``)."""
     _, symbols, mean_gained, cp, height, width = decode_symbols(model, data)
-    return synthesis(model, _dequantize(symbols, mean_gained, cp), check, checkpoint=cp.name,
-                     precision=precision)[:height, :width]
+    return synthesis(model, _dequantize(symbols, mean_gained, cp), check, checkpoint=cp.name, precision=precision)[
+        :height, :width
+    ]
 
 
-def reconstruct(model: ModelSet, encoded: EncodedImage, check: Callable[[], None] | None = None,
-                precision: str | None = None) -> np.ndarray:
+def reconstruct(
+    model: ModelSet, encoded: EncodedImage, check: Callable[[], None] | None = None, precision: str | None = None
+) -> np.ndarray:
     """The image the decoder will produce, from an encoding made with ``keep_latents``.
 
     ``precision``: the decoder's precision ("auto": what extraction uses by default), else the set's.
@@ -249,5 +269,6 @@ def reconstruct(model: ModelSet, encoded: EncodedImage, check: Callable[[], None
     if encoded.y_hat is None:
         return decode_image(model, encoded.data, check, precision)
     cp = model.checkpoint_by_id(read_header(encoded.data)[1])  # the decoder's precision follows the checkpoint
-    return synthesis(model, encoded.y_hat, check, checkpoint=cp.name,
-                     precision=precision)[: encoded.height, : encoded.width]
+    return synthesis(model, encoded.y_hat, check, checkpoint=cp.name, precision=precision)[
+        : encoded.height, : encoded.width
+    ]

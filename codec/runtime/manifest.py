@@ -7,9 +7,10 @@ it), so no other module reads the JSON or guesses at a missing key.
 
 Fields: ``format`` (1), ``id`` (``lz1-<hash prefix>``), ``content_hash`` (sha256 over
 ``files``), ``files`` (name -> sha256), ``architecture`` (channel counts and strides),
-``checkpoints`` (name -> id, level and, in a set with a rate ladder, ``level_step``), ``released`` (a released set's files never change
-and it stays loadable for good), ``variants`` (optional int8 files, not in the content
-hash, and the default precision per checkpoint).
+``checkpoints`` (name -> id, level and, in a set with a rate ladder, ``level_step``),
+``released`` (a released set's files never change and it stays loadable for good),
+``variants`` (optional int8 files, not in the content hash, and the default precision
+per checkpoint).
 """
 
 from __future__ import annotations
@@ -79,7 +80,9 @@ class Manifest:
             known = ", ".join(str(f) for f in MANIFEST_FORMATS)
             raise UnsupportedModelFormatError(
                 f"model manifest format {fmt} is not supported (this version reads format {known}); "
-                "a newer version of Latentzip is needed", name)
+                "a newer version of Latentzip is needed",
+                name,
+            )
 
         def text(key: str) -> str:
             value = raw.get(key)
@@ -88,8 +91,9 @@ class Manifest:
             return value
 
         def str_map(value: object, what: str) -> Mapping[str, str]:
-            if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                       for k, v in value.items()):
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
                 raise fail(f"{what} is not a mapping of strings")
             return MappingProxyType(dict(value))
 

@@ -33,8 +33,11 @@ MODELS_ENV = "LATENTZIP_MODELS"  # an extra folder of model sets (tests, develop
 # stage of "deep compression", after pruning and quantization); a session decompresses them in memory.
 PRECISIONS = ("auto", "fp32", "int8")
 COMPRESSED_SUFFIX = ".xz"
-INT8_FILES = {"encoder": "encoder.int8.onnx.xz", "hyper_encoder": "hyper_encoder.int8.onnx.xz",
-              "decoder": "decoder.int8.onnx.xz"}
+INT8_FILES = {
+    "encoder": "encoder.int8.onnx.xz",
+    "hyper_encoder": "hyper_encoder.int8.onnx.xz",
+    "decoder": "decoder.int8.onnx.xz",
+}
 MAX_MODEL_BYTES = 256 << 20  # a decompressed transform larger than this is refused (a damaged file)
 
 
@@ -176,7 +179,7 @@ class ModelSet:
         return dict(self.manifest.architecture)
 
     @classmethod
-    def load(cls, folder: Path) -> "ModelSet":
+    def load(cls, folder: Path) -> ModelSet:
         """Read and validate: the manifest, every file's hash, the content hash, the tables."""
         name = folder.name
         manifest = Manifest.load(folder)
@@ -206,15 +209,19 @@ class ModelSet:
                     checkpoints[cname] = _on_ladder(cname, info.id, ladder, info.level_step, name)
                 else:
                     checkpoints[cname] = Checkpoint(
-                        cname, info.id, gains[f"gain_{cname}"].astype(np.float32),
-                        gains[f"inv_gain_{cname}"].astype(np.float32), gains[f"log_gain_fixed_{cname}"].astype(np.int64))
+                        cname,
+                        info.id,
+                        gains[f"gain_{cname}"].astype(np.float32),
+                        gains[f"inv_gain_{cname}"].astype(np.float32),
+                        gains[f"log_gain_fixed_{cname}"].astype(np.int64),
+                    )
             except KeyError as exc:
                 raise ModelIntegrityError(f"checkpoint {cname} lacks {exc}", name) from exc
         if not checkpoints:
             raise ModelIntegrityError("model set has no checkpoints", name)
         return cls(folder, manifest, tables, hyper, checkpoints, ladder)
 
-    def at(self, precision: str) -> "ModelSet":
+    def at(self, precision: str) -> ModelSet:
         """This set at ``precision`` ("auto", "fp32" or "int8"); ValueError for another word."""
         if check_precision(precision) == self.precision:
             return self
@@ -272,8 +279,9 @@ class ModelSet:
             if sess is None:
                 import onnxruntime as ort
 
-                sess = ort.InferenceSession(read_model(self.folder / fname), session_options(),
-                                            providers=["CPUExecutionProvider"])
+                sess = ort.InferenceSession(
+                    read_model(self.folder / fname), session_options(), providers=["CPUExecutionProvider"]
+                )
                 self._sessions[fname] = sess
             return sess
 
@@ -336,7 +344,7 @@ class ModelRegistry:
             raise MissingModelError("no model set is installed (resources/models is empty)")
         return next(iter(self._folders))
 
-    def at(self, precision: str | None) -> "ModelRegistry":
+    def at(self, precision: str | None) -> ModelRegistry:
         """This registry at ``precision`` (its sets are shared, loaded once for both); None: this one."""
         if precision is None or check_precision(precision) == self.precision:
             return self
@@ -355,7 +363,8 @@ class ModelRegistry:
                 folder = self._folders.get(key)
                 if folder is None:
                     raise MissingModelError(
-                        f"this archive needs model {key[:12]}, which this version of Latentzip does not have")
+                        f"this archive needs model {key[:12]}, which this version of Latentzip does not have"
+                    )
                 model_set = ModelSet.load(folder)
                 self._loaded[key] = model_set
         return model_set.at(precision)

@@ -104,7 +104,7 @@ class RateLadder:
         return LevelGains(step, float_gain(log_g), float_gain(log_ig), act_fixed(log_g))
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], channels: int, set_name: str) -> "RateLadder | None":
+    def from_arrays(cls, arrays: dict[str, np.ndarray], channels: int, set_name: str) -> RateLadder | None:
         """The ladder stored in a set's gains.npz, validated; None when the set has none (an older set)."""
         if not any(k in arrays for k in LADDER_KEYS):
             return None
@@ -122,8 +122,9 @@ class RateLadder:
         return cls(gain_rows.astype(np.int64), inv_rows.astype(np.int64))
 
 
-def ladder_gains(log_gain_rows: np.ndarray, log_inv_gain_rows: np.ndarray, levels: dict[str, float],
-                 ids: dict[str, int]) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+def ladder_gains(
+    log_gain_rows: np.ndarray, log_inv_gain_rows: np.ndarray, levels: dict[str, float], ids: dict[str, int]
+) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
     """What an export writes for float log-gain rows (levels, M): gains.npz's arrays and the manifest's
     checkpoint entries. The rows in Q16, and each checkpoint at the nearest step of its level, with the gains
     this module derives (so a checkpoint and a stream at its step use identical gains)."""
@@ -136,7 +137,8 @@ def ladder_gains(log_gain_rows: np.ndarray, log_inv_gain_rows: np.ndarray, level
         if not 0 <= step <= ladder.top_step:
             raise ValueError(f"checkpoint {name} at level {level} is beyond the ladder (0..{ladder.levels - 1})")
         at = ladder.at(step)
-        arrays.update({f"gain_{name}": at.gain, f"inv_gain_{name}": at.inv_gain,
-                       f"log_gain_fixed_{name}": at.log_gain_fixed})
+        arrays.update(
+            {f"gain_{name}": at.gain, f"inv_gain_{name}": at.inv_gain, f"log_gain_fixed_{name}": at.log_gain_fixed}
+        )
         entries[name] = {"id": ids[name], "level": step / LEVEL_STEPS, "level_step": step}
     return arrays, entries

@@ -78,8 +78,13 @@ def tiles(h: int, w: int, tile: int, halo: int, check: Callable[[], None] | None
             yield Tile(r0, r1, c0, c1, max(0, r0 - halo), min(h, r1 + halo), max(0, c0 - halo), min(w, c1 + halo))
 
 
-def analysis(model: ModelSet, padded: np.ndarray, check: Callable[[], None] | None = None,
-             tile: int | None = None, checkpoint: str | None = None) -> np.ndarray:
+def analysis(
+    model: ModelSet,
+    padded: np.ndarray,
+    check: Callable[[], None] | None = None,
+    tile: int | None = None,
+    checkpoint: str | None = None,
+) -> np.ndarray:
     """g_a: padded uint8 HxWx3 -> y, float32 (M, H/16, W/16); ``checkpoint`` picks the precision."""
     sess = _session(model, "encoder", checkpoint)
     H, W = padded.shape[:2]
@@ -99,8 +104,14 @@ def hyper_analysis(model: ModelSet, y: np.ndarray, checkpoint: str | None = None
     return _session(model, "hyper_encoder", checkpoint).run(None, {"y": y[None]})[0][0]
 
 
-def synthesis(model: ModelSet, y_hat: np.ndarray, check: Callable[[], None] | None = None,
-              tile: int | None = None, checkpoint: str | None = None, precision: str | None = None) -> np.ndarray:
+def synthesis(
+    model: ModelSet,
+    y_hat: np.ndarray,
+    check: Callable[[], None] | None = None,
+    tile: int | None = None,
+    checkpoint: str | None = None,
+    precision: str | None = None,
+) -> np.ndarray:
     """g_s: y_hat (M, h, w) -> uint8 image (16h, 16w, 3); ``checkpoint`` picks the precision
     (``precision``, if given, overrides the set's: "auto" is what extraction uses by default)."""
     sess = _session(model, "decoder", checkpoint, precision)

@@ -76,9 +76,12 @@ def write_golden(registry: ModelRegistry, model_hash: str | None, out_dir: Path)
         src.mkdir()
         Image.fromarray(rgb).save(src / "raised.png")
         partial = Path(tmp) / "out.ltz"
-        report = engine.compress([src], partial, engine.CompressOptions(checkpoint=CHECKPOINT, quality_floor=floor,
-                                                                        model_hash=model.content_hash),
-                                 registry=registry)
+        report = engine.compress(
+            [src],
+            partial,
+            engine.CompressOptions(checkpoint=CHECKPOINT, quality_floor=floor, model_hash=model.content_hash),
+            registry=registry,
+        )
         (outcome,) = [o for o in report.outcomes if o.name.endswith("raised.png")]
         if outcome.kind != "lossy" or not outcome.raised:
             raise SystemExit(f"the image was not raised ({outcome.kind}: {outcome.note})")
@@ -89,16 +92,26 @@ def write_golden(registry: ModelRegistry, model_hash: str | None, out_dir: Path)
                 if r.kind == EntryKind.IMAGE:
                     bitstream = ImagePayload.from_bytes(reader.read_payload(r)).bitstream
                     head = image_codec.read_stream_header(bitstream)
-                    item.update(latents_sha256=latent_hash(model, bitstream), ms_ssim=r.extra["ms_ssim"],
-                                checkpoint=r.extra["checkpoint"], level_step=head.level_step,
-                                bitstream_version=head.version, precision=r.extra["precision"])
+                    item.update(
+                        latents_sha256=latent_hash(model, bitstream),
+                        ms_ssim=r.extra["ms_ssim"],
+                        checkpoint=r.extra["checkpoint"],
+                        level_step=head.level_step,
+                        bitstream_version=head.version,
+                        precision=r.extra["precision"],
+                    )
                 entries.append(item)
         out_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(partial, archive)
     if not source_copy.exists():
         shutil.copyfile(SOURCE, source_copy)
-    info = {"model": model.content_hash, "set_id": model.id, "floor": floor, "nominal_level_step":
-            model.checkpoint(CHECKPOINT).level_step, "entries": entries}
+    info = {
+        "model": model.content_hash,
+        "set_id": model.id,
+        "floor": floor,
+        "nominal_level_step": model.checkpoint(CHECKPOINT).level_step,
+        "entries": entries,
+    }
     expected.write_text(json.dumps(info, indent=2) + "\n")
     return archive
 

@@ -51,7 +51,7 @@ class Segment:
 
     @property
     def name(self) -> str:
-        """"APPn", "COM" or the marker in hex."""
+        """ "APPn", "COM" or the marker in hex."""
         if self.is_app:
             return f"APP{self.marker - 0xE0}"
         return "COM" if self.marker == COM else f"0x{self.marker:02X}"

@@ -53,8 +53,7 @@ class PngWalk:
         return self.stop is Stop.IEND
 
 
-def walk(data: bytes | bytearray | memoryview, *, check_crc: bool = True,
-         max_chunks: int | None = None) -> PngWalk:
+def walk(data: bytes | bytearray | memoryview, *, check_crc: bool = True, max_chunks: int | None = None) -> PngWalk:
     """Walk the chunks of ``data`` up to IEND.
 
     ``check_crc`` stops at the first chunk whose CRC does not match (``Stop.BAD_CRC``);

@@ -55,8 +55,9 @@ class TiffView:
     any byte-order mark without checking the 42).
     """
 
-    def __init__(self, buf: bytes | bytearray, start: int = 0, end: int | None = None,
-                 *, check_magic: bool = True) -> None:
+    def __init__(
+        self, buf: bytes | bytearray, start: int = 0, end: int | None = None, *, check_magic: bool = True
+    ) -> None:
         end = len(buf) if end is None else end
         if end - start < 8 or bytes(buf[start : start + 2]) not in (b"II", b"MM"):
             raise ValueError("not a TIFF structure")
@@ -112,7 +113,8 @@ class TiffView:
 
     def chain(self) -> list[int]:
         """IFD0 and the IFDs after it (IFD1: the thumbnail), a few at most; tolerant."""
-        ifds, ifd = [], self.first_ifd()
+        ifds: list[int] = []
+        ifd = self.first_ifd()
         while ifd and len(ifds) < MAX_IFD_CHAIN and ifd not in ifds:
             if ifd + 2 > self.size:
                 break

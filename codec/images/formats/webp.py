@@ -61,7 +61,8 @@ def walk(data: bytes | bytearray, *, max_chunks: int | None = None) -> WebpWalk:
     """Walk the chunks of a RIFF/WebP file (``is_webp(data)`` must hold)."""
     riff_end = 8 + struct.unpack_from("<I", data, 4)[0]
     limit = min(riff_end, len(data))
-    pos, chunks = 12, []
+    pos = 12
+    chunks: list[Chunk] = []
     while pos + 8 <= limit:
         fourcc, size = struct.unpack_from("<4sI", data, pos)
         if pos + 8 + size > limit:
