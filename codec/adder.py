@@ -27,7 +27,7 @@ from . import partial_file
 from .compressor import _add_member, _unarchivable, file_sha256
 from .container import ArchiveReader, ArchiveWriter, EntryKind, EntryRecord
 from .container.format import FILE_KINDS
-from .errors import InputError, LatentzipError, OutputError, os_problem
+from .errors import InputError, LatentzipError
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from .reports import CompressOptions, CompressReport
 from .runtime.model_set import ModelRegistry, default_registry

@@ -20,8 +20,13 @@ from pathlib import Path
 from . import floor_raise, jpeg_repack, partial_file, resume, targets
 from .container import ArchiveWriteError, ArchiveWriter, EntryKind, check_archive_name, check_link_target
 from .entropy.latent_streams import ENTROPY_NAMES
-from .errors import (CancelledError, ExistingFileError, InputError, LatentzipError, OutputError, UnsafePathError,
-                     os_problem)
+from .errors import (
+    CancelledError,
+    ExistingFileError,
+    InputError,
+    LatentzipError,
+    UnsafePathError,
+)
 from .image_entry import MAX_PIXELS_PER_BYTE, ImagePayload, encode_alpha
 from .image_trials import ImageCoder
 from .images import DecodedImage, classify_and_decode

@@ -13,7 +13,9 @@ from .compressor import compress
 from .extractor import decode_image_entry, extract, list_entries, output_name, test_archive
 from .jpeg_repack import estimated_lossless_size
 from .outcomes import Issue, IssueCode, Operation, OutcomeKind
+from .partial_file import stale_partials
 from .plan import FilePlan, PlanAction, count_files_and_folders, plan_inputs
+from .preview import CheckpointPreview, PreviewReport, preview_image, preview_pixels
 from .progress import CancelToken, NullSink, ProgressEvent, ProgressSink
 from .reports import (
     CHECKPOINTS,
@@ -33,14 +35,49 @@ from .reports import (
 from .runtime.model_set import ModelRegistry, default_registry
 
 __all__ = [
-    "compress", "add", "infer_options", "AddReport", "second_generation_note",
-    "extract", "list_entries", "test_archive", "preview_image", "preview_pixels",
-    "decode_image_entry", "output_name", "stale_partials",
-    "CompressOptions", "ExtractOptions", "CompressReport", "ExtractReport", "TestReport", "FileOutcome", "TargetResult",
-    "PreviewReport", "CheckpointPreview", "ProgressEvent", "ProgressSink", "NullSink", "CancelToken",
-    "ModelRegistry", "default_registry", "CHECKPOINTS", "QUALITY_FLOORS", "estimated_lossless_size", "IMAGE_MODES",
-    "OutcomeKind", "Operation", "IssueCode", "Issue",
-    "floor_lines", "floor_tallies",
-    "plan_inputs", "FilePlan", "PlanAction", "count_files_and_folders",
-    "entry_bytes", "salvage_listing", "SalvageListing",
+    "compress",
+    "add",
+    "infer_options",
+    "AddReport",
+    "second_generation_note",
+    "extract",
+    "list_entries",
+    "test_archive",
+    "preview_image",
+    "preview_pixels",
+    "decode_image_entry",
+    "output_name",
+    "stale_partials",
+    "CompressOptions",
+    "ExtractOptions",
+    "CompressReport",
+    "ExtractReport",
+    "TestReport",
+    "FileOutcome",
+    "TargetResult",
+    "PreviewReport",
+    "CheckpointPreview",
+    "ProgressEvent",
+    "ProgressSink",
+    "NullSink",
+    "CancelToken",
+    "ModelRegistry",
+    "default_registry",
+    "CHECKPOINTS",
+    "QUALITY_FLOORS",
+    "estimated_lossless_size",
+    "IMAGE_MODES",
+    "OutcomeKind",
+    "Operation",
+    "IssueCode",
+    "Issue",
+    "floor_lines",
+    "floor_tallies",
+    "plan_inputs",
+    "FilePlan",
+    "PlanAction",
+    "count_files_and_folders",
+    "entry_bytes",
+    "salvage_listing",
+    "SalvageListing",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,10 +25,24 @@ from .container import (
     safe_target,
     scan_entries,
 )
-from .entry_check import (check_entry_header, decode_image_entry, duplicate_source, file_chunks,
-                          restored_chunks, verify_entry)
-from .errors import (ArchiveFormatError, CancelledError, ExistingFileError, InputError, LatentzipError,
-                     OutputWriteError, UnsafePathError, UnsupportedVersionError)
+from .entry_check import (
+    check_entry_header,
+    decode_image_entry,
+    duplicate_source,
+    file_chunks,
+    restored_chunks,
+    verify_entry,
+)
+from .errors import (
+    ArchiveFormatError,
+    CancelledError,
+    ExistingFileError,
+    InputError,
+    LatentzipError,
+    OutputWriteError,
+    UnsafePathError,
+    UnsupportedVersionError,
+)
 from .outcomes import Issue, IssueCode
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from .reports import ExtractOptions, ExtractReport, TestReport

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import LatentzipError, OutputError, os_problem
+from .errors import OutputError, os_problem
 
 SUFFIX = ".partial"
 
@@ -78,8 +78,11 @@ def describe_failure(exc: OSError, final: Path, left: str) -> OutputError:
     if exc.errno == errno.ENOSPC:
         return OutputError(f"the disk is full; {left}", str(final), problem)
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return OutputError(f"cannot write in the folder {final.parent} ({exc.strerror}); {left}. "
-                           "Choose a folder you can write to", str(final), problem)
+        return OutputError(
+            f"cannot write in the folder {final.parent} ({exc.strerror}); {left}. Choose a folder you can write to",
+            str(final),
+            problem,
+        )
     return OutputError(f"cannot write the archive: {exc.strerror or exc}; {left}", str(final), problem)
 
 

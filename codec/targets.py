@@ -336,13 +336,22 @@ def stored_instead(payload_bytes: int, ms_ssim: float, original_size: int, floor
     return ms_ssim < floor or payload_bytes >= original_size
 
 
-def image_options(name: str, estimates: Mapping[str, CheckpointEstimate], original_size: int, stored_size: int,
-                  coded_overhead: int, stored_overhead: int,
-                  floors: Mapping[str, float] = QUALITY_FLOORS) -> ItemEstimate:
+def image_options(
+    name: str,
+    estimates: Mapping[str, CheckpointEstimate],
+    original_size: int,
+    stored_size: int,
+    coded_overhead: int,
+    stored_overhead: int,
+    floors: Mapping[str, float] = QUALITY_FLOORS,
+) -> ItemEstimate:
     """The choices the engine would keep for one image: a checkpoint whose estimated MS-SSIM reaches its
     floor and whose payload is smaller than the file (otherwise the engine stores it), and exact storage."""
-    options = [Option(cp, est.payload_bytes + coded_overhead, est.ms_ssim) for cp, est in estimates.items()
-               if not stored_instead(est.payload_bytes, est.ms_ssim, original_size, floors[cp])]
+    options = [
+        Option(cp, est.payload_bytes + coded_overhead, est.ms_ssim)
+        for cp, est in estimates.items()
+        if not stored_instead(est.payload_bytes, est.ms_ssim, original_size, floors[cp])
+    ]
     options.append(Option(EXACT, stored_size + stored_overhead, 1.0))
     return ItemEstimate(name, prune(options))
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -56,9 +56,11 @@ class PreviewFigures:
         return tuple(self.region[2:]) != tuple(self.full_size)
 
     @classmethod
-    def from_report(cls, report: engine.PreviewReport) -> "PreviewFigures":
-        results = {name: CheckpointFigures(r.bpp, r.ms_ssim, r.psnr, r.metric, r.coded_bytes)
-                   for name, r in report.results.items()}
+    def from_report(cls, report: engine.PreviewReport) -> PreviewFigures:
+        results = {
+            name: CheckpointFigures(r.bpp, r.ms_ssim, r.psnr, r.metric, r.coded_bytes)
+            for name, r in report.results.items()
+        }
         return cls(tuple(report.region), tuple(report.full_size), results)
 
 
@@ -79,8 +81,9 @@ def _key(path: Path, precision: str) -> tuple[str, int, int, str]:
 def _compute(path: Path, token, precision: str) -> tuple[PreviewFigures, PreviewPixels]:
     report = engine.preview_image(path, cancel=token, precision=precision)
     token.check()
-    pixels = PreviewPixels(to_qimage(report.original),
-                           {name: to_qimage(r.reconstruction) for name, r in report.results.items()})
+    pixels = PreviewPixels(
+        to_qimage(report.original), {name: to_qimage(r.reconstruction) for name, r in report.results.items()}
+    )
     return PreviewFigures.from_report(report), pixels
 
 
@@ -144,8 +147,9 @@ class AnalysisService(QObject):
                 self._preview_job = None
                 self.preview_failed.emit(path, error)
 
-        job = Job("preview", lambda sink, token: _compute(path, token, precision), on_done=done, on_error=failed,
-                  tag=path)
+        job = Job(
+            "preview", lambda sink, token: _compute(path, token, precision), on_done=done, on_error=failed, tag=path
+        )
         self._preview_job = job
         self._runner.submit(job)
 
@@ -162,6 +166,11 @@ class AnalysisService(QObject):
             self._store(key, *result)
             on_done(result[0])
 
-        job = Job("estimate", lambda sink, token: _compute(path, token, precision), on_done=done,
-                  on_error=lambda error: on_done(None), tag=path)
+        job = Job(
+            "estimate",
+            lambda sink, token: _compute(path, token, precision),
+            on_done=done,
+            on_error=lambda error: on_done(None),
+            tag=path,
+        )
         return self._runner.submit(job)

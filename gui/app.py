@@ -36,8 +36,9 @@ def setup_logging() -> Path | None:
         return None
     try:
         file = paths.log_dir() / "latentzip.log"
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(file, maxBytes=1_000_000, backupCount=3,
-                                                                        encoding="utf-8")
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            file, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
+        )
     except OSError:
         file, handler = None, logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
@@ -63,12 +64,16 @@ class _ErrorReporter(QObject):
             return  # one dialog at a time; the rest are in the log
         self._showing = True
         try:
-            box = QMessageBox(QMessageBox.Icon.Critical, "Latentzip: unexpected error",
-                              "Something went wrong inside Latentzip. The window stays open; your files are "
-                              "untouched unless an operation said otherwise.",
-                              parent=QApplication.activeWindow())
-            box.setInformativeText("The details are in the log file (Help ▸ Open log folder); please include "
-                                   "it if you report the problem.")
+            box = QMessageBox(
+                QMessageBox.Icon.Critical,
+                "Latentzip: unexpected error",
+                "Something went wrong inside Latentzip. The window stays open; your files are "
+                "untouched unless an operation said otherwise.",
+                parent=QApplication.activeWindow(),
+            )
+            box.setInformativeText(
+                "The details are in the log file (Help ▸ Open log folder); please include it if you report the problem."
+            )
             box.exec()
         finally:
             self._showing = False
@@ -92,8 +97,9 @@ def install_exception_hook() -> None:
     if _reporter is None:
         _reporter = _ErrorReporter()
     sys.excepthook = lambda t, e, tb: _handle(t, e, tb)
-    threading.excepthook = lambda args: _handle(args.exc_type, args.exc_value, args.exc_traceback,
-                                                f" in thread {args.thread.name if args.thread else '?'}")
+    threading.excepthook = lambda args: _handle(
+        args.exc_type, args.exc_value, args.exc_traceback, f" in thread {args.thread.name if args.thread else '?'}"
+    )
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:

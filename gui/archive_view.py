@@ -95,8 +95,14 @@ class ArchivePage(QWidget):
     archive_dropped = Signal(object)
     recover_requested = Signal()
 
-    def __init__(self, model: ArchiveModel, open_action: QAction, actions: list[QAction],
-                 parent: QWidget | None = None, menu_actions: list[QAction | None] | None = None) -> None:
+    def __init__(
+        self,
+        model: ArchiveModel,
+        open_action: QAction,
+        actions: list[QAction],
+        parent: QWidget | None = None,
+        menu_actions: list[QAction | None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setAcceptDrops(True)
         self.model = model
@@ -106,8 +112,11 @@ class ArchivePage(QWidget):
         empty = QWidget(self)
         ev = QVBoxLayout(empty)
         ev.addStretch(1)
-        msg = QLabel("<h2>No archive open</h2>Open an <b>.ltz</b> archive (Ctrl+O) or drop one here "
-                     "to see its contents, extract them or test the archive.", empty)
+        msg = QLabel(
+            "<h2>No archive open</h2>Open an <b>.ltz</b> archive (Ctrl+O) or drop one here "
+            "to see its contents, extract them or test the archive.",
+            empty,
+        )
         msg.setAlignment(Qt.AlignmentFlag.AlignCenter)
         msg.setWordWrap(True)
         ev.addWidget(msg)
@@ -129,8 +138,9 @@ class ArchivePage(QWidget):
         self.header.setWordWrap(True)
         v.addWidget(self.header)
         self.recover_button = QPushButton("Recover what can be read…", page)
-        self.recover_button.setToolTip("Extract every entry a scan of the damaged archive can still read, "
-                                       "and list what is lost")
+        self.recover_button.setToolTip(
+            "Extract every entry a scan of the damaged archive can still read, and list what is lost"
+        )
         self.recover_button.clicked.connect(self.recover_requested)
         self.recover_button.setVisible(False)
         v.addWidget(self.recover_button, 0, Qt.AlignmentFlag.AlignLeft)
@@ -159,8 +169,10 @@ class ArchivePage(QWidget):
         self.tree.menu_actions = menu_actions if menu_actions is not None else list(actions)
         self.tree.setModel(self.proxy)
         self.tree.setAccessibleName("Archive contents")
-        self.tree.setToolTip("Double-click or Enter: view an image · right-click: extract or test · "
-                             "drag entries to a folder to extract them")
+        self.tree.setToolTip(
+            "Double-click or Enter: view an image · right-click: extract or test · "
+            "drag entries to a folder to extract them"
+        )
         self.tree.setSortingEnabled(True)
         self.tree.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -208,8 +220,10 @@ class ArchivePage(QWidget):
         if self.model.tested:
             bad = len(self.model.damaged)
             status = f" · <span style='color:#c0392b'><b>{bad} damaged</b></span>" if bad else " · tested: all OK"
-        self.header.setText(f"<b>{self.archive.name}</b> — {self.archive.parent}<br>{count_text(files, folders)} · "
-                            f"{human_size(original)} original · archive {human_size(size)}{status}")
+        self.header.setText(
+            f"<b>{self.archive.name}</b> — {self.archive.parent}<br>{count_text(files, folders)} · "
+            f"{human_size(original)} original · archive {human_size(size)}{status}"
+        )
 
     def show_salvage_header(self, lost: list[str]) -> None:
         """The header of a damaged archive whose entries come from a scan."""
@@ -220,7 +234,8 @@ class ArchivePage(QWidget):
         self.header.setText(
             f"<b>{self.archive.name}</b> — <span style='color:#c0392b'>the archive's index cannot be read</span>"
             f"<br>A scan found {count_text(files, folders)} ({human_size(original)}) that can be recovered; "
-            f"{damage}.")
+            f"{damage}."
+        )
 
     def selected_indexes(self) -> list[QModelIndex]:
         """The selected rows, as indexes of the model (not the filter)."""

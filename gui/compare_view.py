@@ -174,8 +174,10 @@ class CompareView(QWidget):
 
     def _clamp_center(self) -> None:
         if self._before is not None:
-            self._center = QPointF(min(max(self._center.x(), 0.0), float(self._before.width())),
-                                   min(max(self._center.y(), 0.0), float(self._before.height())))
+            self._center = QPointF(
+                min(max(self._center.x(), 0.0), float(self._before.width())),
+                min(max(self._center.y(), 0.0), float(self._before.height())),
+            )
 
     def _divider_x(self) -> float:
         return self.rect().left() + self._divider * self.rect().width()
@@ -194,15 +196,18 @@ class CompareView(QWidget):
         p.fillRect(self.rect(), pal.color(pal.ColorRole.Base).darker(108))
         if self._before is None:
             p.setPen(pal.color(pal.ColorRole.PlaceholderText))
-            p.drawText(self.rect().adjusted(20, 20, -20, -20), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                       self._message)
+            p.drawText(
+                self.rect().adjusted(20, 20, -20, -20),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self._message,
+            )
             self._paint_focus(p)
             return
         smooth = self.zoom() < 1.0
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         after = self._after if self._after is not None else self._before
         if self._mode == "side":
-            for vp, image, label in zip(self._viewports(), (self._before, after), self._labels):
+            for vp, image, label in zip(self._viewports(), (self._before, after), self._labels, strict=False):
                 p.save()
                 p.setClipRect(vp)
                 target = self._image_rect(vp)
@@ -319,14 +324,18 @@ class CompareView(QWidget):
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         steps = event.angleDelta().y() / 120.0
         if steps and self._before is not None:
-            self.zoom_by(1.25 ** steps, event.position())
+            self.zoom_by(1.25**steps, event.position())
             event.accept()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         key, mods = event.key(), event.modifiers()
         step = 40.0
-        if mods & Qt.KeyboardModifier.ShiftModifier and key in (Qt.Key.Key_Left, Qt.Key.Key_Right,
-                                                                   Qt.Key.Key_Up, Qt.Key.Key_Down):
+        if mods & Qt.KeyboardModifier.ShiftModifier and key in (
+            Qt.Key.Key_Left,
+            Qt.Key.Key_Right,
+            Qt.Key.Key_Up,
+            Qt.Key.Key_Down,
+        ):
             dx = {Qt.Key.Key_Left: step, Qt.Key.Key_Right: -step}.get(key, 0.0)
             dy = {Qt.Key.Key_Up: step, Qt.Key.Key_Down: -step}.get(key, 0.0)
             self.pan_by(dx, dy)

@@ -8,8 +8,20 @@ and the estimate line says what it would choose.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFrame, QGridLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QSizePolicy, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..codec.engine import CHECKPOINTS
 from ..codec.targets import parse_size
@@ -19,7 +31,6 @@ from .estimate import Estimate, estimate_target
 from .format import checkpoint_label, human_size
 from .input_list import InputModel
 from .preview_panel import PreviewPanel
-
 
 TARGET_MODES = {"checkpoint": "checkpoint", "size": "archive size", "quality": "minimum quality"}
 
@@ -40,8 +51,9 @@ class CompressPage(QWidget):
         v.setContentsMargins(0, 2, 0, 0)
         v.setSpacing(4)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        self.input_panel = InputPanel(inputs, act.add_folder, act.add_files, act.samples, act.remove, act.clear,
-                                      self.splitter)
+        self.input_panel = InputPanel(
+            inputs, act.add_folder, act.add_files, act.samples, act.remove, act.clear, self.splitter
+        )
         self.preview = PreviewPanel([act.split, act.side, act.fit, act.zoom_100, act.zoom_200], self.splitter)
         self.splitter.addWidget(self.input_panel)
         self.splitter.addWidget(self.preview)
@@ -79,8 +91,9 @@ class CompressPage(QWidget):
         self.target_mode = QComboBox(bar)
         for key, text in TARGET_MODES.items():
             self.target_mode.addItem(text, key)
-        self.target_mode.setToolTip("A checkpoint for every image, or a target: the engine then chooses A, B, C "
-                                    "or exact storage per image")
+        self.target_mode.setToolTip(
+            "A checkpoint for every image, or a target: the engine then chooses A, B, C or exact storage per image"
+        )
         self.size_edit = QLineEdit("100 MB", bar)
         self.size_edit.setToolTip("The whole archive's size, e.g. 2 GB, 850 KB, 1.5 MiB")
         self.size_edit.setMinimumWidth(self.size_edit.fontMetrics().horizontalAdvance("850.5 MiB") + 24)
@@ -114,8 +127,10 @@ class CompressPage(QWidget):
         grid.addWidget(self.compress_button, 0, 2, 2, 1)
         location_row = QHBoxLayout()
         self.location_box = QCheckBox("Remove location", bar)
-        self.location_box.setToolTip("Remove the GPS position (EXIF GPS, XMP and IPTC place fields) from the "
-                                     "archived photos; every other tag, the date taken included, is kept")
+        self.location_box.setToolTip(
+            "Remove the GPS position (EXIF GPS, XMP and IPTC place fields) from the "
+            "archived photos; every other tag, the date taken included, is kept"
+        )
         self.location_box.setAccessibleName("Remove location from the archived photos")
         self.location_label = QLabel("", bar)
         location_row.addWidget(self.location_box)
@@ -206,8 +221,7 @@ class CompressPage(QWidget):
         exact = f"<b>{exact}</b>" if image_mode == "lossless" else exact
         kept = f"Originals kept exactly: {exact}"
         if est.sampled == 0 and est.sample_target:
-            self.estimate_label.setText(f"Original {human_size(est.original)} · {kept} · "
-                                        "estimating the re-coded size…")
+            self.estimate_label.setText(f"Original {human_size(est.original)} · {kept} · estimating the re-coded size…")
             return
         if est.done:
             more = f" · from {est.sampled} sample image{'s' if est.sampled != 1 else ''}"
@@ -235,8 +249,12 @@ class CompressPage(QWidget):
         chosen = ", ".join(f"{name} {n}" for name, n in t.counts.items() if n)
         if mode == "size":
             if not t.feasible:
-                return (f"Target {human_size(value)}: <b>not reachable</b>, ≈ {human_size(t.size)} at the "
-                        f"smallest choices ({chosen})")
-            return (f"Target {human_size(value)}: <b>≈ {human_size(t.size)}</b> · {chosen} · "
-                    f"lowest MS-SSIM ≈ {t.min_ms_ssim:.3f}")
+                return (
+                    f"Target {human_size(value)}: <b>not reachable</b>, ≈ {human_size(t.size)} at the "
+                    f"smallest choices ({chosen})"
+                )
+            return (
+                f"Target {human_size(value)}: <b>≈ {human_size(t.size)}</b> · {chosen} · "
+                f"lowest MS-SSIM ≈ {t.min_ms_ssim:.3f}"
+            )
         return f"MS-SSIM ≥ {value:.4f}: <b>≈ {human_size(t.size)}</b> · {chosen}"

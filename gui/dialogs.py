@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 ARCHIVE_FILTER = "Latentzip archives (*.ltz);;All files (*)"
-IMAGE_FILTER = ("Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff);;All files (*)")
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff);;All files (*)"
 
 
 def ask_folder(parent: QWidget, title: str, start: Path | None) -> Path | None:
@@ -27,15 +27,15 @@ def ask_files(parent: QWidget, title: str, start: Path | None) -> list[Path]:
 def ask_add_inputs(parent: QWidget, archive_name: str, start: Path | None) -> list[Path]:
     """Files or a folder to add to an archive: asks which, then shows that chooser."""
     box = QMessageBox(QMessageBox.Icon.Question, "Add to archive", f"Add to “{archive_name}”:", parent=parent)
-    box.setInformativeText("New and changed files are added; unchanged ones are skipped, identical ones "
-                           "stored once.")
+    box.setInformativeText("New and changed files are added; unchanged ones are skipped, identical ones stored once.")
     files = box.addButton("Files…", QMessageBox.ButtonRole.AcceptRole)
     folder = box.addButton("Folder…", QMessageBox.ButtonRole.AcceptRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.exec()
     if box.clickedButton() is files:
-        paths, _ = QFileDialog.getOpenFileNames(parent, "Add files to the archive", str(start or Path.home()),
-                                                "All files (*)")
+        paths, _ = QFileDialog.getOpenFileNames(
+            parent, "Add files to the archive", str(start or Path.home()), "All files (*)"
+        )
         return [Path(p) for p in paths]
     if box.clickedButton() is folder:
         path = QFileDialog.getExistingDirectory(parent, "Add a folder to the archive", str(start or Path.home()))
@@ -50,8 +50,9 @@ def ask_open_archive(parent: QWidget, start: Path | None) -> Path | None:
 
 def ask_save_archive(parent: QWidget, suggested: Path) -> Path | None:
     """Where to write the archive; the overwrite question is asked separately (``ask_replace``)."""
-    path, _ = QFileDialog.getSaveFileName(parent, "Save archive as", str(suggested), ARCHIVE_FILTER,
-                                          options=QFileDialog.Option.DontConfirmOverwrite)
+    path, _ = QFileDialog.getSaveFileName(
+        parent, "Save archive as", str(suggested), ARCHIVE_FILTER, options=QFileDialog.Option.DontConfirmOverwrite
+    )
     if not path:
         return None
     out = Path(path)

@@ -12,8 +12,17 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QDragEnterEvent, QDropEvent, QPainter, QPen
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QStackedLayout, QToolButton,
-                               QTreeView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QStackedLayout,
+    QToolButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .format import count_text, human_size
 from .input_list import ARCHIVE_SUFFIX, InputModel
@@ -23,8 +32,9 @@ def tool_button(action: QAction, parent: QWidget, text_beside: bool = True) -> Q
     button = QToolButton(parent)
     button.setDefaultAction(action)
     button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon if text_beside
-                              else Qt.ToolButtonStyle.ToolButtonTextOnly)
+    button.setToolButtonStyle(
+        Qt.ToolButtonStyle.ToolButtonTextBesideIcon if text_beside else Qt.ToolButtonStyle.ToolButtonTextOnly
+    )
     return button
 
 
@@ -42,8 +52,11 @@ class _EmptyState(QWidget):
         layout.addStretch(2)
         title = QLabel("<h2>Drop folders or photos here</h2>", self)
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        hint = QLabel("Latentzip packs them into one <b>.ltz</b> archive, photos coded with a learned "
-                      "image codec, everything else kept byte-exact. Drop an <b>.ltz</b> to open it.", self)
+        hint = QLabel(
+            "Latentzip packs them into one <b>.ltz</b> archive, photos coded with a learned "
+            "image codec, everything else kept byte-exact. Drop an <b>.ltz</b> to open it.",
+            self,
+        )
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint.setWordWrap(True)
         layout.addWidget(title)
@@ -78,8 +91,16 @@ class InputPanel(QWidget):
     paths_dropped = Signal(list)  # list[Path], no archives
     archive_dropped = Signal(object)  # Path
 
-    def __init__(self, model: InputModel, add_folder: QAction, add_files: QAction, samples: QAction,
-                 remove: QAction, clear: QAction, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        model: InputModel,
+        add_folder: QAction,
+        add_files: QAction,
+        samples: QAction,
+        remove: QAction,
+        clear: QAction,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setAcceptDrops(True)
         self.model = model
@@ -127,9 +148,11 @@ class InputPanel(QWidget):
         images, others, size = self.model.totals()
         n = len(self.model.entries)
         scanning = " · scanning…" if self.model.scanning else ""
-        self.summary.setText(f"{n} input{'s' if n != 1 else ''} · {count_text(images + others, self.model.folders())}"
-                             f" ({images} image{'s' if images != 1 else ''}, {others} other) · "
-                             f"{human_size(size)}{scanning}")
+        self.summary.setText(
+            f"{n} input{'s' if n != 1 else ''} · {count_text(images + others, self.model.folders())}"
+            f" ({images} image{'s' if images != 1 else ''}, {others} other) · "
+            f"{human_size(size)}{scanning}"
+        )
 
     def selected_rows(self) -> list[int]:
         rows = {self.model.top_row(i) for i in self.tree.selectionModel().selectedRows()}

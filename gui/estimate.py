@@ -109,12 +109,12 @@ def estimate_target(est: Estimate, mode: str, target: float) -> TargetEstimate |
     if not est.items and est.sampled == 0 and est.sample_target:
         return None
     plan = targets.make_plan(list(est.items), est.fixed, mode, target)
-    return TargetEstimate(mode, target, plan.estimated_size, plan.counts(), plan.estimated_min_ms_ssim,
-                          plan.feasible)
+    return TargetEstimate(mode, target, plan.estimated_size, plan.counts(), plan.estimated_min_ms_ssim, plan.feasible)
 
 
-def _image_item(image: ImageFile, figures: PreviewFigures | None, ratios: dict[str, float],
-                typical: dict[str, float]) -> targets.ItemEstimate:
+def _image_item(
+    image: ImageFile, figures: PreviewFigures | None, ratios: dict[str, float], typical: dict[str, float]
+) -> targets.ItemEstimate:
     """One image's options: its own figures when sampled, else the sampled ratios and typical MS-SSIM."""
     estimates = {}
     for ckpt in CHECKPOINTS:
@@ -127,8 +127,9 @@ def _image_item(image: ImageFile, figures: PreviewFigures | None, ratios: dict[s
     return targets.image_options(str(image.path), estimates, image.size, image.size, 0, 0)
 
 
-def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
-                     figures: dict[Path, PreviewFigures], sample_target: int) -> Estimate:
+def estimate_archive(
+    images: list[ImageFile], other_bytes: int, entries: int, figures: dict[Path, PreviewFigures], sample_target: int
+) -> Estimate:
     """Extrapolate the sampled figures to every image; see the module docstring."""
     original = sum(i.size for i in images) + other_bytes
     sampled = [(img, figures[img.path]) for img in images if img.path in figures]
@@ -140,8 +141,11 @@ def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
     ext_ratios: dict[str, dict[str, float]] = {}
     own_scores: dict[Path, dict[str, float]] = {}
     for ckpt in CHECKPOINTS:
-        coded = [(fig.results[ckpt].bpp * fig.full_size[0] * fig.full_size[1] / 8, img.size) for img, fig in sampled
-                 if ckpt in fig.results and coded_size(img, fig, ckpt) < img.size]
+        coded = [
+            (fig.results[ckpt].bpp * fig.full_size[0] * fig.full_size[1] / 8, img.size)
+            for img, fig in sampled
+            if ckpt in fig.results and coded_size(img, fig, ckpt) < img.size
+        ]
         if coded:
             ratios[ckpt] = sum(c for c, _ in coded) / sum(n for _, n in coded)
         own = {img.path: coded_size(img, fig, ckpt) for img, fig in sampled}
@@ -171,8 +175,19 @@ def estimate_archive(images: list[ImageFile], other_bytes: int, entries: int,
         if scores:
             typical[ckpt] = sum(scores) / len(scores)
     items = tuple(_image_item(img, figures.get(img.path), ratios, typical) for img in images) if sampled else ()
-    return Estimate(sizes, original, len(sampled), sample_target, typical, lossless_size(images, fixed), items, fixed,
-                    own_sizes, ext_ratios, own_scores)
+    return Estimate(
+        sizes,
+        original,
+        len(sampled),
+        sample_target,
+        typical,
+        lossless_size(images, fixed),
+        items,
+        fixed,
+        own_sizes,
+        ext_ratios,
+        own_scores,
+    )
 
 
 class Estimator(QObject):
@@ -221,8 +236,7 @@ class Estimator(QObject):
         self._next(self._generation)
 
     def _publish(self) -> None:
-        self.latest = estimate_archive(self._images, self._other_bytes, self._entries, self._figures,
-                                       len(self._sample))
+        self.latest = estimate_archive(self._images, self._other_bytes, self._entries, self._figures, len(self._sample))
         self.updated.emit(self.latest)
 
     def _next(self, generation: int) -> None:

@@ -38,7 +38,7 @@ def rate(bytes_done: int, seconds: float) -> str:
 
 
 def checkpoint_label(name: str, typical_ms_ssim: float | None = None) -> str:
-    """"A: smallest files, MS-SSIM about 0.975" (measured), or the guaranteed floor."""
+    """ "A: smallest files, MS-SSIM about 0.975" (measured), or the guaranteed floor."""
     words = CHECKPOINT_WORDS.get(name, "")
     if typical_ms_ssim is not None:
         return f"{name}: {words}, MS-SSIM about {typical_ms_ssim:.3f}"
@@ -46,6 +46,6 @@ def checkpoint_label(name: str, typical_ms_ssim: float | None = None) -> str:
 
 
 def count_text(files: int, folders: int) -> str:
-    """"34 files, 2 folders": how the drop list, the results and the archive view all count."""
+    """ "34 files, 2 folders": how the drop list, the results and the archive view all count."""
     text = f"{files} file{'s' if files != 1 else ''}"
     return text + (f", {folders} folder{'s' if folders != 1 else ''}" if folders else "")

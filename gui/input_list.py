@@ -226,8 +226,7 @@ class InputModel(QAbstractItemModel):
     def totals(self) -> tuple[int, int, int]:
         """(images, other files, bytes) over the scanned inputs."""
         scans = [e.scan for e in self.entries if e.scan]
-        return (sum(len(s.images) for s in scans), sum(s.other_files for s in scans),
-                sum(s.total_size for s in scans))
+        return (sum(len(s.images) for s in scans), sum(s.other_files for s in scans), sum(s.total_size for s in scans))
 
     def folders(self) -> int:
         """Folders over the scanned inputs, as the archive will list them."""

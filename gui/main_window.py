@@ -76,10 +76,13 @@ class MainWindow(QMainWindow):
         self.splitter, self.input_panel, self.preview = page.splitter, page.input_panel, page.preview
         self.estimate_label, self.compress_button = page.estimate_label, page.compress_button
         self.tabs.addTab(page, "Compress")
-        self.archive_page = ArchivePage(self.archive_model, act.open_archive,
-                                        [act.extract_all, act.extract_selected, act.test, act.add_to_archive,
-                                         act.close_archive],
-                                        self.tabs, [act.extract_selected, act.extract_all, None, act.test])
+        self.archive_page = ArchivePage(
+            self.archive_model,
+            act.open_archive,
+            [act.extract_all, act.extract_selected, act.test, act.add_to_archive, act.close_archive],
+            self.tabs,
+            [act.extract_selected, act.extract_all, None, act.test],
+        )
         self.tabs.addTab(self.archive_page, "Archive")
         self.files_page = FilesPage(self.plan_runner, self.tabs)
         self.tabs.addTab(self.files_page, "Files")
@@ -178,8 +181,13 @@ class MainWindow(QMainWindow):
 
     def _fit_band(self) -> None:
         """The result band takes at most what leaves the preview half the window's height (its list scrolls)."""
-        others = (self.menuBar().sizeHint().height() + self.statusBar().sizeHint().height()
-                  + self.tabs.tabBar().sizeHint().height() + self.compress_page.bar.sizeHint().height() + BAND_SLACK)
+        others = (
+            self.menuBar().sizeHint().height()
+            + self.statusBar().sizeHint().height()
+            + self.tabs.tabBar().sizeHint().height()
+            + self.compress_page.bar.sizeHint().height()
+            + BAND_SLACK
+        )
         cap = self.height() - self.height() // 2 - others
         self.result_panel.setMaximumHeight(max(cap, self.result_panel.minimumSizeHint().height()))
 
@@ -330,15 +338,25 @@ class MainWindow(QMainWindow):
                 continue
             names = {e.path.name for e in self.inputs.entries}
             if path.name in names and all(e.path != path.absolute() for e in self.inputs.entries):
-                dialogs.show_error(self, "Two inputs with one name",
-                                   f"An input named “{path.name}” is already in the list. An archive stores each "
-                                   f"input under its name, so rename one of them first.", str(path))
+                dialogs.show_error(
+                    self,
+                    "Two inputs with one name",
+                    f"An input named “{path.name}” is already in the list. An archive stores each "
+                    f"input under its name, so rename one of them first.",
+                    str(path),
+                )
                 continue
             entry = self.inputs.add(path)
             if entry is not None:
                 added.append(entry)
-                self.scan_runner.submit(Job("scan", lambda sink, token, p=entry.path: scan_input(p, token),
-                                            on_done=lambda scan, e=entry: self._scanned(e, scan), tag=entry))
+                self.scan_runner.submit(
+                    Job(
+                        "scan",
+                        lambda sink, token, p=entry.path: scan_input(p, token),
+                        on_done=lambda scan, e=entry: self._scanned(e, scan),
+                        tag=entry,
+                    )
+                )
         if added:
             self.statusBar().showMessage(f"Added {len(added)} input{'s' if len(added) > 1 else ''}", 4000)
             self.tabs.setCurrentIndex(COMPRESS_TAB)
@@ -346,8 +364,9 @@ class MainWindow(QMainWindow):
 
     def _scanned(self, entry: InputEntry, scan) -> None:
         self.inputs.set_scan(entry, scan)
-        self.input_panel.tree.expand(self.inputs.index(self.inputs.entries.index(entry), 0)) \
-            if entry in self.inputs.entries and entry.is_dir and len(self.inputs.entries) == 1 else None
+        self.input_panel.tree.expand(
+            self.inputs.index(self.inputs.entries.index(entry), 0)
+        ) if entry in self.inputs.entries and entry.is_dir and len(self.inputs.entries) == 1 else None
         if not self.input_panel.tree.selectionModel().hasSelection() and scan.images:
             self._select_first_image()
         self._inputs_changed()
@@ -358,7 +377,8 @@ class MainWindow(QMainWindow):
                 top = self.inputs.index(row, 0)
                 index = self.inputs.index(0, 0, top) if entry.is_dir else top
                 self.input_panel.tree.selectionModel().setCurrentIndex(
-                    index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+                    index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+                )
                 return
 
     def remove_selected(self) -> None:
@@ -450,8 +470,14 @@ class MainWindow(QMainWindow):
         if not self.inputs.entries or self.inputs.scanning:
             return None
         target = self.target_options()
-        return CompressRequest(self.inputs.paths(), self.checkpoint, self.image_mode, target,
-                               self.compress_page.strip_location, self.precision)
+        return CompressRequest(
+            self.inputs.paths(),
+            self.checkpoint,
+            self.image_mode,
+            target,
+            self.compress_page.strip_location,
+            self.precision,
+        )
 
     def pause_estimate(self) -> None:
         self.estimator.stop()
@@ -467,8 +493,9 @@ class MainWindow(QMainWindow):
     def operation_cancelling(self) -> None:
         self.progress_panel.cancelling()
 
-    def show_result(self, title: str, figures: list[tuple[str, str]], issues: list[tuple[str, str]],
-                    ok: bool = True) -> None:
+    def show_result(
+        self, title: str, figures: list[tuple[str, str]], issues: list[tuple[str, str]], ok: bool = True
+    ) -> None:
         self.result_panel.show_result(title, figures, issues, ok=ok)
 
     def operation_ended(self) -> None:
@@ -506,12 +533,14 @@ class MainWindow(QMainWindow):
         self.archive_page.show_archive(path)
         self.archive_page.header.setText(
             f"<b>{path.name}</b> — <span style='color:#c0392b'>the archive's index cannot be read</span>"
-            f"<br>A scan found no intact entry in it; Test lists the damage.")
+            f"<br>A scan found no intact entry in it; Test lists the damage."
+        )
         self.tabs.setCurrentIndex(ARCHIVE_TAB)
         self.update_actions()
 
-    def mark_extracted(self, written: list[str], damaged: list[tuple[str, str]],
-                       unwritten: list[tuple[str, str]]) -> None:
+    def mark_extracted(
+        self, written: list[str], damaged: list[tuple[str, str]], unwritten: list[tuple[str, str]]
+    ) -> None:
         self.archive_model.mark_extracted(written, damaged, unwritten)
 
     def show_salvage(self, path: Path, listing) -> None:
@@ -535,8 +564,12 @@ class MainWindow(QMainWindow):
     # closing ---------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self.job_runner.busy and not dialogs.ask_confirm(
-                self, "Quit?", "An operation is still running.",
-                "Cancel it and quit? Nothing half-written is left behind.", "Cancel it and quit"):
+            self,
+            "Quit?",
+            "An operation is still running.",
+            "Cancel it and quit? Nothing half-written is left behind.",
+            "Cancel it and quit",
+        ):
             event.ignore()
             return
         self.settings.geometry = self.saveGeometry()

@@ -17,9 +17,10 @@ import glob
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from PySide6.QtCore import QEventLoop, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QImage
@@ -67,8 +68,9 @@ class OperationsHost(Protocol):
 
     def operation_cancelling(self) -> None: ...
 
-    def show_result(self, title: str, figures: list[tuple[str, str]], issues: list[tuple[str, str]],
-                    ok: bool = True) -> None: ...
+    def show_result(
+        self, title: str, figures: list[tuple[str, str]], issues: list[tuple[str, str]], ok: bool = True
+    ) -> None: ...
 
     def operation_ended(self) -> None:
         """Show the result band; the window updates its actions and may restart its estimate."""
@@ -88,8 +90,9 @@ class OperationsHost(Protocol):
 
     def show_unreadable_archive(self, path: Path) -> None: ...
 
-    def mark_extracted(self, written: list[str], damaged: list[tuple[str, str]],
-                       unwritten: list[tuple[str, str]]) -> None:
+    def mark_extracted(
+        self, written: list[str], damaged: list[tuple[str, str]], unwritten: list[tuple[str, str]]
+    ) -> None:
         """One extraction's outcome per entry: damaged in the archive, or refused by the destination."""
         ...
 
@@ -121,8 +124,15 @@ class Operations:
         self.drag_folders: list[Path] = []  # temporary folders of entries dragged out, removed on quit
 
     # plumbing --------------------------------------------------------------------
-    def _start(self, kind: str, title: str, fn: Callable, done: Callable[[Any], None], what: str,
-               failed_at_output: Callable[[JobError], None] | None = None) -> Job:
+    def _start(
+        self,
+        kind: str,
+        title: str,
+        fn: Callable,
+        done: Callable[[Any], None],
+        what: str,
+        failed_at_output: Callable[[JobError], None] | None = None,
+    ) -> Job:
         host = self.host
         self.result_folder = self.result_archive = None
         host.operation_started(title)
@@ -147,8 +157,9 @@ class Operations:
             self._show_band()
             host.show_status(f"{what} cancelled", 5000)
 
-        job = Job(kind, fn, on_done=finished, on_error=failed, on_cancelled=cancelled,
-                  on_progress=host.operation_progress)
+        job = Job(
+            kind, fn, on_done=finished, on_error=failed, on_cancelled=cancelled, on_progress=host.operation_progress
+        )
         self.job = job
         self.jobs.submit(job)
         host.state_changed()
@@ -184,44 +195,68 @@ class Operations:
             return
         overwrite = False
         if out.exists() or out.is_symlink():
-            if out.is_dir() or not dialogs.ask_replace(parent, f"“{out.name}” already exists.",
-                                                       f"Replace it with the new archive? It is in {out.parent}."):
+            if out.is_dir() or not dialogs.ask_replace(
+                parent, f"“{out.name}” already exists.", f"Replace it with the new archive? It is in {out.parent}."
+            ):
                 return
             overwrite = True
         resume = False
         stale = engine.stale_partials(out)
         if stale:
             resume = dialogs.ask_resume(
-                parent, f"An interrupted compression to “{out.name}” left "
-                        f"{human_size(stale[0].stat().st_size)} of finished entries.",
+                parent,
+                f"An interrupted compression to “{out.name}” left "
+                f"{human_size(stale[0].stat().st_size)} of finished entries.",
                 "Resume keeps them and compresses the rest (with the same files and settings). Start over "
-                f"compresses everything again and leaves the unfinished file ({stale[0].name}) where it is.")
+                f"compresses everything again and leaves the unfinished file ({stale[0].name}) where it is.",
+            )
         self.settings.last_archive_dir = out.parent
         checkpoint, images = request.checkpoint, request.images
         if images == "lossless":
             target = {}  # originals kept exactly: a size or quality target does not apply
-        options = engine.CompressOptions(checkpoint=checkpoint, images=images, overwrite=overwrite, resume=resume,
-                                         strip_location=request.strip_location, precision=request.precision,
-                                         **target)
+        options = engine.CompressOptions(
+            checkpoint=checkpoint,
+            images=images,
+            overwrite=overwrite,
+            resume=resume,
+            strip_location=request.strip_location,
+            precision=request.precision,
+            **target,
+        )
         host.pause_estimate()  # the cores are better spent on the archive itself
-        how = ("keeping the originals exactly" if images == "lossless" else
-               f"for an archive of {human_size(target['target_size'])}" if "target_size" in target else
-               f"for MS-SSIM ≥ {target['min_quality']:.4f}" if target else f"at checkpoint {checkpoint}")
-        self._start("compress", f"Compressing to {out.name} {how}",
-                    lambda sink, token: engine.compress(inputs, out, options, sink, token),
-                    lambda report: self._compressed(report, out), "Compression",
-                    lambda error: self._not_written(out, error))
+        how = (
+            "keeping the originals exactly"
+            if images == "lossless"
+            else f"for an archive of {human_size(target['target_size'])}"
+            if "target_size" in target
+            else f"for MS-SSIM ≥ {target['min_quality']:.4f}"
+            if target
+            else f"at checkpoint {checkpoint}"
+        )
+        self._start(
+            "compress",
+            f"Compressing to {out.name} {how}",
+            lambda sink, token: engine.compress(inputs, out, options, sink, token),
+            lambda report: self._compressed(report, out),
+            "Compression",
+            lambda error: self._not_written(out, error),
+        )
 
     def _not_written(self, out: Path, error: JobError) -> None:
         """The archive could not be written where the user asked: name it, say why, offer another folder."""
-        self.host.show_result(f"{out.name} was not written", [],
-                              [(out.name, f"could not be written in {out.parent}: {error.problem}")], ok=False)
+        self.host.show_result(
+            f"{out.name} was not written",
+            [],
+            [(out.name, f"could not be written in {out.parent}: {error.problem}")],
+            ok=False,
+        )
         self._show_band()
-        if dialogs.ask_other_folder(self.host.dialog_parent(), "The archive could not be written",
-                                    f"The archive “{out.name}” could not be written in {out.parent}: "
-                                    f"{error.problem}.",
-                                    "Nothing was written and your files are untouched. Choose another folder "
-                                    "for the archive."):
+        if dialogs.ask_other_folder(
+            self.host.dialog_parent(),
+            "The archive could not be written",
+            f"The archive “{out.name}” could not be written in {out.parent}: {error.problem}.",
+            "Nothing was written and your files are untouched. Choose another folder for the archive.",
+        ):
             self._compress(Path.home() / out.name)
 
     def suggested_archive(self, inputs: list[Path]) -> Path:
@@ -266,11 +301,13 @@ class Operations:
             if error.expected and path.is_file():  # damaged index: the intact entries may still be salvaged
                 self._salvage(path, error)
                 return
-            dialogs.show_error(host.dialog_parent(), "Cannot read the archive",
-                               f"“{path.name}” could not be opened: {error.reason or error.message}")
+            dialogs.show_error(
+                host.dialog_parent(),
+                "Cannot read the archive",
+                f"“{path.name}” could not be opened: {error.reason or error.message}",
+            )
 
-        self.scans.submit(Job("list", lambda sink, token: engine.list_entries(path), on_done=listed,
-                              on_error=failed))
+        self.scans.submit(Job("list", lambda sink, token: engine.list_entries(path), on_done=listed, on_error=failed))
 
     def _salvage(self, path: Path, opening: JobError) -> None:
         """Scan a damaged archive; offer what it holds, or say it cannot be read when nothing is left."""
@@ -278,8 +315,12 @@ class Operations:
 
         def cannot(error: JobError = opening) -> None:
             host.show_unreadable_archive(path)
-            dialogs.show_error(host.dialog_parent(), "Cannot read the archive",
-                               f"{path.name} could not be opened: {opening.message}", error.details)
+            dialogs.show_error(
+                host.dialog_parent(),
+                "Cannot read the archive",
+                f"{path.name} could not be opened: {opening.message}",
+                error.details,
+            )
 
         def scanned(listing: engine.SalvageListing) -> None:
             if not listing.recovered:
@@ -289,8 +330,9 @@ class Operations:
             self.settings.last_archive_dir = path.parent
             host.show_salvage(path, listing)
 
-        self.scans.submit(Job("salvage-list", lambda sink, token: engine.salvage_listing(path), on_done=scanned,
-                              on_error=cannot))
+        self.scans.submit(
+            Job("salvage-list", lambda sink, token: engine.salvage_listing(path), on_done=scanned, on_error=cannot)
+        )
 
     def recover(self) -> None:
         """Extract what a damaged archive still holds (the engine salvages, as ``extract --keep-going``)."""
@@ -305,9 +347,13 @@ class Operations:
         chosen = host.archive_selection(False)
         records = chosen[0] if chosen else []
         options = engine.ExtractOptions(keep_going=True, precision=self.settings.precision)
-        self._start("extract", f"Recovering {archive.name} to {folder}",
-                    lambda sink, token: engine.extract(archive, folder, options, sink, token),
-                    lambda report: self._recovered(report, archive, folder, records), "Recovery")
+        self._start(
+            "extract",
+            f"Recovering {archive.name} to {folder}",
+            lambda sink, token: engine.extract(archive, folder, options, sink, token),
+            lambda report: self._recovered(report, archive, folder, records),
+            "Recovery",
+        )
 
     def _recovered(self, report: engine.ExtractReport, archive: Path, folder: Path, records: list) -> None:
         self.host.mark_extracted(report.written, report.damaged, report.unwritten)
@@ -339,12 +385,17 @@ class Operations:
             return image
 
         def failed(error: JobError) -> None:
-            dialogs.show_error(self.host.dialog_parent(), "Cannot show the image",
-                               f"{record.path} could not be shown: {error.message}", error.details)
+            dialogs.show_error(
+                self.host.dialog_parent(),
+                "Cannot show the image",
+                f"{record.path} could not be shown: {error.message}",
+                error.details,
+            )
 
         self.host.show_status(f"Decoding {record.path}…", 3000)
-        self.scans.submit(Job("view", decoded, on_done=lambda image: self.host.show_entry(record, image),
-                              on_error=failed))
+        self.scans.submit(
+            Job("view", decoded, on_done=lambda image: self.host.show_entry(record, image), on_error=failed)
+        )
 
     def extract_for_drag(self, records: list[EntryRecord], timeout_ms: int = 120_000) -> list[Path]:
         """Extract dragged entries to a new temporary folder (on the scan worker, waiting in a local event
@@ -354,8 +405,9 @@ class Operations:
             return []
         folder = Path(tempfile.mkdtemp(prefix="latentzip-drag-"))
         self.drag_folders.append(folder)
-        options = engine.ExtractOptions(patterns=tuple(glob.escape(r.path) for r in records), keep_going=True,
-                                        precision=self.settings.precision)
+        options = engine.ExtractOptions(
+            patterns=tuple(glob.escape(r.path) for r in records), keep_going=True, precision=self.settings.precision
+        )
         loop = QEventLoop()
         outcome: dict[str, Any] = {}
 
@@ -363,9 +415,13 @@ class Operations:
             outcome[key] = value
             loop.quit()
 
-        job = Job("extract-drag", lambda sink, token: engine.extract(archive, folder, options, sink, token),
-                  on_done=lambda report: ended("report", report), on_error=lambda error: ended("error", error),
-                  on_cancelled=lambda: ended("cancelled"))
+        job = Job(
+            "extract-drag",
+            lambda sink, token: engine.extract(archive, folder, options, sink, token),
+            on_done=lambda report: ended("report", report),
+            on_error=lambda error: ended("error", error),
+            on_cancelled=lambda: ended("cancelled"),
+        )
         self.scans.submit(job)
         timer = QTimer(singleShot=True, interval=timeout_ms)
         timer.timeout.connect(loop.quit)
@@ -376,8 +432,11 @@ class Operations:
         if "report" not in outcome:
             job.cancel()
             return []
-        return [folder / engine.output_name(r, False) for r in records
-                if os.path.lexists(folder / engine.output_name(r, False))]
+        return [
+            folder / engine.output_name(r, False)
+            for r in records
+            if os.path.lexists(folder / engine.output_name(r, False))
+        ]
 
     def remove_drag_folders(self) -> None:
         for folder in self.drag_folders:
@@ -396,21 +455,32 @@ class Operations:
         folder = dialogs.ask_folder(parent, "Extract to folder", self.settings.last_extract_dir or archive.parent)
         if folder is None:
             return
-        existing = [r.path for r in records if r.kind != EntryKind.DIRECTORY
-                    and os.path.lexists(folder / engine.output_name(r, False))]
+        existing = [
+            r.path
+            for r in records
+            if r.kind != EntryKind.DIRECTORY and os.path.lexists(folder / engine.output_name(r, False))
+        ]
         overwrite = False
         if existing:
             listing = ", ".join(existing[:5]) + (" …" if len(existing) > 5 else "")
-            if not dialogs.ask_replace(parent, f"{len(existing)} file{'s' if len(existing) > 1 else ''} already exist "
-                                          f"in {folder}.", f"Replace them? ({listing})"):
+            if not dialogs.ask_replace(
+                parent,
+                f"{len(existing)} file{'s' if len(existing) > 1 else ''} already exist in {folder}.",
+                f"Replace them? ({listing})",
+            ):
                 return
             overwrite = True
         self.settings.last_extract_dir = folder
-        options = engine.ExtractOptions(patterns=patterns, overwrite=overwrite, keep_going=True,
-                                        precision=self.settings.precision)
-        self._start("extract", f"Extracting {archive.name} to {folder}",
-                    lambda sink, token: engine.extract(archive, folder, options, sink, token),
-                    lambda report: self._extracted(report, folder, records), "Extraction")
+        options = engine.ExtractOptions(
+            patterns=patterns, overwrite=overwrite, keep_going=True, precision=self.settings.precision
+        )
+        self._start(
+            "extract",
+            f"Extracting {archive.name} to {folder}",
+            lambda sink, token: engine.extract(archive, folder, options, sink, token),
+            lambda report: self._extracted(report, folder, records),
+            "Extraction",
+        )
 
     def _extracted(self, report: engine.ExtractReport, folder: Path, records: list | None = None) -> None:
         """Files and folders restored; when some could not be, how many and which, as a warning."""
@@ -431,11 +501,18 @@ class Operations:
         issues += [(name, f"not restored, damaged: {reason}") for name, reason in damaged]
         issues += [(name, reason) for name, reason in report.skipped]
         if report.salvaged:
-            issues.insert(0, ("(archive index)", f"the archive's index was not used ({report.index_problem}): the "
-                                                 "entries were found by scanning, and anything stored after the "
-                                                 "damage is lost"))
-        self.host.show_result(title, [("Time", human_duration(report.seconds))], issues,
-                              ok=not bad and not report.salvaged)
+            issues.insert(
+                0,
+                (
+                    "(archive index)",
+                    f"the archive's index was not used ({report.index_problem}): the "
+                    "entries were found by scanning, and anything stored after the "
+                    "damage is lost",
+                ),
+            )
+        self.host.show_result(
+            title, [("Time", human_duration(report.seconds))], issues, ok=not bad and not report.salvaged
+        )
         self.result_folder = folder
 
     def add_to_archive(self) -> None:
@@ -449,21 +526,31 @@ class Operations:
             return
         self.settings.last_input_dir = inputs[0].parent
         self.host.pause_estimate()
-        self._start("add", f"Adding to {archive.name}",
-                    lambda sink, token, p=self.settings.precision: engine.add(archive, inputs, None, sink, token,
-                                                                              precision=p),
-                    lambda report: self._added(report, archive), "Adding to the archive")
+        self._start(
+            "add",
+            f"Adding to {archive.name}",
+            lambda sink, token, p=self.settings.precision: engine.add(archive, inputs, None, sink, token, precision=p),
+            lambda report: self._added(report, archive),
+            "Adding to the archive",
+        )
 
     def _added(self, report: engine.AddReport, archive: Path) -> None:
         added, replaced, skipped = len(report.added), len(report.replaced), len(report.skipped)
-        title = (f"Added to {archive.name}: {added} new, {replaced} replaced, {skipped} unchanged "
-                 f"skipped" if report.changed else f"Nothing new to add to {archive.name}: {skipped} unchanged")
+        title = (
+            f"Added to {archive.name}: {added} new, {replaced} replaced, {skipped} unchanged skipped"
+            if report.changed
+            else f"Nothing new to add to {archive.name}: {skipped} unchanged"
+        )
         if report.failed:
             title += f" — {len(report.failed)} could not be read"
-        figures = [("Added", str(added)), ("Replaced", str(replaced)), ("Skipped (unchanged)", str(skipped)),
-                   ("Stored once (duplicates)", str(len(report.deduplicated))),
-                   ("Archive", f"{human_size(report.archive_size_before)} → {human_size(report.archive_size)}"),
-                   ("Time", human_duration(report.seconds))]
+        figures = [
+            ("Added", str(added)),
+            ("Replaced", str(replaced)),
+            ("Skipped (unchanged)", str(skipped)),
+            ("Stored once (duplicates)", str(len(report.deduplicated))),
+            ("Archive", f"{human_size(report.archive_size_before)} → {human_size(report.archive_size)}"),
+            ("Time", human_duration(report.seconds)),
+        ]
         self.host.show_result(title, figures, compress_issues(report), ok=not report.failed)
         self.result_folder, self.result_archive = archive.parent, archive
         self.open_archive(archive)  # list the new contents
@@ -472,8 +559,13 @@ class Operations:
         archive = self.host.current_archive()
         if archive is None or self.jobs.busy:
             return
-        self._start("test", f"Testing {archive.name}", lambda sink, token: engine.test_archive(archive, sink, token),
-                    self._tested, "Test")
+        self._start(
+            "test",
+            f"Testing {archive.name}",
+            lambda sink, token: engine.test_archive(archive, sink, token),
+            self._tested,
+            "Test",
+        )
 
     def _tested(self, report: engine.TestReport) -> None:
         self.host.show_test_result(report.damaged)
@@ -500,6 +592,9 @@ class Operations:
             models = ", ".join(h[:12] for h in registry.hashes()) or "none installed"
         except Exception as exc:  # noqa: BLE001 - the about box must open anyway
             models = f"unavailable ({exc})"
-        QMessageBox.about(self.host.dialog_parent(), "About Latentzip",
-                          f"<h3>Latentzip {__version__}</h3><p>A folder archiver for photos with a learned image "
-                          f"codec.</p><p>Models: {models}</p><p>Log folder: {paths.log_dir()}</p>")
+        QMessageBox.about(
+            self.host.dialog_parent(),
+            "About Latentzip",
+            f"<h3>Latentzip {__version__}</h3><p>A folder archiver for photos with a learned image "
+            f"codec.</p><p>Models: {models}</p><p>Log folder: {paths.log_dir()}</p>",
+        )

@@ -13,23 +13,36 @@ from PySide6.QtWidgets import QApplication
 
 Role, Group = QPalette.ColorRole, QPalette.ColorGroup
 # Fusion marks a checked tool button by darkening it a little: invisible on a dark palette
-DARK_STYLE_SHEET = ("QToolButton:checked { background-color: #1f5f9e; color: #ffffff; "
-                    "border: 1px solid #3d8ee0; border-radius: 3px; padding: 2px 5px; }")
+DARK_STYLE_SHEET = (
+    "QToolButton:checked { background-color: #1f5f9e; color: #ffffff; "
+    "border: 1px solid #3d8ee0; border-radius: 3px; padding: 2px 5px; }"
+)
 
 
 def dark_palette() -> QPalette:
     """A dark palette with enough contrast for text, selections, links and disabled controls."""
     p = QPalette()
     colours = {
-        Role.Window: QColor(45, 45, 48), Role.WindowText: QColor(230, 230, 230),
-        Role.Base: QColor(30, 30, 32), Role.AlternateBase: QColor(52, 52, 56),
-        Role.ToolTipBase: QColor(60, 60, 64), Role.ToolTipText: QColor(235, 235, 235),
-        Role.PlaceholderText: QColor(150, 150, 150), Role.Text: QColor(230, 230, 230),
-        Role.Button: QColor(58, 58, 62), Role.ButtonText: QColor(230, 230, 230),
-        Role.BrightText: QColor(255, 90, 90), Role.Light: QColor(80, 80, 86), Role.Midlight: QColor(66, 66, 70),
-        Role.Mid: QColor(50, 50, 54), Role.Dark: QColor(25, 25, 27), Role.Shadow: QColor(10, 10, 10),
-        Role.Highlight: QColor(42, 130, 218), Role.HighlightedText: QColor(255, 255, 255),
-        Role.Link: QColor(100, 170, 255), Role.LinkVisited: QColor(170, 140, 255),
+        Role.Window: QColor(45, 45, 48),
+        Role.WindowText: QColor(230, 230, 230),
+        Role.Base: QColor(30, 30, 32),
+        Role.AlternateBase: QColor(52, 52, 56),
+        Role.ToolTipBase: QColor(60, 60, 64),
+        Role.ToolTipText: QColor(235, 235, 235),
+        Role.PlaceholderText: QColor(150, 150, 150),
+        Role.Text: QColor(230, 230, 230),
+        Role.Button: QColor(58, 58, 62),
+        Role.ButtonText: QColor(230, 230, 230),
+        Role.BrightText: QColor(255, 90, 90),
+        Role.Light: QColor(80, 80, 86),
+        Role.Midlight: QColor(66, 66, 70),
+        Role.Mid: QColor(50, 50, 54),
+        Role.Dark: QColor(25, 25, 27),
+        Role.Shadow: QColor(10, 10, 10),
+        Role.Highlight: QColor(42, 130, 218),
+        Role.HighlightedText: QColor(255, 255, 255),
+        Role.Link: QColor(100, 170, 255),
+        Role.LinkVisited: QColor(170, 140, 255),
     }
     for role, colour in colours.items():
         p.setColor(role, colour)

@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..codec.engine import CHECKPOINTS, estimated_lossless_size
 from .analysis import PreviewFigures, PreviewPixels
@@ -55,8 +63,10 @@ class PreviewPanel(QWidget):
 
         self.table = QTableWidget(len(CHECKPOINTS), len(FIGURE_COLUMNS), self)
         self.table.setAccessibleName("Figures per checkpoint")
-        self.table.setToolTip("bpp, MS-SSIM and PSNR of the selected image at each checkpoint; "
-                              "choose a row to compare and compress at that checkpoint")
+        self.table.setToolTip(
+            "bpp, MS-SSIM and PSNR of the selected image at each checkpoint; "
+            "choose a row to compare and compress at that checkpoint"
+        )
         self.table.setHorizontalHeaderLabels(FIGURE_COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setTabKeyNavigation(False)
@@ -71,8 +81,11 @@ class PreviewPanel(QWidget):
                 item = QTableWidgetItem("")
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, col, item)
-        height = (self.table.horizontalHeader().sizeHint().height() + 3 * self.table.rowHeight(0)
-                  + 2 * self.table.frameWidth())
+        height = (
+            self.table.horizontalHeader().sizeHint().height()
+            + 3 * self.table.rowHeight(0)
+            + 2 * self.table.frameWidth()
+        )
         self.table.setFixedHeight(height)
         self.table.itemSelectionChanged.connect(self._row_chosen)
         v.addWidget(self.table)
@@ -115,8 +128,9 @@ class PreviewPanel(QWidget):
         left, top, w, h = figures.region
         fw, fh = figures.full_size
         if figures.cropped:
-            self.region_note.setText(f"Large photo: previewed on the centre {w}×{h} region of {fw}×{fh} "
-                                     f"(figures are for that region).")
+            self.region_note.setText(
+                f"Large photo: previewed on the centre {w}×{h} region of {fw}×{fh} (figures are for that region)."
+            )
         else:
             self.region_note.setText(f"{fw}×{fh}, whole image.")
         self.view.set_message("")
@@ -143,7 +157,7 @@ class PreviewPanel(QWidget):
         self._update_labels()
 
     def set_image_mode(self, mode: str) -> None:
-        """"lossless" (keep originals exactly): the "after" side is the original itself and the note says
+        """ "lossless" (keep originals exactly): the "after" side is the original itself and the note says
         what the mode stores, in place of the figures table (what re-coding would do)."""
         self._image_mode = mode
         self.table.setVisible(mode != "lossless")
@@ -177,8 +191,10 @@ class PreviewPanel(QWidget):
         size = self._image.size
         kept = estimated_lossless_size(self._image.name, size)
         if kept < size:
-            return (f"Kept exactly: the JPEG is re-packed losslessly, ≈ {human_size(size)} → {human_size(kept)} "
-                    f"(about {100 * (size - kept) / size:.0f} % smaller), extracted bit for bit.")
+            return (
+                f"Kept exactly: the JPEG is re-packed losslessly, ≈ {human_size(size)} → {human_size(kept)} "
+                f"(about {100 * (size - kept) / size:.0f} % smaller), extracted bit for bit."
+            )
         return f"Kept exactly: stored byte for byte, {human_size(size)}, extracted bit for bit."
 
     def _update_labels(self) -> None:
@@ -198,8 +214,12 @@ class PreviewPanel(QWidget):
             if fig is None:
                 texts = ["…" if pending else "–"] * 4
             else:
-                texts = [f"{fig.bpp:.3f}", f"{fig.ms_ssim:.4f}" + ("" if fig.metric == "MS-SSIM" else " (SSIM)"),
-                         f"{fig.psnr:.2f} dB", human_size(fig.coded_bytes)]
+                texts = [
+                    f"{fig.bpp:.3f}",
+                    f"{fig.ms_ssim:.4f}" + ("" if fig.metric == "MS-SSIM" else " (SSIM)"),
+                    f"{fig.psnr:.2f} dB",
+                    human_size(fig.coded_bytes),
+                ]
             for col, text in enumerate(texts, start=1):
                 self.table.item(row, col).setText(text)
 

@@ -10,8 +10,20 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
-                               QSizePolicy, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QSizePolicy,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..codec.engine import IssueCode, Operation, OutcomeKind, ProgressEvent, floor_lines, second_generation_note
 from .drop_zone import tool_button
@@ -21,7 +33,7 @@ from .format import human_duration, human_size, rate
 class Band:
     """The progress panel or the result panel (or neither), stacked in the window's bottom band."""
 
-    def __init__(self, progress: "ProgressPanel", result: "ResultPanel") -> None:
+    def __init__(self, progress: ProgressPanel, result: ResultPanel) -> None:
         self._panels = (progress, result)
         self._current: QWidget = progress
         self._visible = False
@@ -123,8 +135,9 @@ class ResultPanel(QFrame):
         self.issues.setMaximumHeight(140)
         v.addWidget(self.issues)
 
-    def show_result(self, title: str, figures: list[tuple[str, str]], issues: list[tuple[str, str]],
-                    ok: bool = True) -> None:
+    def show_result(
+        self, title: str, figures: list[tuple[str, str]], issues: list[tuple[str, str]], ok: bool = True
+    ) -> None:
         colour = "" if ok else "color:#c0392b;"
         self.title.setText(f"<span style='font-size:12pt;font-weight:600;{colour}'>{title}</span>")
         self.figures.setText("&nbsp;&nbsp;·&nbsp;&nbsp;".join(f"{k}: <b>{v}</b>" for k, v in figures))
@@ -139,15 +152,20 @@ class ResultPanel(QFrame):
         self.issues.setVisible(bool(issues))
 
     def issue_rows(self) -> list[tuple[str, str]]:
-        return [(self.issues.topLevelItem(i).text(0), self.issues.topLevelItem(i).text(1))
-                for i in range(self.issues.topLevelItemCount())]
+        return [
+            (self.issues.topLevelItem(i).text(0), self.issues.topLevelItem(i).text(1))
+            for i in range(self.issues.topLevelItemCount())
+        ]
 
 
 def compress_figures(report) -> list[tuple[str, str]]:
     """Original size, archive size, ratio, mean bpp, time: the figures of a CompressReport."""
     lossy = [o for o in report.outcomes if o.kind is OutcomeKind.LOSSY]
-    figures = [("Original", human_size(report.original_size)), ("Archive", human_size(report.archive_size)),
-               ("Ratio", f"{report.ratio:.2f} : 1" if report.ratio else "–")]
+    figures = [
+        ("Original", human_size(report.original_size)),
+        ("Archive", human_size(report.archive_size)),
+        ("Ratio", f"{report.ratio:.2f} : 1" if report.ratio else "–"),
+    ]
     pixels = sum(o.pixels for o in lossy)
     if pixels:
         figures.append(("Mean bpp", f"{sum(o.stored_size for o in lossy) * 8 / pixels:.3f}"))
@@ -175,7 +193,9 @@ def compress_figures(report) -> list[tuple[str, str]]:
             figures.append(("Target", f"MS-SSIM ≥ {target.target:.4f}: {met} (lowest {target.achieved:.4f})"))
         figures.append(("Chosen", ", ".join(f"{k} {n}" for k, n in target.choices.items())))
     if report.locations_removed:
-        figures.append(("Location removed", f"{report.locations_removed} file{'s' if report.locations_removed != 1 else ''}"))
+        figures.append(
+            ("Location removed", f"{report.locations_removed} file{'s' if report.locations_removed != 1 else ''}")
+        )
     return figures
 
 
@@ -188,8 +208,12 @@ def compress_issues(report) -> list[tuple[str, str]]:
     seen = {name for name, _ in issues}
     for o in report.outcomes:
         # plain files are not news, nor duplicates (counted in the figures)
-        if o.note and o.reason is not IssueCode.NOT_AN_IMAGE and o.kind is not OutcomeKind.DUPLICATE \
-                and o.name not in seen:
+        if (
+            o.note
+            and o.reason is not IssueCode.NOT_AN_IMAGE
+            and o.kind is not OutcomeKind.DUPLICATE
+            and o.name not in seen
+        ):
             issues.append((o.name, o.note))
             seen.add(o.name)
     for name, message in report.warnings:

@@ -69,8 +69,14 @@ def main(argv: list[str] | None = None) -> int:
 
     shot("1-empty")
     win.add_paths([folder])
-    _wait(app, lambda: win.preview.figures is not None and win.estimator.latest is not None
-          and win.estimator.latest.sampled >= 2, args.timeout, "the preview and a first estimate")
+    _wait(
+        app,
+        lambda: (
+            win.preview.figures is not None and win.estimator.latest is not None and win.estimator.latest.sampled >= 2
+        ),
+        args.timeout,
+        "the preview and a first estimate",
+    )
     win.preview.view.set_divider(0.55)
     shot("2-folder-preview")
     win.tabs.setCurrentWidget(win.files_page)  # the per-file plan: what compressing will do with each file
@@ -78,8 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     shot("6-plan")
     win.tabs.setCurrentIndex(0)
     win.ops.compress()
-    _wait(app, lambda: win.progress_panel.last_event is not None and win.progress_panel.last_event.files_done >= 2
-          or not win.job_runner.busy, args.timeout, "compression progress")
+    _wait(
+        app,
+        lambda: (
+            win.progress_panel.last_event is not None
+            and win.progress_panel.last_event.files_done >= 2
+            or not win.job_runner.busy
+        ),
+        args.timeout,
+        "compression progress",
+    )
     shot("3-compressing")
     _wait(app, lambda: not win.job_runner.busy, args.timeout, "the end of compression")
     shot("4-done")

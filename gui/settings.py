@@ -92,8 +92,11 @@ class Settings:
             quality = float(self._qs.value("compress/min_quality", 0.99))
         except (TypeError, ValueError):
             quality = 0.99
-        return (mode if mode in TARGET_MODES else "checkpoint", self._str("compress/target_size", "100 MB"),
-                quality if 0.9 <= quality <= 1.0 else 0.99)
+        return (
+            mode if mode in TARGET_MODES else "checkpoint",
+            self._str("compress/target_size", "100 MB"),
+            quality if 0.9 <= quality <= 1.0 else 0.99,
+        )
 
     @target.setter
     def target(self, value: tuple[str, str, float]) -> None:

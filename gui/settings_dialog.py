@@ -33,8 +33,11 @@ from .format import CHECKPOINT_WORDS
 from .settings import MAX_THREADS, Settings
 
 IMAGE_MODE_NAMES = {"lossy": "Re-code images (smallest)", "lossless": "Keep originals exactly"}
-PRECISION_NAMES = {"auto": "Automatic (each checkpoint's measured default)", "fp32": "Full precision (fp32)",
-                   "int8": "Compressed networks (int8)"}
+PRECISION_NAMES = {
+    "auto": "Automatic (each checkpoint's measured default)",
+    "fp32": "Full precision (fp32)",
+    "int8": "Compressed networks (int8)",
+}
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,14 @@ class SettingsValues:
 
 
 def read_values(settings: Settings) -> SettingsValues:
-    return SettingsValues(settings.checkpoint, settings.image_mode, settings.precision, settings.threads,
-                          settings.archive_folder, settings.strip_location)
+    return SettingsValues(
+        settings.checkpoint,
+        settings.image_mode,
+        settings.precision,
+        settings.threads,
+        settings.archive_folder,
+        settings.strip_location,
+    )
 
 
 def store_values(settings: Settings, values: SettingsValues) -> None:
@@ -96,8 +105,10 @@ class SettingsDialog(QDialog):
         self.threads = QSpinBox(self)
         self.threads.setRange(0, MAX_THREADS)
         self.threads.setSpecialValueText(f"Automatic (all {os.cpu_count() or 1} cores)")
-        self.threads.setToolTip("Threads for the codec's networks: fewer leave cores to other programs. The "
-                                "archives are the same either way; applies to networks loaded from now on.")
+        self.threads.setToolTip(
+            "Threads for the codec's networks: fewer leave cores to other programs. The "
+            "archives are the same either way; applies to networks loaded from now on."
+        )
         form.addRow("Threads:", self.threads)
         self.beside = QRadioButton("Beside the first input", self)
         self.in_folder = QRadioButton("In this folder:", self)
@@ -115,8 +126,7 @@ class SettingsDialog(QDialog):
         form.addRow("New archives go:", where)
         self.strip_location = QCheckBox("Remove the location (GPS) from archived photos", self)
         form.addRow("By default:", self.strip_location)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel,
-                                   self)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -138,14 +148,19 @@ class SettingsDialog(QDialog):
         """The chosen values; a folder that does not exist means "beside the first input"."""
         text = self.folder_edit.text().strip()
         folder = Path(text).expanduser() if self.in_folder.isChecked() and text else None
-        return SettingsValues(self.checkpoint.currentData(), self.image_mode.currentData(),
-                              self.precision.currentData(), self.threads.value(),
-                              folder if folder is not None and folder.is_dir() else None,
-                              self.strip_location.isChecked())
+        return SettingsValues(
+            self.checkpoint.currentData(),
+            self.image_mode.currentData(),
+            self.precision.currentData(),
+            self.threads.value(),
+            folder if folder is not None and folder.is_dir() else None,
+            self.strip_location.isChecked(),
+        )
 
     def _choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Where new archives go", self.folder_edit.text()
-                                                or str(Path.home()))
+        path = QFileDialog.getExistingDirectory(
+            self, "Where new archives go", self.folder_edit.text() or str(Path.home())
+        )
         if path:
             self.folder_edit.setText(path)
             self.in_folder.setChecked(True)

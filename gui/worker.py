@@ -16,8 +16,9 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -58,20 +59,24 @@ def _shown_name(filename: object) -> str:
 def describe_error(exc: BaseException) -> JobError:
     details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     if isinstance(exc, OutputError):
-        return JobError(f"“{exc.output}” could not be written: {exc.problem}.", details, True, exc.problem,
-                        exc.output)
+        return JobError(f"“{exc.output}” could not be written: {exc.problem}.", details, True, exc.problem, exc.output)
     if isinstance(exc, LatentzipError):
         text = str(exc)
-        reason = text[len(exc.name) + 2:] if exc.name and text.startswith(f"{exc.name}: ") else text
+        reason = text[len(exc.name) + 2 :] if exc.name and text.startswith(f"{exc.name}: ") else text
         return JobError(text, details, True, reason=reason)
     if isinstance(exc, OSError):
         name, problem = _shown_name(exc.filename), os_problem(exc)
-        return JobError(f"“{name}”: {problem}." if name else problem[0].upper() + problem[1:] + ".", details, True,
-                        problem)
+        return JobError(
+            f"“{name}”: {problem}." if name else problem[0].upper() + problem[1:] + ".", details, True, problem
+        )
     if isinstance(exc, MemoryError):
         return JobError("There is not enough memory for this operation.", details, True)
-    return JobError("Something went wrong inside Latentzip. Your files are untouched; the log (Help ▸ Open log "
-                    "folder) has the details.", details, False)
+    return JobError(
+        "Something went wrong inside Latentzip. Your files are untouched; the log (Help ▸ Open log "
+        "folder) has the details.",
+        details,
+        False,
+    )
 
 
 @dataclass(eq=False)
@@ -106,7 +111,7 @@ class _SignalSink:
     event queue (the GUI always gets the latest event).
     """
 
-    def __init__(self, worker: "Worker", job: Job) -> None:
+    def __init__(self, worker: Worker, job: Job) -> None:
         self._worker, self._job = worker, job
         self._lock = threading.Lock()
         self._latest: ProgressEvent | None = None

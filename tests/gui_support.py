@@ -80,6 +80,7 @@ def dialog_log(monkeypatch, gui_home) -> DialogLog:
         monkeypatch.setattr(QMessageBox, name, _refuse)
     for name in ("getExistingDirectory", "getOpenFileName", "getOpenFileNames", "getSaveFileName", "exec"):
         monkeypatch.setattr(QFileDialog, name, _refuse)
+
     def show_error(parent, title, message, details=""):
         log.errors.append((title, message))
         if details:

@@ -9,9 +9,9 @@ import sys
 import threading
 
 import pytest
+from gui_support import make_folder
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from gui_support import make_folder
 from latentzip import cli
 from latentzip.codec import engine
 from latentzip.gui import app as gui_app
@@ -35,8 +35,9 @@ def restore_hooks(monkeypatch):
 
 def test_smoke_prints_the_first_frame_time_and_exits_0(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LATENTZIP_GUI_HOME=str(tmp_path / "home"))
-    proc = subprocess.run([sys.executable, "-m", "latentzip", "gui", "--smoke"], env=env, capture_output=True,
-                          text=True, timeout=50)
+    proc = subprocess.run(
+        [sys.executable, "-m", "latentzip", "gui", "--smoke"], env=env, capture_output=True, text=True, timeout=50
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("first frame after ") and proc.stdout.strip().endswith(" s")
     assert (tmp_path / "home" / "log" / "latentzip.log").is_file()

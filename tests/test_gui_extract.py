@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gui_support import make_folder, tree_rows, wait_idle
 from PIL import Image
 from PySide6.QtCore import QItemSelectionModel, QMimeData, QUrl
 
-from gui_support import make_folder, tree_rows, wait_idle
 from latentzip.codec import engine
 from latentzip.codec.container import EntryKind
 
@@ -55,7 +55,11 @@ def test_open_lists_the_entries(qtbot, window, archive):
     top = model.index(0, 0)
     assert model.rowCount() == 1 and model.data(top) == "trip"
     assert {model.data(model.index(i, 0, top)) for i in range(model.rowCount(top))} == {
-        "sub", "img0.png", "img1.png", "notes.txt"}
+        "sub",
+        "img0.png",
+        "img1.png",
+        "notes.txt",
+    }
     assert "trip.ltz" in window.archive_page.header.text()
     assert window.actions.extract_all.isEnabled() and window.actions.test.isEnabled()
     assert "trip.ltz" in window.windowTitle()
@@ -85,14 +89,17 @@ def test_extract_selected(qtbot, window, archive, tmp_path, dialog_log):
     page.filter.setText("notes")
     assert page.proxy.rowCount() == 1 and page.proxy.rowCount(page.proxy.index(0, 0)) == 1  # trip/ > notes.txt
     notes = page.proxy.mapFromSource(window.archive_model.index_of("trip/notes.txt"))
-    page.tree.selectionModel().select(notes, QItemSelectionModel.SelectionFlag.ClearAndSelect
-                                      | QItemSelectionModel.SelectionFlag.Rows)
+    page.tree.selectionModel().select(
+        notes, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+    )
     assert window.actions.extract_selected.isEnabled()
     dialog_log.folder = tmp_path / "some"
     window.actions.extract_selected.trigger()
     wait_idle(qtbot, window)
     assert sorted(p.relative_to(tmp_path / "some").as_posix() for p in (tmp_path / "some").rglob("*")) == [
-        "trip", "trip/notes.txt"]
+        "trip",
+        "trip/notes.txt",
+    ]
 
 
 def test_test_archive_and_damaged_entries(qtbot, window, archive, tmp_path, dialog_log):

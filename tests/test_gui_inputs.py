@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from gui_support import make_folder, make_png, wait_scanned
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
-from gui_support import make_folder, make_png, wait_scanned
 from latentzip.codec.errors import CancelledError
 from latentzip.codec.images.probe import LOSSY_EXTENSIONS
 from latentzip.codec.progress import CancelToken
@@ -30,12 +30,14 @@ def test_dropping_a_folder_fills_the_list(qtbot, window, tmp_path):
     folder = make_folder(tmp_path, "trip", images=3)
     panel = window.input_panel
     mime = _mime(folder)
-    enter = QDragEnterEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     panel.dragEnterEvent(enter)
     assert enter.isAccepted()
-    drop = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     panel.dropEvent(drop)
     wait_scanned(qtbot, window)
     model = window.inputs

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from gui_support import make_folder, wait_idle, wait_scanned
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QApplication, QTabBar, QToolButton
-
-from gui_support import make_folder, wait_idle, wait_scanned
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(60)]
 
@@ -33,8 +32,11 @@ def _reached_actions(chain) -> set:
 
 
 def _visible_enabled_buttons(win) -> set:
-    return {b.defaultAction() for b in win.findChildren(QToolButton)
-            if b.defaultAction() is not None and b.isVisibleTo(win) and b.isEnabled()}
+    return {
+        b.defaultAction()
+        for b in win.findChildren(QToolButton)
+        if b.defaultAction() is not None and b.isVisibleTo(win) and b.isEnabled()
+    }
 
 
 def test_tab_reaches_every_action_in_every_state(qtbot, window, tmp_path, dialog_log):
@@ -51,12 +53,25 @@ def test_tab_reaches_every_action_in_every_state(qtbot, window, tmp_path, dialog
     window.add_paths([folder])
     wait_scanned(qtbot, window)
     tree = window.input_panel.tree
-    tree.selectionModel().setCurrentIndex(window.inputs.index(0, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect
-                                          | QItemSelectionModel.SelectionFlag.Rows)
+    tree.selectionModel().setCurrentIndex(
+        window.inputs.index(0, 0),
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+    )
     chain = _walk(qtbot, window)
     reached = _reached_actions(chain)
-    assert {act.add_folder, act.add_files, act.remove, act.clear, act.split, act.side, act.fit, act.zoom_100,
-            act.zoom_200, act.compress, *act.checkpoints.values()} <= reached
+    assert {
+        act.add_folder,
+        act.add_files,
+        act.remove,
+        act.clear,
+        act.split,
+        act.side,
+        act.fit,
+        act.zoom_100,
+        act.zoom_200,
+        act.compress,
+        *act.checkpoints.values(),
+    } <= reached
     assert _visible_enabled_buttons(window) <= reached
     assert tree in chain and window.preview.view in chain and window.preview.table in chain
     order = [chain.index(w) for w in (tree, window.preview.view, window.compress_button)]
@@ -72,8 +87,14 @@ def test_tab_reaches_every_action_in_every_state(qtbot, window, tmp_path, dialog
     page.tree.setCurrentIndex(page.proxy.index(0, 0))
     chain = _walk(qtbot, window)
     reached = _reached_actions(chain)
-    assert {act.extract_all, act.extract_selected, act.test, act.close_archive, act.show_in_folder,
-            act.dismiss} <= reached
+    assert {
+        act.extract_all,
+        act.extract_selected,
+        act.test,
+        act.close_archive,
+        act.show_in_folder,
+        act.dismiss,
+    } <= reached
     assert _visible_enabled_buttons(window) <= reached
     assert page.filter in chain and page.tree in chain
 

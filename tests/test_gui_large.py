@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
+from gui_support import make_folder, wait_idle, wait_scanned
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
+from test_location import _jpeg
 
-from gui_support import make_folder, wait_idle, wait_scanned
 from latentzip.codec import engine
 from latentzip.codec.container import EntryKind, EntryRecord
 from latentzip.codec.images.location import has_location
 from latentzip.gui.input_list import ImageFile, InputScan
-from test_location import _jpeg
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(120)]
 N = 10_000
@@ -38,8 +37,10 @@ class _RowCounter:
 def test_input_list_with_10000_images_draws_only_visible_rows(qtbot, window, tmp_path, monkeypatch):
     folder = tmp_path / "library"
     folder.mkdir()
-    scan = InputScan(images=[ImageFile(folder / f"img{i:05d}.jpg", f"library/img{i:05d}.jpg", 20_000 + i)
-                             for i in range(N)], located=1234)
+    scan = InputScan(
+        images=[ImageFile(folder / f"img{i:05d}.jpg", f"library/img{i:05d}.jpg", 20_000 + i) for i in range(N)],
+        located=1234,
+    )
     model = window.inputs
     counter = _RowCounter(model, monkeypatch)
     start = time.monotonic()
@@ -60,10 +61,21 @@ def test_input_list_with_10000_images_draws_only_visible_rows(qtbot, window, tmp
 
 
 def test_archive_table_with_10000_entries_draws_only_visible_rows(qtbot, window, monkeypatch):
-    records = [EntryRecord(f"library/img{i:05d}.jpg", EntryKind.IMAGE if i % 2 else EntryKind.STORED,
-                           20_000 + i, 0, 0o644, None, 16 + i * 100, 90, 0,
-                           {"bpp": 0.5, "checkpoint": "A", "width": 64, "height": 48} if i % 2 else {})
-               for i in range(N)]
+    records = [
+        EntryRecord(
+            f"library/img{i:05d}.jpg",
+            EntryKind.IMAGE if i % 2 else EntryKind.STORED,
+            20_000 + i,
+            0,
+            0o644,
+            None,
+            16 + i * 100,
+            90,
+            0,
+            {"bpp": 0.5, "checkpoint": "A", "width": 64, "height": 48} if i % 2 else {},
+        )
+        for i in range(N)
+    ]
     model = window.archive_model
     counter = _RowCounter(model, monkeypatch)
     page = window.archive_page

@@ -30,8 +30,9 @@ def _cut_texts(win) -> list[str]:
         if isinstance(widget, QLabel) and widget.wordWrap():
             continue  # wraps instead: checked by its height below
         if widget.sizeHint().width() > widget.width():
-            cut.append(f"{type(widget).__name__} {widget.text()[:40]!r}: {widget.sizeHint().width()} > "
-                       f"{widget.width()}")
+            cut.append(
+                f"{type(widget).__name__} {widget.text()[:40]!r}: {widget.sizeHint().width()} > {widget.width()}"
+            )
     return cut
 
 
@@ -43,11 +44,20 @@ def _busy_window(win) -> None:
     win.compress_page.set_target("size", "850.5 MiB")
     win.compress_page.estimate_label.setText(
         "Target 850.5 MiB: <b>≈ 812.4 MB</b> · A 3, B 20, C 10, exact 1 · lowest MS-SSIM ≈ 0.981 · "
-        "refining, 4 of 6 samples · Originals kept exactly: ≈ 20.1 MB")
-    win.result_panel.show_result("Archive written: Holiday photos.ltz",
-                                 [("Original", "24.7 MB"), ("Archive", "2.7 MB"), ("Ratio", "9.15 : 1"),
-                                  ("Mean bpp", "0.412"), ("Mean MS-SSIM", "0.9812"), ("Time", "1 min 12 s")],
-                                 [(f"photo_{i}.jpg", "stored exactly: already smaller than coded") for i in range(9)])
+        "refining, 4 of 6 samples · Originals kept exactly: ≈ 20.1 MB"
+    )
+    win.result_panel.show_result(
+        "Archive written: Holiday photos.ltz",
+        [
+            ("Original", "24.7 MB"),
+            ("Archive", "2.7 MB"),
+            ("Ratio", "9.15 : 1"),
+            ("Mean bpp", "0.412"),
+            ("Mean MS-SSIM", "0.9812"),
+            ("Time", "1 min 12 s"),
+        ],
+        [(f"photo_{i}.jpg", "stored exactly: already smaller than coded") for i in range(9)],
+    )
     win.band.setCurrentWidget(win.result_panel)
     win.band.setVisible(True)
 
@@ -88,8 +98,10 @@ def test_choosing_a_target_keeps_the_window_width(qtbot, window):
     page = window.compress_page
     for mode in ("size", "quality", "checkpoint", "size"):
         page.set_target(mode)
-        page.estimate_label.setText("Target 100.0 MB: <b>not reachable</b>, ≈ 140.2 MB at the smallest choices "
-                                    "(A 30, exact 4) · from 6 sample images · Originals kept exactly: ≈ 20.1 MB")
+        page.estimate_label.setText(
+            "Target 100.0 MB: <b>not reachable</b>, ≈ 140.2 MB at the smallest choices "
+            "(A 30, exact 4) · from 6 sample images · Originals kept exactly: ≈ 20.1 MB"
+        )
         _settle(qtbot, window)
         assert window.width() == 1024, mode
         assert _cut_texts(window) == []

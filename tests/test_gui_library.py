@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
-
 from gui_support import make_folder, wait_idle, wait_scanned
+from test_photo_library import make_jpeg, tree
+
 from latentzip.codec import engine
 from latentzip.codec.container import EntryKind
-from test_photo_library import make_jpeg, tree
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(90)]
 
 
-def test_keep_originals_exactly_compresses_losslessly_and_shows_both_estimates(qtbot, window, tmp_path,
-                                                                              dialog_log):
+def test_keep_originals_exactly_compresses_losslessly_and_shows_both_estimates(qtbot, window, tmp_path, dialog_log):
     folder = tmp_path / "in" / "jpegs"
     make_jpeg(folder / "a.jpg", 256, 192, seed=1)
     make_jpeg(folder / "b.jpg", 256, 192, seed=2)

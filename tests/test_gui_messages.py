@@ -31,8 +31,7 @@ def _read_only_folder(monkeypatch, folder: Path) -> None:
         monkeypatch.setattr(module, "open", fake_open, raising=False)
 
 
-def test_read_only_folder_names_the_archive_and_offers_another_folder(qtbot, window, tmp_path, dialog_log,
-                                                                       monkeypatch):
+def test_read_only_folder_names_the_archive_and_offers_another_folder(qtbot, window, tmp_path, dialog_log, monkeypatch):
     folder = make_folder(tmp_path / "in", "photos", images=2)
     window.add_paths([folder])
     wait_scanned(qtbot, window)
@@ -63,8 +62,9 @@ def test_read_only_folder_names_the_archive_and_offers_another_folder(qtbot, win
     assert "Archive written: photos.ltz" in window.result_panel.title.text()
 
 
-def test_read_only_folder_declined_leaves_a_warning_naming_the_archive(qtbot, window, tmp_path, dialog_log,
-                                                                     monkeypatch):
+def test_read_only_folder_declined_leaves_a_warning_naming_the_archive(
+    qtbot, window, tmp_path, dialog_log, monkeypatch
+):
     folder = make_folder(tmp_path / "in", "photos", images=1)
     window.add_paths([folder])
     wait_scanned(qtbot, window)
@@ -88,17 +88,22 @@ def test_the_engine_says_why_in_words(tmp_path, monkeypatch):
     folder = make_folder(tmp_path / "in", "photos", images=1)
     with pytest.raises(OutputError) as caught:
         engine.compress([folder], read_only / "photos.ltz")
-    assert caught.value.output == str(read_only / "photos.ltz") and caught.value.problem == \
-        "the folder is on a read-only disk"
+    assert (
+        caught.value.output == str(read_only / "photos.ltz")
+        and caught.value.problem == "the folder is on a read-only disk"
+    )
 
 
-@pytest.mark.parametrize("exc", [
-    OSError(errno.EROFS, "Read-only file system", "/home/u/Pictures/.photos.ltz.6268.partial"),
-    OSError(errno.EACCES, "Permission denied", "/home/u/Pictures/.photos.ltz.6268.partial"),
-    OSError(errno.ENOSPC, "No space left on device"),
-    ValueError("internal state 0x7f: list index out of range"),
-    KeyError("checkpoint"),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        OSError(errno.EROFS, "Read-only file system", "/home/u/Pictures/.photos.ltz.6268.partial"),
+        OSError(errno.EACCES, "Permission denied", "/home/u/Pictures/.photos.ltz.6268.partial"),
+        OSError(errno.ENOSPC, "No space left on device"),
+        ValueError("internal state 0x7f: list index out of range"),
+        KeyError("checkpoint"),
+    ],
+)
 def test_no_message_shows_internals(exc):
     error = describe_error(exc)
     assert not any(bad in error.message for bad in INTERNALS), error.message

@@ -7,8 +7,8 @@ import inspect
 from pathlib import Path
 
 import pytest
-
 from gui_support import make_folder
+
 from latentzip.codec import engine
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(60)]

@@ -35,8 +35,12 @@ def test_a_dark_scheme_gives_the_window_a_dark_palette(qtbot, app, window):
     palette = window.palette()
     assert is_dark(window.preview.table.palette())
     assert palette.color(Role.Base).lightness() < 80 and palette.color(Role.Text).lightness() > 180
-    for fg, bg in ((Role.WindowText, Role.Window), (Role.Text, Role.Base), (Role.ButtonText, Role.Button),
-                   (Role.HighlightedText, Role.Highlight)):
+    for fg, bg in (
+        (Role.WindowText, Role.Window),
+        (Role.Text, Role.Base),
+        (Role.ButtonText, Role.Button),
+        (Role.HighlightedText, Role.Highlight),
+    ):
         assert _contrast(palette, fg, bg) > 90, (fg, bg)
     disabled = palette.color(QPalette.ColorGroup.Disabled, Role.ButtonText).lightness()
     assert abs(disabled - palette.color(Role.Button).lightness()) > 40  # disabled, yet readable

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gui_support import make_folder, make_png, wait_scanned
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
 from PySide6.QtGui import QColor, QImage
 
-from gui_support import make_folder, make_png, wait_scanned
 from latentzip.codec import engine
 from latentzip.gui.analysis import CheckpointFigures, PreviewFigures
 from latentzip.gui.compare_view import CompareView
@@ -24,7 +24,8 @@ def _select(win, top_row: int, child_row: int | None) -> None:
     if child_row is not None:
         index = model.index(child_row, 0, index)
     win.input_panel.tree.selectionModel().setCurrentIndex(
-        index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+    )
 
 
 def test_preview_figures_equal_the_engines(qtbot, window, tmp_path):
@@ -33,8 +34,10 @@ def test_preview_figures_equal_the_engines(qtbot, window, tmp_path):
     wait_scanned(qtbot, window)
     _select(window, 0, 1)
     image = folder / "sub" / "img1.png"
-    qtbot.waitUntil(lambda: window.preview.figures is not None
-                    and window.preview.title.text().endswith("img1.png</b>"), timeout=45_000)
+    qtbot.waitUntil(
+        lambda: window.preview.figures is not None and window.preview.title.text().endswith("img1.png</b>"),
+        timeout=45_000,
+    )
     expected = engine.preview_image(image)
     shown = window.preview.figures
     assert shown.region == expected.region and shown.full_size == expected.full_size
@@ -67,8 +70,9 @@ def test_new_selection_cancels_the_old_computation(qtbot, window, tmp_path):
     assert first is not None and first.tag == a
     _select(window, 1, None)
     assert first.cancelled
-    qtbot.waitUntil(lambda: window.preview.figures is not None and "b.png" in window.preview.title.text(),
-                    timeout=45_000)
+    qtbot.waitUntil(
+        lambda: window.preview.figures is not None and "b.png" in window.preview.title.text(), timeout=45_000
+    )
     assert window.analysis.figures(b) is not None
 
 
@@ -145,13 +149,16 @@ def test_estimate_extrapolates_from_the_sample():
     images = [ImageFile(Path(f"/x/{i}.png"), f"f/{i}.png", 100_000) for i in range(10)]
     sample = pick_sample(images, 4)
     assert len(sample) == 4 and len({s.path for s in sample}) == 4
-    fig = PreviewFigures((0, 0, 100, 100), (200, 200), {
-        "A": CheckpointFigures(0.5, 0.99, 35.0, "MS-SSIM", 100),
-        "B": CheckpointFigures(1.0, 0.99, 37.0, "MS-SSIM", 100),
-        "C": CheckpointFigures(1.0, 0.90, 38.0, "MS-SSIM", 100),  # under C's floor: stored
-    })
-    est = estimate_archive(images, other_bytes=5000, entries=11, figures={s.path: fig for s in sample},
-                           sample_target=4)
+    fig = PreviewFigures(
+        (0, 0, 100, 100),
+        (200, 200),
+        {
+            "A": CheckpointFigures(0.5, 0.99, 35.0, "MS-SSIM", 100),
+            "B": CheckpointFigures(1.0, 0.99, 37.0, "MS-SSIM", 100),
+            "C": CheckpointFigures(1.0, 0.90, 38.0, "MS-SSIM", 100),  # under C's floor: stored
+        },
+    )
+    est = estimate_archive(images, other_bytes=5000, entries=11, figures={s.path: fig for s in sample}, sample_target=4)
     overhead = 5000 + 11 * 180
     assert est.sizes["A"] == 10 * 2500 + overhead  # 0.5 bpp x 40,000 px / 8
     assert est.sizes["B"] == 10 * 5000 + overhead
@@ -168,6 +175,7 @@ def test_estimate_within_20_percent_on_kodak(qtbot, window, kodak_dir, tmp_path,
     for checkpoint in ("B",):
         window.set_checkpoint(checkpoint)
         estimate = window.estimator.latest.sizes[checkpoint]
-        report = engine.compress([kodak_dir], tmp_path / f"kodak-{checkpoint}.ltz",
-                                 engine.CompressOptions(checkpoint=checkpoint))
+        report = engine.compress(
+            [kodak_dir], tmp_path / f"kodak-{checkpoint}.ltz", engine.CompressOptions(checkpoint=checkpoint)
+        )
         assert abs(estimate - report.archive_size) / report.archive_size < 0.20

@@ -71,8 +71,9 @@ def test_long_session_then_quit_exits_cleanly(tmp_path):
     script = tmp_path / "session.py"
     script.write_text(SESSION.format(tests=str(Path(__file__).parent), root=str(tmp_path)))
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LATENTZIP_GUI_HOME=str(tmp_path / "home"))
-    run = subprocess.run([sys.executable, "-X", "dev", str(script)], capture_output=True, text=True, env=env,
-                         timeout=170)
+    run = subprocess.run(
+        [sys.executable, "-X", "dev", str(script)], capture_output=True, text=True, env=env, timeout=170
+    )
     assert "Fatal Python error" not in run.stderr, run.stderr[-2000:]
     assert run.returncode == 0 and "closed" in run.stdout, run.stderr[-2000:]
 
@@ -83,6 +84,6 @@ def test_qt_calls_cannot_exhaust_none_true_false(qtbot):
 
     lost = qt_refcounts.lost_references()
     if sys.version_info < (3, 12) and max(lost.values()) > 0:  # the faulty PySide6: spare references given
-        assert all(sys.getrefcount(s) > 10 ** 9 for s in (None, True, False)), lost
+        assert all(sys.getrefcount(s) > 10**9 for s in (None, True, False)), lost
     else:
         assert max(lost.values()) < qt_refcounts.PROBE_CALLS // 4

@@ -16,9 +16,17 @@ pytestmark = [pytest.mark.gui, pytest.mark.timeout(90)]
 
 def _choices(win) -> list:
     page = win.compress_page
-    return [*page.checkpoint_buttons.values(), *page.image_mode_buttons.values(), page.target_mode,
-            page.size_edit, page.quality_spin, page.location_box, *win.actions.checkpoints.values(),
-            *win.actions.image_modes.values(), *win.actions.precisions.values()]
+    return [
+        *page.checkpoint_buttons.values(),
+        *page.image_mode_buttons.values(),
+        page.target_mode,
+        page.size_edit,
+        page.quality_spin,
+        page.location_box,
+        *win.actions.checkpoints.values(),
+        *win.actions.image_modes.values(),
+        *win.actions.precisions.values(),
+    ]
 
 
 def test_choices_are_locked_during_a_compression(qtbot, window, tmp_path, dialog_log, monkeypatch):
@@ -49,8 +57,15 @@ def test_choices_are_locked_during_a_compression(qtbot, window, tmp_path, dialog
     wait_idle(qtbot, window)
     assert not window.compressing
     page = window.compress_page
-    assert all(b.isEnabled() for b in (*page.checkpoint_buttons.values(), *page.image_mode_buttons.values(),
-                                       page.target_mode, page.location_box))
+    assert all(
+        b.isEnabled()
+        for b in (
+            *page.checkpoint_buttons.values(),
+            *page.image_mode_buttons.values(),
+            page.target_mode,
+            page.location_box,
+        )
+    )
     window.set_checkpoint("C")
     assert window.checkpoint == "C"
 

@@ -37,8 +37,9 @@ def test_dialog_round_trip_through_the_ini_file(qtbot, tmp_path):
 
 def test_a_missing_folder_or_bad_values_fall_back(qtbot, tmp_path):
     ini = tmp_path / "latentzip.ini"
-    ini.write_text("[compress]\nthreads=lots\nstrip_location=maybe\ncheckpoint=Z\n"
-                   f"[folders]\narchives_go={tmp_path / 'gone'}\n")
+    ini.write_text(
+        f"[compress]\nthreads=lots\nstrip_location=maybe\ncheckpoint=Z\n[folders]\narchives_go={tmp_path / 'gone'}\n"
+    )
     assert read_values(Settings(ini)) == SettingsValues("B", "lossy", "auto", 0, None, False)
     dialog = SettingsDialog(SettingsValues("A", "lossy", "auto", 0, None, False))
     qtbot.addWidget(dialog)
@@ -60,8 +61,9 @@ def test_accepted_settings_apply_to_the_window(qtbot, window, tmp_path, monkeypa
     folder = make_folder(tmp_path / "in", "trip", images=1)
     assert window.ops.suggested_archive([folder]) == archives / "trip.ltz"
     assert read_values(window.settings) == chosen  # stored
-    monkeypatch.setattr(dialogs, "edit_settings", lambda parent, values: SettingsValues(
-        "B", "lossy", "auto", 0, None, False))
+    monkeypatch.setattr(
+        dialogs, "edit_settings", lambda parent, values: SettingsValues("B", "lossy", "auto", 0, None, False)
+    )
     window.actions.settings.trigger()
     assert THREADS_ENV not in os.environ and window.ops.suggested_archive([folder]) == folder.parent / "trip.ltz"
 

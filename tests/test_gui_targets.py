@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from gui_support import make_folder, wait_idle, wait_scanned
+
 from latentzip.gui.analysis import CheckpointFigures, PreviewFigures
 from latentzip.gui.estimate import estimate_archive, estimate_target
 from latentzip.gui.input_list import ImageFile
@@ -15,11 +15,15 @@ pytestmark = [pytest.mark.gui, pytest.mark.timeout(120)]
 
 
 def _figures() -> PreviewFigures:
-    return PreviewFigures((0, 0, 200, 200), (200, 200), {
-        "A": CheckpointFigures(0.5, 0.96, 33.0, "MS-SSIM", 100),  # 2,500 bytes
-        "B": CheckpointFigures(1.0, 0.98, 36.0, "MS-SSIM", 100),  # 5,000 bytes
-        "C": CheckpointFigures(1.5, 0.99, 38.0, "MS-SSIM", 100),  # 7,500 bytes
-    })
+    return PreviewFigures(
+        (0, 0, 200, 200),
+        (200, 200),
+        {
+            "A": CheckpointFigures(0.5, 0.96, 33.0, "MS-SSIM", 100),  # 2,500 bytes
+            "B": CheckpointFigures(1.0, 0.98, 36.0, "MS-SSIM", 100),  # 5,000 bytes
+            "C": CheckpointFigures(1.5, 0.99, 38.0, "MS-SSIM", 100),  # 7,500 bytes
+        },
+    )
 
 
 def test_target_estimate_plans_the_extrapolated_images():
