@@ -40,7 +40,7 @@ class EncodePolicy:
     options: CompressOptions
     plan: targets.Plan | None = None
 
-    def attempts(self, name: str, can_raise: bool) -> list[tuple[str, float]]:
+    def attempts(self, name: str, can_raise: bool) -> tuple[tuple[str, float], ...]:
         """The (checkpoint, floor) pairs to code the image ``name`` at, in order."""
         opts = self.options
         return targets.image_attempts(
