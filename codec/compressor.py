@@ -4,6 +4,9 @@ The archive is written to a hidden temporary file beside the target and
 renamed into place only when complete, so a failed, interrupted or cancelled
 run leaves nothing under the final name, and an existing archive is replaced
 only when ``overwrite`` is set.
+
+This module is the orchestration (scan, resume, target plan, the temporary file, the report); the rule
+that turns a file into an entry is codec/entries/ (``archive_member`` runs it, for ``add`` too).
 """
 
 from __future__ import annotations
