@@ -24,6 +24,8 @@ from pathlib import Path
 from common import DEFAULT_FOLDER, fmt, folder_bytes, start_run, write_report
 
 from latentzip.codec import compressor, engine, targets
+from latentzip.codec.entries.member import base_header
+from latentzip.codec.entries.stored import lzma_pays
 from latentzip.codec.scan import scan_inputs
 
 DEFAULT_SIZES = "0.5MB,0.8MB,1.2MB"
@@ -38,8 +40,8 @@ def estimate_folder(folder: Path) -> tuple[list[targets.ItemEstimate], int, floa
         members,
         model,
         decode=compressor.classify_and_decode,
-        lzma_pays=compressor._lzma_pays,
-        base_header=compressor._base_header,
+        lzma_pays=lzma_pays,
+        base_header=base_header,
     )
     return items, fixed, time.monotonic() - start
 

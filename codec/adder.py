@@ -24,9 +24,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import partial_file
-from .compressor import _add_member, _unarchivable, file_sha256
+from .compressor import archive_member
 from .container import ArchiveReader, ArchiveWriter, EntryKind, EntryRecord
 from .container.format import FILE_KINDS
+from .entries.encode import EncodePolicy
+from .entries.member import file_sha256, unarchivable
+from .entries.sink import WriterSink
 from .errors import InputError, LatentzipError
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from .reports import CompressOptions, CompressReport
@@ -129,10 +132,11 @@ def add(
                 for rec in writer.records:
                     if rec.sha256 is not None and rec.kind != EntryKind.DUPLICATE:
                         seen.setdefault(rec.sha256, rec.path)
+                entries, policy = WriterSink(writer, cancel.check), EncodePolicy(options)
                 for member in plan:
                     cancel.check()
                     tracker.start_file(member.name)
-                    outcome = _add_member(writer, member, options, model, cancel, sink, report, seen)
+                    outcome = archive_member(entries, member, policy, model, cancel, sink, report, seen)
                     if outcome is not None:
                         report.outcomes.append(outcome)
                         (report.replaced if member.name in drop else report.added).append(member.name)
@@ -161,7 +165,7 @@ def _plan(
     drop: set[str] = set()
     for member in members:
         cancel.check()
-        refusal = _unarchivable(member)
+        refusal = unarchivable(member)
         if refusal:
             report.failed.append((member.name, refusal))
             sink.warning(member.name, refusal)
@@ -169,7 +173,7 @@ def _plan(
         record = by_path.get(member.name)
         if member.kind == FILE:
             try:
-                member = replace(member, sha256=file_sha256(member.path, cancel))
+                member = replace(member, sha256=file_sha256(member.path, cancel.check))
             except OSError as exc:
                 reason = f"cannot read: {exc.strerror or exc}"
                 report.failed.append((member.name, reason))

@@ -4,47 +4,32 @@ The archive is written to a hidden temporary file beside the target and
 renamed into place only when complete, so a failed, interrupted or cancelled
 run leaves nothing under the final name, and an existing archive is replaced
 only when ``overwrite`` is set.
+
+This module is the orchestration (scan, resume, target plan, the temporary file, the report); the rule
+that turns a file into an entry is codec/entries/ (``archive_member`` runs it, for ``add`` too).
 """
 
 from __future__ import annotations
 
-import hashlib
-import lzma
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
-from . import floor_raise, jpeg_repack, partial_file, resume, targets
-from .container import ArchiveWriteError, ArchiveWriter, EntryKind, check_archive_name, check_link_target
-from .entropy.latent_streams import ENTROPY_NAMES
-from .errors import (
-    CancelledError,
-    ExistingFileError,
-    InputError,
-    LatentzipError,
-    UnsafePathError,
-)
-from .image_entry import MAX_PIXELS_PER_BYTE, ImagePayload, encode_alpha
-from .image_trials import ImageCoder
-from .images import DecodedImage, classify_and_decode
-from .images.jpeg_tables import HEADER_KEY as JPEG_TABLES_KEY
-from .images.location import strip_location_bytes
-from .images.probe import MAX_FILE_BYTES, PROBED_EXTENSIONS
-from .lzma_entries import lzma_filters
-from .outcomes import IssueCode, OutcomeKind
+from . import partial_file, resume, targets
+from .container import ArchiveWriteError, ArchiveWriter, EntryKind
+from .entries.duplicate import duplicate_entry
+from .entries.encode import EncodePolicy, encode_member, prepare_member
+from .entries.entry import cannot_read
+from .entries.member import base_header, file_sha256, unarchivable
+from .entries.sink import EntrySink, WriterSink
+from .entries.stored import lzma_pays
+from .errors import ExistingFileError, InputError
+from .images import classify_and_decode
 from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
-from .reports import FALLBACK_FLOOR, FALLBACK_LARGER, CompressOptions, CompressReport, FileOutcome
+from .reports import CompressOptions, CompressReport, FileOutcome
 from .runtime.model_set import ModelRegistry, ModelSet, default_registry
-from .runtime.rate_ladder import LEVEL_STEPS
-from .scan import DIRECTORY, FILE, SYMLINK, Member, scan_inputs
-
-CHUNK = 1 << 20
-LZMA_TRIAL_BYTES = 256 << 10
-LZMA_MIN_GAIN = 0.95  # use LZMA only when the trial shrinks the sample below 95 %
-REPACK_MAX_BYTES = 512 << 20  # a JPEG is re-packed in memory; bigger ones are stored plain
+from .scan import FILE, Member, scan_inputs
 
 
 def compress(
@@ -90,17 +75,19 @@ def compress(
             resume.copy_prefix(prefix, fh)
             writer = ArchiveWriter.resume(fh, prefix.records)
             _take_over(prefix, members[:done], seen, report, tracker)
+        policy = EncodePolicy(options, plan)
         with writer:
+            entries = WriterSink(writer, cancel.check)
             for member in members[done:]:
                 cancel.check()
                 tracker.start_file(member.name)
-                refusal = _unarchivable(member)
+                refusal = unarchivable(member)
                 if refusal:
                     report.failed.append((member.name, refusal))
                     sink.warning(member.name, refusal)
                     tracker.advance(files=1, nbytes=member.size)
                     continue
-                outcome = _add_member(writer, member, options, model, cancel, sink, report, seen, plan)
+                outcome = archive_member(entries, member, policy, model, cancel, sink, report, seen)
                 if outcome is not None:
                     report.outcomes.append(outcome)
                 tracker.advance(files=1, nbytes=member.size)
@@ -150,7 +137,7 @@ def _take_over(
             report.outcomes.append(resume.outcome_of(record))
         else:
             reason = (
-                _unarchivable(member)
+                unarchivable(member)
                 or "not archived by the interrupted run (compress again without --resume to retry it)"
             )
             report.failed.append((member.name, reason))
@@ -162,7 +149,7 @@ def _hashed(member: Member, cancel: CancelToken) -> Member:
     if member.kind != FILE or member.sha256 is not None:
         return member
     try:
-        return replace(member, sha256=file_sha256(member.path, cancel))
+        return replace(member, sha256=file_sha256(member.path, cancel.check))
     except OSError:
         return member  # reported when it is archived
 
@@ -171,7 +158,7 @@ def _plan(
     members: list[Member], options: CompressOptions, model: ModelSet, sink: ProgressSink, cancel: CancelToken
 ) -> targets.Plan:
     """The estimate pass of a size or quality target: which checkpoint (or exact storage) each image gets."""
-    members = [m for m in members if not _unarchivable(m)]
+    members = [m for m in members if not unarchivable(m)]
     tracker = ProgressTracker(sink, "estimate", len(members), sum(m.size for m in members))
     target: float
     if options.target_size is not None:
@@ -194,8 +181,8 @@ def _plan(
         members,
         model,
         decode=classify_and_decode,
-        lzma_pays=_lzma_pays,
-        base_header=_base_header,
+        lzma_pays=lzma_pays,
+        base_header=base_header,
         entropy=options.entropy,
         quality_floor=options.quality_floor,
         check=cancel.check,
@@ -222,458 +209,44 @@ def _publish(tmp: Path, output: Path, overwrite: bool) -> None:
     tmp.unlink()
 
 
-def _unarchivable(member: Member) -> str:
-    """Why a member cannot be stored portably ('' when it can)."""
-    try:
-        check_archive_name(member.name)
-        if member.link is not None:
-            check_link_target(member.name, member.link)
-    except UnsafePathError as exc:
-        what = "link target" if member.link is not None else "name"
-        return f"not archived: its {what} cannot be restored safely ({exc})"
-    return ""
-
-
-def _base_header(member: Member, kind: EntryKind) -> dict:
-    header = {
-        "path": member.name,
-        "kind": int(kind),
-        "size": member.size,
-        "mtime_ns": member.mtime_ns,
-        "mode": member.mode,
-    }
-    if member.link is not None:
-        header["link"] = member.link
-    if member.sha256 is not None:
-        header["sha256"] = member.sha256
-    return header
-
-
-def file_sha256(path: Path, cancel: CancelToken) -> str:
-    """Hex SHA-256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    for chunk in _read_chunks(path, cancel):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _add_member(
-    writer: ArchiveWriter,
+def archive_member(
+    sink: EntrySink,
     member: Member,
-    options: CompressOptions,
+    policy: EncodePolicy,
     model: ModelSet | None,
     cancel: CancelToken,
-    sink: ProgressSink,
+    progress: ProgressSink,
     report: CompressReport,
-    seen: dict[str, str] | None = None,
-    plan: targets.Plan | None = None,
+    seen: dict[str, str],
 ) -> FileOutcome | None:
-    """Write one member. ``seen`` maps the content hashes already in the archive to their entry
-    path: a file with one of them becomes a DUPLICATE entry (deduplication). ``plan``: a target's
-    per-image checkpoint choices."""
-    if member.kind == DIRECTORY:
-        writer.add(_base_header(member, EntryKind.DIRECTORY))
-        return FileOutcome(member.name, OutcomeKind.DIRECTORY, 0, 0)
-    if member.kind == SYMLINK:
-        writer.add(_base_header(member, EntryKind.SYMLINK))
-        return FileOutcome(member.name, OutcomeKind.SYMLINK, 0, 0)
-    if member.kind != FILE:  # scan yields only files, folders and links
-        raise ValueError(f"unexpected member kind {member.kind}")
-    source = _source_bytes(member, options)  # None: the file as it is on disk
-    if source is not None:  # what is stored is the rewritten file: its size and hash
-        member = replace(member, size=len(source), sha256=hashlib.sha256(source).hexdigest())
+    """Encode one member and write it to ``sink``; its warnings and failure go to ``progress`` and ``report``.
+
+    ``seen`` maps the content hashes already in the archive to their entry path: a file with one of them
+    becomes a DUPLICATE entry (deduplication), and a file written adds its own.
+    """
+    prepared = prepare_member(member, policy, cancel.check)
+    if prepared.locations_removed:
         report.locations_removed += 1
-    seen = {} if seen is None else seen
-    if member.sha256 is None:  # ``add`` has hashed it already
-        try:
-            member = replace(member, sha256=file_sha256(member.path, cancel))
-        except OSError as exc:
-            _unreadable(member, exc, sink, report)
-            return None
-    first = seen.get(member.sha256 or "")
+    member = prepared.member
+    first = seen.get(member.sha256 or "") if member.kind == FILE and not prepared.failed else None
     if first is not None:
-        header = _base_header(member, EntryKind.DUPLICATE)
-        header["same_as"] = first
-        writer.add(header)
-        return FileOutcome(member.name, OutcomeKind.DUPLICATE, member.size, 0, note=f"same content as {first}")
-    outcome = _add_file(writer, member, options, model, cancel, sink, report, plan, source)
-    if outcome is not None:
+        entry = duplicate_entry(member, first)
+    else:
+        entry = encode_member(prepared, policy, model, cancel.check)
+    for notice in entry.notices:
+        progress.warning(member.name, notice.shown)
+        report.warnings.append((member.name, notice.recorded))
+    try:
+        outcome = sink.write(entry)
+    except ArchiveWriteError:  # the archive, not the input, could not be written
+        raise
+    except OSError as exc:
+        entry = cannot_read(member.name, exc)
+        outcome = None
+    if entry.failed:
+        progress.warning(member.name, entry.failed)
+        report.failed.append((member.name, entry.failed))
+        return None
+    if outcome is not None and first is None and member.kind == FILE:
         seen[member.sha256 or ""] = member.name
     return outcome
-
-
-def _unreadable(member: Member, exc: OSError, sink: ProgressSink, report: CompressReport) -> None:
-    if isinstance(exc, ArchiveWriteError):  # the archive, not the input, could not be written
-        raise exc
-    reason = f"cannot read: {exc.strerror or exc}"
-    sink.warning(member.name, reason)
-    report.failed.append((member.name, reason))
-
-
-def _add_file(
-    writer: ArchiveWriter,
-    member: Member,
-    options: CompressOptions,
-    model: ModelSet | None,
-    cancel: CancelToken,
-    sink: ProgressSink,
-    report: CompressReport,
-    plan: targets.Plan | None = None,
-    source: bytes | None = None,
-) -> FileOutcome | None:
-    """Store one file's content (``source``, or the file on disk when None) the best way the options allow."""
-    note, reason = "", None
-    outcome: FileOutcome | None
-    if options.images == "lossless" and _is_jpeg(member):
-        try:
-            outcome = _add_jpeg_repack(writer, member, cancel, source)
-        except OSError as exc:
-            _unreadable(member, exc, sink, report)
-            return None
-        if outcome.kind == "lossless-jpeg":
-            return outcome
-        note, reason = outcome.note, outcome.reason
-        if reason is IssueCode.REPACK_MISMATCH:
-            sink.warning(member.name, note)
-            report.warnings.append((member.name, note))
-    if model is not None:
-        try:
-            info, decoded = classify_and_decode(member.path, source)
-        except (LatentzipError, OSError) as exc:
-            info, decoded = None, None
-            note, reason = f"could not be inspected ({exc}); stored byte-exact", IssueCode.NOT_INSPECTED
-        if decoded is not None:
-            repack = _RepackCache(member, cancel, source) if _is_jpeg(member) else None
-            try:
-                outcome = _add_image(writer, member, decoded, options, model, cancel, plan, repack)
-            except CancelledError:
-                raise
-            except (LatentzipError, ValueError, MemoryError) as exc:
-                outcome, reason = None, IssueCode.CODING_FAILED
-                note = f"could not be coded ({exc}); stored byte-exact"
-                sink.warning(member.name, note)
-                report.warnings.append((member.name, note))
-            if outcome is not None and outcome.kind == "lossy":
-                return outcome
-            if outcome is not None and outcome.fallback:  # coded, but kept exactly: a JPEG's re-pack, else the file
-                try:
-                    return _store_fallback(writer, member, cancel, source, outcome, repack)
-                except OSError as exc:
-                    _unreadable(member, exc, sink, report)
-                    return None
-            if outcome is not None:
-                note, reason = outcome.note, outcome.reason
-        elif info is not None:
-            note, reason = info.reason, info.code
-            if info.code is IssueCode.DOES_NOT_DECODE:
-                sink.warning(member.name, f"{info.reason}; stored byte-exact")
-                report.warnings.append((member.name, info.reason))
-    try:
-        return _add_stored(writer, member, cancel, note, source, reason=reason)
-    except OSError as exc:
-        _unreadable(member, exc, sink, report)
-        return None
-
-
-def _is_jpeg(member: Member) -> bool:
-    """A JPEG by its first bytes (whatever its name says)."""
-    try:
-        with open(member.path, "rb") as fh:
-            return jpeg_repack.looks_like_jpeg(fh.read(3))
-    except OSError:
-        return False
-
-
-def _add_jpeg_repack(
-    writer: ArchiveWriter, member: Member, cancel: CancelToken, source: bytes | None = None
-) -> FileOutcome:
-    """Re-pack a JPEG with JPEG XL, verified; a "stored" outcome says why it must be stored plain."""
-    if member.size > REPACK_MAX_BYTES:
-        return FileOutcome(
-            member.name,
-            OutcomeKind.STORED,
-            member.size,
-            0,
-            note="too large to re-pack; stored byte-exact",
-            reason=IssueCode.TOO_LARGE,
-        )
-    data = member.path.read_bytes() if source is None else source
-    if hashlib.sha256(data).hexdigest() != member.sha256:
-        raise LatentzipError("the file changed while it was being archived", member.name)
-    cancel.check()
-    attempt = jpeg_repack.try_repack(data)
-    cancel.check()
-    payload = attempt.payload
-    if payload is None:
-        return FileOutcome(member.name, OutcomeKind.STORED, member.size, 0, note=attempt.note, reason=attempt.reason)
-    width, height = jpeg_repack.jxl_size(payload, member.name)
-    header = _base_header(member, EntryKind.JPEG_REPACK)
-    header.update(width=width, height=height, format="JPEG")
-    writer.add(header, payload)
-    return FileOutcome(member.name, OutcomeKind.LOSSLESS_JPEG, member.size, len(payload), source_format="JPEG")
-
-
-def _store_fallback(
-    writer: ArchiveWriter,
-    member: Member,
-    cancel: CancelToken,
-    source: bytes | None,
-    coded: FileOutcome,
-    repack: _RepackCache | None,
-) -> FileOutcome:
-    """Keep exactly an image that was coded but not kept coded (``coded.fallback`` says why): a JPEG as its
-    lossless JPEG XL re-pack when that works, never the bigger raw file; anything else byte-exact. The entry
-    header records why (``fallback``) and for which checkpoint."""
-    fallback = {"fallback": coded.fallback, "fallback_checkpoint": coded.fallback_checkpoint}
-    payload = repack.get() if repack is not None else None
-    if payload is None:
-        note = coded.note
-        if repack is not None and repack.note:
-            note = f"{coded.note} ({repack.note})"
-        stored = _add_stored(writer, member, cancel, note, source, fallback)
-        return replace(stored, fallback=coded.fallback, fallback_checkpoint=coded.fallback_checkpoint)
-    reason = coded.note.replace("; stored byte-exact", "")
-    width, height = jpeg_repack.jxl_size(payload, member.name)
-    header = _base_header(member, EntryKind.JPEG_REPACK)
-    note = f"{reason}; kept exactly as a lossless JPEG XL re-pack"
-    header.update(width=width, height=height, format="JPEG", note=note, **fallback)
-    writer.add(header, payload)
-    return FileOutcome(
-        member.name,
-        OutcomeKind.LOSSLESS_JPEG,
-        member.size,
-        len(payload),
-        note=note,
-        source_format="JPEG",
-        fallback=coded.fallback,
-        fallback_checkpoint=coded.fallback_checkpoint,
-    )
-
-
-def _source_bytes(member: Member, options: CompressOptions) -> bytes | None:
-    """The bytes to archive for a file when they differ from the file on disk, else None.
-
-    With ``strip_location``, an image file carrying a location is rewritten in memory
-    (metadata only); that rewritten file is what gets coded or stored.
-    """
-    if (
-        not options.strip_location
-        or member.path.suffix.lower() not in PROBED_EXTENSIONS
-        or member.size > MAX_FILE_BYTES
-    ):
-        return None
-    try:
-        data = member.path.read_bytes()
-    except OSError:
-        return None  # reported when the file is read for archiving
-    return strip_location_bytes(data)
-
-
-class _RepackCache:
-    """A JPEG's lossless JPEG XL re-pack, made at most once: the fallback of a JPEG that is not coded."""
-
-    def __init__(self, member: Member, cancel: CancelToken, source: bytes | None) -> None:
-        self.member, self.cancel, self.source = member, cancel, source
-        self._done = False
-        self.payload: bytes | None = None
-        self.note = ""
-
-    def get(self) -> bytes | None:
-        if not self._done:
-            self._done = True
-            if self.member.size > REPACK_MAX_BYTES:
-                self.note = "too large to re-pack; stored byte-exact"
-                return None
-            data = self.member.path.read_bytes() if self.source is None else self.source
-            if hashlib.sha256(data).hexdigest() != self.member.sha256:
-                raise LatentzipError("the file changed while it was being archived", self.member.name)
-            self.cancel.check()
-            self.payload, self.note = jpeg_repack.repack(data)
-            self.cancel.check()
-        return self.payload
-
-
-def _add_image(
-    writer: ArchiveWriter,
-    member: Member,
-    decoded: DecodedImage,
-    options: CompressOptions,
-    model: ModelSet,
-    cancel: CancelToken,
-    plan: targets.Plan | None = None,
-    repack: _RepackCache | None = None,
-) -> FileOutcome:
-    """Code one image; a "stored" outcome says why it must be stored instead (``fallback``).
-
-    With a target's ``plan``, the planned checkpoint comes first, then the next ones (``targets.attempts``).
-    An image under its floor at the last checkpoint tried is raised along the set's rate axis until it
-    meets the floor (floor_raise.py); sets without a rate ladder cannot raise. ``repack``: a JPEG's
-    lossless re-pack, which a raised coding must also undercut.
-    """
-    rgb = decoded.rgb
-    outcome = FileOutcome(member.name, OutcomeKind.STORED, member.size, 0, note=targets.STORED_NOTE)
-    coder = ImageCoder(model, rgb, bool(decoded.grayscale), ENTROPY_NAMES[options.entropy], cancel.check)
-    attempts = targets.image_attempts(
-        plan, member.name, options.checkpoint, options.floor, options.quality_floor, can_raise=model.ladder is not None
-    )
-    for i, (checkpoint, floor) in enumerate(attempts):
-        trial = coder.code(checkpoint, last_use=i == len(attempts) - 1 and model.ladder is None)
-        raised, tries = False, 0
-        if trial.score < floor and i == len(attempts) - 1 and model.ladder is not None:
-            found = floor_raise.search_level(
-                trial.step, trial.score, floor, model.ladder.top_step, partial(coder.code, checkpoint)
-            )
-            tries = found.tries
-            if found.passed is not None:
-                trial, raised = found.passed, True
-            elif found.best_failed is not None:
-                trial = found.best_failed
-        if trial.score < floor:
-            if model.ladder is None:
-                why = "and this model set cannot raise the rate"
-            elif trial.step >= model.ladder.top_step:
-                why = "even at the top rate level" + (f" after {tries} raise(s)" if tries else "")
-            else:
-                why = "at its level"
-            outcome = FileOutcome(
-                member.name,
-                OutcomeKind.STORED,
-                member.size,
-                0,
-                note=f"MS-SSIM {trial.score:.4f} under the {checkpoint} floor {floor} {why}; stored byte-exact",
-                fallback=FALLBACK_FLOOR,
-                fallback_checkpoint=checkpoint,
-            )
-            continue
-        payload = ImagePayload(trial.result.data, decoded.metadata.to_bytes(), encode_alpha(decoded.alpha)).to_bytes()
-        if rgb.shape[0] * rgb.shape[1] > MAX_PIXELS_PER_BYTE * len(payload):  # readers refuse such an entry
-            return FileOutcome(
-                member.name,
-                OutcomeKind.STORED,
-                member.size,
-                0,
-                note=f"codes to more than {MAX_PIXELS_PER_BYTE} pixels per byte, the format's "
-                "limit (a nearly flat image); stored byte-exact",
-            )
-        repacked = repack.get() if raised and repack is not None and len(payload) < member.size else None
-        if len(payload) >= member.size or (repacked is not None and len(payload) >= len(repacked)):
-            than = "the file" if len(payload) >= member.size else "its lossless JPEG XL re-pack"
-            return FileOutcome(
-                member.name,
-                OutcomeKind.STORED,
-                member.size,
-                0,
-                note=f"coding would not make it smaller than {than}; stored byte-exact",
-                fallback=FALLBACK_LARGER,
-                fallback_checkpoint=checkpoint,
-            )
-        height, width = rgb.shape[:2]
-        header = _base_header(member, EntryKind.IMAGE)
-        header.update(
-            width=width,
-            height=height,
-            format=decoded.format,
-            grayscale=bool(decoded.grayscale),
-            alpha=decoded.alpha is not None,
-            model=model.content_hash,
-            checkpoint=checkpoint,
-            entropy=options.entropy,
-            ms_ssim=round(trial.score, 6),
-            bpp=round(len(payload) * 8 / (height * width), 6),
-            precision=model.precision_for("decoder", checkpoint, "auto"),
-        )
-        level = None
-        if trial.step >= 0:
-            level = trial.step / LEVEL_STEPS
-            header["level_step"] = trial.step
-            if raised:
-                header["raised"] = True
-        if decoded.jpeg_tables is not None:
-            header[JPEG_TABLES_KEY] = decoded.jpeg_tables.to_header()
-        writer.add(header, payload)
-        return FileOutcome(
-            member.name,
-            OutcomeKind.LOSSY,
-            member.size,
-            len(payload),
-            pixels=height * width,
-            ms_ssim=trial.score,
-            psnr=trial.result.psnr,
-            checkpoint=checkpoint,
-            source_format=decoded.format,
-            level=level,
-            raised=raised,
-        )
-    return outcome
-
-
-def _read_chunks(path: Path, cancel: CancelToken, data: bytes | None = None) -> Iterator[bytes | memoryview]:
-    if data is not None:
-        view = memoryview(data)
-        for pos in range(0, len(data), CHUNK):
-            cancel.check()
-            yield view[pos : pos + CHUNK]
-        return
-    with open(path, "rb") as fh:
-        while True:
-            cancel.check()
-            chunk = fh.read(CHUNK)
-            if not chunk:
-                return
-            yield chunk
-
-
-def _lzma_chunks(chunks: Iterator[bytes | memoryview], size: int) -> Iterator[bytes]:
-    comp = lzma.LZMACompressor(format=lzma.FORMAT_XZ, filters=lzma_filters(size))
-    for chunk in chunks:
-        out = comp.compress(chunk)
-        if out:
-            yield out
-    yield comp.flush()
-
-
-def _lzma_pays(path: Path, data: bytes | None = None) -> bool:
-    """A quick trial on the file's start: does LZMA shrink it enough to be worth it?"""
-    if data is not None:
-        sample = data[:LZMA_TRIAL_BYTES]
-    else:
-        with open(path, "rb") as fh:
-            sample = fh.read(LZMA_TRIAL_BYTES)
-    if len(sample) < 64:
-        return False
-    return len(lzma.compress(sample, filters=lzma_filters(len(sample), preset=1))) < LZMA_MIN_GAIN * len(sample)
-
-
-def _add_stored(
-    writer: ArchiveWriter,
-    member: Member,
-    cancel: CancelToken,
-    note: str,
-    source: bytes | None = None,
-    extra: dict | None = None,
-    reason: IssueCode | None = None,
-) -> FileOutcome:
-    use_lzma = _lzma_pays(member.path, source)
-    kind = EntryKind.LZMA if use_lzma else EntryKind.STORED
-    chunks = _read_chunks(member.path, cancel, source)
-    if member.sha256 is not None:
-        chunks = _hash_checked(chunks, member)
-    header = _base_header(member, kind)
-    if note:
-        header["note"] = note
-    header.update(extra or {})
-    record = writer.add_stream(header, _lzma_chunks(chunks, member.size) if use_lzma else chunks)
-    stored = record.payload_len
-    return FileOutcome(
-        member.name, OutcomeKind.LZMA if use_lzma else OutcomeKind.STORED, member.size, stored, note=note, reason=reason
-    )
-
-
-def _hash_checked(chunks: Iterator[bytes | memoryview], member: Member) -> Iterator[bytes | memoryview]:
-    """Pass the chunks on; at the end, refuse a file whose content changed since it was hashed."""
-    digest = hashlib.sha256()
-    for chunk in chunks:
-        digest.update(chunk)
-        yield chunk
-    if digest.hexdigest() != member.sha256:
-        raise LatentzipError("the file changed while it was being archived", member.name)

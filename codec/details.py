@@ -15,9 +15,9 @@ from pathlib import Path
 
 from . import jpeg_repack
 from .container import ArchiveReader, EntryKind, EntryRecord
+from .entries.image import ImagePayload
 from .errors import InputError, LatentzipError
 from .extractor import file_chunks
-from .image_entry import ImagePayload
 from .images import ImageMetadata
 from .images.details import MetadataSummary, summarize_file, summarize_metadata
 

@@ -15,14 +15,11 @@ import lzma
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
-import numpy as np
-
 from . import jpeg_repack
 from .container import EntryKind, EntryRecord
+from .entries.image import MAX_PIXELS_PER_BYTE, ImageHeader, ImagePayload, decode_alpha
 from .errors import ArchiveFormatError, ArchiveLimitError, ContentHashError
-from .image_entry import MAX_PIXELS_PER_BYTE, ImagePayload, decode_alpha
-from .images import ImageMetadata, encode_image
-from .images.jpeg_tables import HEADER_KEY as JPEG_TABLES_KEY
+from .images import ImageMetadata, encode_image, rebuild_grayscale
 from .images.jpeg_tables import JpegTables
 from .images.probe import LOSSY_FORMATS
 from .progress import CancelToken
@@ -101,14 +98,14 @@ def decode_image_entry(
 ) -> bytes:
     """An IMAGE entry's payload -> the bytes of the restored image file."""
     check_entry_header(record, as_png)
-    extra = record.extra
+    fields = ImageHeader.from_header(record.extra, record.path)
     image = ImagePayload.from_bytes(payload, record.path)
-    model = registry.get(str(extra.get("model", "")))
+    model = registry.get(fields.model)
     try:
         _, _, height, width = image_codec.read_header(image.bitstream)
     except ArchiveFormatError as exc:
         raise _named(exc, record.path) from exc
-    if (width, height) != (extra.get("width"), extra.get("height")):
+    if (width, height) != (fields.width, fields.height):
         raise ArchiveFormatError("image size differs from the entry's header", record.path)
     try:
         rgb = image_codec.decode_image(model, image.bitstream, cancel.check)
@@ -117,17 +114,14 @@ def decode_image_entry(
     if rgb.shape[:2] != (height, width):
         raise ArchiveFormatError("decoded image size differs from the entry's header", record.path)
     alpha = decode_alpha(image.alpha_png, height, width, record.path)
-    if bool(extra.get("alpha", False)) != (alpha is not None):
+    if fields.alpha != (alpha is not None):
         raise ArchiveFormatError("the alpha plane does not match the entry's header", record.path)
-    grayscale = bool(extra.get("grayscale", False))
-    if grayscale:
-        rgb = np.repeat(np.round(rgb.mean(axis=2, keepdims=True)).astype(np.uint8), 3, axis=2)
+    if fields.grayscale:
+        rgb = rebuild_grayscale(rgb)
     try:
         metadata = ImageMetadata.from_bytes(image.metadata)
-        tables = JpegTables.from_header(extra.get(JPEG_TABLES_KEY))
-        return encode_image(
-            rgb, alpha, grayscale, str(extra.get("format", "PNG")), metadata, as_png=as_png, jpeg_tables=tables
-        )
+        tables = JpegTables.from_header(fields.jpeg_tables)
+        return encode_image(rgb, alpha, fields.grayscale, fields.format, metadata, as_png=as_png, jpeg_tables=tables)
     except ValueError as exc:
         raise ArchiveFormatError(f"image cannot be written back: {exc}", record.path) from exc
 

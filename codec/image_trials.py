@@ -12,6 +12,7 @@ import numpy as np
 
 from . import metrics
 from .floor_raise import Trial
+from .images import rebuild_grayscale
 from .runtime import image_codec
 from .runtime.model_set import ModelSet
 from .runtime.transforms import analysis, pad_to_multiple
@@ -66,7 +67,7 @@ class ImageCoder:
         # The decoder's exact input is known here, so the check needs no entropy decoding.
         recon = image_codec.reconstruct(self.model, encoded, self.check, precision="auto")
         if self.grayscale:
-            recon = np.repeat(np.round(recon.mean(axis=2, keepdims=True)).astype(np.uint8), 3, axis=2)
+            recon = rebuild_grayscale(recon)
         if step is None:
             step = self.model.checkpoint(checkpoint).level_step
         return Trial(

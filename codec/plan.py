@@ -21,11 +21,12 @@ import lzma
 from dataclasses import dataclass
 from pathlib import Path
 
-from .compressor import LZMA_TRIAL_BYTES, REPACK_MAX_BYTES, _is_jpeg, _lzma_pays, _unarchivable, file_sha256
+from .entries.jpeg import REPACK_MAX_BYTES, is_jpeg
+from .entries.member import file_sha256, unarchivable
+from .entries.stored import LZMA_TRIAL_BYTES, lzma_filters, lzma_pays
 from .errors import InputError
 from .images.probe import classify
 from .jpeg_repack import estimated_lossless_size
-from .lzma_entries import lzma_filters
 from .outcomes import IssueCode
 from .progress import CancelToken
 from .reports import CompressOptions
@@ -87,7 +88,7 @@ def _lzma_estimate(path: Path, size: int) -> int:
 
 def _stored_row(member: Member, reason: str = "", code: IssueCode | None = None) -> FilePlan:
     try:
-        if _lzma_pays(member.path):
+        if lzma_pays(member.path):
             return FilePlan(
                 member.name,
                 member.path,
@@ -112,7 +113,7 @@ def _stored_row(member: Member, reason: str = "", code: IssueCode | None = None)
 
 def plan_member(member: Member, options: CompressOptions) -> FilePlan:
     """What compress will do with ``member`` under ``options`` (duplicates apart: see ``plan_inputs``)."""
-    refusal = _unarchivable(member)
+    refusal = unarchivable(member)
     if refusal:
         return FilePlan(member.name, member.path, PlanAction.SKIP, member.size, 0, reason=refusal)
     if member.kind == DIRECTORY:
@@ -122,7 +123,7 @@ def plan_member(member: Member, options: CompressOptions) -> FilePlan:
     if member.kind != FILE:
         raise ValueError(f"unexpected member kind {member.kind}")
     if options.images == "lossless":
-        if _is_jpeg(member) and member.size <= REPACK_MAX_BYTES:
+        if is_jpeg(member) and member.size <= REPACK_MAX_BYTES:
             return FilePlan(
                 member.name,
                 member.path,
@@ -161,7 +162,7 @@ def plan_inputs(
         row = plan_member(member, options)
         if row.action not in (PlanAction.SKIP, PlanAction.FOLDER, PlanAction.LINK):
             try:
-                digest = file_sha256(member.path, cancel)
+                digest = file_sha256(member.path, cancel.check)
             except OSError as exc:
                 row = FilePlan(
                     member.name,

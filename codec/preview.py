@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
+from .entries.image import ImagePayload, encode_alpha
 from .entropy.latent_streams import ENTROPY_NAMES
-from .image_entry import ImagePayload, encode_alpha
 from .images import decode_image, upright_preview
 from .progress import CancelToken
 from .reports import CHECKPOINTS

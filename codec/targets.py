@@ -82,11 +82,11 @@ import numpy as np
 from . import metrics
 from .container.format import ENTRY_OVERHEAD, FILE_HEADER_LEN, INDEX_PREFIX, TRAILER_LEN, EntryKind
 from .container.records import encode_json
+from .entries.image import PAYLOAD_FRAMING, ImageHeader, encode_alpha
+from .entries.stored import lzma_filters
 from .entropy.latent_streams import ENTROPY_NAMES
 from .errors import LatentzipError
-from .image_entry import encode_alpha
-from .images import DecodedImage
-from .lzma_entries import lzma_filters
+from .images import DecodedImage, rebuild_grayscale
 from .reports import CHECKPOINTS, QUALITY_FLOORS, FileOutcome, TargetResult
 from .runtime import image_codec
 from .runtime.model_set import ModelSet
@@ -97,7 +97,6 @@ EXACT = "exact"
 CHOICES = (*CHECKPOINTS, EXACT)
 SIZE, QUALITY = "size", "quality"
 QUALITY_MARGIN = 0.002  # MS-SSIM headroom over a quality target when choosing from estimates
-PAYLOAD_FRAMING = 12  # the image payload's three u32 lengths (image_entry.ImagePayload)
 TILE = 16  # latents: 256 px tiles for the MS-SSIM estimate
 TILE_HALO = 2  # latents around a tile (g_s's receptive field is under 2)
 TILE_FRACTION = 0.25  # share of the pixels sampled by the tiles
@@ -170,9 +169,7 @@ def sample_tiles(height: int, width: int, fraction: float = TILE_FRACTION) -> li
 
 
 def _as_stored(recon: np.ndarray, grayscale: bool) -> np.ndarray:
-    if grayscale:  # as the engine does: a grey source is rebuilt grey
-        return np.repeat(np.round(recon.mean(axis=2, keepdims=True)).astype(np.uint8), 3, axis=2)
-    return recon
+    return rebuild_grayscale(recon) if grayscale else recon  # as extraction rebuilds it
 
 
 def _estimate_ms_ssim(
@@ -268,20 +265,20 @@ def entry_overhead(header: Mapping[str, object]) -> int:
 
 
 ARCHIVE_OVERHEAD = FILE_HEADER_LEN + INDEX_PREFIX.size + TRAILER_LEN
-IMAGE_HEADER_EXTRA = {
-    "width": 10000,
-    "height": 10000,
-    "format": "JPEG",
-    "grayscale": False,
-    "alpha": False,
-    "model": "0" * 64,
-    "checkpoint": "B",
-    "entropy": "range",
-    "ms_ssim": 0.987654,
-    "bpp": 1.234567,
-    "precision": "int8",
-    "level_step": 1000,
-}
+IMAGE_HEADER_EXTRA = ImageHeader(
+    width=10000,
+    height=10000,
+    format="JPEG",
+    grayscale=False,
+    alpha=False,
+    model="0" * 64,
+    checkpoint="B",
+    entropy="range",
+    ms_ssim=0.987654,
+    bpp=1.234567,
+    precision="int8",
+    level_step=1000,
+).to_header()
 
 
 STORED_NOTE = "stored byte-exact: the target's choice"

@@ -24,7 +24,7 @@ from PIL import Image
 from latentzip.codec import engine, metrics
 from latentzip.codec.container import ArchiveReader, EntryKind
 from latentzip.codec.container.format import FIRST_VERSION, FORMAT_VERSION
-from latentzip.codec.image_entry import ImagePayload
+from latentzip.codec.entries.image import ImagePayload
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.image_codec import decode_symbols
 from latentzip.codec.runtime.model_set import models_root

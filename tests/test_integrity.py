@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentzip.codec import cli, compressor, engine, extractor, partial_file, resume
+from latentzip.codec import cli, engine, extractor, partial_file, resume
 from latentzip.codec.container import ArchiveWriter, EntryKind
+from latentzip.codec.entries import image as image_entry
+from latentzip.codec.entries.image import MAX_PIXELS_PER_BYTE, ImagePayload, encode_alpha
 from latentzip.codec.errors import (
     ArchiveFormatError,
     ArchiveLimitError,
@@ -31,7 +33,6 @@ from latentzip.codec.errors import (
     UnsafePathError,
     UnsupportedVersionError,
 )
-from latentzip.codec.image_entry import MAX_PIXELS_PER_BYTE, ImagePayload, encode_alpha
 from latentzip.codec.images import ImageMetadata
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.image_codec import HEADER
@@ -211,7 +212,7 @@ def test_writer_stores_an_image_over_the_pixels_per_byte_limit_losslessly(tmp_pa
     coded = {r.path: r for r in engine.list_entries(tmp_path / "coded.ltz")}["in/flat.png"]
     assert coded.kind == EntryKind.IMAGE and 256 * 256 <= MAX_PIXELS_PER_BYTE * coded.payload_len
     limit = 256 * 256 // coded.payload_len - 1  # just under what this image codes to
-    monkeypatch.setattr(compressor, "MAX_PIXELS_PER_BYTE", limit)
+    monkeypatch.setattr(image_entry, "MAX_PIXELS_PER_BYTE", limit)
     engine.compress([src], tmp_path / "stored.ltz", opts)
     stored = {r.path: r for r in engine.list_entries(tmp_path / "stored.ltz")}["in/flat.png"]
     assert stored.kind in (EntryKind.STORED, EntryKind.LZMA) and "pixels per byte" in stored.extra["note"]

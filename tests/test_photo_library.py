@@ -204,7 +204,7 @@ def test_interrupted_add_leaves_the_previous_archive(album, tmp_path, monkeypatc
         make_jpeg(album / f"new{i}.jpg", seed=20 + i)
     token = engine.CancelToken()
     calls = []
-    real = adder_module._add_member
+    real = adder_module.archive_member
 
     def flaky(*args, **kwargs):
         calls.append(args[1].name)
@@ -215,7 +215,7 @@ def test_interrupted_add_leaves_the_previous_archive(album, tmp_path, monkeypatc
                 raise RuntimeError("power cut")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(adder_module, "_add_member", flaky)
+    monkeypatch.setattr(adder_module, "archive_member", flaky)
     with pytest.raises(CancelledError if how == "cancel" else RuntimeError):
         engine.add(out, [album], cancel=token)
     assert out.read_bytes() == original

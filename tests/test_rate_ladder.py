@@ -19,9 +19,9 @@ from PIL import Image
 
 from latentzip.codec import cli, engine, floor_raise, jpeg_repack, metrics
 from latentzip.codec.container import ArchiveReader, EntryKind
+from latentzip.codec.entries.image import ImagePayload
 from latentzip.codec.entropy.tables import ACT_FRAC_BITS
 from latentzip.codec.errors import ArchiveFormatError
-from latentzip.codec.image_entry import ImagePayload
 from latentzip.codec.reports import FALLBACK_FLOOR, FALLBACK_LARGER, floor_lines, floor_tallies
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.model_set import ModelRegistry, ModelSet, default_registry

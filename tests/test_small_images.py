@@ -7,8 +7,8 @@ import lzma
 import numpy as np
 import pytest
 
-from latentzip.codec import compressor
-from latentzip.codec.lzma_entries import LZMA_MIN_DICT, lzma_filters
+from latentzip.codec.entries import stored
+from latentzip.codec.entries.stored import LZMA_MIN_DICT, lzma_filters
 from latentzip.codec.runtime import hyper_int
 from latentzip.codec.runtime.model_set import default_registry, session_options
 
@@ -79,4 +79,4 @@ def test_stored_lzma_entry_round_trips(tmp_path):
     assert [o.kind for o in report.outcomes if o.name.endswith("notes.txt")] == ["lzma"]
     engine.extract(archive, tmp_path / "out")
     assert (tmp_path / "out" / "src" / "notes.txt").read_bytes() == b"hello archive " * 300
-    assert compressor.lzma_filters is lzma_filters
+    assert stored.lzma_filters is lzma_filters

@@ -189,6 +189,8 @@ def test_engine_size_target_round_trip(small_folder, tmp_path):
 def test_engine_size_target_between_smallest_and_largest_lands_close(small_folder, tmp_path):
     model = engine.default_registry().get(None)
     from latentzip.codec import compressor
+    from latentzip.codec.entries.member import base_header
+    from latentzip.codec.entries.stored import lzma_pays
     from latentzip.codec.scan import scan_inputs
 
     members = [compressor._hashed(m, engine.CancelToken()) for m in scan_inputs([small_folder]).members]
@@ -196,8 +198,8 @@ def test_engine_size_target_between_smallest_and_largest_lands_close(small_folde
         members,
         model,
         decode=compressor.classify_and_decode,
-        lzma_pays=compressor._lzma_pays,
-        base_header=compressor._base_header,
+        lzma_pays=lzma_pays,
+        base_header=base_header,
     )
     assert len(items) == len(SMALL)
     low = fixed + sum(i.options[0].size for i in items)

@@ -46,6 +46,12 @@ class DecodedImage:
         return int(self.rgb.shape[1])
 
 
+def rebuild_grayscale(rgb: np.ndarray) -> np.ndarray:
+    """The grayscale rule: a grey source's decoded RGB is rebuilt grey, the rounded mean of its channels
+    in all three (the compressor scores, the estimate predicts and extraction writes exactly this)."""
+    return np.repeat(np.round(rgb.mean(axis=2, keepdims=True)).astype(np.uint8), 3, axis=2)
+
+
 def classify_and_decode(path: Path, data: bytes | None = None) -> tuple[ImageClass, DecodedImage | None]:
     """Classify ``path`` and, when it is lossy-eligible, decode it (one read, one decode).
 

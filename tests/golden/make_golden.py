@@ -24,7 +24,7 @@ from PIL import Image
 
 from latentzip.codec import engine
 from latentzip.codec.container import ArchiveReader, EntryKind
-from latentzip.codec.image_entry import ImagePayload
+from latentzip.codec.entries.image import ImagePayload
 from latentzip.codec.runtime.image_codec import decode_symbols
 
 HERE = Path(__file__).resolve().parent

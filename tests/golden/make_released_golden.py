@@ -40,7 +40,7 @@ from PIL import Image
 
 from latentzip.codec import engine
 from latentzip.codec.container import ArchiveReader, ArchiveWriter, EntryKind
-from latentzip.codec.image_entry import ImagePayload
+from latentzip.codec.entries.image import ImagePayload
 from latentzip.codec.runtime.image_codec import decode_symbols
 from latentzip.codec.runtime.model_set import models_root
 
