@@ -68,13 +68,13 @@ def compress(
     seen: dict[str, str] = {}  # sha256 -> archive path of the first file with that content
     done = 0
     with partial_file.writing(output, "no archive was written") as (fh, tmp):
-        if prefix is None:
+        if prefix is None or prefix.end == 0:  # nothing kept (an empty partial file): a fresh start
             writer = ArchiveWriter(fh)
         else:
             done = resume.members_done([m.name for m in members], prefix)
             resume.copy_prefix(prefix, fh)
             writer = ArchiveWriter.resume(fh, prefix.records)
-            _take_over(prefix, members[:done], seen, report, tracker)
+            _take_over(prefix, members[:done], seen, report, tracker, options)
         policy = EncodePolicy(options, plan)
         with writer:
             entries = WriterSink(writer, cancel.check)
@@ -125,9 +125,21 @@ def _take_over(
     seen: dict[str, str],
     report: CompressReport,
     tracker: ProgressTracker,
+    options: CompressOptions,
 ) -> None:
-    """Account for the members the resumed prefix has dealt with (held, or not archivable then)."""
+    """Account for the members the resumed prefix has dealt with (held, or not archivable then).
+
+    Refuses (InputError) when a kept entry no longer stands for its input: the file changed, or its
+    image was coded with other settings, so the result would not be the archive an uninterrupted
+    run writes."""
     by_path = {r.path: r for r in prefix.records}
+    checkpoint = None if options.targeted else options.checkpoint
+    for member in members:
+        record = by_path.get(member.name)
+        size = None if options.strip_location else member.size
+        why = record and resume.changed_since(record, size, member.mtime_ns, checkpoint, options.entropy)
+        if why:
+            raise InputError(f"cannot resume: {why} ({member.name}); compress again without --resume", str(prefix.path))
     for held in prefix.records:
         if held.sha256 is not None and held.kind != EntryKind.DUPLICATE:
             seen.setdefault(held.sha256, held.path)

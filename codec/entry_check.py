@@ -17,7 +17,8 @@ from typing import Protocol
 
 from . import jpeg_repack
 from .container import EntryKind, EntryRecord
-from .entries.image import MAX_PIXELS_PER_BYTE, ImageHeader, ImagePayload, decode_alpha
+from .entries.image import MAX_PIXELS_PER_BYTE, MAX_PIXELS_PER_BYTE_LZMA, ImageHeader, ImagePayload, decode_alpha
+from .entropy.latent_streams import ENTROPY_NAMES
 from .errors import ArchiveFormatError, ArchiveLimitError, ContentHashError
 from .images import ImageMetadata, encode_image, rebuild_grayscale
 from .images.jpeg_tables import JpegTables
@@ -72,10 +73,11 @@ def check_entry_header(record: EntryRecord, as_png: bool = False) -> None:
         raise ArchiveFormatError("image entry without a valid width and height", record.path)
     if max(width, height) > image_codec.MAX_SIDE or width * height > image_codec.MAX_PIXELS:
         raise ArchiveLimitError(f"image dimensions {width}x{height} are beyond the limit", record.path)
-    if width * height > MAX_PIXELS_PER_BYTE * record.payload_len:
+    limit = MAX_PIXELS_PER_BYTE_LZMA if extra.get("entropy") == "lzma" else MAX_PIXELS_PER_BYTE
+    if width * height > limit * record.payload_len:
         raise ArchiveLimitError(
             f"image declares {width}x{height} pixels for {record.payload_len} bytes of "
-            f"data, over the limit of {MAX_PIXELS_PER_BYTE} pixels per byte (a decode "
+            f"data, over the limit of {limit} pixels per byte (a decode "
             "bomb)",
             record.path,
         )
@@ -102,11 +104,14 @@ def decode_image_entry(
     image = ImagePayload.from_bytes(payload, record.path)
     model = registry.get(fields.model)
     try:
-        _, _, height, width = image_codec.read_header(image.bitstream)
+        entropy, _, height, width = image_codec.read_header(image.bitstream)
     except ArchiveFormatError as exc:
         raise _named(exc, record.path) from exc
     if (width, height) != (fields.width, fields.height):
         raise ArchiveFormatError("image size differs from the entry's header", record.path)
+    if record.extra.get("entropy") == "lzma" and ENTROPY_NAMES.get("lzma") != entropy:
+        # the looser LZMA limit was granted on the header's word: the stream must agree
+        raise ArchiveFormatError("the entry's header says lzma but its stream is range-coded", record.path)
     try:
         rgb = image_codec.decode_image(model, image.bitstream, cancel.check)
     except ArchiveFormatError as exc:

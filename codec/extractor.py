@@ -106,7 +106,7 @@ def _write_atomically(target: Path, chunks: Iterable[bytes], overwrite: bool) ->
     tmp = target.parent / f".{target.name}.{os.getpid()}.partial"
     try:
         with _writing_to(target):
-            fh = open(tmp, "wb")
+            fh = open(tmp, "xb")  # exclusive: never through a link planted at the temporary name
         try:
             for chunk in chunks:  # an error reading the archive is not the destination's
                 with _writing_to(target):

@@ -55,8 +55,11 @@ def stale_partials(final: Path) -> list[Path]:
     for path in candidates:
         pid = _pid_of(path, final)
         if pid is not None and not _alive(pid) and path.is_file() and not path.is_symlink():
-            found.append(path)
-    return sorted(found, key=lambda p: p.stat().st_mtime_ns, reverse=True)
+            try:
+                found.append((path.stat().st_mtime_ns, path))
+            except OSError:  # gone meanwhile
+                continue
+    return [path for _, path in sorted(found, reverse=True)]
 
 
 def _glob_escape(name: str) -> str:
@@ -97,7 +100,7 @@ def writing(final: Path, left: str) -> Iterator[tuple[BinaryIO, Path]]:
     """
     tmp = partial_path(final)
     try:
-        with open(tmp, "w+b") as fh:
+        with open(tmp, "x+b") as fh:  # exclusive: never through a link planted at the temporary name
             yield fh, tmp
     except OSError as exc:
         raise describe_failure(exc, final, left) from exc

@@ -24,6 +24,7 @@ from .container.records import check_duplicate, make_record
 from .errors import ArchiveFormatError, LatentzipError
 from .outcomes import OutcomeKind
 from .reports import FileOutcome
+from .runtime.rate_ladder import LEVEL_STEPS
 
 OUTCOME_KINDS = {
     EntryKind.STORED: OutcomeKind.STORED,
@@ -50,6 +51,8 @@ def good_prefix(path: Path) -> GoodPrefix:
     name = os.fspath(path)
     with open(path, "rb") as f:
         size = file_size(f)
+        if size < FILE_HEADER_LEN:  # killed before its file header reached the disk: nothing to keep
+            return GoodPrefix(path, (), 0)
         version = read_file_header(f, size, name)
         if version != FORMAT_VERSION:
             raise ArchiveFormatError(f"written with format version {version}; it cannot be continued", name)
@@ -102,7 +105,33 @@ def outcome_of(record: EntryRecord) -> FileOutcome:
         checkpoint=extra.get("checkpoint"),
         note=str(extra.get("note", "")),
         source_format=str(extra.get("format", "")) if record.kind == EntryKind.IMAGE else "",
+        level=extra["level_step"] / LEVEL_STEPS if isinstance(extra.get("level_step"), int) else None,
+        raised=extra.get("raised") is True,
+        fallback=str(extra.get("fallback", "")),
+        fallback_checkpoint=extra.get("fallback_checkpoint"),
     )
+
+
+def changed_since(
+    record: EntryRecord,
+    member_size: int | None,
+    member_mtime_ns: int,
+    options_checkpoint: str | None,
+    options_entropy: str,
+) -> str:
+    """Why an entry of the partial archive no longer stands for its input ('' when it still does):
+    the file's size or time changed, or an image was coded with other options than this run's.
+    ``member_size`` None: not compared (a location-stripped file is stored at another size)."""
+    if record.kind in (EntryKind.STORED, EntryKind.LZMA, EntryKind.IMAGE, EntryKind.JPEG_REPACK, EntryKind.DUPLICATE):
+        if (member_size is not None and record.size != member_size) or record.mtime_ns != member_mtime_ns:
+            return "the file changed since the interrupted run"
+    if record.kind == EntryKind.IMAGE:
+        extra = record.extra
+        if extra.get("entropy") != options_entropy or (
+            options_checkpoint is not None and extra.get("checkpoint") != options_checkpoint
+        ):
+            return "the interrupted run coded images with other settings"
+    return ""
 
 
 def members_done(names: list[str], prefix: GoodPrefix) -> int:

@@ -361,6 +361,9 @@ class Operations:
         folders = {r.path for r in records if r.kind == EntryKind.DIRECTORY}
         files = [p for p in report.written if p not in folders]
         title = f"Recovered {count_text(len(files), 0)} from {archive.name} to {folder}"
+        # extract --keep-going already names what its own scan lost; the window's scan adds only what it did not
+        named = " ".join(f"{name} {reason}" for name, reason in report.failed)
+        lost = [text for text in lost if text not in named]
         missing = len(report.failed) + len(lost)
         if missing:
             title += f" — {missing} could not be recovered"

@@ -555,3 +555,82 @@ def test_resume_without_a_partial_archive_says_there_is_nothing_to_resume(tmp_pa
     (src / "a.txt").write_text("a")
     with pytest.raises(InputError, match="nothing to resume"):
         engine.compress([src], tmp_path / "docs.ltz", engine.CompressOptions(resume=True))
+
+
+# --- review fixes: the LZMA-mode limit, exclusive temporary files, resume that checks its inputs -----------
+
+
+def _dead_pid() -> int:
+    pid = 999_999
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except OSError:
+            pass
+        pid -= 1
+
+
+def _lossless_folder(tmp_path: Path) -> Path:
+    src = tmp_path / "docs"
+    src.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(4):
+        (src / f"f{i}.bin").write_bytes(rng.bytes(30_000))
+    return src
+
+
+def test_an_empty_partial_archive_resumes_as_a_fresh_start(tmp_path):
+    src = _lossless_folder(tmp_path)
+    output = tmp_path / "docs.ltz"
+    engine.compress([src], output, engine.CompressOptions(images="lossless"))
+    expected = output.read_bytes()
+    output.unlink()
+    stale = tmp_path / f".docs.ltz.{_dead_pid()}.partial"
+    stale.write_bytes(b"")  # killed before the file header reached the disk
+    engine.compress([src], output, engine.CompressOptions(images="lossless", resume=True))
+    assert output.read_bytes() == expected and not stale.exists()
+
+
+def test_resume_refuses_when_a_kept_input_changed(tmp_path):
+    src = _lossless_folder(tmp_path)
+    output = tmp_path / "docs.ltz"
+    engine.compress([src], output, engine.CompressOptions(images="lossless"))
+    records = sorted(engine.list_entries(output), key=lambda r: r.offset)
+    cut = records[2].offset + records[2].payload_len + 200  # past the third entry, inside the fourth
+    stale = tmp_path / f".docs.ltz.{_dead_pid()}.partial"
+    stale.write_bytes(output.read_bytes()[:cut])
+    output.unlink()
+    kept = resume.good_prefix(stale).records
+    assert kept
+    changed = src / kept[-1].path.split("/", 1)[1]
+    os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
+    with pytest.raises(InputError, match="cannot resume: the file changed"):
+        engine.compress([src], output, engine.CompressOptions(images="lossless", resume=True))
+    assert stale.exists() and not output.exists()  # nothing lost, nothing half-written
+
+
+def test_extraction_never_writes_through_a_link_at_its_temporary_name(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.txt").write_text("the user's file")
+    (out / f".b.txt.{os.getpid()}.partial").symlink_to(out / "a.txt")  # planted by a hostile link entry
+    with pytest.raises(LatentzipError):
+        extractor._write_atomically(out / "b.txt", [b"archive data"], overwrite=False)
+    assert (out / "a.txt").read_text() == "the user's file"
+
+
+def test_lzma_coded_entries_have_their_own_pixels_per_byte_limit():
+    from latentzip.codec.container import EntryRecord
+    from latentzip.codec.entries.image import MAX_PIXELS_PER_BYTE_LZMA
+    from latentzip.codec.entry_check import check_entry_header
+
+    def record(entropy: str) -> EntryRecord:
+        extra = {"width": 2048, "height": 2048, "format": "PNG", "entropy": entropy}
+        return EntryRecord("flat.png", EntryKind.IMAGE, 1, 0, 0o644, None, 0, 2048 * 2048 // 2000, 0, extra)
+
+    assert MAX_PIXELS_PER_BYTE < 2000 < MAX_PIXELS_PER_BYTE_LZMA
+    check_entry_header(record("lzma"))  # a large flat frame in LZMA mode, as earlier writers made them
+    with pytest.raises(ArchiveLimitError):
+        check_entry_header(record("range"))

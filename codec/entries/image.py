@@ -41,6 +41,10 @@ MAX_PIXELS_PER_BYTE = 1024
 per byte of its payload. Writers store an image that would code smaller than that losslessly instead;
 readers refuse an entry above it before reading or allocating anything. Real coded images stay far
 below it (a flat grey frame codes at about 250 pixels per byte)."""
+MAX_PIXELS_PER_BYTE_LZMA = 16384
+"""L for an entry whose header says ``entropy: lzma``: xz on int16 latents of a large flat frame can pass
+1024 pixels per byte, and archives written before L existed may hold one; this bound still keeps a
+kilobyte of payload under 17 megapixels. Writers apply L (1024) to both modes."""
 
 
 @dataclass(frozen=True)
