@@ -125,7 +125,7 @@ def add(
         tracker = ProgressTracker(
             sink, "add", len(kept) + len(plan), sum(r.payload_len for r in kept) + sum(m.size for m in plan)
         )
-        with partial_file.writing(archive, "the archive was left as it was") as (fh, tmp):
+        with partial_file.writing(archive, "the archive was left as it was", partial_file.ADD_TAG) as (fh, tmp):
             with ArchiveWriter(fh) as writer:
                 _copy_kept(reader, writer, old, drop, tracker, cancel)
                 seen: dict[str, str] = {}

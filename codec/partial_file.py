@@ -23,9 +23,12 @@ from .errors import OutputError, os_problem
 SUFFIX = ".partial"
 
 
-def partial_path(final: Path, pid: int | None = None) -> Path:
+ADD_TAG = ".add"  # add's temporary file: never offered for compress --resume (it holds a copied archive)
+
+
+def partial_path(final: Path, pid: int | None = None, tag: str = "") -> Path:
     """The temporary file of this process (or of ``pid``) for the archive ``final``."""
-    return final.parent / f".{final.name}.{os.getpid() if pid is None else pid}{SUFFIX}"
+    return final.parent / f".{final.name}.{os.getpid() if pid is None else pid}{tag}{SUFFIX}"
 
 
 def _pid_of(path: Path, final: Path) -> int | None:
@@ -90,7 +93,7 @@ def describe_failure(exc: OSError, final: Path, left: str) -> OutputError:
 
 
 @contextmanager
-def writing(final: Path, left: str) -> Iterator[tuple[BinaryIO, Path]]:
+def writing(final: Path, left: str, tag: str = "") -> Iterator[tuple[BinaryIO, Path]]:
     """Open this process's temporary file for ``final``; yield (file, its path).
 
     The caller writes it and moves it into place inside the block. Leaving the
@@ -98,7 +101,7 @@ def writing(final: Path, left: str) -> Iterator[tuple[BinaryIO, Path]]:
     to publish); an OSError is raised again as a LatentzipError
     from ``describe_failure`` (``left``: "no archive was written", ...).
     """
-    tmp = partial_path(final)
+    tmp = partial_path(final, tag=tag)
     try:
         with open(tmp, "x+b") as fh:  # exclusive: never through a link planted at the temporary name
             yield fh, tmp

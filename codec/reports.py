@@ -215,7 +215,7 @@ def floor_lines(tallies: dict[str, FloorTally]) -> list[str]:
             continue
         why = []
         if t.stored_floor:
-            why.append(f"{t.stored_floor} under the floor even at the top rate")
+            why.append(f"{t.stored_floor} under the floor (at the top rate, or the model set cannot raise it)")
         if t.stored_larger:
             why.append(f"{t.stored_larger} not smaller coded")
         stored = f"{t.stored} stored ({', '.join(why)})" if t.stored else "none stored"

@@ -634,3 +634,23 @@ def test_lzma_coded_entries_have_their_own_pixels_per_byte_limit():
     check_entry_header(record("lzma"))  # a large flat frame in LZMA mode, as earlier writers made them
     with pytest.raises(ArchiveLimitError):
         check_entry_header(record("range"))
+
+
+def test_a_killed_add_is_never_offered_for_compress_resume(tmp_path, monkeypatch):
+    src = _lossless_folder(tmp_path)
+    output = tmp_path / "docs.ltz"
+    engine.compress([src], output, engine.CompressOptions(images="lossless"))
+    tags: list[str] = []
+    real_writing = partial_file.writing
+
+    def recording(final, left, tag=""):
+        tags.append(tag)
+        return real_writing(final, left, tag)
+
+    monkeypatch.setattr(partial_file, "writing", recording)
+    (src / "new.txt").write_text("new")
+    engine.add(output, [src])
+    assert tags == [partial_file.ADD_TAG]
+    left_by_add = partial_file.partial_path(output, _dead_pid(), partial_file.ADD_TAG)
+    left_by_add.write_bytes(output.read_bytes())  # what a killed add leaves: a copy of the whole archive
+    assert engine.stale_partials(output) == []
