@@ -18,7 +18,7 @@ from . import engine
 from .container import EntryKind
 from .errors import CancelledError, LatentzipError
 from .progress import ProgressEvent
-from .runtime.model_set import PRECISIONS
+from .runtime.model_set import PRECISIONS, execution_providers
 from .runtime.rate_ladder import LEVEL_STEPS
 from .targets import parse_size
 
@@ -226,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_version(out: TextIO) -> int:
     out.write(f"latentzip {__version__}\n")
+    out.write(f"execution: {', '.join(execution_providers())} (ONNX Runtime)\n")
     registry = engine.default_registry()
     hashes = registry.hashes()
     if not hashes:

@@ -32,7 +32,7 @@ from .reports import (
     floor_tallies,
     second_generation_note,
 )
-from .runtime.model_set import ModelRegistry, default_registry
+from .runtime.model_set import ModelRegistry, default_registry, execution_providers
 
 __all__ = [
     "compress",
@@ -63,6 +63,7 @@ __all__ = [
     "CancelToken",
     "ModelRegistry",
     "default_registry",
+    "execution_providers",
     "CHECKPOINTS",
     "QUALITY_FLOORS",
     "estimated_lossless_size",

@@ -593,11 +593,13 @@ class Operations:
         try:
             registry = engine.default_registry()
             models = ", ".join(h[:12] for h in registry.hashes()) or "none installed"
+            runs_on = ", ".join(p.removesuffix("ExecutionProvider") for p in engine.execution_providers())
         except Exception as exc:  # noqa: BLE001 - the about box must open anyway
-            models = f"unavailable ({exc})"
+            models, runs_on = f"unavailable ({exc})", "unknown"
         QMessageBox.about(
             self.host.dialog_parent(),
             "About Latentzip",
             f"<h3>Latentzip {__version__}</h3><p>A folder archiver for photos with a learned image "
-            f"codec.</p><p>Models: {models}</p><p>Log folder: {paths.log_dir()}</p>",
+            f"codec.</p><p>Models: {models}</p><p>Networks run on: {runs_on} (ONNX Runtime)</p>"
+            f"<p>Log folder: {paths.log_dir()}</p>",
         )

@@ -75,6 +75,25 @@ SPIN_DEFAULT = "0"
 
 
 THREADS_ENV = "LATENTZIP_THREADS"
+PROVIDER_ENV = "LATENTZIP_PROVIDER"  # "cpu": the CPU even where an accelerator's provider is installed
+# ONNX Runtime execution providers, most preferred first: an NVIDIA GPU (onnxruntime-gpu), DirectML on
+# Windows (onnxruntime-directml), Core ML on macOS. The entropy path is integer and runs on the CPU in
+# any case, so an archive coded with one provider decodes with any other. Only the CPU is tested here.
+ACCELERATED_PROVIDERS = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider")
+CPU_PROVIDER = "CPUExecutionProvider"
+
+
+def execution_providers(available: list[str] | None = None) -> list[str]:
+    """The providers every session asks for: the first installed accelerator (unless
+    ``LATENTZIP_PROVIDER=cpu``), then the CPU, which runs whatever the accelerator cannot."""
+    if available is None:
+        import onnxruntime as ort
+
+        available = list(ort.get_available_providers())
+    if os.environ.get(PROVIDER_ENV, "").lower() == "cpu":
+        return [CPU_PROVIDER]
+    chosen = [p for p in ACCELERATED_PROVIDERS if p in available][:1]
+    return [*chosen, CPU_PROVIDER]
 
 
 def thread_limit() -> int | None:
@@ -280,7 +299,7 @@ class ModelSet:
                 import onnxruntime as ort
 
                 sess = ort.InferenceSession(
-                    read_model(self.folder / fname), session_options(), providers=["CPUExecutionProvider"]
+                    read_model(self.folder / fname), session_options(), providers=execution_providers()
                 )
                 self._sessions[fname] = sess
             return sess
