@@ -15,6 +15,8 @@ PKG_STAMP := $(PKG_VENV)/.installed
 SOURCES := $(shell find codec gui resources app -type f -not -path '*/__pycache__/*')
 KODAK ?= ../shared/data/kodak
 TRAIN_MINUTES ?= 120
+TRAIN_THREADS ?= 0  # 1 while other work shares the 2 cores (two torch threads collapse under contention)
+TRAIN_LR ?= 3e-5
 BENCH_ARGS ?=
 
 .PHONY: help run test test-all lint bench bench-latentzip bench-int8 bench-robust bench-targets bench-many bench-photos train export qat int8 int8-ptq pack-checkpoint pack-student screenshots package package-test clean
@@ -96,7 +98,7 @@ bench-many: $(STAMP)  ## 10,000 small photos: compress (lossy A) and extract, fi
 train: $(STAMP)  ## resume training in the background (log: training/runs/train.out)
 	$(PIP) install -q ".[training]"
 	mkdir -p training/runs
-	nohup $(PY) -m training.train --batch 8 --amp bf16 --channels-last --minutes $(TRAIN_MINUTES) > training/runs/train.out 2>&1 &
+	nohup $(PY) -m training.train --threads $(TRAIN_THREADS) --lr $(TRAIN_LR) --amp bf16 --channels-last --minutes $(TRAIN_MINUTES) > training/runs/train.out 2>&1 &
 
 export: $(STAMP)  ## export the latest run checkpoint to resources/models
 	$(PY) -m training.export
