@@ -1,0 +1,211 @@
+"""Large photos in the background: the overview at once, the region in view coded tile by tile.
+
+``TileService`` keeps one ``engine.RegionPreview`` (the image in view, at the
+window's precision) and runs its work on its own worker: ``open`` makes the
+overview; ``request_region`` asks for the original and coded tiles that cover
+the region in view at one checkpoint, then that region's figures. A new
+request (the view moved, the checkpoint changed) cancels every pending tile
+it no longer covers (those it still covers keep their place); a new image
+cancels all. Tiles already made come from the caches (the engine's, and
+QImages here per image, precision, checkpoint and tile) without a job.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from ..codec import engine
+from .analysis import CheckpointFigures, PreviewFigures, to_qimage
+from .worker import Job, JobError, JobRunner
+
+QIMAGE_CACHE_SIZE = 96
+ORIGINAL = "original"  # the tile kind of the original's pixels (else a checkpoint's name)
+
+
+def region_figures(figures: engine.RegionFigures, full_size: tuple[int, int]) -> PreviewFigures:
+    fig = CheckpointFigures(figures.bpp, figures.ms_ssim, figures.psnr, figures.metric, figures.coded_bytes)
+    return PreviewFigures(tuple(figures.region), full_size, {figures.checkpoint: fig})
+
+
+class TileService(QObject):
+    """Signals arrive on the GUI thread; every one names the image it is for."""
+
+    overview_ready = Signal(object, object, object)  # Path, QImage, (width, height)
+    tile_ready = Signal(object, str, object, object)  # Path, ORIGINAL or checkpoint, box, QImage
+    figures_ready = Signal(object, object, bool)  # Path, PreviewFigures, whole image?
+    failed = Signal(object, object)  # Path, JobError
+
+    def __init__(self, runner: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._runner = runner
+        self._preview: engine.RegionPreview | None = None
+        self._path: Path | None = None
+        self._precision = "auto"
+        self._jobs: list[Job] = []
+        self._tile_jobs: dict[tuple[str, tuple], Job] = {}  # pending tiles by (kind, box)
+        self._images: OrderedDict[tuple, object] = OrderedDict()
+        self.requested: list[tuple[str, tuple]] = []  # the tiles asked of the worker by the last request
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def full_size(self) -> tuple[int, int] | None:
+        return self._preview.size if self._preview is not None else None
+
+    def pending(self) -> list[Job]:
+        return [j for j in self._jobs if not j.cancelled]
+
+    def pending_tiles(self) -> set[tuple[str, tuple]]:
+        """The (kind, box) of every tile asked for and not yet made or cancelled."""
+        return {key for key, job in self._tile_jobs.items() if not job.cancelled and job in self._jobs}
+
+    def cancel(self) -> None:
+        for job in self._jobs:
+            job.cancel()
+        self._jobs = []
+        self._tile_jobs = {}
+
+    def close(self) -> None:
+        self.cancel()
+        self._preview, self._path = None, None
+
+    def open(self, path: Path, precision: str) -> None:
+        """Decode ``path`` on the worker and send its overview (cancelling everything pending)."""
+        path = Path(path)
+        self.cancel()
+        if self._preview is not None and self._path == path and self._precision == precision:
+            self.overview_ready.emit(path, self._overview, self._preview.size)
+            return
+        self._preview, self._path, self._precision = None, path, precision
+
+        def run(sink, token):
+            preview = engine.RegionPreview(path, precision=None if precision == "auto" else precision)
+            token.check()
+            return preview, to_qimage(preview.overview())
+
+        def done(result) -> None:
+            if self._path == path and self._precision == precision:
+                self._preview, self._overview = result
+                self.overview_ready.emit(path, self._overview, self._preview.size)
+
+        self._submit(Job("preview", run, on_done=done, on_error=lambda e: self._failed(path, e), tag=path))
+
+    def cached_tiles(self, kind: str) -> dict[tuple, object]:
+        """Every tile of the open image already made for ``kind`` (ORIGINAL or a checkpoint)."""
+        prefix = (str(self._path), self._precision, kind)
+        return {key[3]: image for key, image in self._images.items() if key[:3] == prefix}
+
+    def request_region(self, region: tuple[int, int, int, int], checkpoint: str) -> tuple[int, int, int, int]:
+        """Ask for the tiles covering ``region`` (clipped, shrunk when huge) at ``checkpoint``, nearest the
+        centre first, then their figures; returns the region the tiles cover."""
+        preview, path = self._preview, self._path
+        if preview is None or path is None:
+            self.cancel()
+            return region
+        width, height = preview.size
+        boxes = engine.tiles_for(engine.clip_region(region, width, height), width, height)
+        kinds = (ORIGINAL,) if checkpoint is None else (ORIGINAL, checkpoint)
+        wanted = [(kind, tuple(box)) for box in boxes for kind in kinds]
+        keep = {key: job for key, job in self._tile_jobs.items() if key in wanted and not job.cancelled}
+        for job in self._jobs:
+            if job not in keep.values():
+                job.cancel()
+        self._jobs = [j for j in self._jobs if not j.cancelled]
+        self._tile_jobs = keep
+        self.requested = []
+        for kind, box in wanted:
+            if self._image_key(kind, box) not in self._images and (kind, box) not in keep:
+                self.requested.append((kind, box))
+                self._tile_jobs[(kind, box)] = self._submit_tile(preview, path, kind, box)
+        if checkpoint is not None:
+            self._submit_figures(preview, path, boxes, checkpoint)
+        return _bounds(boxes)
+
+    def request_whole(self, checkpoint: str) -> None:
+        """The whole image coded at ``checkpoint`` (as the archive codes it): its figures, and every tile."""
+        self.cancel()
+        preview, path = self._preview, self._path
+        if preview is None or path is None:
+            return
+
+        def done(figures: engine.RegionFigures) -> None:
+            self.figures_ready.emit(path, region_figures(figures, preview.size), True)
+
+        job = Job(
+            "preview",
+            lambda sink, token: preview.whole(checkpoint, token),
+            on_done=done,
+            on_error=lambda e: self._failed(path, e),
+            tag=path,
+        )
+        self._submit(job)
+
+    # internals -----------------------------------------------------------------
+    def _image_key(self, kind: str, box: tuple) -> tuple:
+        return (str(self._path), self._precision, kind, tuple(box))
+
+    def _submit(self, job: Job) -> None:
+        """Submit ``job``, forgetting it once it has ended (done, failed or cancelled)."""
+        for name in ("on_done", "on_error", "on_cancelled"):
+            setattr(job, name, _then_forget(self._jobs, job, getattr(job, name)))
+        self._jobs.append(job)
+        self._runner.submit(job)
+
+    def _submit_tile(self, preview: engine.RegionPreview, path: Path, kind: str, box: tuple) -> Job:
+        key = self._image_key(kind, box)
+
+        def run(sink, token):
+            if kind == ORIGINAL:
+                return to_qimage(preview.original(box))
+            return to_qimage(preview.tile(box, kind, token).reconstruction)
+
+        def done(image) -> None:
+            self._images[key] = image
+            self._images.move_to_end(key)
+            while len(self._images) > QIMAGE_CACHE_SIZE:
+                self._images.popitem(last=False)
+            if self._path == path:
+                self.tile_ready.emit(path, kind, box, image)
+
+        job = Job("preview", run, on_done=done, on_error=lambda e: self._failed(path, e), tag=(path, box))
+        self._submit(job)
+        return job
+
+    def _submit_figures(self, preview: engine.RegionPreview, path: Path, boxes: list, checkpoint: str) -> None:
+        def done(figures: engine.RegionFigures | None) -> None:
+            if figures is not None and self._path == path:
+                self.figures_ready.emit(path, region_figures(figures, preview.size), False)
+
+        job = Job(
+            "preview",
+            lambda sink, token: preview.figures(boxes, checkpoint),
+            on_done=done,
+            on_error=lambda e: self._failed(path, e),
+            tag=path,
+        )
+        self._submit(job)
+
+    def _failed(self, path: Path, error: JobError) -> None:
+        if self._path == path:
+            self.failed.emit(path, error)
+
+
+def _then_forget(jobs: list[Job], job: Job, callback):
+    def call(*args) -> None:
+        if job in jobs:
+            jobs.remove(job)
+        if callback is not None:
+            callback(*args)
+
+    return call
+
+
+def _bounds(boxes: list) -> tuple[int, int, int, int]:
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    return x0, y0, x1 - x0, y1 - y0
