@@ -46,6 +46,7 @@ class TileService(QObject):
         self._precision = "auto"
         self._jobs: list[Job] = []
         self._tile_jobs: dict[tuple[str, tuple], Job] = {}  # pending tiles by (kind, box)
+        self._whole_job: Job | None = None  # the whole image's coding: a move of the view keeps it
         self._images: OrderedDict[tuple, object] = OrderedDict()
         self.requested: list[tuple[str, tuple]] = []  # the tiles asked of the worker by the last request
 
@@ -69,6 +70,7 @@ class TileService(QObject):
             job.cancel()
         self._jobs = []
         self._tile_jobs = {}
+        self._whole_job = None
 
     def close(self) -> None:
         self.cancel()
@@ -113,7 +115,7 @@ class TileService(QObject):
         wanted = [(kind, tuple(box)) for box in boxes for kind in kinds]
         keep = {key: job for key, job in self._tile_jobs.items() if key in wanted and not job.cancelled}
         for job in self._jobs:
-            if job not in keep.values():
+            if job not in keep.values() and job is not self._whole_job:  # the whole image is only asked on purpose
                 job.cancel()
         self._jobs = [j for j in self._jobs if not j.cancelled]
         self._tile_jobs = keep
@@ -134,6 +136,8 @@ class TileService(QObject):
             return
 
         def done(figures: engine.RegionFigures) -> None:
+            if self._whole_job is job:
+                self._whole_job = None
             self.figures_ready.emit(path, region_figures(figures, preview.size), True)
 
         job = Job(
@@ -143,6 +147,7 @@ class TileService(QObject):
             on_error=lambda e: self._failed(path, e),
             tag=path,
         )
+        self._whole_job = job
         self._submit(job)
 
     # internals -----------------------------------------------------------------
@@ -152,9 +157,13 @@ class TileService(QObject):
     def _submit(self, job: Job) -> None:
         """Submit ``job``, forgetting it once it has ended (done, failed or cancelled)."""
         for name in ("on_done", "on_error", "on_cancelled"):
-            setattr(job, name, _then_forget(self._jobs, job, getattr(job, name)))
+            setattr(job, name, _then_forget(self._forget, job, getattr(job, name), name == "on_done"))
         self._jobs.append(job)
         self._runner.submit(job)
+
+    def _forget(self, job: Job) -> None:
+        if job in self._jobs:
+            self._jobs.remove(job)
 
     def _submit_tile(self, preview: engine.RegionPreview, path: Path, kind: str, box: tuple) -> Job:
         key = self._image_key(kind, box)
@@ -195,11 +204,12 @@ class TileService(QObject):
             self.failed.emit(path, error)
 
 
-def _then_forget(jobs: list[Job], job: Job, callback):
+def _then_forget(forget, job: Job, callback, skip_if_cancelled: bool):
+    """``callback``, after forgetting ``job``; never a result that came after the job was cancelled."""
+
     def call(*args) -> None:
-        if job in jobs:
-            jobs.remove(job)
-        if callback is not None:
+        forget(job)
+        if callback is not None and not (skip_if_cancelled and job.cancelled):
             callback(*args)
 
     return call
