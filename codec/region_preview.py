@@ -66,18 +66,20 @@ def tile_grid(width: int, height: int, tile: int = TILE) -> list[Box]:
 
 
 def clip_region(region: Box, width: int, height: int, max_pixels: int = REGION_MAX_PIXELS) -> Box:
-    """``region`` cut to the image and, when larger than ``max_pixels``, shrunk around its centre."""
+    """``region`` cut to the image; when larger than ``max_pixels``, the block of whole tiles of at most
+    ``max_pixels`` nearest its centre (a whole photo at fit gets its centre coded first)."""
     left, top, w, h = region
     x0, y0 = max(0, min(width - 1, left)), max(0, min(height - 1, top))
     x1, y1 = max(x0 + 1, min(width, left + w)), max(y0 + 1, min(height, top + h))
     w, h = x1 - x0, y1 - y0
-    if w * h > max_pixels:
-        scale = (max_pixels / (w * h)) ** 0.5
-        cx, cy = x0 + w / 2, y0 + h / 2
-        w, h = max(1, int(w * scale)), max(1, int(h * scale))
-        x0 = int(min(max(0, cx - w / 2), width - w))
-        y0 = int(min(max(0, cy - h / 2), height - h))
-    return x0, y0, w, h
+    if w * h <= max_pixels:
+        return x0, y0, w, h
+    scale = (max_pixels / (w * h)) ** 0.5
+    cols, rows = max(1, int(w * scale) // TILE), max(1, int(h * scale) // TILE)
+    c0 = min(max(0, round((x0 + w / 2) / TILE - cols / 2)), max(0, -(-width // TILE) - cols))
+    r0 = min(max(0, round((y0 + h / 2) / TILE - rows / 2)), max(0, -(-height // TILE) - rows))
+    left, top = c0 * TILE, r0 * TILE
+    return left, top, min(cols * TILE, width - left), min(rows * TILE, height - top)
 
 
 def tiles_for(region: Box, width: int, height: int, tile: int = TILE) -> list[Box]:

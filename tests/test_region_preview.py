@@ -49,10 +49,10 @@ def test_tile_grid_and_the_tiles_of_a_region():
 
 def test_the_region_in_view_is_clipped_and_shrunk_around_its_centre():
     assert clip_region((-50, -50, 300, 200), 4000, 3000) == (0, 0, 250, 150)
-    left, top, w, h = clip_region((0, 0, 4000, 3000), 4000, 3000)
-    assert w * h <= REGION_MAX_PIXELS and abs(w / h - 4 / 3) < 0.01
-    assert abs(left + w / 2 - 2000) <= 1 and abs(top + h / 2 - 1500) <= 1
-    assert len(tiles_for((left, top, w, h), 4000, 3000)) <= 9
+    left, top, w, h = clip_region((0, 0, 4000, 3000), 4000, 3000)  # the whole photo at fit
+    assert w * h <= REGION_MAX_PIXELS and left % TILE == 0 and top % TILE == 0  # whole tiles
+    assert abs(left + w / 2 - 2000) <= TILE / 2 and abs(top + h / 2 - 1500) <= TILE / 2  # nearest the centre
+    assert len(tiles_for((left, top, w, h), 4000, 3000)) == (w // TILE) * (h // TILE) <= 4
 
 
 def test_large_is_judged_from_the_header(tmp_path):
