@@ -15,6 +15,7 @@ stored layout): the figures then differ a little from the archive's.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from .runtime.transforms import LATENT_STRIDE, PAD_MULTIPLE, analysis, pad_to_mu
 
 TILE = 768  # pixels, a multiple of PAD_MULTIPLE
 HALO = 256  # pixels of context on each side of a tile (4 hyper-latents), a multiple of PAD_MULTIPLE
-REGION_MAX_PIXELS = 2_359_296  # the largest region coded for one view (4 tiles)
+REGION_MAX_TILES = 4  # the most tiles coded for one view (a larger view gets its centre's)
 OVERVIEW_MAX_SIDE = 2048
 TILE_CACHE_SIZE = 72  # coded tiles kept per image (about 130 MB)
 
@@ -65,21 +66,31 @@ def tile_grid(width: int, height: int, tile: int = TILE) -> list[Box]:
     ]
 
 
-def clip_region(region: Box, width: int, height: int, max_pixels: int = REGION_MAX_PIXELS) -> Box:
-    """``region`` cut to the image; when larger than ``max_pixels``, the block of whole tiles of at most
-    ``max_pixels`` nearest its centre (a whole photo at fit gets its centre coded first)."""
+def clip_region(region: Box, width: int, height: int, max_tiles: int = REGION_MAX_TILES) -> Box:
+    """``region`` cut to the image; when it touches more than ``max_tiles`` tiles, the block of at most
+    ``max_tiles`` whole tiles centred on it that covers most of it (a photo at fit: its centre)."""
     left, top, w, h = region
     x0, y0 = max(0, min(width - 1, left)), max(0, min(height - 1, top))
     x1, y1 = max(x0 + 1, min(width, left + w)), max(y0 + 1, min(height, top + h))
-    w, h = x1 - x0, y1 - y0
-    if w * h <= max_pixels:
-        return x0, y0, w, h
-    scale = (max_pixels / (w * h)) ** 0.5
-    cols, rows = max(1, int(w * scale) // TILE), max(1, int(h * scale) // TILE)
-    c0 = min(max(0, round((x0 + w / 2) / TILE - cols / 2)), max(0, -(-width // TILE) - cols))
-    r0 = min(max(0, round((y0 + h / 2) / TILE - rows / 2)), max(0, -(-height // TILE) - rows))
-    left, top = c0 * TILE, r0 * TILE
-    return left, top, min(cols * TILE, width - left), min(rows * TILE, height - top)
+    clipped = (x0, y0, x1 - x0, y1 - y0)
+    if len(tiles_for(clipped, width, height)) <= max_tiles:
+        return clipped
+    all_cols, all_rows = -(-width // TILE), -(-height // TILE)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+
+    def block(cols: int, rows: int) -> Box:
+        c0 = min(max(0, round(cx / TILE - cols / 2)), all_cols - cols)
+        r0 = min(max(0, round(cy / TILE - rows / 2)), all_rows - rows)
+        bl, bt = c0 * TILE, r0 * TILE
+        return bl, bt, min(cols * TILE, width - bl), min(rows * TILE, height - bt)
+
+    def fit(box: Box) -> tuple[float, float]:  # the most of the region covered, then the closest shape
+        bl, bt, bw, bh = box
+        overlap = max(0, min(x1, bl + bw) - max(x0, bl)) * max(0, min(y1, bt + bh) - max(y0, bt))
+        return overlap, -abs(math.log((bw / bh) / ((x1 - x0) / (y1 - y0))))
+
+    shapes = [(c, min(max_tiles // c, all_rows)) for c in range(1, min(max_tiles, all_cols) + 1)]
+    return max((block(c, r) for c, r in shapes), key=fit)
 
 
 def tiles_for(region: Box, width: int, height: int, tile: int = TILE) -> list[Box]:

@@ -12,7 +12,7 @@ from latentzip.codec import engine, metrics
 from latentzip.codec.errors import CancelledError
 from latentzip.codec.region_preview import (
     HALO,
-    REGION_MAX_PIXELS,
+    REGION_MAX_TILES,
     TILE,
     RegionPreview,
     clip_region,
@@ -49,10 +49,15 @@ def test_tile_grid_and_the_tiles_of_a_region():
 
 def test_the_region_in_view_is_clipped_and_shrunk_around_its_centre():
     assert clip_region((-50, -50, 300, 200), 4000, 3000) == (0, 0, 250, 150)
+    near = (TILE - 10, TILE - 10, TILE, TILE)  # four tiles: kept as it is
+    assert clip_region(near, 4000, 3000) == near
     left, top, w, h = clip_region((0, 0, 4000, 3000), 4000, 3000)  # the whole photo at fit
-    assert w * h <= REGION_MAX_PIXELS and left % TILE == 0 and top % TILE == 0  # whole tiles
+    assert left % TILE == 0 and top % TILE == 0  # whole tiles
+    assert len(tiles_for((left, top, w, h), 4000, 3000)) == REGION_MAX_TILES
     assert abs(left + w / 2 - 2000) <= TILE / 2 and abs(top + h / 2 - 1500) <= TILE / 2  # nearest the centre
-    assert len(tiles_for((left, top, w, h), 4000, 3000)) == (w // TILE) * (h // TILE) <= 4
+    assert (w, h) == (2 * TILE, 2 * TILE)  # the shape closest to the view's
+    wide = clip_region((0, 1000, 4000, 1000), 4000, 3000)  # a wide strip in view: a wide block
+    assert wide[2] > wide[3]
 
 
 def test_large_is_judged_from_the_header(tmp_path):
