@@ -314,8 +314,8 @@ class PreviewPanel(QWidget):
             figures = PreviewFigures(figures.region, figures.full_size, {**self._figures.results, **figures.results})
         self._figures, self._region = figures, tuple(figures.region)
         self.view.set_message("")
-        if whole:
-            self._show_cached_after_tiles()
+        if whole and self._tiles is not None:  # its tiles are coded now: show those in view
+            self._tiles.request_region(self.view.view_region(), self._checkpoint, with_figures=False)
         self.region_note.setText(self._large_note(f"figures for {region_words(figures.region, figures.full_size)}."))
         self._fill_figures(figures)
         self._update_labels()

@@ -137,3 +137,25 @@ def test_small_images_keep_the_whole_image_preview(qtbot, window, tmp_path):
     assert "whole image" in window.preview.region_note.text()
     assert window.preview.view.image_size() == window.preview.view.before_image().size()
     assert QPointF(100, 60) == window.preview.view.view_center()
+
+
+def test_coming_back_to_a_large_photo_codes_nothing_again(qtbot, window, tmp_path):
+    big = _large_jpeg(tmp_path / "big.jpg", 2400, 1600)
+    small = make_png(tmp_path / "small.png", 200, 120)
+    window.add_paths([big, small])
+    wait_scanned(qtbot, window)
+    window.estimator.stop()
+    _select_first(window)
+    panel, tiles = window.preview, window.tiles
+    qtbot.waitUntil(lambda: panel.region is not None and not tiles.pending(), timeout=120_000)
+    region, shown = panel.region, panel.figure_text("B", 1)
+    window.input_panel.tree.selectionModel().setCurrentIndex(
+        window.inputs.index(1, 0),
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+    )
+    assert not panel.large and not tiles.pending()
+    _select_first(window)
+    assert panel.large and panel.view.has_image()  # the overview at once, from the open image
+    assert tiles.requested == []  # every tile in view is cached
+    qtbot.waitUntil(lambda: panel.region == region, timeout=30_000)
+    assert panel.figure_text("B", 1) == shown
