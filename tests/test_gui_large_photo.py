@@ -159,3 +159,45 @@ def test_coming_back_to_a_large_photo_codes_nothing_again(qtbot, window, tmp_pat
     assert tiles.requested == []  # every tile in view is cached
     qtbot.waitUntil(lambda: panel.region == region, timeout=30_000)
     assert panel.figure_text("B", 1) == shown
+
+
+def test_keep_originals_exactly_asks_for_original_tiles_only(qtbot, window, tmp_path):
+    _open_large(qtbot, window, _large_jpeg(tmp_path / "big.jpg", 2400, 1600))
+    window.set_image_mode("lossless")
+    window.preview.request_region()
+    assert {kind for kind, _ in window.tiles.pending_tiles()} <= {ORIGINAL}
+    assert not any(kind != ORIGINAL for kind, _ in window.tiles.requested)
+    assert not window.preview.view._dim_after  # the original on both sides: nothing to wait for
+
+
+def test_compare_view_draws_tiles_over_the_downscaled_whole(qtbot):
+    from PySide6.QtCore import QSize
+    from PySide6.QtGui import QColor, QImage
+
+    from latentzip.gui.compare_view import CompareView
+
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    overview = QImage(400, 300, QImage.Format.Format_RGB888)
+    overview.fill(QColor("white"))
+    view.set_images(overview, overview, full_size=QSize(4000, 3000), dim_after=True)
+    assert view.view_region() == (0, 0, 4000, 3000)
+    tile = QImage(TILE, TILE, QImage.Format.Format_RGB888)
+    tile.fill(QColor("blue"))
+    view.set_tile("after", (2000, 1500, TILE, TILE), tile)
+    view.set_divider(0.0)  # all "after"
+    frame = view.grab().toImage()
+    s = view.zoom() / view.devicePixelRatioF()
+    left = (view.width() - 4000 * s) / 2
+    top = (view.height() - 3000 * s) / 2
+    inside = frame.pixelColor(int(left + (2000 + TILE / 2) * s), int(top + (1500 + TILE / 2) * s))
+    outside = frame.pixelColor(int(left + 1000 * s), int(top + 1000 * s))
+    assert inside == QColor("blue")
+    assert outside.lightness() < 200  # white, dimmed: not coded yet
+    view.set_zoom(1.0)  # one image pixel per device pixel, around the centre
+    x, y, w, h = view.view_region()
+    assert abs(x + w / 2 - 2000) <= 1 and abs(y + h / 2 - 1500) <= 1
+    assert w == pytest.approx(view.width() * view.devicePixelRatioF(), abs=2)
