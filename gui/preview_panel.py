@@ -204,6 +204,7 @@ class PreviewPanel(QWidget):
             self.view.set_after(self._after())
         if self._large and changed:
             self.view.set_after(self.view.before_image(), dim=mode != "lossless")
+            self.whole_button.setEnabled(mode != "lossless" and self.view.has_image())
             self._show_cached_after_tiles()
             self.request_region()
         self._update_labels()
@@ -275,7 +276,7 @@ class PreviewPanel(QWidget):
         lossy = self._image_mode != "lossless"
         self.view.set_images(overview, overview, full_size=QSize(*full_size), dim_after=lossy)
         self.view.set_message("")
-        self.whole_button.setEnabled(True)
+        self.whole_button.setEnabled(lossy)
         self.region_note.setText(self._large_note("zoom or pan anywhere; the region in view is coded on demand."))
         for box, tile in self._tiles.cached_tiles(ORIGINAL).items():
             self.view.set_tile("before", box, tile)

@@ -168,6 +168,7 @@ def test_keep_originals_exactly_asks_for_original_tiles_only(qtbot, window, tmp_
     assert {kind for kind, _ in window.tiles.pending_tiles()} <= {ORIGINAL}
     assert not any(kind != ORIGINAL for kind, _ in window.tiles.requested)
     assert not window.preview.view._dim_after  # the original on both sides: nothing to wait for
+    assert not window.preview.whole_button.isEnabled()  # nothing is coded in this mode
 
 
 def test_compare_view_draws_tiles_over_the_downscaled_whole(qtbot):
