@@ -14,6 +14,7 @@ PKG_PY := $(PKG_VENV)/bin/python
 PKG_STAMP := $(PKG_VENV)/.installed
 SOURCES := $(shell find codec gui resources app -type f -not -path '*/__pycache__/*')
 KODAK ?= ../shared/data/kodak
+LARGE_PHOTO ?= ../shared/data/photos/Kleiber.jpg
 TRAIN_MINUTES ?= 120
 TRAIN_THREADS ?= 0  # 1 while other work shares the 2 cores (two torch threads collapse under contention)
 TRAIN_LR ?= 3e-5
@@ -62,7 +63,8 @@ test-all: $(TEST_STAMP)  ## all tests, slow ones included
 	cd tests && QT_QPA_PLATFORM=offscreen ../$(PY) -m pytest -q -m "" .
 
 screenshots: $(STAMP)  ## save the window's main states to docs/screenshots/ (for the README)
-	QT_QPA_PLATFORM=offscreen $(PY) -m latentzip.gui.screenshots --out docs/screenshots
+	QT_QPA_PLATFORM=offscreen $(PY) -m latentzip.gui.screenshots --out docs/screenshots \
+		$(if $(wildcard $(LARGE_PHOTO)),--large-photo $(LARGE_PHOTO))
 
 $(BENCH_STAMP): $(STAMP)
 	$(PIP) install -q ".[bench]"

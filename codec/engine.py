@@ -17,6 +17,7 @@ from .partial_file import stale_partials
 from .plan import FilePlan, PlanAction, count_files_and_folders, plan_inputs
 from .preview import CheckpointPreview, PreviewReport, preview_image, preview_pixels
 from .progress import CancelToken, NullSink, ProgressEvent, ProgressSink
+from .region_preview import CodedTile, RegionFigures, RegionPreview, clip_region, image_size, is_large, tiles_for
 from .reports import (
     CHECKPOINTS,
     IMAGE_MODES,
@@ -45,6 +46,13 @@ __all__ = [
     "test_archive",
     "preview_image",
     "preview_pixels",
+    "RegionPreview",
+    "RegionFigures",
+    "CodedTile",
+    "clip_region",
+    "image_size",
+    "is_large",
+    "tiles_for",
     "decode_image_entry",
     "output_name",
     "stale_partials",

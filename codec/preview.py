@@ -1,7 +1,8 @@
 """Preview: how an image looks and scores at each checkpoint (writes nothing).
 
 Large photos are previewed on a centre crop of about one megapixel (the
-region is returned, so callers can say so). bpp here counts the image's
+region is returned, so callers can say so); the window shows them whole and
+codes the region in view on demand (``region_preview.py``). bpp here counts the image's
 coded bytes (bitstream, metadata and alpha), the same bytes its archive entry
 would hold, without the archive's own headers.
 """

@@ -7,11 +7,17 @@ drawn nearest-neighbour (blocks, so artefacts can be judged); zoomed out,
 smoothly. Mouse: drag the divider, drag elsewhere to pan, wheel to zoom around
 the pointer, double-click for fit / 100 %. Keys: Left/Right move the divider,
 Shift+arrows pan, +/- zoom, 0 fit, 1 100 %, 2 200 %, M switches the mode.
+
+A large photo is shown as a downscaled whole (``full_size`` names its real
+size, in which the view's coordinates are kept) with full-resolution tiles
+drawn over it as they arrive (``set_tile``); the "after" side dims what has no
+coded tile yet. ``view_changed`` fires on every zoom, pan, resize or mode
+change; ``view_region`` is the part of the image in view.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPainterPath, QPen, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -22,6 +28,7 @@ GRAB_PX = 10
 class CompareView(QWidget):
     zoom_changed = Signal(str)
     mode_changed = Signal(str)
+    view_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -33,6 +40,9 @@ class CompareView(QWidget):
         self.setToolTip("Drag the divider to compare; wheel to zoom, drag to pan, double-click for fit / 100 %")
         self._before: QImage | None = None
         self._after: QImage | None = None
+        self._size = QSize()  # the image's real size (the QImages may be downscaled)
+        self._tiles: dict[str, dict[tuple, QImage]] = {"before": {}, "after": {}}
+        self._dim_after = False  # dim the "after" side where no tile covers it
         self._labels = ("Original", "Compressed")
         self._message = "Select an image to compare it before and after compression"
         self._mode = "split"
@@ -43,17 +53,51 @@ class CompareView(QWidget):
         self._last_pos = QPointF()
 
     # content -----------------------------------------------------------------
-    def set_images(self, before: QImage | None, after: QImage | None, keep_view: bool = False) -> None:
-        same_size = before is not None and self._before is not None and before.size() == self._before.size()
-        self._before, self._after = before, after
+    def set_images(
+        self,
+        before: QImage | None,
+        after: QImage | None,
+        keep_view: bool = False,
+        full_size: QSize | None = None,
+        dim_after: bool = False,
+    ) -> None:
+        """``full_size``: the image's real size when ``before`` is a downscaled whole (then ``after`` may be
+        the same overview, dimmed with ``dim_after`` where tiles have not come yet)."""
+        size = QSize(full_size) if full_size is not None else (before.size() if before is not None else QSize())
+        same_size = before is not None and self._before is not None and size == self._size
+        self._before, self._after, self._size, self._dim_after = before, after, size, dim_after
+        if not (keep_view and same_size):
+            self._tiles = {"before": {}, "after": {}}
         if before is not None and not (keep_view and same_size):
             self._zoom = None
-            self._center = QPointF(before.width() / 2, before.height() / 2)
+            self._center = QPointF(size.width() / 2, size.height() / 2)
         self._emit_zoom()
         self.update()
 
-    def set_after(self, after: QImage | None) -> None:
-        self._after = after
+    def set_tile(self, side: str, box: tuple[int, int, int, int], image: QImage) -> None:
+        """Draw ``image`` over ``box`` (full-image pixels) on ``side`` ("before" or "after")."""
+        self._tiles[side][tuple(box)] = image
+        self.update()
+
+    def clear_tiles(self, side: str) -> None:
+        self._tiles[side] = {}
+        self.update()
+
+    def tiles(self, side: str) -> dict[tuple, QImage]:
+        return dict(self._tiles[side])
+
+    def view_region(self) -> tuple[int, int, int, int]:
+        """The part of the image in view (left, top, width, height in full-image pixels)."""
+        if self._before is None:
+            return 0, 0, 0, 0
+        vp = self._viewports()[0]
+        a, b = self._to_image(vp.topLeft(), vp), self._to_image(vp.bottomRight(), vp)
+        x0, y0 = max(0, int(a.x())), max(0, int(a.y()))
+        x1, y1 = min(self._size.width(), int(b.x() + 0.999)), min(self._size.height(), int(b.y() + 0.999))
+        return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
+
+    def set_after(self, after: QImage | None, dim: bool = False) -> None:
+        self._after, self._dim_after = after, dim
         self.update()
 
     def set_labels(self, before: str, after: str) -> None:
@@ -67,6 +111,13 @@ class CompareView(QWidget):
     def has_image(self) -> bool:
         return self._before is not None
 
+    def before_image(self) -> QImage | None:
+        return self._before
+
+    def image_size(self) -> QSize:
+        """The image's real size (that of a large photo, not of its downscaled whole)."""
+        return QSize(self._size)
+
     # view state --------------------------------------------------------------
     @property
     def mode(self) -> str:
@@ -77,6 +128,7 @@ class CompareView(QWidget):
             self._mode = mode
             self.mode_changed.emit(mode)
             self._emit_zoom()
+            self.view_changed.emit()
             self.update()
 
     def toggle_mode(self) -> None:
@@ -100,8 +152,9 @@ class CompareView(QWidget):
     def zoom_fit(self) -> None:
         self._zoom = None
         if self._before is not None:
-            self._center = QPointF(self._before.width() / 2, self._before.height() / 2)
+            self._center = QPointF(self._size.width() / 2, self._size.height() / 2)
         self._emit_zoom()
+        self.view_changed.emit()
         self.update()
 
     def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
@@ -117,6 +170,7 @@ class CompareView(QWidget):
         self._center += before - after
         self._clamp_center()
         self._emit_zoom()
+        self.view_changed.emit()
         self.update()
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
@@ -128,6 +182,7 @@ class CompareView(QWidget):
         if scale > 0:
             self._center -= QPointF(dx_px / scale, dy_px / scale)
             self._clamp_center()
+            self.view_changed.emit()
             self.update()
 
     def view_center(self) -> QPointF:
@@ -154,7 +209,7 @@ class CompareView(QWidget):
         if self._before is None:
             return 1.0
         vp = self._viewports()[0]
-        fit = min(vp.width() / self._before.width(), vp.height() / self._before.height())
+        fit = min(vp.width() / max(1, self._size.width()), vp.height() / max(1, self._size.height()))
         return max(MIN_ZOOM, fit * self._dpr())
 
     def _scale(self) -> float:
@@ -163,7 +218,7 @@ class CompareView(QWidget):
 
     def _image_rect(self, viewport: QRectF) -> QRectF:
         s = self._scale()
-        w, h = self._before.width() * s, self._before.height() * s
+        w, h = self._size.width() * s, self._size.height() * s
         c = viewport.center()
         return QRectF(c.x() - self._center.x() * s, c.y() - self._center.y() * s, w, h)
 
@@ -175,8 +230,8 @@ class CompareView(QWidget):
     def _clamp_center(self) -> None:
         if self._before is not None:
             self._center = QPointF(
-                min(max(self._center.x(), 0.0), float(self._before.width())),
-                min(max(self._center.y(), 0.0), float(self._before.height())),
+                min(max(self._center.x(), 0.0), float(self._size.width())),
+                min(max(self._center.y(), 0.0), float(self._size.height())),
             )
 
     def _divider_x(self) -> float:
@@ -207,11 +262,14 @@ class CompareView(QWidget):
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         after = self._after if self._after is not None else self._before
         if self._mode == "side":
-            for vp, image, label in zip(self._viewports(), (self._before, after), self._labels, strict=False):
+            sides = ("before", "after")
+            for vp, image, label, side in zip(
+                self._viewports(), (self._before, after), self._labels, sides, strict=False
+            ):
                 p.save()
                 p.setClipRect(vp)
                 target = self._image_rect(vp)
-                p.drawImage(target, image)
+                self._paint_side(p, target, image, side)
                 self._paint_label(p, label, self._label_area(target, vp), left=True)
                 p.restore()
         else:
@@ -220,19 +278,28 @@ class CompareView(QWidget):
             x = self._divider_x()
             p.save()
             p.setClipRect(QRectF(vp.left(), vp.top(), x - vp.left(), vp.height()))
-            p.drawImage(target, self._before)
+            self._paint_side(p, target, self._before, "before")
             p.restore()
             p.save()
             p.setClipRect(QRectF(x, vp.top(), vp.right() - x, vp.height()))
-            p.drawImage(target, after)
+            self._paint_side(p, target, after, "after")
             p.restore()
             self._paint_divider(p, x)
             area = self._label_area(target, vp)
             self._paint_label(p, self._labels[0], area, left=True)
             self._paint_label(p, self._labels[1], area, left=False)
-        if self._after is None and self._message:
+        if self._message and (self._after is None or self._dim_after):
             self._paint_label(p, self._message, QRectF(self.rect()), left=True, bottom=True)
         self._paint_focus(p)
+
+    def _paint_side(self, p: QPainter, target: QRectF, image: QImage, side: str) -> None:
+        """The (maybe downscaled) whole, dimmed on the "after" side if asked, then the side's tiles."""
+        p.drawImage(target, image)
+        if side == "after" and self._dim_after:
+            p.fillRect(target, QColor(0, 0, 0, 120))
+        s = self._scale()
+        for (left, top, w, h), tile in self._tiles[side].items():
+            p.drawImage(QRectF(target.left() + left * s, target.top() + top * s, w * s, h * s), tile)
 
     @staticmethod
     def _label_area(target: QRectF, viewport: QRectF) -> QRectF:
@@ -362,3 +429,4 @@ class CompareView(QWidget):
         if self._zoom is None:
             self._emit_zoom()
         super().resizeEvent(event)
+        self.view_changed.emit()

@@ -1,8 +1,10 @@
 """The main window: the Compress and Archive pages, the progress/result band, and the wiring.
 
-Three worker threads run the engine: ``scan`` (walking input folders, reading
-archive indexes), ``analysis`` (previews and the size estimate) and ``jobs``
-(compress, extract, test: one at a time, with progress and Cancel). All
+Worker threads run the engine: ``scan`` (walking input folders, reading
+archive indexes), ``analysis`` (previews and the size estimate), ``tiles``
+(a large photo's overview and the tiles of the region in view), ``plan`` (the
+Files page's plan) and ``jobs`` (compress, extract, test: one at a time, with
+progress and Cancel). All
 models and widgets are updated in the jobs' callbacks, on the GUI thread.
 The operations themselves live in ``operations.py``; they see this window only
 through the ``OperationsHost`` methods below (section "operations host").
@@ -17,6 +19,7 @@ from PySide6.QtCore import QItemSelectionModel, QTimer
 from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
+from ..codec import engine
 from ..codec.engine import CHECKPOINTS, CompressOptions, ProgressEvent
 from . import dialogs, paths
 from .actions import Actions, build_menus, create_actions
@@ -31,6 +34,7 @@ from .operations import CompressRequest, Operations
 from .progress_panel import Band, ProgressPanel, ResultPanel
 from .settings import Settings
 from .settings_dialog import apply_threads, read_values, store_values
+from .tile_service import TileService
 from .worker import Job, JobRunner
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,8 @@ class MainWindow(QMainWindow):
         self.analysis_runner = JobRunner("latentzip-analysis", self)
         self.job_runner = JobRunner("latentzip-jobs", self)
         self.plan_runner = JobRunner("latentzip-plan", self)  # the Files page's plan: never delays the others
+        self.tile_runner = JobRunner("latentzip-tiles", self)  # large photos' overview and tiles
+        self.tiles = TileService(self.tile_runner, self)
         self.analysis = AnalysisService(self.analysis_runner, self)
         self.estimator = Estimator(self.analysis, self)
         self.inputs = InputModel(self)
@@ -74,6 +80,7 @@ class MainWindow(QMainWindow):
         self.compress_page = CompressPage(self.inputs, act, self.tabs)
         page = self.compress_page
         self.splitter, self.input_panel, self.preview = page.splitter, page.input_panel, page.preview
+        self.preview.attach_tiles(self.tiles)
         self.estimate_label, self.compress_button = page.estimate_label, page.compress_button
         self.tabs.addTab(page, "Compress")
         self.archive_page = ArchivePage(
@@ -431,6 +438,11 @@ class MainWindow(QMainWindow):
         image = self.inputs.image_at(current)
         if image is None:
             return
+        size = engine.image_size(image.path)
+        if size is not None and engine.is_large(*size):  # shown whole, coded region by region
+            self.analysis.cancel_preview()
+            self.preview.show_large(image, self.precision)
+            return
         self.preview.show_loading(image)
         self.analysis.request_preview(image.path)
 
@@ -583,6 +595,6 @@ class MainWindow(QMainWindow):
         self._closing = True
         self._estimate_timer.stop()
         self.estimator.stop()
-        for runner in (self.job_runner, self.analysis_runner, self.scan_runner, self.plan_runner):
+        for runner in (self.job_runner, self.analysis_runner, self.scan_runner, self.plan_runner, self.tile_runner):
             runner.shutdown()
         self.ops.remove_drag_folders()

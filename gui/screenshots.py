@@ -3,7 +3,8 @@
 ``python -m latentzip.gui.screenshots [--out docs/screenshots]`` drives the real
 window (offscreen unless a display is asked for) through: empty, a folder
 loaded with its preview, its per-file plan, compressing, done, every file's result, the
-archive opened (a tree of folders) and tested, and the Compress page under a dark system scheme.
+archive opened (a tree of folders) and tested, a large photo seen whole (with ``--large-photo``:
+zoomed to its centre, the region in view coded) and the Compress page under a dark system scheme.
 It uses the bundled sample photos (each once, so the ratio is a real one) in a
 scratch folder; the user's settings are untouched (a scratch LATENTZIP_GUI_HOME).
 """
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     ap.add_argument("--timeout", type=float, default=300, help="seconds to wait for each state")
+    ap.add_argument("--large-photo", type=Path, help="a large photo (over one megapixel) to show whole")
     args = ap.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     scratch = Path(tempfile.mkdtemp(prefix="latentzip-shots-"))
@@ -105,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     win.ops.test()
     _wait(app, lambda: not win.job_runner.busy, args.timeout, "the archive test")
     shot("5-archive")
+    if args.large_photo is not None:
+        win.tabs.setCurrentIndex(0)
+        _large_photo(app, win, args.large_photo, args.timeout)
+        shot("9-large-photo")
     from PySide6.QtCore import Qt
 
     from .palette import apply_color_scheme
@@ -116,6 +122,24 @@ def main(argv: list[str] | None = None) -> int:
     win.shutdown()
     shutil.rmtree(scratch, ignore_errors=True)
     return 0
+
+
+def _large_photo(app, win, photo: Path, timeout_s: float) -> None:
+    """Show ``photo`` alone, zoomed to a quarter of its size around its centre, with that region's figures."""
+    from PySide6.QtCore import QItemSelectionModel
+
+    win.clear_inputs()
+    win.add_paths([photo])
+    _wait(app, lambda: bool(win.inputs.entries) and not win.inputs.scanning, timeout_s, "the large photo's scan")
+    win.input_panel.tree.selectionModel().setCurrentIndex(
+        win.inputs.index(0, 0),
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+    )
+    _wait(app, lambda: win.preview.view.has_image(), timeout_s, "the large photo's overview")
+    win.preview.view.set_zoom(0.25)
+    win.preview.view.set_divider(0.5)
+    win.preview.request_region()
+    _wait(app, lambda: win.preview.region is not None and not win.tiles.pending(), timeout_s, "the region's figures")
 
 
 if __name__ == "__main__":

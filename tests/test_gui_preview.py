@@ -76,18 +76,6 @@ def test_new_selection_cancels_the_old_computation(qtbot, window, tmp_path):
     assert window.analysis.figures(b) is not None
 
 
-@pytest.mark.timeout(240)
-def test_large_photos_are_previewed_on_a_stated_centre_crop(qtbot, window, tmp_path):
-    big = make_png(tmp_path / "big.png", 1400, 900, seed=3)
-    window.add_paths([big])
-    wait_scanned(qtbot, window)
-    window.estimator.stop()
-    _select(window, 0, None)
-    qtbot.waitUntil(lambda: window.preview.figures is not None, timeout=200_000)  # slow only on a loaded machine
-    assert window.preview.figures.cropped
-    assert "centre" in window.preview.region_note.text() and "1400×900" in window.preview.region_note.text()
-
-
 def _solid(w: int, h: int, colour: str) -> QImage:
     img = QImage(w, h, QImage.Format.Format_RGB888)
     img.fill(QColor(colour))
