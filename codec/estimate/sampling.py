@@ -19,7 +19,8 @@ The range is the ratio estimator's: the spread of the sampled images' payloads
 around the ratio line, Student's t at 95 % for the samples of the kind, the
 finite-population correction (a kind sampled whole has no spread), and a
 floor of ``MIN_RELATIVE_SPREAD`` of the extrapolated bytes (the sample's spread
-understates the unseen images'). With no sample yet the range is what the rules
+understates the unseen images'), plus a few bytes per entry either way for
+the index and the header figures not known before writing. With no sample yet the range is what the rules
 bound: from ``LOW_RATIO`` of the images' bytes up to their files' size, a wide
 but true range rather than a single figure that moves 4x as samples land.
 
@@ -57,6 +58,7 @@ from .planner import EXACT, SIZE, ItemEstimate, Option, image_options, make_plan
 
 SAMPLE_SIZE = 6
 MIN_RELATIVE_SPREAD = 0.04  # of the extrapolated bytes: the least half-width a range is given
+OVERHEAD_SPREAD_BASE, OVERHEAD_SPREAD_ENTRY = 256, 16  # bytes either way: the index and unknown header figures
 LOW_RATIO = 0.01  # with no sample of any kind: the least payload per byte of file an image is assumed to reach
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
 # Student's t, two-sided 95 %, by degrees of freedom (more than 10: 2.2, more than 30: 2.0)
@@ -377,7 +379,9 @@ def estimate(
         if pooled.pairs:
             ratios[cp][""] = pooled.ratio
         known = sum(s.at_checkpoint[cp] for s in sampled.values())
-        mid = low = high = float(fixed + known)
+        mid = float(fixed + known)
+        slack = OVERHEAD_SPREAD_BASE + OVERHEAD_SPREAD_ENTRY * len(headers)
+        low, high = mid - slack, mid + slack
         for k, kind in kinds.items():
             rest = [r for r in images if kind_of(r.name) == k and r.name not in sampled]
             unsampled = sum(r.size for r in rest)
