@@ -35,3 +35,21 @@ def parse_size(text: str) -> int:
     if not math.isfinite(value) or value < 1:
         raise ValueError(f"a size target must be at least 1 byte, not {text!r}")
     return int(round(value))
+
+
+def size_text(n: float) -> str:
+    """Bytes for people, decimal units: ``"850 B"``, ``"2.4 MB"``."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def range_text(low: float, high: float) -> str:
+    """A size range for people, one unit when both ends share it: ``"2.4-3.1 MB"``, ``"850 KB-1.2 MB"``."""
+    a, b = size_text(low), size_text(high)
+    if a == b:
+        return a
+    (na, ua), (nb, ub) = a.split(" "), b.split(" ")
+    return f"{na}-{nb} {ub}" if ua == ub else f"{a}-{b}"
