@@ -16,13 +16,7 @@ from __future__ import annotations
 
 from .container.overhead import ARCHIVE_OVERHEAD, IMAGE_HEADER_EXTRA, entry_overhead, image_header, index_bytes
 from .estimate.estimate_pass import estimate_members
-from .estimate.image_estimate import (
-    PAYLOAD_FRAMING,
-    CheckpointEstimate,
-    estimate_image,
-    measure_stored_size,
-    sample_tiles,
-)
+from .estimate.image_estimate import PAYLOAD_FRAMING, estimate_image, measure_stored_size, sample_tiles
 from .estimate.planner import (
     CHOICES,
     EXACT,
@@ -32,6 +26,7 @@ from .estimate.planner import (
     SIZE_MARGIN_BASE,
     SIZE_MARGIN_ENTRY,
     STORED_NOTE,
+    CheckpointEstimate,
     ItemEstimate,
     Option,
     Plan,

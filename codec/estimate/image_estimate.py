@@ -28,7 +28,6 @@ from __future__ import annotations
 import lzma
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +38,7 @@ from ..reports import CHECKPOINTS
 from ..runtime import image_codec
 from ..runtime.model_set import ModelSet
 from ..runtime.transforms import LATENT_STRIDE, analysis, pad_to_multiple, synthesis
+from .planner import CheckpointEstimate
 
 PAYLOAD_FRAMING = 12  # the image payload's three u32 lengths (image_entry.ImagePayload)
 TILE = 16  # latents: 256 px tiles for the MS-SSIM estimate
@@ -47,12 +47,6 @@ TILE_FRACTION = 0.25  # share of the pixels sampled by the tiles
 MIN_TILES, MAX_TILES = 2, 8
 FULL_DECODE_SHARE = 0.7  # decode the whole image when the tiles would cost this share of it or more
 LZMA_MEASURE_MAX = 32 << 20  # non-image files up to this size are LZMA-compressed to measure them exactly
-
-
-@dataclass(frozen=True)
-class CheckpointEstimate:
-    payload_bytes: int  # exact: bitstream + metadata + alpha + framing
-    ms_ssim: float  # estimated (exact when the whole image was decoded)
 
 
 def sample_tiles(height: int, width: int, fraction: float = TILE_FRACTION) -> list[tuple[int, int]] | None:

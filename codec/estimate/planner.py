@@ -23,7 +23,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..reports import CHECKPOINTS, QUALITY_FLOORS, FileOutcome, TargetResult
-from .image_estimate import CheckpointEstimate
 
 EXACT = "exact"
 CHOICES = (*CHECKPOINTS, EXACT)
@@ -31,6 +30,14 @@ SIZE, QUALITY = "size", "quality"
 QUALITY_MARGIN = 0.002  # MS-SSIM headroom over a quality target when choosing from estimates
 SIZE_MARGIN_BASE, SIZE_MARGIN_ENTRY = 256, 16  # bytes kept free under a size target: the overhead is estimated
 STORED_NOTE = "stored byte-exact: the target's choice"
+
+
+@dataclass(frozen=True)
+class CheckpointEstimate:
+    """One image at one checkpoint, as the estimate pass measures it."""
+
+    payload_bytes: int  # exact: bitstream + metadata + alpha + framing
+    ms_ssim: float  # estimated (exact when the whole image was decoded)
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,7 @@ from ..reports import CHECKPOINTS, CompressOptions
 from ..runtime.model_set import ModelRegistry, ModelSet, default_registry
 from ..scan import FILE, Member
 from .estimate_pass import CompressorRules, estimate_file, quality_floors
-from .image_estimate import CheckpointEstimate
-from .planner import EXACT, SIZE, ItemEstimate, Option, image_options, make_plan
+from .planner import EXACT, SIZE, CheckpointEstimate, ItemEstimate, Option, image_options, make_plan
 
 SAMPLE_SIZE = 6
 MIN_RELATIVE_SPREAD = 0.04  # of the extrapolated bytes: the least half-width a range is given
@@ -121,7 +120,10 @@ def sample_image(
     """Measure one planned image (``row.action`` is CODE) as compress will code it; None: it cannot be read."""
     if row.path is None:
         return None
-    st = row.path.stat()
+    try:
+        st = row.path.stat()
+    except OSError:
+        return None
     member = Member(row.name, row.path, FILE, row.size, st.st_mtime_ns, stat.S_IMODE(st.st_mode), sha256="0" * 64)
     measured = estimate_file(
         member, model, rules, entropy=options.entropy, floors=quality_floors(options.quality_floor), check=check
@@ -465,6 +467,32 @@ def _smallest(sampled: Mapping[str, ImageSample], first: SizeRange, fixed: int) 
 # the whole pass, for the command line and the bench
 
 
+def compressor_rules() -> CompressorRules:
+    """The compressor's own rules for the estimate pass (imported when called: the compressor imports the planner)."""
+    from .. import compressor
+
+    return CompressorRules(compressor.classify_and_decode, compressor._lzma_pays, compressor._base_header)
+
+
+def sample_planned_image(
+    row: FilePlan,
+    options: CompressOptions = CompressOptions(),
+    *,
+    registry: ModelRegistry | None = None,
+    cancel: CancelToken | None = None,
+) -> ImageSample | None:
+    """``sample_image`` with the options' model set (what a worker thread runs for the GUI's estimate)."""
+    cancel = cancel or CancelToken()
+    model = (registry or default_registry()).get(options.model_hash, options.precision)
+    return sample_image(row, options, model, compressor_rules(), cancel.check)
+
+
+def renamed(sample: ImageSample, name: str) -> ImageSample:
+    """The same measurement for the same file under another archive path (a cached sample, inputs rearranged)."""
+    item = replace(sample.item, name=name) if sample.item is not None else None
+    return replace(sample, name=name, item=item)
+
+
 def estimate_inputs(
     inputs: Iterable[Path],
     options: CompressOptions = CompressOptions(),
@@ -477,8 +505,6 @@ def estimate_inputs(
 ) -> Estimate:
     """Plan ``inputs`` (unless ``rows`` is given), measure up to ``max_samples`` images and return the estimate;
     ``on_update`` gets the estimate before the first sample and after each. Nothing is written."""
-    from .. import compressor  # the compressor imports the planner: import its rules here, when called
-
     cancel = cancel or CancelToken()
     lossy = replace(options, images="lossy", target_size=None, min_quality=None)
     rows = list(rows) if rows is not None else plan_inputs([Path(p) for p in inputs], lossy, cancel)
@@ -490,7 +516,7 @@ def estimate_inputs(
     if not picks:
         return current
     model = (registry or default_registry()).get(options.model_hash, options.precision)
-    rules = CompressorRules(compressor.classify_and_decode, compressor._lzma_pays, compressor._base_header)
+    rules = compressor_rules()
     target = len(picks)
     for row in picks:
         cancel.check()
