@@ -98,9 +98,9 @@ def test_size_plan_infeasible_keeps_the_smallest():
 
 def test_options_drop_checkpoints_under_their_floor_or_not_smaller():
     est = {
-        "A": image_estimate.CheckpointEstimate(90, 0.94),
-        "B": image_estimate.CheckpointEstimate(150, 0.98),
-        "C": image_estimate.CheckpointEstimate(600, 0.99),
+        "A": planner.CheckpointEstimate(90, 0.94),
+        "B": planner.CheckpointEstimate(150, 0.98),
+        "C": planner.CheckpointEstimate(600, 0.99),
     }
     item = planner.image_options("x", est, original_size=500, stored_size=480, coded_overhead=10, stored_overhead=20)
     assert [o.choice for o in item.options] == ["B", EXACT]  # A under 0.95, C not smaller than the file
