@@ -411,8 +411,8 @@ def estimate(
     typical = {
         cp: sum(v) / len(v) for cp in CHECKPOINTS if (v := [s.ms_ssim[cp] for s in sampled.values() if cp in s.ms_ssim])
     }
-    items = tuple(_item(r, sampled.get(r.name), ratios, typical, coded_overhead[r.name]) for r in images)
-    items = tuple(i for i in items if i is not None)
+    found = (_item(r, sampled.get(r.name), ratios, typical, coded_overhead[r.name]) for r in images)
+    items = tuple(i for i in found if i is not None)
     smallest = _smallest(sampled, ranges[CHECKPOINTS[0]], fixed) if sampled or not images else None
     return Estimate(
         original=sum(r.size for r in rows if r.action is not PlanAction.SKIP),
