@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from ..codec.engine import CompressOptions, Estimate, FilePlan, TargetEstimate, estimate
+from ..codec.engine import CompressOptions, Estimate, FilePlan, ImageSample, TargetEstimate, estimate
 from ..codec.estimate.sampling import pick_sample
 from ..codec.estimate.sizes import range_text
 from .analysis import AnalysisService
@@ -50,7 +50,7 @@ class Estimator(QObject):
         self._job: Job | None = None
         self._rows: list[FilePlan] = []
         self._queue: list[FilePlan] = []
-        self._samples: dict = {}
+        self._samples: dict[str, ImageSample] = {}
         self._target = 0
         self._options = CompressOptions()
         self.latest: Estimate | None = None
@@ -106,7 +106,7 @@ class Estimator(QObject):
             return
         row = self._queue.pop(0)
 
-        def landed(sample) -> None:
+        def landed(sample: ImageSample | None) -> None:
             if generation != self._generation:
                 return
             self._job = None
