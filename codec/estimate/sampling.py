@@ -15,18 +15,19 @@ known or bounded before any image is coded:
   none), never more than its file (the engine stores an image that would not
   shrink), plus a coded image's entry overhead.
 
-The range is the ratio estimator's: the spread of the sampled images' payloads
-around the ratio line, Student's t at 95 % for the samples of the kind, the
-finite-population correction (a kind sampled whole has no spread), and a
-floor of ``MIN_RELATIVE_SPREAD`` of the extrapolated bytes (the sample's spread
+The range is a 95 % prediction interval: each unsampled image's payload per
+byte varies around its kind's ratio as the samples' do (so one large unsampled
+file widens it more than many small ones), the ratio itself is uncertain by as
+much, Student's t for the few samples, and a floor of ``MIN_RELATIVE_SPREAD``
+of the extrapolated bytes (the sample's spread
 understates the unseen images'), plus a few bytes per entry either way for
 the index and the header figures not known before writing. With no sample yet the range is what the rules
 bound: from ``LOW_RATIO`` of the images' bytes up to their files' size, a wide
 but true range rather than a single figure that moves 4x as samples land.
 
 Samples are spread over sizes and kinds (``pick_sample``): each kind gets a
-share of the samples by its bytes, at least one (two when there are enough),
-evenly spread over its files sorted by size, interleaved between kinds so the
+share of the samples by its bytes, at least one (two when there are enough):
+its largest file, then others evenly spread over the rest sorted by size, interleaved between kinds so the
 first few samples already see every kind.
 
 A size target's verdict compares the target with the range of the smallest
@@ -174,9 +175,11 @@ def pick_sample(rows: Sequence[FilePlan], k: int = SAMPLE_SIZE) -> list[FilePlan
         shares[g] = shares.get(g, 0) + 1
     picked: dict[str, list[FilePlan]] = {}
     for g, n in shares.items():
-        members = groups[g]
-        spread = [members[min(len(members) - 1, int((i + 0.5) * len(members) / n))] for i in range(n)]
-        picked[g] = sorted(spread, key=lambda r: -r.size)  # largest first: they weigh most
+        # the largest file always (it weighs most, and a lone giant is what extrapolation gets most wrong),
+        # the others spread evenly over the rest, by size
+        members, largest = groups[g][:-1], groups[g][-1]
+        spread = [members[min(len(members) - 1, int((i + 0.5) * len(members) / (n - 1)))] for i in range(n - 1)]
+        picked[g] = [largest, *sorted(spread, key=lambda r: -r.size)]
     out: list[FilePlan] = []
     while any(picked.values()):
         for g in order:
@@ -320,18 +323,21 @@ class _Kind:
     def ratio(self) -> float:
         return sum(y for y, _ in self.pairs) / max(1, sum(x for _, x in self.pairs))
 
-    def half_width(self, unsampled_bytes: int, pooled: _Kind | None) -> float:
-        """The 95 % half-width of ``ratio * unsampled_bytes`` (the ratio estimator's standard error)."""
-        n = len(self.pairs)
-        source = self if n >= 2 else pooled
+    def half_width(self, rest: Sequence[int], pooled: _Kind | None) -> float:
+        """The 95 % half-width of the prediction ``ratio * sum(rest)`` for the unsampled files ``rest`` (their
+        sizes): each image's own ratio varies around the kind's (the samples' spread), and so does the ratio."""
+        own = len(self.pairs)
+        source = self if own >= 2 else pooled
         if source is None or len(source.pairs) < 2:
             return math.inf
         r = source.ratio
-        mean_x = sum(x for _, x in source.pairs) / len(source.pairs)
-        resid = sum((y - r * x) ** 2 for y, x in source.pairs) / (len(source.pairs) - 1)
-        fpc = max(0.0, 1 - n / self.population) if self.population else 1.0
-        se = math.sqrt(fpc * resid / max(1, n) / mean_x**2) * unsampled_bytes if mean_x else math.inf
-        return _t95(len(source.pairs)) * se
+        spread = sum((y / x - r) ** 2 for y, x in source.pairs if x) / (len(source.pairs) - 1)
+        basis = self.pairs if own else source.pairs  # the samples the ratio was taken from
+        total = sum(x for _, x in basis)
+        ratio_var = sum(x * x for _, x in basis) / total**2 if total else 1.0
+        unsampled = sum(rest)
+        variance = spread * (sum(x * x for x in rest) + unsampled**2 * ratio_var)
+        return _t95(len(source.pairs)) * math.sqrt(variance)
 
 
 def estimate(
@@ -397,10 +403,7 @@ def estimate(
                 high += overhead + unsampled
                 continue
             central = min(1.0, ratio) * unsampled
-            spread = max(
-                kind.half_width(unsampled, pooled if not kind.pairs or len(kind.pairs) < 2 else None),
-                MIN_RELATIVE_SPREAD * central,
-            )
+            spread = max(kind.half_width([r.size for r in rest], pooled), MIN_RELATIVE_SPREAD * central)
             if not kind.pairs:  # extrapolated from other kinds: at least a factor of two either way
                 spread = max(spread, central / 2)
             mid += overhead + central
