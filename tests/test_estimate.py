@@ -218,3 +218,14 @@ def test_dry_run_says_whether_a_size_target_is_reachable(tmp_path, capsys):
     assert cli.main(["compress", str(src), "-o", str(tmp_path / "o.ltz"), "--target-size", "1KB", "--dry-run"]) == 0
     printed = capsys.readouterr().out
     assert "target 1.0 KB: not reachable" in printed and not (tmp_path / "o.ltz").exists()
+
+
+def test_a_sampled_giant_counts_as_itself_and_not_as_a_guide_to_the_others():
+    rows = [_row(f"p/{i}.jpg", 100_000) for i in range(9)] + [_row("p/giant.jpg", 2_000_000)]
+    samples = {"p/giant.jpg": _sample("p/giant.jpg", 2_000_000, 0.01)}
+    samples |= {r.name: _sample(r.name, r.size, 0.2) for r in rows[:2]}
+    est = estimate(rows, samples)
+    unsampled = 7 * (int(100_000 * 0.2) + sampling._overhead(rows[2])[1])
+    known = sum(s.at_checkpoint["A"] for s in samples.values())
+    assert est.ranges["A"].estimate == pytest.approx(est.fixed + known + unsampled, abs=2)
+    assert est.ratios["A"]["jpeg"] == pytest.approx(0.2, rel=0.01)

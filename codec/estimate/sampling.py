@@ -25,6 +25,9 @@ the index and the header figures not known before writing. With no sample yet th
 bound: from ``LOW_RATIO`` of the images' bytes up to their files' size, a wide
 but true range rather than a single figure that moves 4x as samples land.
 
+A sampled file far larger than its kind's median (``GIANT_FACTOR``) counts as
+itself only: its payload per byte is no guide to the ordinary files.
+
 Samples are spread over sizes and kinds (``pick_sample``): each kind gets a
 share of the samples by its bytes, at least one (two when there are enough):
 its largest file, then others evenly spread over the rest sorted by size, interleaved between kinds so the
@@ -59,6 +62,7 @@ from .planner import EXACT, SIZE, CheckpointEstimate, ItemEstimate, Option, imag
 SAMPLE_SIZE = 6
 MIN_RELATIVE_SPREAD = 0.04  # of the extrapolated bytes: the least half-width a range is given
 OVERHEAD_SPREAD_BASE, OVERHEAD_SPREAD_ENTRY = 256, 16  # bytes either way: the index and unknown header figures
+GIANT_FACTOR = 3  # a sampled file this many times its kind's median size is not extrapolated from
 LOW_RATIO = 0.01  # with no sample of any kind: the least payload per byte of file an image is assumed to reach
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
 # Student's t, two-sided 95 %, by degrees of freedom (more than 10: 2.2, more than 30: 2.0)
@@ -372,6 +376,7 @@ def estimate(
     sampled = {r.name: samples[r.name] for r in images if r.name in samples}
     coded_overhead = {r.name: _overhead(r)[1] for r in images}
 
+    giants = _giants(images, sampled)
     ranges: dict[str, SizeRange] = {}
     ratios: dict[str, dict[str, float]] = {}
     for cp in CHECKPOINTS:
@@ -380,6 +385,8 @@ def estimate(
         for r in images:
             kinds.setdefault(kind_of(r.name), _Kind()).population += 1
         for s in sampled.values():
+            if s.name in giants:  # measured, and counted as is; not a guide to the ordinary files
+                continue
             pair = (float(s.at_checkpoint[cp] - s.overhead), s.size)
             kinds[kind_of(s.name)].pairs.append(pair)
             pooled.pairs.append(pair)
@@ -432,6 +439,22 @@ def estimate(
         own_scores={n: dict(s.ms_ssim) for n, s in sampled.items()},
         ratios=ratios,
     )
+
+
+def _giants(images: Sequence[FilePlan], sampled: Mapping[str, ImageSample]) -> set[str]:
+    """Sampled files over ``GIANT_FACTOR`` times their kind's median size, when other samples of the kind remain:
+    their own payload is known, and their ratio (a 20 MP photo among 4 MP ones) would mislead the rest's."""
+    by_kind: dict[str, list[int]] = {}
+    for r in images:
+        by_kind.setdefault(kind_of(r.name), []).append(r.size)
+    giants = set()
+    for kind, sizes in by_kind.items():
+        median = sorted(sizes)[len(sizes) // 2]
+        mine = [s for s in sampled.values() if kind_of(s.name) == kind]
+        big = {s.name for s in mine if s.size > GIANT_FACTOR * median}
+        if len(mine) > len(big):
+            giants |= big
+    return giants
 
 
 def _item(
