@@ -20,7 +20,7 @@ TRAIN_THREADS ?= 0  # 1 while other work shares the 2 cores (two torch threads c
 TRAIN_LR ?= 3e-5
 BENCH_ARGS ?=
 
-.PHONY: help run test test-all lint bench bench-latentzip bench-int8 bench-robust bench-targets bench-many bench-photos train export qat int8 int8-ptq pack-checkpoint pack-student screenshots package package-test clean
+.PHONY: help run test test-all lint bench bench-latentzip bench-int8 bench-robust bench-targets bench-estimates bench-many bench-photos train export qat int8 int8-ptq pack-checkpoint pack-student screenshots package package-test clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -92,6 +92,10 @@ bench-photos: $(BENCH_STAMP)  ## real JPEG photos kept exactly: Latentzip --imag
 
 bench-targets: $(STAMP)  ## size and quality targets on Kodak: accuracy, choices, MS-SSIM, time (BENCH_ARGS=...)
 	$(PY) bench/targets.py --folder $(KODAK) $(BENCH_ARGS)
+
+ESTIMATE_ARGS ?=
+bench-estimates: $(STAMP)  ## the estimate before compressing against the archive: Kodak, photos, both, mixed; A/B/C (ESTIMATE_ARGS=...)
+	$(PY) bench/estimates.py $(ESTIMATE_ARGS)
 
 MANY_ARGS ?=
 bench-many: $(STAMP)  ## 10,000 small photos: compress (lossy A) and extract, files/s and peak memory (MANY_ARGS=...)

@@ -17,10 +17,12 @@ from .. import __version__
 from . import engine
 from .container import EntryKind
 from .errors import CancelledError, LatentzipError
+from .estimate.dry_run import plan_lines, summary_lines
+from .estimate.sampling import SAMPLE_SIZE
+from .estimate.sizes import parse_size
 from .progress import ProgressEvent
 from .runtime.model_set import PRECISIONS, execution_providers
 from .runtime.rate_ladder import LEVEL_STEPS
-from .targets import parse_size
 
 EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
 KIND_NAMES = {
@@ -162,6 +164,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--overwrite", action="store_true", help="replace an existing archive")
     c.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write nothing: print what would happen to each file and the archive's estimated size, with its "
+        "range, from a few sampled images (and, with --target-size, whether the target is reachable)",
+    )
+    c.add_argument(
+        "--samples",
+        type=int,
+        default=SAMPLE_SIZE,
+        metavar="N",
+        help=f"with --dry-run: images coded to estimate the size (default {SAMPLE_SIZE})",
+    )
+    c.add_argument(
         "--resume",
         action="store_true",
         help="continue the compression that a killed run left unfinished beside the archive "
@@ -257,6 +272,10 @@ def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> 
         strip_location=args.strip_location,
         precision=args.precision,
     )
+    if args.dry_run:
+        if output.exists() and not args.overwrite:
+            out.write(f"note: {output} exists: compress would refuse it without --overwrite\n")
+        return _dry_run(inputs, options, args.samples, out)
     report = engine.compress(inputs, output, options, sink)
     if not args.quiet:
         lossy = [o for o in report.outcomes if o.kind == "lossy"]
@@ -280,6 +299,15 @@ def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> 
             n = report.locations_removed
             out.write(f"location removed from {n} file{'s' if n != 1 else ''}\n")
     return _summarise(report.failed, "could not be archived", sink)
+
+
+def _dry_run(inputs: list[Path], options: engine.CompressOptions, samples: int, out: TextIO) -> int:
+    """``compress --dry-run``: the plan and the estimate; nothing is written."""
+    rows = engine.plan_inputs(inputs, options)
+    est = engine.estimate_inputs(inputs, options, max_samples=0 if options.images == "lossless" else samples)
+    out.write("".join(line + "\n" for line in plan_lines(rows, est, options)))
+    out.write("".join(line + "\n" for line in summary_lines(rows, est, options)))
+    return EXIT_OK
 
 
 def _write_repack_lines(report: engine.CompressReport, out: TextIO) -> None:

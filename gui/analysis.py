@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from ..codec import engine
+from ..codec.estimate.sampling import ImageSample, renamed, sample_planned_image
 from .worker import Job, JobError, JobRunner
 
 PIXEL_CACHE_SIZE = 6
@@ -101,6 +102,7 @@ class AnalysisService(QObject):
         self._figures: dict[tuple, PreviewFigures] = {}
         self._pixels: OrderedDict[tuple, PreviewPixels] = OrderedDict()
         self._preview_job: Job | None = None
+        self._samples: dict[tuple, ImageSample] = {}  # the estimate's measured images, per file and precision
         self.precision = "auto"  # for the jobs submitted from now on (see the module's docstring)
 
     def figures(self, path: Path) -> PreviewFigures | None:
@@ -152,6 +154,46 @@ class AnalysisService(QObject):
         )
         self._preview_job = job
         self._runner.submit(job)
+
+    def request_plan(
+        self, paths: list[Path], options: engine.CompressOptions, on_done: Callable[[list | None], None]
+    ) -> Job:
+        """The engine's per-file plan of ``paths`` for the estimate, in the background (None on failure)."""
+        job = Job(
+            "estimate",
+            lambda sink, token: engine.plan_inputs(paths, options, token),
+            on_done=on_done,
+            on_error=lambda error: on_done(None),
+        )
+        self._runner.submit(job)
+        return job
+
+    def request_sample(
+        self, row: engine.FilePlan, options: engine.CompressOptions, on_done: Callable[[ImageSample | None], None]
+    ) -> Job | None:
+        """One image measured for the estimate as compress will code it: cached, or computed in the background
+        (None on failure)."""
+        path = Path(row.path or row.name)
+        precision = self.precision
+        key = (*_key(path, precision), options.entropy, options.quality_floor, options.model_hash)
+        if key in self._samples:
+            on_done(renamed(self._samples[key], row.name))
+            return None
+        job_options = replace(options, precision=precision)
+
+        def done(sample: ImageSample | None) -> None:
+            if sample is not None:
+                self._samples[key] = sample
+            on_done(sample)
+
+        job = Job(
+            "estimate",
+            lambda sink, token: sample_planned_image(row, job_options, cancel=token),
+            on_done=done,
+            on_error=lambda error: on_done(None),
+            tag=path,
+        )
+        return self._runner.submit(job)
 
     def request_figures(self, path: Path, on_done: Callable[[PreviewFigures | None], None]) -> Job | None:
         """Figures for the estimate: cached, or computed in the background (None on failure)."""

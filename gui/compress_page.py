@@ -24,10 +24,11 @@ from PySide6.QtWidgets import (
 )
 
 from ..codec.engine import CHECKPOINTS
-from ..codec.targets import parse_size
+from ..codec.estimate.sampling import NOT_REACHABLE, UNCERTAIN
+from ..codec.estimate.sizes import parse_size, range_text
 from .actions import Actions
 from .drop_zone import InputPanel, tool_button
-from .estimate import Estimate, estimate_target
+from .estimate import Estimate, estimate_target, size_or_range
 from .format import checkpoint_label, human_size
 from .input_list import InputModel
 from .preview_panel import PreviewPanel
@@ -229,13 +230,13 @@ class CompressPage(QWidget):
             more = f" · refining, {est.sampled} of {est.sample_target} samples"
         else:
             more = f" · from {est.sampled} of {est.sample_target} samples"
-        size = est.sizes[checkpoint]
+        size = est.ranges[checkpoint].estimate
         share = f" ({100 * size / est.original:.0f} % of {human_size(est.original)})" if est.original else ""
         mode, value = self.target()
         if mode != "checkpoint" and image_mode != "lossless":
             self.estimate_label.setText(self._target_text(est, mode, value) + more + f" · {kept}")
             return
-        recoded = f"≈ {human_size(size)}"
+        recoded = size_or_range(est, checkpoint)
         recoded = f"<b>{recoded}</b>" if image_mode != "lossless" else recoded
         self.estimate_label.setText(f"Estimated archive re-coded at {checkpoint}: {recoded}{share}{more} · {kept}")
 
@@ -248,10 +249,15 @@ class CompressPage(QWidget):
             return "Estimating…"
         chosen = ", ".join(f"{name} {n}" for name, n in t.counts.items() if n)
         if mode == "size":
-            if not t.feasible:
+            smallest = range_text(t.smallest.low, t.smallest.high)
+            if t.verdict == NOT_REACHABLE:
                 return (
-                    f"Target {human_size(value)}: <b>not reachable</b>, ≈ {human_size(t.size)} at the "
-                    f"smallest choices ({chosen})"
+                    f"Target {human_size(value)}: <b>not reachable</b>, {smallest} at the smallest choices ({chosen})"
+                )
+            if t.verdict == UNCERTAIN:
+                return (
+                    f"Target {human_size(value)}: <b>may not be reachable</b>: {smallest} at the smallest "
+                    f"choices ({chosen}); compress measures every image and says"
                 )
             return (
                 f"Target {human_size(value)}: <b>≈ {human_size(t.size)}</b> · {chosen} · "

@@ -1,197 +1,45 @@
-"""The archive size estimate, from a sample of the images coded in the background.
+"""The archive size estimate in the window: the engine's, scheduled in the background and shown as a range.
 
-A few images spread over the input list are previewed by the engine (on the
-analysis worker, through ``AnalysisService``, whose cache the preview shares).
-Each sampled image gives, per checkpoint, its coded size relative to its file
-size (bpp x full pixel count; an image the engine would store byte-exact,
-under its checkpoint's quality floor or not smaller, counts at its file
-size). The other images are estimated with the mean ratio of sampled images
-of the same file type (or of all sampled images), the other files at their
-size, plus a small per-entry overhead. The estimate refines as samples land.
-
-"Keep originals exactly" (lossless) is estimated without coding anything, by the
-engine's ``estimated_lossless_size`` (JPEGs at the re-pack ratio measured on the
-shared photos, every other file at its size).
-
-For a size or quality target, the same extrapolation gives every image its
-options (each checkpoint's estimated bytes and MS-SSIM, and exact storage),
-and the engine's planner (``codec.targets``) chooses among them, so the page
-shows what the target would choose; it is re-planned, instantly, whenever the
-target changes.
+The estimate is the engine's (``engine.estimate``, codec/estimate/sampling.py): the
+per-file plan, a few images measured exactly as compress will code them, the
+rest extrapolated, with a stated range. This module only schedules the work on
+the analysis worker (one job for the plan, then one per sampled image, so
+previews can slip in between; samples are cached per file and precision) and
+publishes each new estimate; ``range_text`` and ``estimate_text`` say it in words.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from ..codec import targets
-from ..codec.engine import CHECKPOINTS, QUALITY_FLOORS, estimated_lossless_size
-from .analysis import AnalysisService, PreviewFigures
-from .input_list import ImageFile
+from ..codec.engine import CompressOptions, Estimate, FilePlan, ImageSample, TargetEstimate, estimate
+from ..codec.estimate.sampling import pick_sample
+from ..codec.estimate.sizes import range_text
+from .analysis import AnalysisService
 from .worker import Job
 
-SAMPLE_SIZE = 6
-ENTRY_OVERHEAD = 180  # bytes per entry: header JSON, framing, index item (approximate)
-
-
-def lossless_size(images: list[ImageFile], fixed: int) -> int:
-    """The archive in "Keep originals exactly" mode: ``fixed`` (other files, per-entry overhead) plus the
-    images, JPEGs at the measured re-pack ratio and the rest as is."""
-    return fixed + sum(estimated_lossless_size(img.path.name, img.size) for img in images)
-
-
-def pick_sample(images: list[ImageFile], k: int = SAMPLE_SIZE) -> list[ImageFile]:
-    """``k`` images evenly spread over the (name-sorted) list, deterministic."""
-    ordered = sorted(images, key=lambda i: i.name)
-    if len(ordered) <= k:
-        return ordered
-    step = len(ordered) / k
-    return [ordered[int(step * i + step / 2)] for i in range(k)]
-
-
-def coded_size(image: ImageFile, figures: PreviewFigures, checkpoint: str) -> int:
-    """What the archive would hold for this image at ``checkpoint``: coded, or stored by the engine's rule."""
-    result = figures.results.get(checkpoint)
-    if result is None:
-        return image.size
-    width, height = figures.full_size
-    coded = int(result.bpp * width * height / 8)
-    if targets.stored_instead(coded, result.ms_ssim, image.size, QUALITY_FLOORS[checkpoint]):
-        return image.size
-    return coded
-
-
-@dataclass(frozen=True)
-class Estimate:
-    sizes: dict[str, int]  # checkpoint -> estimated archive bytes
-    original: int
-    sampled: int
-    sample_target: int
-    typical_ms_ssim: dict[str, float] = field(default_factory=dict)
-    lossless: int = 0  # estimated archive bytes with "Keep originals exactly"
-    items: tuple[targets.ItemEstimate, ...] = ()  # every image's options, for a target's plan
-    fixed: int = 0  # the bytes that do not depend on the choices: other files, per-entry overhead
-    own: dict[Path, dict[str, int]] = field(default_factory=dict)  # sampled image -> checkpoint -> bytes
-    ext_ratios: dict[str, dict[str, float]] = field(default_factory=dict)  # checkpoint -> suffix -> bytes/file
-    own_scores: dict[Path, dict[str, float]] = field(default_factory=dict)  # sampled image -> checkpoint -> MS-SSIM
-
-    @property
-    def done(self) -> bool:
-        return self.sampled >= self.sample_target
-
-    def image_bytes(self, path: Path, size: int, checkpoint: str) -> tuple[int, bool] | None:
-        """One image's estimated bytes at ``checkpoint`` and whether they are its own sample's (None: no sample yet)."""
-        own = self.own.get(path, {}).get(checkpoint)
-        if own is not None:
-            return own, True
-        ratios = self.ext_ratios.get(checkpoint, {})
-        ratio = ratios.get(path.suffix.lower(), ratios.get("", None))
-        return (int(size * ratio), False) if ratio is not None else None
-
-
-@dataclass(frozen=True)
-class TargetEstimate:
-    """What a size or quality target would choose for the selection, from the sampled estimates."""
-
-    mode: str  # "size" or "quality"
-    target: float
-    size: int  # estimated archive bytes
-    counts: dict[str, int]  # images per choice: A, B, C, exact
-    min_ms_ssim: float
-    feasible: bool
+__all__ = ["Estimate", "Estimator", "TargetEstimate", "estimate_target", "size_or_range"]
 
 
 def estimate_target(est: Estimate, mode: str, target: float) -> TargetEstimate | None:
-    """Plan ``est``'s images for a target (None until a sample has landed)."""
-    if not est.items and est.sampled == 0 and est.sample_target:
-        return None
-    plan = targets.make_plan(list(est.items), est.fixed, mode, target)
-    return TargetEstimate(mode, target, plan.estimated_size, plan.counts(), plan.estimated_min_ms_ssim, plan.feasible)
+    """What a size or quality target would choose (None until a sample is in)."""
+    return est.target(mode, target)
 
 
-def _image_item(
-    image: ImageFile, figures: PreviewFigures | None, ratios: dict[str, float], typical: dict[str, float]
-) -> targets.ItemEstimate:
-    """One image's options: its own figures when sampled, else the sampled ratios and typical MS-SSIM."""
-    estimates = {}
-    for ckpt in CHECKPOINTS:
-        if figures is not None and ckpt in figures.results:
-            width, height = figures.full_size
-            r = figures.results[ckpt]
-            estimates[ckpt] = targets.CheckpointEstimate(int(r.bpp * width * height / 8), r.ms_ssim)
-        elif ckpt in ratios and ckpt in typical:
-            estimates[ckpt] = targets.CheckpointEstimate(int(image.size * ratios[ckpt]), typical[ckpt])
-    return targets.image_options(str(image.path), estimates, image.size, image.size, 0, 0)
-
-
-def estimate_archive(
-    images: list[ImageFile], other_bytes: int, entries: int, figures: dict[Path, PreviewFigures], sample_target: int
-) -> Estimate:
-    """Extrapolate the sampled figures to every image; see the module docstring."""
-    original = sum(i.size for i in images) + other_bytes
-    sampled = [(img, figures[img.path]) for img in images if img.path in figures]
-    fixed = other_bytes + ENTRY_OVERHEAD * entries  # what does not depend on how the images are stored
-    sizes: dict[str, int] = {}
-    typical: dict[str, float] = {}
-    ratios: dict[str, float] = {}  # coded/file bytes of the sampled images coded under their floor
-    own_sizes: dict[Path, dict[str, int]] = {}
-    ext_ratios: dict[str, dict[str, float]] = {}
-    own_scores: dict[Path, dict[str, float]] = {}
-    for ckpt in CHECKPOINTS:
-        coded = [
-            (fig.results[ckpt].bpp * fig.full_size[0] * fig.full_size[1] / 8, img.size)
-            for img, fig in sampled
-            if ckpt in fig.results and coded_size(img, fig, ckpt) < img.size
-        ]
-        if coded:
-            ratios[ckpt] = sum(c for c, _ in coded) / sum(n for _, n in coded)
-        own = {img.path: coded_size(img, fig, ckpt) for img, fig in sampled}
-        by_ext: dict[str, list[int]] = {}
-        for img, _ in sampled:
-            acc = by_ext.setdefault(img.path.suffix.lower(), [0, 0])
-            acc[0] += own[img.path]
-            acc[1] += img.size
-        all_coded, all_size = sum(v[0] for v in by_ext.values()), sum(v[1] for v in by_ext.values())
-        overall = all_coded / all_size if all_size else 1.0
-        for path, n in own.items():
-            own_sizes.setdefault(path, {})[ckpt] = n
-        for img, fig in sampled:
-            if ckpt in fig.results:
-                own_scores.setdefault(img.path, {})[ckpt] = fig.results[ckpt].ms_ssim
-        if sampled:
-            ext_ratios[ckpt] = {ext: c / n for ext, (c, n) in by_ext.items() if n} | {"": overall}
-        total = fixed
-        for img in images:
-            if img.path in own:
-                total += own[img.path]
-            else:
-                coded, size = by_ext.get(img.path.suffix.lower(), (0, 0))
-                total += int(img.size * (coded / size if size else overall))
-        sizes[ckpt] = total
-        scores = [fig.results[ckpt].ms_ssim for _, fig in sampled if ckpt in fig.results]
-        if scores:
-            typical[ckpt] = sum(scores) / len(scores)
-    items = tuple(_image_item(img, figures.get(img.path), ratios, typical) for img in images) if sampled else ()
-    return Estimate(
-        sizes,
-        original,
-        len(sampled),
-        sample_target,
-        typical,
-        lossless_size(images, fixed),
-        items,
-        fixed,
-        own_sizes,
-        ext_ratios,
-        own_scores,
-    )
+def size_or_range(est: Estimate, checkpoint: str) -> str:
+    """The archive at ``checkpoint`` in words: a range ("2.4-3.1 MB") until every sample is in, then the
+    estimate with its range ("≈ 2.7 MB, 2.5-2.9 MB")."""
+    r = est.ranges[checkpoint]
+    if not est.done:
+        return range_text(r.low, r.high)
+    return f"≈ {range_text(r.estimate, r.estimate)} ({range_text(r.low, r.high)})"
 
 
 class Estimator(QObject):
-    """Runs the sample one image at a time (so previews can slip in between) and emits updates."""
+    """Plans the inputs, then measures the sample one image at a time, and emits each new estimate."""
 
     updated = Signal(object)  # Estimate, or None when there is nothing to estimate
 
@@ -200,12 +48,11 @@ class Estimator(QObject):
         self._analysis = analysis
         self._generation = 0
         self._job: Job | None = None
-        self._images: list[ImageFile] = []
-        self._other_bytes = 0
-        self._entries = 0
-        self._sample: list[ImageFile] = []
-        self._queue: list[ImageFile] = []
-        self._figures: dict[Path, PreviewFigures] = {}
+        self._rows: list[FilePlan] = []
+        self._queue: list[FilePlan] = []
+        self._samples: dict[str, ImageSample] = {}
+        self._target = 0
+        self._options = CompressOptions()
         self.latest: Estimate | None = None
 
     @property
@@ -222,43 +69,54 @@ class Estimator(QObject):
         if was_running and self.latest is not None:
             self.updated.emit(self.latest)  # no longer "refining"
 
-    def start(self, images: list[ImageFile], other_bytes: int, entries: int) -> None:
+    def start(self, paths: list[Path], options: CompressOptions | None = None) -> None:
+        """Estimate ``paths`` (lossy images; the "kept exactly" figure comes with it)."""
         self.stop()
-        self._images, self._other_bytes, self._entries = list(images), other_bytes, entries
-        self._sample = pick_sample(self._images)
-        self._figures = {}
-        if not self._images and not other_bytes:
+        self._options = replace(options or CompressOptions(), images="lossy", target_size=None, min_quality=None)
+        self._rows, self._samples, self._queue = [], {}, []
+        if not paths:
             self.latest = None
             self.updated.emit(None)
             return
-        self._queue = list(self._sample)
-        self._publish()
-        self._next(self._generation)
+        generation = self._generation
+
+        def planned(rows: list[FilePlan] | None) -> None:
+            if generation != self._generation:
+                return
+            self._job = None
+            if rows is None:  # the inputs could not be walked: nothing to show
+                self.latest = None
+                self.updated.emit(None)
+                return
+            self._rows = rows
+            self._queue = pick_sample(rows)
+            self._target = len(self._queue)
+            self._publish()
+            self._next(generation)
+
+        self._job = self._analysis.request_plan(list(paths), self._options, planned)
 
     def _publish(self) -> None:
-        self.latest = estimate_archive(self._images, self._other_bytes, self._entries, self._figures, len(self._sample))
+        self.latest = estimate(self._rows, self._samples, self._target)
         self.updated.emit(self.latest)
 
     def _next(self, generation: int) -> None:
         if generation != self._generation or not self._queue:
             self._job = None
             return
-        image = self._queue.pop(0)
+        row = self._queue.pop(0)
 
-        def landed(figures: PreviewFigures | None) -> None:
+        def landed(sample: ImageSample | None) -> None:
             if generation != self._generation:
                 return
             self._job = None
-            if figures is not None:
-                self._figures[image.path] = figures
-            else:  # unreadable sample: count it as stored, keep the target honest
-                self._sample_failed(image)
+            if sample is not None:
+                self._samples[row.name] = sample
+            else:  # unreadable: compress will report it; the others still count
+                self._target -= 1
             self._publish()
             self._next(generation)
 
-        job = self._analysis.request_figures(image.path, landed)
+        job = self._analysis.request_sample(row, self._options, landed)
         if job is not None:  # None: answered from the cache (and already moved on)
             self._job = job
-
-    def _sample_failed(self, image: ImageFile) -> None:
-        self._sample = [s for s in self._sample if s.path != image.path]

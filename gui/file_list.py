@@ -31,8 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..codec import engine, targets
+from ..codec import engine
 from ..codec.engine import FilePlan, OutcomeKind, PlanAction
+from ..codec.estimate.planner import EXACT, Option, make_plan
 from .estimate import Estimate
 from .format import count_text, human_size
 from .worker import Job, JobError, JobRunner
@@ -78,12 +79,12 @@ RESULT_WORDS = {
 }
 
 
-def _target_choices(est: Estimate | None, target: tuple[str, float | None]) -> dict[str, targets.Option]:
-    """Image path -> the option a size or quality target would choose (the engine's planner), if any."""
+def _target_choices(est: Estimate | None, target: tuple[str, float | None]) -> dict[str, Option]:
+    """Image (archive path) -> the option a size or quality target would choose (the engine's planner), if any."""
     mode, value = target
     if est is None or not est.items or mode == "checkpoint" or value is None:
         return {}
-    plan = targets.make_plan(list(est.items), est.fixed, mode, value)
+    plan = make_plan(list(est.items), est.fixed, mode, value)
     return {item.name: item.option(plan.choices[item.name]) for item in est.items if item.name in plan.choices}
 
 
@@ -99,12 +100,11 @@ def plan_rows(
         if p.action is not PlanAction.CODE:
             rows.append(FileRow(p.name, PLAN_WORDS[p.action], p.size, p.estimated, note=p.reason, estimated=True))
             continue
-        path = p.path or Path(p.name)
-        option = chosen.get(str(path))
+        option = chosen.get(p.name)
         if option is not None:
             what = (
                 "stored exactly (the target's choice)"
-                if option.choice == targets.EXACT
+                if option.choice == EXACT
                 else f"coded at {option.choice} (the target's choice)"
             )
             rows.append(
@@ -113,12 +113,12 @@ def plan_rows(
                     what,
                     p.size,
                     option.size,
-                    option.ms_ssim if option.choice != targets.EXACT else None,
+                    option.ms_ssim if option.choice != EXACT else None,
                     estimated=True,
                 )
             )
             continue
-        found = est.image_bytes(path, p.size, checkpoint) if est is not None else None
+        found = est.image_bytes(p.name, p.size, checkpoint) if est is not None else None
         if found is None:
             rows.append(FileRow(p.name, f"coded at {checkpoint}", p.size, None, note="estimating…", estimated=True))
             continue
@@ -127,7 +127,7 @@ def plan_rows(
             rows.append(FileRow(p.name, "stored exactly (coding would not pay)", p.size, size, estimated=True))
             continue
         note = "" if own else "estimated from the sampled images"
-        score = est.own_scores.get(path, {}).get(checkpoint) if est is not None and own else None
+        score = est.own_scores.get(p.name, {}).get(checkpoint) if est is not None and own else None
         rows.append(FileRow(p.name, f"coded at {checkpoint}", p.size, size, score, note=note, estimated=True))
     return rows
 

@@ -407,10 +407,7 @@ class MainWindow(QMainWindow):
     def _restart_estimate(self) -> None:
         if self._closing or self.inputs.scanning:
             return  # the last scan to land restarts it
-        images = self.inputs.all_images()
-        scans = [e.scan for e in self.inputs.entries if e.scan]
-        entries = sum(len(s.images) + s.other_files for s in scans) + len(self.inputs.entries)
-        self.estimator.start(images, sum(s.other_bytes for s in scans), entries)
+        self.estimator.start(self.inputs.paths(), CompressOptions(checkpoint=self.checkpoint))
         self._replan()
 
     def _replan(self) -> None:

@@ -2,42 +2,42 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from gui_support import make_folder, wait_idle, wait_scanned
 
-from latentzip.gui.analysis import CheckpointFigures, PreviewFigures
-from latentzip.gui.estimate import estimate_archive, estimate_target
-from latentzip.gui.input_list import ImageFile
+from latentzip.codec.engine import FilePlan, ImageSample, PlanAction, estimate
+from latentzip.codec.estimate.planner import CheckpointEstimate, image_options
+from latentzip.codec.estimate.sizes import range_text
+from latentzip.gui.estimate import estimate_target
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(120)]
 
 
-def _figures() -> PreviewFigures:
-    return PreviewFigures(
-        (0, 0, 200, 200),
-        (200, 200),
-        {
-            "A": CheckpointFigures(0.5, 0.96, 33.0, "MS-SSIM", 100),  # 2,500 bytes
-            "B": CheckpointFigures(1.0, 0.98, 36.0, "MS-SSIM", 100),  # 5,000 bytes
-            "C": CheckpointFigures(1.5, 0.99, 38.0, "MS-SSIM", 100),  # 7,500 bytes
-        },
-    )
-
-
-def test_target_estimate_plans_the_extrapolated_images():
-    images = [ImageFile(Path(f"/x/{i}.png"), f"f/{i}.png", 100_000) for i in range(10)]
-    est = estimate_archive(images, other_bytes=0, entries=10, figures={images[0].path: _figures()}, sample_target=1)
-    assert len(est.items) == 10 and est.fixed == 10 * 180
-    small = estimate_target(est, "size", 10 * 2500 + 1800)
-    assert small.feasible and small.counts == {"A": 10, "B": 0, "C": 0, "exact": 0}
-    roomy = estimate_target(est, "size", 10 * 7500 + 1800 + 600)  # the plan keeps a little headroom
-    assert roomy.counts["C"] >= 9 and roomy.size <= 10 * 7500 + 2400
-    assert not estimate_target(est, "size", 1000).feasible
-    quality = estimate_target(est, "quality", 0.97)
-    assert quality.counts == {"A": 0, "B": 10, "C": 0, "exact": 0}  # B's 0.98 clears 0.97 and its margin
-    assert estimate_target(est, "quality", 0.999).counts["exact"] == 10
+def test_the_target_line_says_what_the_range_of_the_smallest_archive_allows(qtbot, window):
+    rows = [FilePlan(f"f/{i}.png", None, PlanAction.CODE, 100_000, None) for i in range(10)]
+    sizes = {"A": 2500, "B": 5000, "C": 7500}
+    scores = {"A": 0.975, "B": 0.985, "C": 0.99}
+    est = {cp: CheckpointEstimate(n, scores[cp]) for cp, n in sizes.items()}
+    samples = {}
+    for row in rows[:3]:
+        item = image_options(row.name, est, row.size, row.size, 400, 200)
+        at = {cp: n + 400 for cp, n in sizes.items()}
+        samples[row.name] = ImageSample(row.name, row.size, item, row.size + 200, at, scores, 400)
+    estimate_ = estimate(rows, samples, 6)
+    smallest = estimate_.smallest
+    page = window.compress_page
+    page.set_target("size", f"{smallest.low * 0.5 / 1000:.1f} KB")
+    page.show_estimate(estimate_, "B", running=True)
+    assert "not reachable" in page.estimate_label.text()
+    assert range_text(smallest.low, smallest.high) in page.estimate_label.text()
+    page.set_target("size", f"{(smallest.low + smallest.high) / 2000:.3f} KB")
+    page.show_estimate(estimate_, "B", running=True)
+    assert "may not be reachable" in page.estimate_label.text()
+    page.set_target("size", f"{smallest.high * 2 / 1000:.1f} KB")
+    page.show_estimate(estimate_, "B", running=True)
+    assert "reachable" not in page.estimate_label.text() and "lowest MS-SSIM" in page.estimate_label.text()
+    t = estimate_target(estimate_, "quality", 0.98)
+    assert t.counts["B"] == 10 and t.verdict == "reachable"
 
 
 def test_target_control_updates_the_estimate_and_compresses(qtbot, window, tmp_path, dialog_log):

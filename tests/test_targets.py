@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentzip.codec import cli, engine, targets
-from latentzip.codec.targets import EXACT, ItemEstimate, Option
+from latentzip.codec import cli, engine
+from latentzip.codec.estimate import estimate_pass, image_estimate, planner, sizes
+from latentzip.codec.estimate.planner import EXACT, ItemEstimate, Option
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 SMALL = ("photo_crop.png", "metric_a.png", "metric_b.png")
@@ -38,13 +39,13 @@ SMALL = ("photo_crop.png", "metric_a.png", "metric_b.png")
     ],
 )
 def test_parse_size(text, expected):
-    assert targets.parse_size(text) == expected
+    assert sizes.parse_size(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "MB", "2 XB", "-1MB", "0", "0.1", "1e6", "1.5.2MB", "nan", "2 G B"])
 def test_parse_size_refuses(text):
     with pytest.raises(ValueError):
-        targets.parse_size(text)
+        sizes.parse_size(text)
 
 
 # --- planner ---------------------------------------------------------------------------------------------------------
@@ -52,26 +53,26 @@ def test_parse_size_refuses(text):
 
 def _item(name: str, a=(100, 0.96), b=(150, 0.975), c=(200, 0.985), exact=1000) -> ItemEstimate:
     opts = [Option(cp, size, q) for cp, (size, q) in zip("ABC", (a, b, c), strict=False) if size is not None]
-    return ItemEstimate(name, targets.prune([*opts, Option(EXACT, exact, 1.0)]))
+    return ItemEstimate(name, planner.prune([*opts, Option(EXACT, exact, 1.0)]))
 
 
 def test_size_plan_fills_the_budget_by_gain_per_byte():
     # "steep" gains a lot per byte from A to B; "flat" gains little: the budget goes to "steep" first
     steep = _item("steep", b=(150, 0.990), c=(200, 0.992))
     flat = _item("flat", b=(150, 0.962), c=(200, 0.964))
-    plan = targets.plan_for_size([steep, flat], target=260, fixed_bytes=10)
+    plan = planner.plan_for_size([steep, flat], target=260, fixed_bytes=10)
     assert plan.feasible and plan.choices == {"steep": "B", "flat": "A"}
     assert plan.estimated_size == 10 + 150 + 100 <= 260
-    roomy = targets.plan_for_size([steep, flat], target=10_000)
+    roomy = planner.plan_for_size([steep, flat], target=10_000)
     assert roomy.choices == {"steep": EXACT, "flat": EXACT} and roomy.estimated_size == 2000
-    assert targets.plan_for_size([steep, flat], target=410).choices == {"steep": "C", "flat": "C"}
+    assert planner.plan_for_size([steep, flat], target=410).choices == {"steep": "C", "flat": "C"}
 
 
 def test_size_plan_skips_a_checkpoint_when_the_jump_pays_better():
     # A -> B gains little, A -> C gains a lot: C is reachable directly
     item = _item("x", b=(150, 0.961), c=(200, 0.99))
-    assert targets.plan_for_size([item], target=200).choices == {"x": "C"}
-    assert targets.plan_for_size([item], target=199).choices == {"x": "B"}
+    assert planner.plan_for_size([item], target=200).choices == {"x": "C"}
+    assert planner.plan_for_size([item], target=199).choices == {"x": "B"}
 
 
 def test_size_plan_stays_within_the_target_and_keeps_the_margin():
@@ -79,33 +80,33 @@ def test_size_plan_stays_within_the_target_and_keeps_the_margin():
         _item(f"i{n}", a=(100 + n, 0.96), b=(160 + 2 * n, 0.975 + n / 1e4), c=(230 + 3 * n, 0.985)) for n in range(30)
     ]
     for target in range(3500, 8200, 377):
-        plan = targets.plan_for_size(items, target, fixed_bytes=50)
+        plan = planner.plan_for_size(items, target, fixed_bytes=50)
         assert plan.feasible and plan.estimated_size <= target
         # a greedy fill leaves less than the smallest possible upgrade unused
         assert target - plan.estimated_size < 200
-        kept = targets.plan_for_size(items, target, fixed_bytes=50, margin=500)
+        kept = planner.plan_for_size(items, target, fixed_bytes=50, margin=500)
         assert kept.feasible and kept.estimated_size <= max(target - 500, plan.estimated_size)
         assert kept.estimated_size <= plan.estimated_size
 
 
 def test_size_plan_infeasible_keeps_the_smallest():
     items = [_item("a"), _item("b")]
-    plan = targets.plan_for_size(items, target=150, fixed_bytes=10)
+    plan = planner.plan_for_size(items, target=150, fixed_bytes=10)
     assert not plan.feasible
     assert plan.choices == {"a": "A", "b": "A"} and plan.estimated_size == 210
 
 
 def test_options_drop_checkpoints_under_their_floor_or_not_smaller():
     est = {
-        "A": targets.CheckpointEstimate(90, 0.94),
-        "B": targets.CheckpointEstimate(150, 0.98),
-        "C": targets.CheckpointEstimate(600, 0.99),
+        "A": planner.CheckpointEstimate(90, 0.94),
+        "B": planner.CheckpointEstimate(150, 0.98),
+        "C": planner.CheckpointEstimate(600, 0.99),
     }
-    item = targets.image_options("x", est, original_size=500, stored_size=480, coded_overhead=10, stored_overhead=20)
+    item = planner.image_options("x", est, original_size=500, stored_size=480, coded_overhead=10, stored_overhead=20)
     assert [o.choice for o in item.options] == ["B", EXACT]  # A under 0.95, C not smaller than the file
     assert item.option("B").size == 160 and item.option(EXACT).size == 500
     # a dominated option (bigger, no better) is never offered
-    assert [o.choice for o in targets.prune([Option("A", 10, 0.99), Option("B", 20, 0.98)])] == ["A"]
+    assert [o.choice for o in planner.prune([Option("A", 10, 0.99), Option("B", 20, 0.98)])] == ["A"]
 
 
 def test_quality_plan_picks_the_smallest_reaching_the_target_with_margin():
@@ -114,29 +115,29 @@ def test_quality_plan_picks_the_smallest_reaching_the_target_with_margin():
         _item("mid", b=(150, 0.9915), c=(200, 0.9935)),
         _item("hard", c=(200, 0.985)),
     ]
-    plan = targets.plan_for_quality(items, 0.99, fixed_bytes=5)
+    plan = planner.plan_for_quality(items, 0.99, fixed_bytes=5)
     assert plan.choices == {"easy": "A", "mid": "C", "hard": EXACT}  # mid's B is within the 0.002 margin
     assert plan.estimated_size == 5 + 100 + 200 + 1000
-    assert targets.plan_for_quality(items, 0.99, margin=0.0).choices["mid"] == "B"
+    assert planner.plan_for_quality(items, 0.99, margin=0.0).choices["mid"] == "B"
     assert plan.counts() == {"A": 1, "B": 0, "C": 1, EXACT: 1}
 
 
 def test_attempts_go_up_for_quality_and_down_for_size():
-    assert targets.attempts("B", targets.QUALITY) == ("B", "C")
-    assert targets.attempts("B", targets.SIZE) == ("B", "A")
-    assert targets.attempts("A", targets.SIZE) == ("A",)
-    assert targets.attempts(EXACT, targets.SIZE) == ()
-    assert targets.floor_for("A", targets.QUALITY, 0.99) == 0.99
-    assert targets.floor_for("C", targets.SIZE, 0.5) == engine.QUALITY_FLOORS["C"]
+    assert planner.attempts("B", planner.QUALITY) == ("B", "C")
+    assert planner.attempts("B", planner.SIZE) == ("B", "A")
+    assert planner.attempts("A", planner.SIZE) == ("A",)
+    assert planner.attempts(EXACT, planner.SIZE) == ()
+    assert planner.floor_for("A", planner.QUALITY, 0.99) == 0.99
+    assert planner.floor_for("C", planner.SIZE, 0.5) == engine.QUALITY_FLOORS["C"]
 
 
 def test_sample_tiles_spread_and_small_images_decode_whole():
-    assert targets.sample_tiles(200, 300) is None
-    assert targets.sample_tiles(512, 768) is not None
-    tiles = targets.sample_tiles(3000, 4000)
-    assert targets.MIN_TILES <= len(tiles) <= targets.MAX_TILES and len(set(tiles)) == len(tiles)
+    assert image_estimate.sample_tiles(200, 300) is None
+    assert image_estimate.sample_tiles(512, 768) is not None
+    tiles = image_estimate.sample_tiles(3000, 4000)
+    assert image_estimate.MIN_TILES <= len(tiles) <= image_estimate.MAX_TILES and len(set(tiles)) == len(tiles)
     for r, c in tiles:  # whole tiles inside the image (in latents of 16 px)
-        assert 0 <= r and (r + targets.TILE) * 16 <= 3000 and 0 <= c and (c + targets.TILE) * 16 <= 4000
+        assert 0 <= r and (r + image_estimate.TILE) * 16 <= 3000 and 0 <= c and (c + image_estimate.TILE) * 16 <= 4000
 
 
 def test_options_validation():
@@ -194,7 +195,7 @@ def test_engine_size_target_between_smallest_and_largest_lands_close(small_folde
     from latentzip.codec.scan import scan_inputs
 
     members = [compressor._hashed(m, engine.CancelToken()) for m in scan_inputs([small_folder]).members]
-    items, fixed = targets.estimate_members(
+    items, fixed = estimate_pass.estimate_members(
         members,
         model,
         decode=compressor.classify_and_decode,
@@ -210,7 +211,7 @@ def test_engine_size_target_between_smallest_and_largest_lands_close(small_folde
     report = engine.compress([small_folder], tmp_path / "mid.ltz", engine.CompressOptions(target_size=target))
     assert report.target.met
     # the sizes are exact and the overhead estimated: the estimate matches the archive within a few bytes/entry
-    plan = targets.make_plan(items, fixed, targets.SIZE, target)
+    plan = planner.make_plan(items, fixed, planner.SIZE, target)
     assert abs(report.archive_size - plan.estimated_size) < 40 * 5
     assert report.archive_size <= target
 
