@@ -15,9 +15,9 @@ from pathlib import Path
 
 from ..container.format import EntryKind
 from ..container.overhead import ARCHIVE_OVERHEAD, entry_overhead, image_header, index_bytes
+from ..entries.image import encode_alpha
 from ..entropy.latent_streams import ENTROPY_NAMES
 from ..errors import LatentzipError
-from ..entries.image import encode_alpha
 from ..images import DecodedImage
 from ..images.jpeg_tables import HEADER_KEY as JPEG_TABLES_KEY
 from ..reports import CHECKPOINTS, QUALITY_FLOORS
