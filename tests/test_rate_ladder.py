@@ -334,7 +334,8 @@ def test_floor_tallies_and_lines():
     assert (t["B"].coded, t["B"].raised, t["B"].stored_floor, t["B"].stored_larger) == (2, 1, 1, 0)
     lines = floor_lines(t)
     assert lines == [
-        "B: 1 of 3 image(s) raised to meet the floor, 1 stored (1 under the floor (at the top rate, or the model set cannot raise it))",
+        "B: 1 of 3 image(s) raised to meet the floor, 1 stored "
+        "(1 under the floor (at the top rate, or the model set cannot raise it))",
         "C: 0 of 1 image(s) raised to meet the floor, 1 stored (1 not smaller coded)",
     ]
 
@@ -424,7 +425,8 @@ def test_the_app_result_figures_count_raised_and_stored(tmp_path):
     )
     figures = dict(compress_figures(report))
     assert figures["Floors"] == (
-        "C: 1 of 2 image(s) raised to meet the floor, 1 stored (1 under the floor (at the top rate, or the model set cannot raise it))"
+        "C: 1 of 2 image(s) raised to meet the floor, 1 stored "
+        "(1 under the floor (at the top rate, or the model set cannot raise it))"
     )
     report.outcomes = report.outcomes[:1]
     report.outcomes[0] = engine.FileOutcome("a.png", "lossy", 5000, 400, pixels=100, ms_ssim=0.99, checkpoint="C")
