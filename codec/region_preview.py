@@ -132,6 +132,12 @@ class RegionFigures:
     metric: str
 
 
+def _key(checkpoint: str, box: Box) -> tuple[str, Box]:
+    """The cache key of a tile: its checkpoint and its box as a plain 4-tuple."""
+    left, top, w, h = box
+    return checkpoint, (int(left), int(top), int(w), int(h))
+
+
 class RegionPreview:
     """One image, one precision: its overview, its original tiles and its coded tiles (cached)."""
 
@@ -170,11 +176,11 @@ class RegionPreview:
         return self.rgb[top : top + h, left : left + w]
 
     def cached(self, box: Box, checkpoint: str) -> CodedTile | None:
-        return self._tiles.get((checkpoint, tuple(box)))
+        return self._tiles.get(_key(checkpoint, box))
 
     def tile(self, box: Box, checkpoint: str, cancel: CancelToken | None = None) -> CodedTile:
         """``box`` (a tile of ``tile_grid``) coded at ``checkpoint`` with its context, and decoded."""
-        key = (checkpoint, tuple(box))
+        key = _key(checkpoint, box)
         hit = self._tiles.get(key)
         if hit is not None:
             self._tiles.move_to_end(key)
@@ -205,9 +211,11 @@ class RegionPreview:
         coded = image_codec.encode_latents(
             model, y, z_q, checkpoint, cy1 - cy0, cx1 - cx0, ENTROPY_RANGE, cancel.check, keep_latents=True
         )
+        if coded.y_hat is None:  # keep_latents=True always returns them
+            raise ValueError("the coded tile carries no latents")
         recon = synthesis(model, coded.y_hat, cancel.check, checkpoint=checkpoint)
         pixels = np.ascontiguousarray(recon[top - cy0 : top - cy0 + h, left - cx0 : left - cx0 + w])
-        result = CodedTile(tuple(box), checkpoint, pixels, len(own.data))
+        result = CodedTile(key[1], checkpoint, pixels, len(own.data))
         self._keep(key, result)
         return result
 
@@ -219,8 +227,9 @@ class RegionPreview:
 
     def figures(self, boxes: list[Box], checkpoint: str) -> RegionFigures | None:
         """The figures over the tiles ``boxes`` (a rectangle of them), once all are coded; else None."""
-        tiles = [self.cached(b, checkpoint) for b in boxes]
-        if not boxes or any(t is None for t in tiles):
+        found = [self.cached(b, checkpoint) for b in boxes]
+        tiles = [t for t in found if t is not None]
+        if not boxes or len(tiles) != len(found):
             return None
         region = bounding_box(boxes)
         left, top, w, h = region
@@ -229,7 +238,7 @@ class RegionPreview:
             bl, bt, bw, bh = t.box
             recon[bt - top : bt - top + bh, bl - left : bl - left + bw] = t.reconstruction
         original = self.original(region)
-        coded = sum(t.coded_bytes for t in tiles)
+        coded = int(sum(t.coded_bytes for t in tiles))
         return RegionFigures(
             region,
             checkpoint,
