@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from gui_support import make_folder, make_png, wait_scanned
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from latentzip.codec.errors import CancelledError
@@ -30,8 +30,8 @@ def test_dropping_a_folder_fills_the_list(qtbot, window, tmp_path):
     folder = make_folder(tmp_path, "trip", images=3)
     panel = window.input_panel
     mime = _mime(folder)
-    enter = QDragEnterEvent(
-        QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(  # QDragEnterEvent takes a QPoint, QDropEvent a QPointF
+        QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     )
     panel.dragEnterEvent(enter)
     assert enter.isAccepted()
