@@ -19,7 +19,7 @@ from .container import EntryKind
 from .errors import CancelledError, LatentzipError
 from .estimate.dry_run import plan_lines, summary_lines
 from .estimate.sampling import SAMPLE_SIZE
-from .estimate.sizes import parse_size
+from .estimate.sizes import parse_size, size_text
 from .progress import ProgressEvent
 from .runtime.model_set import PRECISIONS, execution_providers
 from .runtime.rate_ladder import LEVEL_STEPS
@@ -65,14 +65,6 @@ class TerminalSink:
         if not self.quiet:
             clear = "\r\x1b[K" if self._tty else ""
             self.stream.write(f"{clear}warning: {name}: {message}\n")
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
 
 
 def _size_arg(text: str) -> int:
@@ -280,7 +272,7 @@ def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> 
     if not args.quiet:
         lossy = [o for o in report.outcomes if o.kind == "lossy"]
         out.write(
-            f"{report.archive}: {_size(report.original_size)} -> {_size(report.archive_size)} "
+            f"{report.archive}: {size_text(report.original_size)} -> {size_text(report.archive_size)} "
             f"(ratio {report.ratio:.1f}), {len(report.outcomes)} entries, {len(lossy)} coded images, "
             f"{report.seconds:.1f} s\n"
         )
@@ -316,7 +308,7 @@ def _write_repack_lines(report: engine.CompressReport, out: TextIO) -> None:
         before, after = sum(o.original_size for o in repacked), sum(o.stored_size for o in repacked)
         out.write(
             f"jpegs: {len(repacked)} re-packed losslessly (JPEG XL, rebuilt bit for bit): "
-            f"{_size(before)} -> {_size(after)} ({100 * (1 - after / before):.1f} % smaller)\n"
+            f"{size_text(before)} -> {size_text(after)} ({100 * (1 - after / before):.1f} % smaller)\n"
         )
     if report.duplicates:
         out.write(f"duplicates: {report.duplicates} file(s) identical to another, stored once\n")
@@ -337,7 +329,7 @@ def _cmd_add(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
         out.write(
             f"{report.archive}: added {len(report.added)}, replaced {len(report.replaced)}, "
             f"skipped {len(report.skipped)} unchanged, {len(report.deduplicated)} deduplicated; "
-            f"{_size(report.archive_size_before)} -> {_size(report.archive_size)}, "
+            f"{size_text(report.archive_size_before)} -> {size_text(report.archive_size)}, "
             f"images {report.images}, {report.seconds:.1f} s\n"
         )
         if not report.changed:
@@ -353,8 +345,8 @@ def target_lines(result: engine.TargetResult, lossy: list[engine.FileOutcome]) -
     met = "met" if result.met else "NOT met"
     if result.mode == "size":
         lines = [
-            f"target: archive size {_size(result.target)} ({result.target:.0f} bytes): "
-            f"{_size(result.achieved)} ({result.achieved:.0f} bytes, {100 * result.error:+.1f} %), {met}"
+            f"target: archive size {size_text(result.target)} ({result.target:.0f} bytes): "
+            f"{size_text(result.achieved)} ({result.achieved:.0f} bytes, {100 * result.error:+.1f} %), {met}"
         ]
         if not result.feasible:
             lines.append(

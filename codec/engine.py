@@ -10,6 +10,7 @@ from __future__ import annotations
 from .adder import AddReport, add, infer_options
 from .browse import SalvageListing, entry_bytes, salvage_listing
 from .compressor import compress
+from .estimate.dry_run import ACTION_WORDS as PLAN_ACTION_WORDS
 from .estimate.sampling import Estimate, ImageSample, SizeRange, TargetEstimate, estimate, estimate_inputs
 from .extractor import decode_image_entry, extract, list_entries, output_name, test_archive
 from .jpeg_repack import estimated_lossless_size
@@ -84,6 +85,7 @@ __all__ = [
     "floor_lines",
     "floor_tallies",
     "plan_inputs",
+    "PLAN_ACTION_WORDS",
     "estimate",
     "estimate_inputs",
     "Estimate",

@@ -62,14 +62,6 @@ class FileRow:
         return 1.0 - self.size / self.original
 
 
-PLAN_WORDS = {
-    PlanAction.STORE: "stored exactly",
-    PlanAction.LZMA: "stored exactly (LZMA)",
-    PlanAction.REPACK: "JPEG re-packed (kept exactly)",
-    PlanAction.DUPLICATE: "duplicate (header only)",
-    PlanAction.SKIP: "skipped",
-    PlanAction.LINK: "link",
-}
 RESULT_WORDS = {
     OutcomeKind.STORED: "stored exactly",
     OutcomeKind.LZMA: "stored exactly (LZMA)",
@@ -98,7 +90,9 @@ def plan_rows(
         if p.action.is_folder:
             continue
         if p.action is not PlanAction.CODE:
-            rows.append(FileRow(p.name, PLAN_WORDS[p.action], p.size, p.estimated, note=p.reason, estimated=True))
+            rows.append(
+                FileRow(p.name, engine.PLAN_ACTION_WORDS[p.action], p.size, p.estimated, note=p.reason, estimated=True)
+            )
             continue
         option = chosen.get(p.name)
         if option is not None:
