@@ -15,6 +15,7 @@ QUALITY_FLOORS = {"A": 0.95, "B": 0.97, "C": 0.98}
 # Why an image that was coded is stored instead (FileOutcome.fallback, the entry header's "fallback"):
 FALLBACK_FLOOR = "floor"  # under its checkpoint's floor even at the top rate level (or its set cannot raise)
 FALLBACK_LARGER = "larger"  # coded, it would not be smaller than the file (or its lossless JPEG re-pack)
+FALLBACK_LIMIT = "limit"  # coded, it would pass the format's pixels-per-byte limit (a nearly flat image)
 ENTROPY_MODES = ("range", "lzma")
 IMAGE_MODES = ("lossy", "lossless")
 
@@ -99,7 +100,7 @@ class FileOutcome:
     checkpoint: str | None = None  # for coded images: the checkpoint used
     level: float | None = None  # for coded images of a set with a rate ladder: the level (0 = lowest trained)
     raised: bool = False  # coded above its checkpoint's level to meet the checkpoint's floor
-    fallback: str = ""  # FALLBACK_FLOOR or FALLBACK_LARGER: why an image that was coded is stored instead
+    fallback: str = ""  # FALLBACK_FLOOR, _LARGER or _LIMIT: why an image that was coded is stored instead
     fallback_checkpoint: str | None = None  # ... and the checkpoint it was coded for
     reason: IssueCode | None = None  # why it was stored as it is (None: coded, or no reason given)
 
@@ -181,10 +182,11 @@ class FloorTally:
     raised: int = 0  # coded above the checkpoint's level to meet its floor
     stored_floor: int = 0  # stored: under the floor even at the top level (or the model set cannot raise)
     stored_larger: int = 0  # stored: coding would not make them smaller
+    stored_limit: int = 0  # stored: coded, they would pass the pixels-per-byte limit (nearly flat)
 
     @property
     def stored(self) -> int:
-        return self.stored_floor + self.stored_larger
+        return self.stored_floor + self.stored_larger + self.stored_limit
 
 
 def floor_tallies(rows: Iterable[tuple[str | None, bool, str]]) -> dict[str, FloorTally]:
@@ -201,6 +203,8 @@ def floor_tallies(rows: Iterable[tuple[str | None, bool, str]]) -> dict[str, Flo
             t.stored_floor += 1
         elif fallback == FALLBACK_LARGER:
             t.stored_larger += 1
+        elif fallback == FALLBACK_LIMIT:
+            t.stored_limit += 1
         else:
             t.coded += 1
             t.raised += bool(raised)
@@ -218,6 +222,8 @@ def floor_lines(tallies: dict[str, FloorTally]) -> list[str]:
             why.append(f"{t.stored_floor} under the floor (at the top rate, or the model set cannot raise it)")
         if t.stored_larger:
             why.append(f"{t.stored_larger} not smaller coded")
+        if t.stored_limit:
+            why.append(f"{t.stored_limit} over the pixels-per-byte limit coded")
         stored = f"{t.stored} stored ({', '.join(why)})" if t.stored else "none stored"
         lines.append(f"{cp}: {t.raised} of {t.coded + t.stored} image(s) raised to meet the floor, {stored}")
     return lines

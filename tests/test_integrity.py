@@ -220,6 +220,20 @@ def test_writer_stores_an_image_over_the_pixels_per_byte_limit_losslessly(tmp_pa
     assert (tmp_path / "out" / "in" / "flat.png").read_bytes() == (src / "flat.png").read_bytes()
 
 
+def test_a_jpeg_over_the_pixels_per_byte_limit_is_kept_as_its_repack(tmp_path, monkeypatch):
+    """The limit's fallback is the shared one: a JPEG is re-packed (never stored raw), and counted."""
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.new("RGB", (256, 256), (90, 120, 150)).save(src / "flat.jpg", quality=95)
+    monkeypatch.setattr(image_entry, "MAX_PIXELS_PER_BYTE", 1)  # every coding is over it
+    report = engine.compress([src], tmp_path / "a.ltz", engine.CompressOptions(checkpoint="A", quality_floor=0.0))
+    record = {r.path: r for r in engine.list_entries(tmp_path / "a.ltz")}["in/flat.jpg"]
+    assert record.kind == EntryKind.JPEG_REPACK and record.extra["fallback"] == "limit"
+    assert report.floors["A"].stored_limit == 1
+    engine.extract(tmp_path / "a.ltz", tmp_path / "out")
+    assert (tmp_path / "out" / "in" / "flat.jpg").read_bytes() == (src / "flat.jpg").read_bytes()
+
+
 @pytest.mark.slow
 def test_20_megapixel_solid_colour_image_is_written_and_extracted(tmp_path):
     src = tmp_path / "in"

@@ -25,7 +25,7 @@ from ..image_trials import ImageCoder
 from ..images import DecodedImage
 from ..images.jpeg_tables import HEADER_KEY as JPEG_TABLES_KEY
 from ..outcomes import OutcomeKind
-from ..reports import FALLBACK_FLOOR, FALLBACK_LARGER, FileOutcome
+from ..reports import FALLBACK_FLOOR, FALLBACK_LARGER, FALLBACK_LIMIT, FileOutcome
 from ..runtime.model_set import ModelSet
 from ..runtime.rate_ladder import LEVEL_STEPS
 from ..scan import Member
@@ -232,6 +232,8 @@ def code_image(
                 0,
                 note=f"codes to more than {MAX_PIXELS_PER_BYTE} pixels per byte, the format's "
                 "limit (a nearly flat image); stored byte-exact",
+                fallback=FALLBACK_LIMIT,  # kept exactly the way every coded-then-refused image is (a JPEG re-packed)
+                fallback_checkpoint=checkpoint,
             )
         repacked = repack.get() if raised and repack is not None and len(payload) < member.size else None
         if len(payload) >= member.size or (repacked is not None and len(payload) >= len(repacked)):
