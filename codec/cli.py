@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("archive", type=Path)
     p = sub.add_parser("preview", help="bpp, MS-SSIM and PSNR of an image at A, B and C")
     p.add_argument("image", type=Path)
-    for parser in (c, a, x, p):
+    for parser in (c, a, x, t, p):
         parser.add_argument(
             "--precision",
             choices=PRECISIONS,
@@ -432,7 +432,7 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_test(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
-    report = engine.test_archive(args.archive, sink)
+    report = engine.test_archive(args.archive, sink, precision=args.precision)
     if report.ok:
         if not args.quiet:
             out.write(f"{args.archive}: all {report.checked} entries OK\n")

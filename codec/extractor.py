@@ -356,13 +356,17 @@ def test_archive(
     sink: ProgressSink | None = None,
     cancel: CancelToken | None = None,
     registry: ModelRegistry | None = None,
+    precision: str | None = None,
 ) -> TestReport:
     """Check every entry as ``extract`` would (the same judge, ``entry_check``): the layout, each
     entry's header and crc, and its content restored to the last byte (images decoded to pixels
-    and written back in their format), writing nothing."""
+    and written back in their format), writing nothing. ``precision``: the decoder's, as
+    ``ExtractOptions.precision`` (None: the registry's)."""
     sink = sink or NullSink()
     cancel = cancel or CancelToken()
     registry = registry or default_registry()
+    if precision is not None:
+        registry = registry.at(precision)
     report = TestReport()
     if not Path(archive).is_file():
         raise InputError("no such archive", str(archive))

@@ -562,10 +562,11 @@ class Operations:
         archive = self.host.current_archive()
         if archive is None or self.jobs.busy:
             return
+        precision = self.settings.precision  # read here, on the GUI thread: the job holds it to the end
         self._start(
             "test",
             f"Testing {archive.name}",
-            lambda sink, token: engine.test_archive(archive, sink, token),
+            lambda sink, token: engine.test_archive(archive, sink, token, precision=precision),
             self._tested,
             "Test",
         )

@@ -59,6 +59,9 @@ def test_jobs_run_at_their_options_precision(tmp_path: Path, sessions) -> None:
     engine.extract(archive, tmp_path / "out", engine.ExtractOptions(precision="int8"))
     assert ("decoder", "int8") in sessions and {p for _, p in sessions} == {"int8"}
     sessions.clear()
+    assert engine.test_archive(archive, precision="int8").ok  # test judges with extract's decoder
+    assert ("decoder", "int8") in sessions and {p for _, p in sessions} == {"int8"}
+    sessions.clear()
     engine.preview_image(src / "a.png", checkpoints=("A",), precision="fp32")
     assert {p for _, p in sessions} == {"fp32"}
     assert default_registry().precision == "auto"
