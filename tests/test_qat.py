@@ -241,3 +241,36 @@ def test_fine_tuning_stops_and_resumes_from_its_checkpoint(tmp_path):
     events = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert any(e.get("event") == "resume" and e["step"] == 2 for e in events)
     assert any(not torch.equal(first["student"][k], second["student"][k]) for k in first["student"])
+
+
+def test_calibration_crops_cover_saturated_and_dark_photos(tmp_path):
+    """The int8 ranges are calibrated on crops that reach the gamut's and the tonal range's ends."""
+    import numpy as np
+    from PIL import Image
+
+    from training.quantize import calibration_crops
+
+    rng = np.random.default_rng(1)
+    for i in range(8):
+        grey = (118 + rng.integers(0, 20, (64, 64, 1))).repeat(3, axis=2).astype(np.uint8)
+        Image.fromarray(grey).save(tmp_path / f"grey{i}.png")
+    Image.fromarray(np.full((64, 64, 3), (10, 20, 250), np.uint8)).save(tmp_path / "stage.png")
+    Image.fromarray(np.full((64, 64, 3), 4, np.uint8)).save(tmp_path / "night.png")
+
+    def extremes(crops: list) -> tuple[int, float]:
+        chroma = max(int((c.max(axis=2).astype(int) - c.min(axis=2)).max()) for c in crops)
+        return chroma, min(float(c.mean()) for c in crops)
+
+    covered = calibration_crops(tmp_path, count=5, size=32, seed=0, cover=True)
+    assert len(covered) == 5 and all(c.shape == (32, 32, 3) for c in covered)
+    chroma, darkest = extremes(covered)
+    assert chroma >= 200 and darkest < 10
+
+
+def test_calibration_refuses_the_evaluation_sets(tmp_path):
+    from training.quantize import calibration_crops
+
+    for name in ("kodak", "robust"):
+        (tmp_path / name).mkdir()
+        with pytest.raises(SystemExit):
+            calibration_crops(tmp_path / name, count=2, size=32, cover=True)

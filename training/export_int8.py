@@ -34,7 +34,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from training.fake_quant import BIAS_MARGIN, INT32_MAX, ActQuant, QuantTransforms
 from training.onnx_weights import save_model
-from training.qat_core import STUDENT_COMMITTED, calibrate, load_teacher, set_levels, student_from_state
+from training.qat_core import STUDENT_COMMITTED, calibrate, load_teacher, parse_levels, student_from_state
 
 EXPORT_RECIPE = "image+latent"  # the convolutions that compute in float (from int8-stored weights)
 
@@ -242,7 +242,7 @@ def export(args: argparse.Namespace) -> int:
     if args.float:
         return export_float(student, int(state["M"]), args.out)
     teacher = load_teacher(args.teacher)
-    levels = set_levels()
+    levels = parse_levels(args.levels)
     torch.manual_seed(0)
     # the ranges recalibrated on the final weights, as fine-tuning recalibrates them every few hundred steps
     calibrate(student, teacher, levels, args.data)
@@ -251,7 +251,7 @@ def export(args: argparse.Namespace) -> int:
         refuse_released(folder)
     target = args.out or folder
     target.mkdir(parents=True, exist_ok=True)
-    images = encoder_inputs(calibration_crops(args.data))
+    images = encoder_inputs(calibration_crops(args.data, cover=True))
     with torch.no_grad():
         latents = []
         for x in images[:4]:
@@ -277,10 +277,10 @@ def export(args: argparse.Namespace) -> int:
         "student_step": int(state["step"]),
         "widths_a": list(state["widths_a"]),
         "widths_s": list(state["widths_s"]),
-        "calibration": "percentile 99.99 (training crops)",
+        "calibration": "percentile 99.99 (training crops spanning the gamut and tonal range)",
         "weights": "int8 per channel, symmetric",
         "activations": "uint8 per tensor",
-        "data": args.data.name,
+        "data": "+".join(d.name for d in args.data),
     }
     if args.out is None:
         write_variant(folder, info, None)

@@ -28,17 +28,26 @@ from training.qat_core import (
     new_student,
     qat_loss,
     save_student,
-    set_levels,
+    parse_levels,
     student_from_state,
     validate,
 )
 from training.student import widths_of
-from training.train import COMMITTED, DEFAULT_DATA, LAMBDAS, log_line, log_window, optimizer_step
+from training.train import COMMITTED, DEFAULT_DATA, DEFAULT_DATA2, LAMBDAS, log_line, log_window, optimizer_step
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--data", type=Path, nargs="+", default=[DEFAULT_DATA, DEFAULT_DATA2])
+    ap.add_argument(
+        "--levels",
+        nargs="+",
+        metavar="NAME=LEVEL",
+        help="the checkpoints' levels on the teacher's rate axis (default: the default model set's)",
+    )
+    ap.add_argument("--w-mse", type=float, default=3.0, help="as training/train.py: the teacher's distortion")
+    ap.add_argument("--w-lowpass", type=float, default=16.0, help="as training/train.py")
+    ap.add_argument("--texture-bias", type=float, default=0.5, help="as training/train.py")
     ap.add_argument("--run", type=Path, default=DEFAULT_RUN)
     ap.add_argument("--teacher", type=Path, default=COMMITTED)
     ap.add_argument(
@@ -88,9 +97,9 @@ def train(args: argparse.Namespace) -> int:
     args.run.mkdir(parents=True, exist_ok=True)
     teacher = load_teacher(args.teacher)
     train_paths, held_paths = split(args.data)
-    sampler = CropSampler(train_paths, args.crop, seed=args.seed)
+    sampler = CropSampler(train_paths, args.crop, seed=args.seed, texture_bias=args.texture_bias)
     val_crops = center_crops(held_paths, 256)
-    levels = set_levels()
+    levels = parse_levels(args.levels)
     last = args.run / "last.pt"
     step = 0
     state: dict = {}
@@ -134,7 +143,9 @@ def train(args: argparse.Namespace) -> int:
         level = torch.rand(args.batch) * (len(LAMBDAS) - 1)
         at_checkpoint = torch.rand(args.batch) < 0.5
         level[at_checkpoint] = anchors[torch.randint(len(anchors), (int(at_checkpoint.sum()),))]
-        parts = qat_loss(student, teacher, x, level, args.anchor, args.amp == "bf16")
+        parts = qat_loss(
+            student, teacher, x, level, args.anchor, args.amp == "bf16", w_mse=args.w_mse, w_lowpass=args.w_lowpass
+        )
         optimizer_step(optimizer, student.parameters(), parts["loss"])
         step += 1
         for k, v in parts.items():

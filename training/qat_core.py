@@ -10,17 +10,19 @@ integer hyper-decoder and gains are unchanged: the student's ONNX files are a
 variant of the same set, and an archive decodes with either precision.
 
 Loss per batch, levels drawn per sample (half at the set's checkpoints, half
-uniform on the rate axis, lambda interpolated log-linearly):
+uniform on the rate axis, lambda interpolated log-linearly), with the teacher's
+distortion D = (1 - MS-SSIM) + w_mse MSE + w_lowpass MSE(16x16 block means), so
+the student keeps colour and contrast as the teacher was trained to:
 
-- first half: bpp + lambda (1 - MS-SSIM) through the student's encoder and decoder;
-- second half: lambda (1 - MS-SSIM) of the student's decoder on the teacher's
+- first half: bpp + lambda D through the student's encoder and decoder;
+- second half: lambda D of the student's decoder on the teacher's
   latents, so archives the float encoder wrote decode well with the int8 decoder;
 - ``--anchor`` times the mean squared gap between the student's and the
   teacher's gained latents, so the float decoder reads the int8 encoder's latents.
 
 Export (``training/export_int8.py``): the student in ONNX Runtime's QDQ
 layout with the very activation ranges it was fine-tuned with (calibrated on
-training crops, never Kodak), the convolutions next to the pixels and the
+training crops chosen to span the gamut and tonal range, never Kodak), the convolutions next to the pixels and the
 latents computing in float from int8-stored weights; h_a is quantized after
 training on the student's latents.
 """
@@ -45,7 +47,7 @@ from training.model import (
     round_ste,
 )
 from training.student import analysis, pruned_transforms, synthesis, widths_of
-from training.train import COMMITTED, LAMBDAS
+from training.train import COMMITTED, LAMBDAS, lowpass_mse
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_RUN = REPO / "training" / "runs" / "qat"
@@ -146,22 +148,32 @@ def entropy_pass(teacher: LatentzipNet, y: torch.Tensor, level: torch.Tensor, no
 _CALIBRATION: dict[tuple[str, int, int], list[torch.Tensor]] = {}
 
 
+def parse_levels(pairs: list[str] | None) -> dict[str, float]:
+    """``["A=0.42", "B=2.3"]`` as levels by checkpoint; none: the default model set's."""
+    if not pairs:
+        return set_levels()
+    return {name: float(value) for name, value in (pair.split("=", 1) for pair in pairs)}
+
+
 def calibrate(
     student: QuantTransforms,
     teacher: LatentzipNet,
     levels: dict[str, float],
-    data: Path,
+    data: Path | list[Path],
     count: int = 24,
     size: int = 256,
 ) -> None:
-    """Activation ranges from float runs on the crops ORT's quantizer calibrates on at export."""
+    """Activation ranges from float runs on the crops ORT's quantizer calibrates on at export.
+
+    The crops cover the gamut and tonal range (``calibration_crops(..., cover=True)``).
+    """
     from training.quantize import calibration_crops
 
     key = (str(data), count, size)
     if key not in _CALIBRATION:
         _CALIBRATION[key] = [
             torch.from_numpy(c.copy()).permute(2, 0, 1)[None].float() / 255.0
-            for c in calibration_crops(data, count, size)
+            for c in calibration_crops(data, count, size, cover=True)
         ]
 
     def latents_of(y: torch.Tensor) -> list[torch.Tensor]:
@@ -174,8 +186,16 @@ def calibrate(
 
 
 def qat_loss(
-    student: QuantTransforms, teacher: LatentzipNet, x: torch.Tensor, level: torch.Tensor, anchor: float, amp: bool
+    student: QuantTransforms,
+    teacher: LatentzipNet,
+    x: torch.Tensor,
+    level: torch.Tensor,
+    anchor: float,
+    amp: bool,
+    w_mse: float = 0.0,
+    w_lowpass: float = 0.0,
 ) -> dict:
+    """The batch loss: the teacher's distortion (``train.rd_loss``'s D) on both halves, plus the anchor."""
     half = x.shape[0] // 2
     lam = lambda_of(level)
     pixels = x.shape[2] * x.shape[3]
@@ -190,16 +210,19 @@ def qat_loss(
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
         x_hat = student.decode(y_hat).float().clamp(0, 1)
     msssim = ms_ssim(x_hat, x, data_range=1.0, size_average=False)
+    mse = (x_hat - x).pow(2).mean((1, 2, 3))
+    distortion = (1 - msssim) + w_mse * mse + w_lowpass * lowpass_mse(x_hat, x)
     bpp = own["bits"] / pixels
     gain, _ = _gained(teacher, level[:half])
     gap = ((own["y_gained"] - y_teacher[:half] * gain) ** 2).mean()
-    loss = (bpp.sum() + (lam * (1 - msssim)).sum()) / x.shape[0] + anchor * gap
+    loss = (bpp.sum() + (lam * distortion).sum()) / x.shape[0] + anchor * gap
     return {
         "loss": loss,
         "bpp": bpp.mean(),
         "msssim": msssim[:half].mean(),
         "msssim_teacher_latents": msssim[half:].mean(),
         "latent_gap": gap,
+        "mse": mse.mean(),
     }
 
 
@@ -221,16 +244,21 @@ def validate(
     own_y = teacher_y if which == "teacher" else [student.encode(x) for x in crops]
     for name, value in sorted(levels.items()):
         level = torch.tensor([value])
-        bpps, own, cross = [], [], []
+        bpps, own, cross, colour = [], [], [], []
         for x, y, y_t in zip(crops, own_y, teacher_y, strict=False):
             e = entropy_pass(teacher, y, level, noisy=False)
             x_hat = (teacher.g_s(e["y_hat"]) if which == "teacher" else student.decode(e["y_hat"])).clamp(0, 1)
             bpps.append(float(e["bits"][0]) / (x.shape[2] * x.shape[3]))
             own.append(float(ms_ssim(x_hat, x, data_range=1.0)))
+            colour.append(float((x_hat.mean((2, 3)) - x.mean((2, 3))).abs().max()) * 255)
             if which == "student":
                 t = entropy_pass(teacher, y_t, level, noisy=False)
                 cross.append(float(ms_ssim(student.decode(t["y_hat"]).clamp(0, 1), x, data_range=1.0)))
-        out[name] = {"bpp": round(sum(bpps) / len(bpps), 5), "msssim": round(sum(own) / len(own), 5)}
+        out[name] = {
+            "bpp": round(sum(bpps) / len(bpps), 5),
+            "msssim": round(sum(own) / len(own), 5),
+            "colour_worst": round(max(colour), 2),
+        }
         if cross:
             out[name]["msssim_teacher_latents"] = round(sum(cross) / len(cross), 5)
     student.train(was_training)

@@ -72,25 +72,60 @@ METHODS = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.P
 DEFAULTS = {"recipe": "image", "method": "percentile", "percentile": 99.99, "crops": 24, "crop": 256, "seed": 0}
 
 
-def calibration_crops(folder: Path = TRAIN, count: int = 24, size: int = 256, seed: int = 0) -> list[np.ndarray]:
-    """``count`` random uint8 crops (size x size) from the training split, some flipped."""
-    if "kodak" in str(folder).lower():
-        raise SystemExit("calibration must not use Kodak (it is the evaluation set)")
-    paths, _ = split(folder)
+def crop_traits(patch: np.ndarray) -> dict[str, float]:
+    """What a calibration crop stresses: saturation, darkness, brightness and edge contrast."""
+    rgb = patch.astype(np.float32)
+    chroma = rgb.max(axis=2) - rgb.min(axis=2)
+    luma = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    edges = np.abs(np.diff(luma, axis=0)).mean() + np.abs(np.diff(luma, axis=1)).mean()
+    return {
+        "saturated": float(np.percentile(chroma, 95)),
+        "dark": -float(luma.mean()),
+        "bright": float(luma.mean()),
+        "edges": float(edges),
+    }
+
+
+def calibration_crops(
+    folder: Path | list[Path] = TRAIN, count: int = 24, size: int = 256, seed: int = 0, cover: bool = False
+) -> list[np.ndarray]:
+    """``count`` uint8 crops (size x size) from the training split, some flipped.
+
+    With ``cover``, the crops span the gamut and tonal range: of 8 random candidates
+    per crop, a fifth each are the most saturated, the darkest, the brightest and the
+    most edged (text, line art), the rest drawn at random, so int8 ranges hold on
+    saturated light, night scenes and black-on-white edges as well as on average photos.
+    """
+    folders = [folder] if isinstance(folder, Path) else list(folder)
+    if any("kodak" in str(f).lower() or "robust" in str(f).lower() for f in folders):
+        raise SystemExit("calibration must not use Kodak or the robustness set (they are evaluation sets)")
+    paths, _ = split(folders)
     rng = np.random.default_rng(seed)
     images = [im for im in (load_rgb(p) for p in paths) if min(im.shape[:2]) >= size]
     if not images:
-        raise SystemExit(f"no training image in {folder} is at least {size} px on its short side")
-    crops = []
-    for _ in range(count):
+        raise SystemExit(f"no training image in {folders} is at least {size} px on its short side")
+
+    def random_crop() -> np.ndarray:
         im = images[rng.integers(len(images))]
         top = rng.integers(im.shape[0] - size + 1)
         left = rng.integers(im.shape[1] - size + 1)
         patch = im[top : top + size, left : left + size]
         if rng.random() < 0.5:
             patch = patch[:, ::-1]
-        crops.append(np.ascontiguousarray(patch))
-    return crops
+        return np.ascontiguousarray(patch)
+
+    if not cover:
+        return [random_crop() for _ in range(count)]
+    candidates = [random_crop() for _ in range(8 * count)]
+    traits = [crop_traits(c) for c in candidates]
+    chosen: list[int] = []
+    per_trait = count // 5
+    for trait in ("saturated", "dark", "bright", "edges"):
+        ranked = sorted(range(len(candidates)), key=lambda i: -traits[i][trait])
+        chosen += [i for i in ranked if i not in chosen][:per_trait]
+    rest = [i for i in range(len(candidates)) if i not in chosen]
+    chosen += [int(i) for i in rng.choice(rest, size=count - len(chosen), replace=False)]
+    return [candidates[i] for i in chosen]
 
 
 class _Reader(CalibrationDataReader):
