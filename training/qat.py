@@ -26,9 +26,9 @@ from training.qat_core import (
     calibrate,
     load_teacher,
     new_student,
+    parse_levels,
     qat_loss,
     save_student,
-    parse_levels,
     student_from_state,
     validate,
 )
