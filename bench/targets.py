@@ -23,10 +23,11 @@ from pathlib import Path
 
 from common import DEFAULT_FOLDER, fmt, folder_bytes, start_run, write_report
 
-from latentzip.codec import compressor, engine, targets
+from latentzip.codec import engine, targets
 from latentzip.codec.entries.member import base_header
 from latentzip.codec.entries.stored import lzma_pays
-from latentzip.codec.scan import scan_inputs
+from latentzip.codec.ops import compressor
+from latentzip.codec.ops.scan import scan_inputs
 
 DEFAULT_SIZES = "0.5MB,0.8MB,1.2MB"
 

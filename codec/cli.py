@@ -15,12 +15,12 @@ from typing import Any, TextIO
 
 from .. import __version__
 from . import engine
+from .api.errors import CancelledError, LatentzipError
+from .api.progress import ProgressEvent
 from .container import EntryKind
-from .errors import CancelledError, LatentzipError
 from .estimate.dry_run import plan_lines, summary_lines
 from .estimate.sampling import SAMPLE_SIZE
 from .estimate.sizes import parse_size, size_text
-from .progress import ProgressEvent
 from .runtime.model_set import PRECISIONS, execution_providers
 from .runtime.rate_ladder import LEVEL_STEPS
 
@@ -395,7 +395,7 @@ def _cmd_extract(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> i
 
 def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     if args.details:
-        from .details import entry_details, entry_floor_row
+        from .ops.archive_details import entry_details, entry_floor_row
 
         rows = entry_details(args.archive)
     else:

@@ -7,26 +7,11 @@ All functions are safe to call from a worker thread, report through a
 
 from __future__ import annotations
 
-from .adder import AddReport, add, infer_options
-from .browse import SalvageListing, entry_bytes, salvage_listing
-from .compressor import compress
-from .estimate.dry_run import ACTION_WORDS as PLAN_ACTION_WORDS
-from .estimate.sampling import Estimate, ImageSample, SizeRange, TargetEstimate, estimate, estimate_inputs
-from .extractor import decode_image_entry, extract, list_entries, output_name, test_archive
-from .jpeg_repack import estimated_lossless_size
-from .outcomes import Issue, IssueCode, Operation, OutcomeKind
-from .partial_file import stale_partials
-from .plan import FilePlan, PlanAction, count_files_and_folders, plan_inputs
-from .preview import CheckpointPreview, PreviewReport, preview_image, preview_pixels
-from .progress import CancelToken, NullSink, ProgressEvent, ProgressSink
-from .region_preview import CodedTile, RegionFigures, RegionPreview, clip_region, image_size, is_large, tiles_for
-from .reports import (
-    CHECKPOINTS,
-    IMAGE_MODES,
-    QUALITY_FLOORS,
-    CompressOptions,
+from .api.options import CHECKPOINTS, IMAGE_MODES, QUALITY_FLOORS, CompressOptions, ExtractOptions
+from .api.outcomes import Issue, IssueCode, Operation, OutcomeKind
+from .api.progress import CancelToken, NullSink, ProgressEvent, ProgressSink
+from .api.reports import (
     CompressReport,
-    ExtractOptions,
     ExtractReport,
     FileOutcome,
     TargetResult,
@@ -35,6 +20,17 @@ from .reports import (
     floor_tallies,
     second_generation_note,
 )
+from .entries.jpeg_repack import estimated_lossless_size
+from .estimate.dry_run import ACTION_WORDS as PLAN_ACTION_WORDS
+from .estimate.sampling import Estimate, ImageSample, SizeRange, TargetEstimate, estimate, estimate_inputs
+from .ops.adder import AddReport, add, infer_options
+from .ops.browse import SalvageListing, entry_bytes, salvage_listing
+from .ops.compressor import compress
+from .ops.extractor import decode_image_entry, extract, list_entries, output_name, test_archive
+from .ops.partial_file import stale_partials
+from .ops.plan import FilePlan, PlanAction, count_files_and_folders, plan_inputs
+from .ops.preview import CheckpointPreview, PreviewReport, preview_image, preview_pixels
+from .ops.region_preview import CodedTile, RegionFigures, RegionPreview, clip_region, image_size, is_large, tiles_for
 from .runtime.model_set import ModelRegistry, default_registry, execution_providers
 
 __all__ = [

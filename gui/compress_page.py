@@ -1,7 +1,7 @@
 """The Compress page's layout: inputs | preview, and the bar with quality or target, estimate and Compress.
 
 The target row offers a checkpoint (the Quality buttons), an archive size or a
-minimum MS-SSIM; with a target the engine chooses per image (codec/targets.py)
+minimum MS-SSIM; with a target the engine chooses per image (codec/estimate/planner.py)
 and the estimate line says what it would choose.
 """
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractItemModel, QFileInfo, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QFileIconProvider
 
+from ..codec.api.errors import InputError
 from ..codec.engine import CancelToken
-from ..codec.errors import InputError
 from ..codec.images.details import file_has_location
 from ..codec.images.probe import LOSSY_EXTENSIONS
-from ..codec.scan import DIRECTORY, FILE, scan_inputs
+from ..codec.ops.scan import DIRECTORY, FILE, scan_inputs
 from .format import human_size
 
 ARCHIVE_SUFFIX = ".ltz"
@@ -66,7 +66,7 @@ def scan_input(path: Path, cancel: CancelToken | None = None, check_location: bo
 
 
 def _walk_input(path: Path, cancel: CancelToken | None) -> InputScan:
-    """Sort what the engine's own walk (codec/scan.py) would archive from ``path`` into images and others."""
+    """Sort what the engine's own walk (codec/ops/scan.py) would archive from ``path`` into images and others."""
     result = InputScan()
     try:
         scan = scan_inputs([Path(os.path.abspath(path))], cancel=cancel)

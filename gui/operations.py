@@ -28,8 +28,8 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from .. import __version__
 from ..codec import engine
+from ..codec.api.errors import LatentzipError
 from ..codec.container import EntryKind, EntryRecord
-from ..codec.errors import LatentzipError
 from . import dialogs, paths
 from .format import count_text, human_duration, human_size
 from .progress_panel import compress_figures, compress_issues

@@ -22,8 +22,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from ..codec.api.errors import CancelledError, LatentzipError, OutputError, os_problem
 from ..codec.engine import CancelToken, ProgressEvent
-from ..codec.errors import CancelledError, LatentzipError, OutputError, os_problem
 from . import qt_refcounts
 
 qt_refcounts.install()  # before any job runs (see qt_refcounts: the bool_dealloc crash on quit)

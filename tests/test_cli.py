@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from latentzip.codec import cli, scan
-from latentzip.codec.scan import FILE, Member
+from latentzip.codec import cli
+from latentzip.codec.ops import scan
+from latentzip.codec.ops.scan import FILE, Member
 
 
 @pytest.fixture()
@@ -69,7 +70,7 @@ def test_unreadable_input_is_named_and_exit_is_2(folder, tmp_path, monkeypatch, 
         result.members.append(ghost)  # listed, then gone before it could be read
         return result
 
-    monkeypatch.setattr("latentzip.codec.compressor.scan_inputs", with_ghost)
+    monkeypatch.setattr("latentzip.codec.ops.compressor.scan_inputs", with_ghost)
     archive = tmp_path / "g.ltz"
     assert cli.main(["compress", str(folder), "-o", str(archive)]) == 2
     err = capsys.readouterr().err

@@ -11,6 +11,14 @@ import zlib
 import pytest
 from hostile import rewrite_index
 
+from latentzip.codec.api.errors import (
+    ArchiveFormatError,
+    ChecksumError,
+    LatentzipError,
+    TruncatedArchiveError,
+    UnsafePathError,
+    UnsupportedVersionError,
+)
 from latentzip.codec.container import (
     ArchiveReader,
     ArchiveWriter,
@@ -21,14 +29,6 @@ from latentzip.codec.container import (
 )
 from latentzip.codec.container.crc import crc32_combine
 from latentzip.codec.container.format import TRAILER, TRAILER_LEN
-from latentzip.codec.errors import (
-    ArchiveFormatError,
-    ChecksumError,
-    LatentzipError,
-    TruncatedArchiveError,
-    UnsafePathError,
-    UnsupportedVersionError,
-)
 
 
 def head(path: str, kind: EntryKind = EntryKind.STORED, size: int = 0, **extra: object) -> dict[str, object]:

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from latentzip.codec import engine, metrics
+from latentzip.codec.api.errors import CancelledError
 from latentzip.codec.container import EntryKind
-from latentzip.codec.errors import CancelledError
 
 ASSETS = Path(__file__).parent / "assets"
 LOSSY = engine.CompressOptions(checkpoint="C", quality_floor=0.0)  # exercise the lossy path whatever the model

@@ -9,13 +9,8 @@ import hostile
 import pytest
 
 from latentzip.codec import engine
+from latentzip.codec.api.errors import ArchiveFormatError, ArchiveLimitError, ExistingFileError, UnsafePathError
 from latentzip.codec.entries.image import ImagePayload
-from latentzip.codec.errors import (
-    ArchiveFormatError,
-    ArchiveLimitError,
-    ExistingFileError,
-    UnsafePathError,
-)
 from latentzip.codec.runtime.image_codec import HEADER
 
 pytestmark = pytest.mark.security

@@ -15,8 +15,8 @@ from latentzip.codec.entries.encode import EncodePolicy, PreparedMember, encode_
 from latentzip.codec.entries.entry import EncodedEntry
 from latentzip.codec.entries.image import ImageHeader
 from latentzip.codec.entries.sink import SizeCounter, WriterSink
+from latentzip.codec.ops.scan import scan_inputs
 from latentzip.codec.runtime.model_set import default_registry
-from latentzip.codec.scan import scan_inputs
 
 LOSSY = engine.CompressOptions(checkpoint="C", quality_floor=0.0)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from latentzip.codec.api.errors import ArchiveFormatError, ModelIntegrityError
 from latentzip.codec.entropy.latent_streams import (
     ENTROPY_LZMA,
     ENTROPY_RANGE,
@@ -21,7 +22,6 @@ from latentzip.codec.entropy.tables import (
     scale_log_fixed,
     validate_table_set,
 )
-from latentzip.codec.errors import ArchiveFormatError, ModelIntegrityError
 
 
 def laplace_tables(count: int = 4, radius: int = 20):

@@ -12,8 +12,9 @@ import pytest
 from gui_support import make_folder, wait_idle
 from PySide6.QtCore import QItemSelectionModel, Qt
 
-from latentzip.codec import engine, extractor
+from latentzip.codec import engine
 from latentzip.codec.container import EntryKind
+from latentzip.codec.ops import extractor
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(90)]
 

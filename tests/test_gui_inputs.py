@@ -10,10 +10,10 @@ from gui_support import make_folder, make_png, wait_scanned
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
-from latentzip.codec.errors import CancelledError
+from latentzip.codec.api.errors import CancelledError
+from latentzip.codec.api.progress import CancelToken
 from latentzip.codec.images.probe import LOSSY_EXTENSIONS
-from latentzip.codec.progress import CancelToken
-from latentzip.codec.scan import DIRECTORY, FILE, scan_inputs
+from latentzip.codec.ops.scan import DIRECTORY, FILE, scan_inputs
 from latentzip.gui import paths
 from latentzip.gui.input_list import scan_input
 
@@ -117,7 +117,7 @@ def test_scan_counts_and_never_follows_links(tmp_path):
 
 
 def test_scan_is_the_engines_walk(tmp_path):
-    """The input list counts what compress would archive: one walk (codec/scan.py) for both."""
+    """The input list counts what compress would archive: one walk (codec/ops/scan.py) for both."""
     folder = make_folder(tmp_path, "f", images=2)
     os.mkfifo(folder / "pipe")
     members = scan_inputs([folder]).members

@@ -11,7 +11,7 @@ from gui_support import make_png, wait_scanned
 from PIL import Image
 from PySide6.QtCore import QItemSelectionModel, QPointF
 
-from latentzip.codec.region_preview import TILE, RegionPreview, tiles_for
+from latentzip.codec.ops.region_preview import TILE, RegionPreview, tiles_for
 from latentzip.gui.tile_service import ORIGINAL
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(180)]

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from gui_support import make_folder, wait_idle, wait_scanned
 
-from latentzip.codec import compressor, engine, partial_file
-from latentzip.codec.errors import OutputError
+from latentzip.codec import engine
+from latentzip.codec.api.errors import OutputError
+from latentzip.codec.ops import compressor, partial_file
 from latentzip.gui import dialogs
 from latentzip.gui.worker import describe_error
 

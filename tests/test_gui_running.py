@@ -9,7 +9,7 @@ from gui_support import make_folder, make_png, wait_idle, wait_scanned
 from PIL import Image
 
 from latentzip.codec import engine
-from latentzip.codec.errors import CancelledError
+from latentzip.codec.api.errors import CancelledError
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(90)]
 

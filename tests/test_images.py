@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps, PngImagePlugin
 
-from latentzip.codec.errors import ArchiveFormatError, ImageDecodeError
+from latentzip.codec.api.errors import ArchiveFormatError, ImageDecodeError
 from latentzip.codec.images import (
     ImageMetadata,
     MetadataBlock,

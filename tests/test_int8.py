@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from latentzip.codec import engine, metrics
+from latentzip.codec.api.errors import ModelIntegrityError
 from latentzip.codec.cli import build_parser
-from latentzip.codec.errors import ModelIntegrityError
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.model_set import INT8_FILES, ModelRegistry, ModelSet, default_registry
 from latentzip.codec.runtime.transforms import analysis, pad_to_multiple, synthesis

@@ -20,11 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentzip.codec import cli, engine, extractor, partial_file, resume
-from latentzip.codec.container import ArchiveWriter, EntryKind
-from latentzip.codec.entries import image as image_entry
-from latentzip.codec.entries.image import MAX_PIXELS_PER_BYTE, ImagePayload, encode_alpha
-from latentzip.codec.errors import (
+from latentzip.codec import cli, engine
+from latentzip.codec.api.errors import (
     ArchiveFormatError,
     ArchiveLimitError,
     ExistingFileError,
@@ -33,7 +30,11 @@ from latentzip.codec.errors import (
     UnsafePathError,
     UnsupportedVersionError,
 )
+from latentzip.codec.container import ArchiveWriter, EntryKind
+from latentzip.codec.entries import image as image_entry
+from latentzip.codec.entries.image import MAX_PIXELS_PER_BYTE, ImagePayload, encode_alpha
 from latentzip.codec.images import ImageMetadata
+from latentzip.codec.ops import extractor, partial_file, resume
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.image_codec import HEADER
 
@@ -638,7 +639,7 @@ def test_extraction_never_writes_through_a_link_at_its_temporary_name(tmp_path):
 def test_lzma_coded_entries_have_their_own_pixels_per_byte_limit():
     from latentzip.codec.container import EntryRecord
     from latentzip.codec.entries.image import MAX_PIXELS_PER_BYTE_LZMA
-    from latentzip.codec.entry_check import check_entry_header
+    from latentzip.codec.ops.entry_check import check_entry_header
 
     def record(entropy: str) -> EntryRecord:
         extra = {"width": 2048, "height": 2048, "format": "PNG", "entropy": entropy}

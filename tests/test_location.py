@@ -11,10 +11,10 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from latentzip.codec import cli, engine
-from latentzip.codec.details import entry_details
 from latentzip.codec.images import ImageMetadata, MetadataBlock, encode_image
 from latentzip.codec.images.details import summarize_file
 from latentzip.codec.images.location import has_location, strip_location_bytes
+from latentzip.codec.ops.archive_details import entry_details
 
 ICC = bytes(np.random.default_rng(5).integers(0, 256, 3000, dtype=np.uint8))
 DATE = "2021:06:01 12:34:56"

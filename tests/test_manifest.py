@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from latentzip.codec.errors import ModelIntegrityError, UnsupportedModelFormatError
+from latentzip.codec.api.errors import ModelIntegrityError, UnsupportedModelFormatError
 from latentzip.codec.runtime.manifest import MANIFEST_FORMATS, Manifest
 from latentzip.codec.runtime.model_set import ModelRegistry, ModelSet, models_root
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from latentzip.codec import engine
-from latentzip.codec.progress import ProgressEvent
+from latentzip.codec.api.progress import ProgressEvent
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 

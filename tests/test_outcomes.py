@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from latentzip.codec import engine, jpeg_repack
+from latentzip.codec import engine
 from latentzip.codec.engine import (
     CompressOptions,
     CompressReport,
@@ -18,7 +18,8 @@ from latentzip.codec.engine import (
     OutcomeKind,
     ProgressEvent,
 )
-from latentzip.codec.scan import scan_inputs
+from latentzip.codec.entries import jpeg_repack
+from latentzip.codec.ops.scan import scan_inputs
 
 
 def test_outcome_kind_and_operation_are_enums_and_refuse_unknown_words() -> None:
@@ -50,7 +51,7 @@ def test_compress_classifies_by_code_not_by_wording(tmp_path: Path, monkeypatch)
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a JPEG")
     os.mkfifo(folder / "pipe")
     # a skipped path whose wording starts with "cannot" but is not a failure stays a warning
-    import latentzip.codec.compressor as compressor
+    import latentzip.codec.ops.compressor as compressor
 
     real_scan = compressor.scan_inputs
 

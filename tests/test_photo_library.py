@@ -14,16 +14,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentzip.codec import adder as adder_module
-from latentzip.codec import cli, engine, jpeg_repack
-from latentzip.codec.container import ArchiveReader, ArchiveWriter, EntryKind
-from latentzip.codec.errors import (
+from latentzip.codec import cli, engine
+from latentzip.codec.api.errors import (
     ArchiveFormatError,
     ArchiveLimitError,
     CancelledError,
     ContentHashError,
     LatentzipError,
 )
+from latentzip.codec.container import ArchiveReader, ArchiveWriter, EntryKind
+from latentzip.codec.entries import jpeg_repack
+from latentzip.codec.ops import adder as adder_module
 
 SHA_A = hashlib.sha256(b"a").hexdigest()
 

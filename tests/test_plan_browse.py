@@ -11,10 +11,12 @@ import pytest
 from gui_support import make_folder, make_png
 from PIL import Image
 
-from latentzip.codec import engine, extractor, targets
+from latentzip.codec import engine
+from latentzip.codec.api.errors import ArchiveFormatError, InputError, OutputWriteError
 from latentzip.codec.container import EntryKind
 from latentzip.codec.engine import PlanAction
-from latentzip.codec.errors import ArchiveFormatError, InputError, OutputWriteError
+from latentzip.codec.estimate import planner
+from latentzip.codec.ops import extractor
 
 
 def _jpeg(path: Path) -> Path:
@@ -78,13 +80,13 @@ def test_plan_with_a_target_leaves_the_checkpoint_to_it(mixed):
 
 
 def test_store_or_code_rule_is_the_engines():
-    assert targets.stored_instead(900, 0.96, 1000, 0.97)  # under the floor
-    assert targets.stored_instead(1000, 0.99, 1000, 0.97)  # not smaller
-    assert not targets.stored_instead(999, 0.97, 1000, 0.97)
-    item = targets.image_options(
-        "x", {"A": targets.CheckpointEstimate(500, 0.94), "B": targets.CheckpointEstimate(600, 0.98)}, 1000, 1000, 0, 0
+    assert planner.stored_instead(900, 0.96, 1000, 0.97)  # under the floor
+    assert planner.stored_instead(1000, 0.99, 1000, 0.97)  # not smaller
+    assert not planner.stored_instead(999, 0.97, 1000, 0.97)
+    item = planner.image_options(
+        "x", {"A": planner.CheckpointEstimate(500, 0.94), "B": planner.CheckpointEstimate(600, 0.98)}, 1000, 1000, 0, 0
     )
-    assert [o.choice for o in item.options] == ["B", targets.EXACT]
+    assert [o.choice for o in item.options] == ["B", planner.EXACT]
 
 
 def test_counts_files_and_folders_the_same_way():

@@ -17,12 +17,15 @@ import pytest
 from ladder_set import OLD_SET_HASH, make_ladder_set, old_set
 from PIL import Image
 
-from latentzip.codec import cli, engine, floor_raise, jpeg_repack, metrics
+from latentzip.codec import cli, engine, metrics
+from latentzip.codec.api.errors import ArchiveFormatError
+from latentzip.codec.api.options import FALLBACK_FLOOR, FALLBACK_LARGER
+from latentzip.codec.api.reports import floor_lines, floor_tallies
 from latentzip.codec.container import ArchiveReader, EntryKind
+from latentzip.codec.entries import jpeg_repack
 from latentzip.codec.entries.image import ImagePayload
 from latentzip.codec.entropy.tables import ACT_FRAC_BITS
-from latentzip.codec.errors import ArchiveFormatError
-from latentzip.codec.reports import FALLBACK_FLOOR, FALLBACK_LARGER, floor_lines, floor_tallies
+from latentzip.codec.ops import floor_raise
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.model_set import ModelRegistry, ModelSet, default_registry
 from latentzip.codec.runtime.rate_ladder import LEVEL_STEPS, RateLadder, interpolate_fixed, level_step, rows_to_fixed
@@ -243,7 +246,7 @@ def test_an_image_under_its_floor_is_raised_and_round_trips(
     src = _folder(tmp_path, crop)
     archive = tmp_path / "raised.ltz"
     options = engine.CompressOptions(checkpoint="B", quality_floor=reachable_floor)
-    monkeypatch.setattr("latentzip.codec.compressor.default_registry", lambda: ladder_registry)
+    monkeypatch.setattr("latentzip.codec.ops.compressor.default_registry", lambda: ladder_registry)
     report = engine.compress([src], archive, options)
     (outcome,) = [o for o in report.outcomes if o.name.endswith(".png")]
     b_level = ladder.checkpoint("B").level_step / LEVEL_STEPS
@@ -257,7 +260,7 @@ def test_an_image_under_its_floor_is_raised_and_round_trips(
     assert entry.extra["raised"] is True and entry.extra["level_step"] == round(outcome.level * LEVEL_STEPS)
     assert entry.extra["precision"] == ladder.precision_for("decoder", "B", "auto")
     assert image_codec.read_stream_header(bitstream).level_step == entry.extra["level_step"]
-    monkeypatch.setattr("latentzip.codec.extractor.default_registry", lambda: ladder_registry)
+    monkeypatch.setattr("latentzip.codec.ops.extractor.default_registry", lambda: ladder_registry)
     out = tmp_path / "out"
     engine.extract(archive, out)
     restored = np.asarray(Image.open(out / "in" / "hard.png").convert("RGB"))
@@ -288,7 +291,7 @@ def test_a_jpeg_under_its_floor_even_at_the_top_falls_back_to_the_jxl_repack(
     buf = io.BytesIO()
     Image.fromarray(crop).save(buf, "JPEG", quality=95)
     (src / "photo.jpg").write_bytes(buf.getvalue())
-    monkeypatch.setattr("latentzip.codec.compressor.default_registry", lambda: ladder_registry)
+    monkeypatch.setattr("latentzip.codec.ops.compressor.default_registry", lambda: ladder_registry)
     archive = tmp_path / "jpeg.ltz"
     report = engine.compress([src], archive, engine.CompressOptions(checkpoint="C", quality_floor=0.9999))
     (outcome,) = [o for o in report.outcomes if o.name.endswith(".jpg")]
@@ -307,7 +310,7 @@ def test_summary_and_list_details_count_raised_and_stored(
 ):
     src = _folder(tmp_path, crop)
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(src / "flat.png")  # coded, smaller than the file
-    monkeypatch.setattr("latentzip.codec.compressor.default_registry", lambda: ladder_registry)
+    monkeypatch.setattr("latentzip.codec.ops.compressor.default_registry", lambda: ladder_registry)
     monkeypatch.setitem(engine.QUALITY_FLOORS, "B", reachable_floor)  # the CLI takes the checkpoint's floor
     archive = tmp_path / "sum.ltz"
     assert cli.main(["compress", str(src), "-o", str(archive), "-q", "B"]) == 0
@@ -442,7 +445,7 @@ def test_a_quality_target_raises_an_image_no_checkpoint_reaches(ladder, ladder_r
     if not c_score + 0.001 < target < top_score - 0.001:
         pytest.skip("the crop's scores at C and at the top are too close for this test")
     src = _folder(tmp_path, crop)
-    monkeypatch.setattr("latentzip.codec.compressor.default_registry", lambda: ladder_registry)
+    monkeypatch.setattr("latentzip.codec.ops.compressor.default_registry", lambda: ladder_registry)
     archive = tmp_path / "q.ltz"
     report = engine.compress([src], archive, engine.CompressOptions(min_quality=target, quality_floor=0.0))
     (outcome,) = [o for o in report.outcomes if o.name.endswith(".png")]
@@ -453,10 +456,10 @@ def test_a_quality_target_raises_an_image_no_checkpoint_reaches(ladder, ladder_r
 
 
 def test_a_size_target_keeps_the_plans_exact_storage():
-    from latentzip.codec import targets
+    from latentzip.codec.estimate import planner
 
-    plan = targets.Plan(targets.SIZE, 1000, {"a.png": targets.EXACT}, 900, 1.0, True)
-    assert targets.image_attempts(plan, "a.png", "B", 0.97, can_raise=True) == ()
-    quality = targets.Plan(targets.QUALITY, 0.99, {"a.png": targets.EXACT}, 900, 1.0, True)
-    assert targets.image_attempts(quality, "a.png", "B", 0.97, can_raise=True) == (("A", 0.99),)
-    assert targets.image_attempts(quality, "a.png", "B", 0.97, can_raise=False) == ()
+    plan = planner.Plan(planner.SIZE, 1000, {"a.png": planner.EXACT}, 900, 1.0, True)
+    assert planner.image_attempts(plan, "a.png", "B", 0.97, can_raise=True) == ()
+    quality = planner.Plan(planner.QUALITY, 0.99, {"a.png": planner.EXACT}, 900, 1.0, True)
+    assert planner.image_attempts(quality, "a.png", "B", 0.97, can_raise=True) == (("A", 0.99),)
+    assert planner.image_attempts(quality, "a.png", "B", 0.97, can_raise=False) == ()

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from latentzip.codec import engine, metrics
-from latentzip.codec.errors import CancelledError
-from latentzip.codec.region_preview import (
+from latentzip.codec.api.errors import CancelledError
+from latentzip.codec.ops.region_preview import (
     HALO,
     REGION_MAX_TILES,
     TILE,

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from latentzip.codec import metrics
-from latentzip.codec.errors import MissingModelError, ModelIntegrityError
+from latentzip.codec.api.errors import MissingModelError, ModelIntegrityError
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.hyper_int import check_exactness, hyper_decode
 from latentzip.codec.runtime.model_set import ModelRegistry, ModelSet, default_registry

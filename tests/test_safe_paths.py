@@ -10,6 +10,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 import hostile
 import pytest
 
+from latentzip.codec.api.errors import ArchiveFormatError, ArchiveLimitError, TruncatedArchiveError, UnsafePathError
 from latentzip.codec.container import (
     ArchiveReader,
     Limits,
@@ -20,7 +21,6 @@ from latentzip.codec.container import (
     safe_target,
     scan_entries,
 )
-from latentzip.codec.errors import ArchiveFormatError, ArchiveLimitError, TruncatedArchiveError, UnsafePathError
 
 pytestmark = pytest.mark.security
 

@@ -189,10 +189,10 @@ def test_engine_size_target_round_trip(small_folder, tmp_path):
 
 def test_engine_size_target_between_smallest_and_largest_lands_close(small_folder, tmp_path):
     model = engine.default_registry().get(None)
-    from latentzip.codec import compressor
     from latentzip.codec.entries.member import base_header
     from latentzip.codec.entries.stored import lzma_pays
-    from latentzip.codec.scan import scan_inputs
+    from latentzip.codec.ops import compressor
+    from latentzip.codec.ops.scan import scan_inputs
 
     members = [compressor._hashed(m, engine.CancelToken()) for m in scan_inputs([small_folder]).members]
     items, fixed = estimate_pass.estimate_members(

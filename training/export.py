@@ -28,8 +28,8 @@ import numpy as np
 import onnx
 import torch
 
+from latentzip.codec.api.errors import ModelIntegrityError
 from latentzip.codec.entropy.tables import ACT_FRAC_BITS
-from latentzip.codec.errors import ModelIntegrityError
 from latentzip.codec.runtime.manifest import Manifest
 from latentzip.codec.runtime.rate_ladder import ladder_gains
 from training.checkpoint import load_checkpoint

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from ..errors import (
+from ..api.errors import (
     ArchiveFormatError,
     ArchiveLimitError,
     ChecksumError,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import ArchiveFormatError, UnsafePathError
+from ..api.errors import ArchiveFormatError, UnsafePathError
 from .format import EntryKind
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import BinaryIO
 
-from ..errors import ArchiveFormatError, ArchiveLimitError, ChecksumError, LatentzipError, TruncatedArchiveError
+from ..api.errors import ArchiveFormatError, ArchiveLimitError, ChecksumError, LatentzipError, TruncatedArchiveError
 from .entries import DEFAULT_CHUNK, check_head, file_size, iter_checked, read_exact, read_file_header
 from .format import (
     DEFAULT_LIMITS,

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ArchiveFormatError, ArchiveLimitError, TruncatedArchiveError
+from ..api.errors import ArchiveFormatError, ArchiveLimitError, TruncatedArchiveError
 from .format import FILE_KINDS, FIRST_VERSION, FORMAT_VERSION, I64_MAX, I64_MIN, U32_MAX, U64_MAX, EntryKind, Limits
 from .safe_paths import check_archive_name, check_link_target
 

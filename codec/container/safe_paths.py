@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path, PurePath
 
-from ..errors import UnsafePathError
+from ..api.errors import UnsafePathError
 
 MAX_COMPONENT_BYTES = 255
 MAX_NAME_BYTES = 4096

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from ..errors import (
+from ..api.errors import (
     ArchiveFormatError,
     ArchiveLimitError,
     LatentzipError,

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, BinaryIO
 
-from ..errors import ArchiveFormatError, ArchiveLimitError
+from ..api.errors import ArchiveFormatError, ArchiveLimitError
 from .crc import crc32_combine
 from .format import (
     CRC,

@@ -6,5 +6,5 @@ the warnings) without writing anything; ``sink.write(entry)`` puts it in an arch
 or only counts its bytes (``SizeCounter``). Compress and add both run this pair.
 
 Modules import this package's submodules directly (this file imports nothing), so that a module
-the kinds use (targets.py) can itself import ``entries.image`` or ``entries.stored``.
+the kinds use (the estimate package) can itself import ``entries.image`` or ``entries.stored``.
 """

@@ -12,15 +12,15 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from .. import targets
-from ..errors import CancelledError, LatentzipError
+from ..api.errors import CancelledError, LatentzipError
+from ..api.options import CompressOptions
+from ..api.outcomes import IssueCode, OutcomeKind
+from ..estimate import planner
 from ..images import classify_and_decode
 from ..images.location import strip_location_bytes
 from ..images.probe import MAX_FILE_BYTES, PROBED_EXTENSIONS
-from ..outcomes import IssueCode, OutcomeKind
-from ..reports import CompressOptions
+from ..ops.scan import DIRECTORY, FILE, SYMLINK, Member
 from ..runtime.model_set import ModelSet
-from ..scan import DIRECTORY, FILE, SYMLINK, Member
 from .entry import EncodedEntry, Notice, cannot_read
 from .image import code_image
 from .jpeg import RepackCache, fallback_entry, is_jpeg, repack_entry
@@ -38,12 +38,12 @@ class EncodePolicy:
     """How members become entries: the job's options and, for a size or quality target, its plan."""
 
     options: CompressOptions
-    plan: targets.Plan | None = None
+    plan: planner.Plan | None = None
 
     def attempts(self, name: str, can_raise: bool) -> tuple[tuple[str, float], ...]:
         """The (checkpoint, floor) pairs to code the image ``name`` at, in order."""
         opts = self.options
-        return targets.image_attempts(
+        return planner.image_attempts(
             self.plan, name, opts.checkpoint, opts.floor, opts.quality_floor, can_raise=can_raise
         )
 
@@ -129,7 +129,7 @@ def _encode_file(
             attempts = policy.attempts(member.name, can_raise=model.ladder is not None)
             try:
                 coded = code_image(
-                    member, decoded, model, attempts, policy.options.entropy, check, repack, targets.STORED_NOTE
+                    member, decoded, model, attempts, policy.options.entropy, check, repack, planner.STORED_NOTE
                 )
             except CancelledError:
                 raise

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..reports import FileOutcome
+from ..api.reports import FileOutcome
 
 
 @dataclass(frozen=True)

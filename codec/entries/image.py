@@ -17,18 +17,19 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .. import floor_raise
+from ..api.errors import ArchiveFormatError, ArchiveLimitError
+from ..api.options import FALLBACK_FLOOR, FALLBACK_LARGER, FALLBACK_LIMIT
+from ..api.outcomes import OutcomeKind
+from ..api.reports import FileOutcome
 from ..container import EntryKind
 from ..entropy.latent_streams import ENTROPY_NAMES
-from ..errors import ArchiveFormatError, ArchiveLimitError
-from ..image_trials import ImageCoder
 from ..images import DecodedImage
 from ..images.jpeg_tables import HEADER_KEY as JPEG_TABLES_KEY
-from ..outcomes import OutcomeKind
-from ..reports import FALLBACK_FLOOR, FALLBACK_LARGER, FALLBACK_LIMIT, FileOutcome
+from ..ops import floor_raise
+from ..ops.image_trials import ImageCoder
+from ..ops.scan import Member
 from ..runtime.model_set import ModelSet
 from ..runtime.rate_ladder import LEVEL_STEPS
-from ..scan import Member
 from .entry import EncodedEntry
 from .jpeg import RepackCache
 from .member import base_header

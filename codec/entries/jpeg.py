@@ -7,12 +7,12 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 
-from .. import jpeg_repack
+from ..api.errors import LatentzipError
+from ..api.outcomes import IssueCode, OutcomeKind
+from ..api.reports import FileOutcome
 from ..container import EntryKind
-from ..errors import LatentzipError
-from ..outcomes import IssueCode, OutcomeKind
-from ..reports import FileOutcome
-from ..scan import Member
+from ..ops.scan import Member
+from . import jpeg_repack
 from .entry import EncodedEntry
 from .member import base_header
 from .stored import stored_entry

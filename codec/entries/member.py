@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..api.errors import LatentzipError, UnsafePathError
 from ..container import EntryKind, check_archive_name, check_link_target
-from ..errors import LatentzipError, UnsafePathError
-from ..scan import Member
+from ..ops.scan import Member
 
 CHUNK = 1 << 20
 

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
+from ..api.reports import FileOutcome
 from ..container import ArchiveWriter
 from ..container.format import ENTRY_OVERHEAD
 from ..container.records import encode_json
-from ..reports import FileOutcome
 from .entry import EncodedEntry
 from .stored import stream_chunks
 
@@ -49,7 +49,7 @@ class SizeCounter:
     """Counts what entries would add to an archive (framing, header JSON, payload) without writing them.
 
     A stream is read and compressed to count it exactly. The archive's own header, index and trailer
-    are not entries and are not counted (targets.py models them).
+    are not entries and are not counted (container/overhead.py models them).
     """
 
     def __init__(self, check: Callable[[], None] = _no_check) -> None:

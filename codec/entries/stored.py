@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..api.outcomes import IssueCode, OutcomeKind
+from ..api.reports import FileOutcome
 from ..container import EntryKind
-from ..outcomes import IssueCode, OutcomeKind
-from ..reports import FileOutcome
-from ..scan import Member
+from ..ops.scan import Member
 from .entry import EncodedEntry, StoredStream
 from .member import base_header, hash_checked, read_chunks
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from ..api.outcomes import OutcomeKind
+from ..api.reports import FileOutcome
 from ..container import EntryKind
-from ..outcomes import OutcomeKind
-from ..reports import FileOutcome
-from ..scan import Member
+from ..ops.scan import Member
 from .entry import EncodedEntry
 from .member import base_header
 

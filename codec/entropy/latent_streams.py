@@ -21,7 +21,7 @@ from typing import Protocol
 import constriction
 import numpy as np
 
-from ..errors import ArchiveFormatError
+from ..api.errors import ArchiveFormatError
 from .tables import TOTAL, TableSet
 
 ENTROPY_RANGE = 1

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelIntegrityError
+from ..api.errors import ModelIntegrityError
 
 PRECISION_BITS = 16
 TOTAL = 1 << PRECISION_BITS

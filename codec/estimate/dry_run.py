@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from ..plan import FilePlan, PlanAction, count_files_and_folders
-from ..reports import CompressOptions
+from ..api.options import CompressOptions
+from ..ops.plan import FilePlan, PlanAction, count_files_and_folders
 from .planner import EXACT, QUALITY, SIZE, make_plan
 from .sampling import Estimate
 from .sizes import range_text, size_text

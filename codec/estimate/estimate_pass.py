@@ -13,16 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..api.errors import LatentzipError
+from ..api.options import CHECKPOINTS, QUALITY_FLOORS
 from ..container.format import EntryKind
 from ..container.overhead import ARCHIVE_OVERHEAD, entry_overhead, image_header, index_bytes
 from ..entries.image import encode_alpha
 from ..entropy.latent_streams import ENTROPY_NAMES
-from ..errors import LatentzipError
 from ..images import DecodedImage
 from ..images.jpeg_tables import HEADER_KEY as JPEG_TABLES_KEY
-from ..reports import CHECKPOINTS, QUALITY_FLOORS
+from ..ops.scan import DIRECTORY, FILE, SYMLINK, Member
 from ..runtime.model_set import ModelSet
-from ..scan import DIRECTORY, FILE, SYMLINK, Member
 from .image_estimate import estimate_image, measure_stored_size
 from .planner import STORED_NOTE, ItemEstimate, image_options
 

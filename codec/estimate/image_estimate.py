@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import metrics
+from ..api.options import CHECKPOINTS
 from ..entries.image import PAYLOAD_FRAMING
 from ..entries.stored import lzma_filters
 from ..images import rebuild_grayscale
-from ..reports import CHECKPOINTS
 from ..runtime import image_codec
 from ..runtime.model_set import ModelSet
 from ..runtime.transforms import LATENT_STRIDE, analysis, pad_to_multiple, synthesis

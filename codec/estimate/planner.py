@@ -22,7 +22,8 @@ import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ..reports import CHECKPOINTS, QUALITY_FLOORS, FileOutcome, TargetResult
+from ..api.options import CHECKPOINTS, QUALITY_FLOORS
+from ..api.reports import FileOutcome, TargetResult
 
 EXACT = "exact"
 CHOICES = (*CHECKPOINTS, EXACT)

@@ -48,14 +48,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..api.options import CHECKPOINTS, CompressOptions
+from ..api.progress import CancelToken
 from ..container.format import EntryKind
 from ..container.overhead import ARCHIVE_OVERHEAD, entry_overhead, image_header, index_bytes, typical_header
-from ..jpeg_repack import estimated_lossless_size
-from ..plan import FilePlan, PlanAction, plan_inputs
-from ..progress import CancelToken
-from ..reports import CHECKPOINTS, CompressOptions
+from ..entries.jpeg_repack import estimated_lossless_size
+from ..ops.plan import FilePlan, PlanAction, plan_inputs
+from ..ops.scan import FILE, Member
 from ..runtime.model_set import ModelRegistry, ModelSet, default_registry
-from ..scan import FILE, Member
 from .estimate_pass import CompressorRules, estimate_file, quality_floors
 from .planner import EXACT, SIZE, CheckpointEstimate, ItemEstimate, Option, image_options, make_plan
 

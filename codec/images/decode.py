@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ImageDecodeError
+from ..api.errors import ImageDecodeError
 from .jpeg_tables import JpegTables
 from .metadata import ImageMetadata
 from .probe import ImageClass, inspect_image

@@ -31,7 +31,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from ..errors import ArchiveFormatError
+from ..api.errors import ArchiveFormatError
 from .formats import jpeg, png, tiff, webp
 
 __all__ = [

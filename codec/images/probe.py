@@ -26,8 +26,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..errors import InputError
-from ..outcomes import IssueCode
+from ..api.errors import InputError
+from ..api.outcomes import IssueCode
 from .metadata import ImageMetadata, extract_metadata, jpeg_has_mpf, parse_png_chunks
 
 __all__ = [

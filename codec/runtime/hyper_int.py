@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..api.errors import ModelIntegrityError
 from ..entropy.tables import ACT_FRAC_BITS
-from ..errors import ModelIntegrityError
 
 ACT_LIMIT = 2**24  # activations are clamped to +-2^24 (+-16384.0 in real units)
 EXACT_LIMIT = 2**53

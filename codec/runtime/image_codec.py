@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..api.errors import ArchiveFormatError, ArchiveLimitError
 from ..entropy.latent_streams import ENTROPY_LZMA, ENTROPY_RANGE, make_reader, make_writer
 from ..entropy.tables import ACT_FRAC_BITS, scale_indexes
-from ..errors import ArchiveFormatError, ArchiveLimitError
 from .hyper_int import hyper_decode
 from .model_set import Checkpoint, ModelSet
 from .rate_ladder import MAX_STEP

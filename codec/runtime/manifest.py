@@ -22,7 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import ModelIntegrityError, UnsupportedModelFormatError
+from ..api.errors import ModelIntegrityError, UnsupportedModelFormatError
 
 __all__ = ["Manifest", "CheckpointInfo", "MANIFEST_FORMATS"]
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..api.errors import MissingModelError, ModelIntegrityError
 from ..entropy.tables import EntropyTables
-from ..errors import MissingModelError, ModelIntegrityError
 from .manifest import Manifest
 from .rate_ladder import RateLadder
 

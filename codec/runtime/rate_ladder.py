@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..api.errors import ModelIntegrityError
 from ..entropy.tables import ACT_FRAC_BITS
-from ..errors import ModelIntegrityError
 
 LEVEL_STEPS = 256  # steps per trained level in the bitstream's u16 level
 LEVEL_SHIFT = 8  # log2(LEVEL_STEPS)

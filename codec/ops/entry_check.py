@@ -15,17 +15,17 @@ import lzma
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
-from . import jpeg_repack
-from .container import EntryKind, EntryRecord
-from .entries.image import MAX_PIXELS_PER_BYTE, MAX_PIXELS_PER_BYTE_LZMA, ImageHeader, ImagePayload, decode_alpha
-from .entropy.latent_streams import ENTROPY_NAMES
-from .errors import ArchiveFormatError, ArchiveLimitError, ContentHashError
-from .images import ImageMetadata, encode_image, rebuild_grayscale
-from .images.jpeg_tables import JpegTables
-from .images.probe import LOSSY_FORMATS
-from .progress import CancelToken
-from .runtime import image_codec
-from .runtime.model_set import ModelRegistry
+from ..api.errors import ArchiveFormatError, ArchiveLimitError, ContentHashError
+from ..api.progress import CancelToken
+from ..container import EntryKind, EntryRecord
+from ..entries import jpeg_repack
+from ..entries.image import MAX_PIXELS_PER_BYTE, MAX_PIXELS_PER_BYTE_LZMA, ImageHeader, ImagePayload, decode_alpha
+from ..entropy.latent_streams import ENTROPY_NAMES
+from ..images import ImageMetadata, encode_image, rebuild_grayscale
+from ..images.jpeg_tables import JpegTables
+from ..images.probe import LOSSY_FORMATS
+from ..runtime import image_codec
+from ..runtime.model_set import ModelRegistry
 
 CHUNK = 1 << 20
 

@@ -16,24 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .container import (
-    ArchiveReader,
-    EntryKind,
-    EntryRecord,
-    check_symlink_target,
-    iter_salvaged_payload,
-    safe_target,
-    scan_entries,
-)
-from .entry_check import (
-    check_entry_header,
-    decode_image_entry,
-    duplicate_source,
-    file_chunks,
-    restored_chunks,
-    verify_entry,
-)
-from .errors import (
+from ..api.errors import (
     ArchiveFormatError,
     CancelledError,
     ExistingFileError,
@@ -43,10 +26,28 @@ from .errors import (
     UnsafePathError,
     UnsupportedVersionError,
 )
-from .outcomes import Issue, IssueCode
-from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
-from .reports import ExtractOptions, ExtractReport, TestReport
-from .runtime.model_set import ModelRegistry, default_registry
+from ..api.options import ExtractOptions
+from ..api.outcomes import Issue, IssueCode
+from ..api.progress import CancelToken, NullSink, ProgressSink, ProgressTracker
+from ..api.reports import ExtractReport, TestReport
+from ..container import (
+    ArchiveReader,
+    EntryKind,
+    EntryRecord,
+    check_symlink_target,
+    iter_salvaged_payload,
+    safe_target,
+    scan_entries,
+)
+from ..runtime.model_set import ModelRegistry, default_registry
+from .entry_check import (
+    check_entry_header,
+    decode_image_entry,
+    duplicate_source,
+    file_chunks,
+    restored_chunks,
+    verify_entry,
+)
 
 CHUNK = 1 << 20
 

@@ -23,17 +23,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..api.errors import InputError, LatentzipError
+from ..api.options import CompressOptions
+from ..api.progress import CancelToken, NullSink, ProgressSink, ProgressTracker
+from ..api.reports import CompressReport
+from ..container import ArchiveReader, ArchiveWriter, EntryKind, EntryRecord
+from ..container.format import FILE_KINDS
+from ..entries.encode import EncodePolicy
+from ..entries.member import file_sha256, unarchivable
+from ..entries.sink import WriterSink
+from ..runtime.model_set import ModelRegistry, default_registry
 from . import partial_file
 from .compressor import archive_member
-from .container import ArchiveReader, ArchiveWriter, EntryKind, EntryRecord
-from .container.format import FILE_KINDS
-from .entries.encode import EncodePolicy
-from .entries.member import file_sha256, unarchivable
-from .entries.sink import WriterSink
-from .errors import InputError, LatentzipError
-from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
-from .reports import CompressOptions, CompressReport
-from .runtime.model_set import ModelRegistry, default_registry
 from .scan import DIRECTORY, FILE, SYMLINK, Member, scan_inputs
 
 CHUNK = 1 << 20

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import metrics
-from .entries.image import ImagePayload, encode_alpha
-from .entropy.latent_streams import ENTROPY_NAMES
-from .images import decode_image, upright_preview
-from .progress import CancelToken
-from .reports import CHECKPOINTS
-from .runtime import image_codec
-from .runtime.model_set import ModelRegistry, default_registry
+from .. import metrics
+from ..api.options import CHECKPOINTS
+from ..api.progress import CancelToken
+from ..entries.image import ImagePayload, encode_alpha
+from ..entropy.latent_streams import ENTROPY_NAMES
+from ..images import decode_image, upright_preview
+from ..runtime import image_codec
+from ..runtime.model_set import ModelRegistry, default_registry
 
 PREVIEW_MAX_PIXELS = 1_048_576
 

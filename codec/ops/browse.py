@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .container import EntryKind, EntryRecord, scan_entries
+from ..api.errors import ArchiveFormatError, InputError
+from ..api.progress import CancelToken
+from ..container import EntryKind, EntryRecord, scan_entries
+from ..runtime.model_set import ModelRegistry, default_registry
 from .entry_check import duplicate_source, restored_chunks
-from .errors import ArchiveFormatError, InputError
 from .extractor import _open_for_reading
-from .progress import CancelToken
-from .runtime.model_set import ModelRegistry, default_registry
 
 __all__ = ["SalvageListing", "salvage_listing", "entry_bytes"]
 

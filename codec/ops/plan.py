@@ -21,15 +21,15 @@ import lzma
 from dataclasses import dataclass
 from pathlib import Path
 
-from .entries.jpeg import REPACK_MAX_BYTES, is_jpeg
-from .entries.member import file_sha256, unarchivable
-from .entries.stored import LZMA_TRIAL_BYTES, lzma_filters, lzma_pays
-from .errors import InputError
-from .images.probe import classify
-from .jpeg_repack import estimated_lossless_size
-from .outcomes import IssueCode
-from .progress import CancelToken
-from .reports import CompressOptions
+from ..api.errors import InputError
+from ..api.options import CompressOptions
+from ..api.outcomes import IssueCode
+from ..api.progress import CancelToken
+from ..entries.jpeg import REPACK_MAX_BYTES, is_jpeg
+from ..entries.jpeg_repack import estimated_lossless_size
+from ..entries.member import file_sha256, unarchivable
+from ..entries.stored import LZMA_TRIAL_BYTES, lzma_filters, lzma_pays
+from ..images.probe import classify
 from .scan import DIRECTORY, FILE, SYMLINK, Member, scan_inputs
 
 __all__ = ["PlanAction", "FilePlan", "plan_member", "plan_inputs", "count_files_and_folders"]

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .container import EntryKind, EntryRecord
-from .container.entries import DEFAULT_CHUNK, file_size, iter_checked, read_file_header, read_head
-from .container.format import DEFAULT_LIMITS, FILE_HEADER_LEN, FORMAT_VERSION
-from .container.namespace import EntryNamespace
-from .container.records import check_duplicate, make_record
-from .errors import ArchiveFormatError, LatentzipError
-from .outcomes import OutcomeKind
-from .reports import FileOutcome
-from .runtime.rate_ladder import LEVEL_STEPS
+from ..api.errors import ArchiveFormatError, LatentzipError
+from ..api.outcomes import OutcomeKind
+from ..api.reports import FileOutcome
+from ..container import EntryKind, EntryRecord
+from ..container.entries import DEFAULT_CHUNK, file_size, iter_checked, read_file_header, read_head
+from ..container.format import DEFAULT_LIMITS, FILE_HEADER_LEN, FORMAT_VERSION
+from ..container.namespace import EntryNamespace
+from ..container.records import check_duplicate, make_record
+from ..runtime.rate_ladder import LEVEL_STEPS
 
 OUTCOME_KINDS = {
     EntryKind.STORED: OutcomeKind.STORED,

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import OutputError, os_problem
+from ..api.errors import OutputError, os_problem
 
 SUFFIX = ".partial"
 

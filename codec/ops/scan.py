@@ -13,9 +13,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
-from .outcomes import Issue, IssueCode
-from .progress import CancelToken
+from ..api.errors import InputError
+from ..api.outcomes import Issue, IssueCode
+from ..api.progress import CancelToken
 
 FILE, DIRECTORY, SYMLINK = "file", "directory", "symlink"
 

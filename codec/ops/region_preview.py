@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import metrics
-from .entropy.latent_streams import ENTROPY_RANGE
-from .images import decode_image, upright_preview
+from .. import metrics
+from ..api.progress import CancelToken
+from ..entropy.latent_streams import ENTROPY_RANGE
+from ..images import decode_image, upright_preview
+from ..runtime import image_codec
+from ..runtime.model_set import ModelRegistry, default_registry
+from ..runtime.transforms import LATENT_STRIDE, PAD_MULTIPLE, analysis, pad_to_multiple, synthesis
 from .preview import PREVIEW_MAX_PIXELS
-from .progress import CancelToken
-from .runtime import image_codec
-from .runtime.model_set import ModelRegistry, default_registry
-from .runtime.transforms import LATENT_STRIDE, PAD_MULTIPLE, analysis, pad_to_multiple, synthesis
 
 TILE = 768  # pixels, a multiple of PAD_MULTIPLE
 HALO = 256  # pixels of context on each side of a tile (4 hyper-latents), a multiple of PAD_MULTIPLE

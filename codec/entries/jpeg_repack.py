@@ -19,9 +19,9 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-from .errors import ArchiveFormatError, ArchiveLimitError, ContentHashError, LatentzipError
-from .outcomes import IssueCode
-from .runtime.image_codec import MAX_PIXELS, MAX_SIDE  # the same decoder caps as coded images
+from ..api.errors import ArchiveFormatError, ArchiveLimitError, ContentHashError, LatentzipError
+from ..api.outcomes import IssueCode
+from ..runtime.image_codec import MAX_PIXELS, MAX_SIDE  # the same decoder caps as coded images
 
 TYPICAL_RATIO = 0.811
 """Re-packed size / JPEG size, measured on ../shared/data/photos (10 camera JPEGs, 9.84 MB -> 7.98 MB);

@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import jpeg_repack
-from .container import ArchiveReader, EntryKind, EntryRecord
-from .entries.image import ImagePayload
-from .errors import InputError, LatentzipError
+from ..api.errors import InputError, LatentzipError
+from ..container import ArchiveReader, EntryKind, EntryRecord
+from ..entries import jpeg_repack
+from ..entries.image import ImagePayload
+from ..images import ImageMetadata
+from ..images.details import MetadataSummary, summarize_file, summarize_metadata
 from .extractor import file_chunks
-from .images import ImageMetadata
-from .images.details import MetadataSummary, summarize_file, summarize_metadata
 
 __all__ = ["entry_details", "entry_floor_row", "HEAD_BYTES"]
 

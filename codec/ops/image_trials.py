@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import metrics
+from .. import metrics
+from ..images import rebuild_grayscale
+from ..runtime import image_codec
+from ..runtime.model_set import ModelSet
+from ..runtime.transforms import analysis, pad_to_multiple
 from .floor_raise import Trial
-from .images import rebuild_grayscale
-from .runtime import image_codec
-from .runtime.model_set import ModelSet
-from .runtime.transforms import analysis, pad_to_multiple
 
 
 @dataclass(frozen=True)

@@ -16,19 +16,21 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from . import partial_file, resume, targets
-from .container import ArchiveWriteError, ArchiveWriter, EntryKind
-from .entries.duplicate import duplicate_entry
-from .entries.encode import EncodePolicy, encode_member, prepare_member
-from .entries.entry import cannot_read
-from .entries.member import base_header, file_sha256, unarchivable
-from .entries.sink import EntrySink, WriterSink
-from .entries.stored import lzma_pays
-from .errors import ExistingFileError, InputError
-from .images import classify_and_decode
-from .progress import CancelToken, NullSink, ProgressSink, ProgressTracker
-from .reports import CompressOptions, CompressReport, FileOutcome
-from .runtime.model_set import ModelRegistry, ModelSet, default_registry
+from ..api.errors import ExistingFileError, InputError
+from ..api.options import CompressOptions
+from ..api.progress import CancelToken, NullSink, ProgressSink, ProgressTracker
+from ..api.reports import CompressReport, FileOutcome
+from ..container import ArchiveWriteError, ArchiveWriter, EntryKind
+from ..entries.duplicate import duplicate_entry
+from ..entries.encode import EncodePolicy, encode_member, prepare_member
+from ..entries.entry import cannot_read
+from ..entries.member import base_header, file_sha256, unarchivable
+from ..entries.sink import EntrySink, WriterSink
+from ..entries.stored import lzma_pays
+from ..estimate import estimate_pass, planner
+from ..images import classify_and_decode
+from ..runtime.model_set import ModelRegistry, ModelSet, default_registry
+from . import partial_file, resume
 from .scan import FILE, Member, scan_inputs
 
 
@@ -98,7 +100,7 @@ def compress(
     report.archive_size = output.stat().st_size
     report.seconds = time.monotonic() - start
     if plan is not None:
-        report.target = targets.target_result(plan, report.outcomes, report.archive_size, estimate_seconds)
+        report.target = planner.target_result(plan, report.outcomes, report.archive_size, estimate_seconds)
     return report
 
 
@@ -168,15 +170,15 @@ def _hashed(member: Member, cancel: CancelToken) -> Member:
 
 def _plan(
     members: list[Member], options: CompressOptions, model: ModelSet, sink: ProgressSink, cancel: CancelToken
-) -> targets.Plan:
+) -> planner.Plan:
     """The estimate pass of a size or quality target: which checkpoint (or exact storage) each image gets."""
     members = [m for m in members if not unarchivable(m)]
     tracker = ProgressTracker(sink, "estimate", len(members), sum(m.size for m in members))
     target: float
     if options.target_size is not None:
-        mode, target = targets.SIZE, options.target_size
+        mode, target = planner.SIZE, options.target_size
     elif options.min_quality is not None:
-        mode, target = targets.QUALITY, options.min_quality
+        mode, target = planner.QUALITY, options.min_quality
     else:
         raise ValueError("no size or quality target to plan for")
 
@@ -189,7 +191,7 @@ def _plan(
         if member is not None:
             tracker.start_file(member.name)
 
-    items, fixed = targets.estimate_members(
+    items, fixed = estimate_pass.estimate_members(
         members,
         model,
         decode=classify_and_decode,
@@ -201,7 +203,7 @@ def _plan(
         on_file=on_file,
     )
     on_file(None)
-    return targets.make_plan(items, fixed, mode, target)
+    return planner.make_plan(items, fixed, mode, target)
 
 
 def _publish(tmp: Path, output: Path, overwrite: bool) -> None:

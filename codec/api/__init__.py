@@ -1,0 +1,1 @@
+"""The engine's contracts: options, reports, progress events, outcomes and errors (no Qt, no I/O)."""

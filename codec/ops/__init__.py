@@ -1,0 +1,1 @@
+"""The engine's operations: compress, add, extract and test, preview, plan, browse and details."""
