@@ -45,14 +45,6 @@ class ProgressEvent:
         return self.elapsed_s * (1.0 - frac) / frac
 
 
-@dataclass(frozen=True)
-class Warning_:
-    """A non-fatal problem with one file (stored instead of coded, skipped...)."""
-
-    name: str
-    message: str
-
-
 class ProgressSink(Protocol):
     def progress(self, event: ProgressEvent) -> None: ...
 

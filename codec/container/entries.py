@@ -139,14 +139,6 @@ def iter_checked(
         raise ArchiveFormatError("the entry's checksum differs from the index's", head.path)
 
 
-def iter_record_payload(
-    f: BinaryIO, record: EntryRecord, data_end: int, limits: Limits, chunk_size: int = DEFAULT_CHUNK
-) -> Iterator[bytes]:
-    """Re-read ``record``'s entry, check it matches the record, and yield its checked payload."""
-    head = check_head(f, record, data_end, limits)
-    yield from iter_checked(f, head, chunk_size, record.crc)
-
-
 def check_head(f: BinaryIO, record: EntryRecord, data_end: int, limits: Limits) -> EntryHead:
     """The on-disk head of ``record``'s entry; ArchiveFormatError if it differs from the record."""
     head = read_head(f, record.offset, data_end, limits)

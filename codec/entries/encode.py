@@ -126,7 +126,7 @@ def _encode_file(
             note, reason = f"could not be inspected ({exc}); stored byte-exact", IssueCode.NOT_INSPECTED
         if decoded is not None:
             repack = RepackCache(member, check, source) if is_jpeg(member) else None
-            attempts = policy.attempts(member.name, can_raise=model.ladder is not None)
+            attempts = policy.attempts(member.name, can_raise=model.can_raise)
             try:
                 coded = code_image(
                     member, decoded, model, attempts, policy.options.entropy, check, repack, planner.STORED_NOTE

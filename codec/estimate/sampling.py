@@ -146,7 +146,7 @@ def sample_image(
     item = replace(
         item, options=tuple(replace(o, size=o.size + extra if o.choice != EXACT else o.size) for o in item.options)
     )
-    can_raise = model.ladder is not None
+    can_raise = model.can_raise
     scores = {o.choice: o.ms_ssim for o in item.options if o.choice != EXACT}
     return ImageSample(
         row.name,
