@@ -198,7 +198,7 @@ def code_image(
     for i, (checkpoint, floor) in enumerate(attempts):
         trial = coder.code(checkpoint, last_use=i == len(attempts) - 1 and model.ladder is None)
         raised, tries = False, 0
-        if trial.score < floor and i == len(attempts) - 1 and model.can_raise:
+        if trial.score < floor and i == len(attempts) - 1 and model.ladder is not None:
             found = floor_raise.search_level(
                 trial.step, trial.score, floor, model.ladder.top_step, partial(coder.code, checkpoint)
             )
