@@ -131,6 +131,19 @@ def test_png_chunk_limit_ignores_idat() -> None:
     assert png.walk(many, max_chunks=3).stop is png.Stop.TOO_MANY
 
 
+def test_png_walk_bounds_image_data_chunks(monkeypatch) -> None:
+    """A file of empty IDAT chunks (12 bytes each) cannot make the walk hold a chunk per 12 bytes."""
+    data = _saved("PNG")
+    walked = png.walk(data)
+    idat = next(c for c in walked.chunks if c.type == b"IDAT")
+    empties = png.chunk_bytes(b"IDAT", b"") * 50
+    padded = data[: idat.offset] + empties + data[idat.offset :]
+    assert png.walk(padded).complete
+    monkeypatch.setattr(png, "MAX_IDAT_CHUNKS", 20)
+    stopped = png.walk(padded)
+    assert stopped.stop is png.Stop.TOO_MANY and sum(c.type == b"IDAT" for c in stopped.chunks) == 20
+
+
 # --------------------------------------------------------------------------- WebP
 
 

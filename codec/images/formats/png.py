@@ -16,6 +16,7 @@ __all__ = ["SIGNATURE", "Chunk", "Stop", "PngWalk", "walk", "chunk_bytes"]
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MAX_LENGTH = 0x7FFFFFFF
+MAX_IDAT_CHUNKS = 1 << 20  # encoders write 8-64 kB IDATs: a million is an 8 GB image; more is hostile
 
 
 class Stop(enum.Enum):
@@ -57,7 +58,8 @@ def walk(data: bytes | bytearray | memoryview, *, check_crc: bool = True, max_ch
     """Walk the chunks of ``data`` up to IEND.
 
     ``check_crc`` stops at the first chunk whose CRC does not match (``Stop.BAD_CRC``);
-    ``max_chunks`` bounds the number of chunks other than IDAT.
+    ``max_chunks`` bounds the number of chunks other than IDAT; IDAT chunks are bounded by
+    ``MAX_IDAT_CHUNKS`` (each costs a ``Chunk`` in memory, and a file of empty IDATs is 12 bytes each).
     """
     view = memoryview(data)
     chunks: list[Chunk] = []
@@ -87,6 +89,9 @@ def walk(data: bytes | bytearray | memoryview, *, check_crc: bool = True, max_ch
             if max_chunks is not None and others > max_chunks:
                 chunks.pop()
                 return done(Stop.TOO_MANY, "too many PNG chunks")
+        elif len(chunks) - others > MAX_IDAT_CHUNKS:
+            chunks.pop()
+            return done(Stop.TOO_MANY, "too many PNG image data chunks")
         pos = end + 4
         if ctype == b"IEND":
             return done(Stop.IEND)
