@@ -267,3 +267,20 @@ def test_cli_flag_and_list_details(album: Path, tmp_path: Path, capsys) -> None:
     assert (
         f"EXIF (date taken {DATE}, GPS)" in lines["ALBUM/here.jpg"] and "XMP (with location)" in lines["ALBUM/here.jpg"]
     )
+
+
+def test_plan_deduplicates_what_compress_stores_with_strip_location(tmp_path: Path) -> None:
+    """Two files that differ only in their location are one content once it is removed: the plan says so."""
+    from latentzip.codec.ops.plan import PlanAction, plan_inputs
+
+    src = tmp_path / "TWO"
+    src.mkdir()
+    (src / "a.jpg").write_bytes(_jpeg())
+    (src / "b.jpg").write_bytes(strip_location_bytes(_jpeg()))
+    for strip, expected in ((True, PlanAction.DUPLICATE), (False, PlanAction.CODE)):
+        options = engine.CompressOptions(checkpoint="C", strip_location=strip)
+        rows = {r.name: r for r in plan_inputs([src], options)}
+        assert rows["TWO/b.jpg"].action is expected, strip
+    report = engine.compress([src], tmp_path / "two.ltz", engine.CompressOptions(checkpoint="C", strip_location=True))
+    kinds = {o.name: o.kind for o in report.outcomes}
+    assert kinds["TWO/b.jpg"] is engine.OutcomeKind.DUPLICATE

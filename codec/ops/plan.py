@@ -25,9 +25,10 @@ from ..api.errors import InputError
 from ..api.options import CompressOptions
 from ..api.outcomes import IssueCode
 from ..api.progress import CancelToken
+from ..entries.encode import EncodePolicy, prepare_member
 from ..entries.jpeg import REPACK_MAX_BYTES, is_jpeg
 from ..entries.jpeg_repack import estimated_lossless_size
-from ..entries.member import file_sha256, unarchivable
+from ..entries.member import unarchivable
 from ..entries.stored import LZMA_TRIAL_BYTES, lzma_filters, lzma_pays
 from ..images.probe import classify
 from .scan import DIRECTORY, FILE, SYMLINK, Member, scan_inputs
@@ -161,29 +162,30 @@ def plan_inputs(
         cancel.check()
         row = plan_member(member, options)
         if row.action not in (PlanAction.SKIP, PlanAction.FOLDER, PlanAction.LINK):
-            try:
-                digest = file_sha256(member.path, cancel.check)
-            except OSError as exc:
+            # the hash compress deduplicates on: of what it stores (the file rewritten without its location
+            # with --strip-location), from the same rule
+            prepared = prepare_member(member, EncodePolicy(options), cancel.check)
+            digest = prepared.member.sha256 or ""
+            if prepared.failed:
                 row = FilePlan(
                     member.name,
                     member.path,
                     PlanAction.SKIP,
                     member.size,
                     0,
-                    reason=f"cannot read: {exc.strerror or exc}",
+                    reason=prepared.failed,
                     code=IssueCode.UNREADABLE,
                 )
+            elif digest in seen:
+                row = FilePlan(
+                    member.name,
+                    member.path,
+                    PlanAction.DUPLICATE,
+                    member.size,
+                    0,
+                    reason=f"same content as {seen[digest]}",
+                )
             else:
-                if digest in seen:
-                    row = FilePlan(
-                        member.name,
-                        member.path,
-                        PlanAction.DUPLICATE,
-                        member.size,
-                        0,
-                        reason=f"same content as {seen[digest]}",
-                    )
-                else:
-                    seen[digest] = member.name
+                seen[digest] = member.name
         rows.append(row)
     return rows
