@@ -90,9 +90,8 @@ def child(argv: list[str]) -> int:
     """In the child process: ``argv`` = [JSON out path, latentzip arguments...]; the CLI with every stage timed."""
     started = time.monotonic()
     out, args = Path(argv[0]), argv[1:]
-    from latentzip.cli import main  # imports every module whose functions are wrapped
-
     import latentzip.codec.engine  # noqa: F401  (the operations, so their imported names get wrapped too)
+    from latentzip.cli import main  # imports every module whose functions are wrapped
 
     timer = StageTimer()
     install(timer, STAGES)
