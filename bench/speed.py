@@ -157,8 +157,12 @@ def summarize(case: str, tool: str, first: list[ChildRun], second: list[ChildRun
     return rows
 
 
+def _log(line: str) -> None:
+    print(line, flush=True)
+
+
 def run_case(
-    case: str, src: Path, work: Path, runs: int, checkpoint: str, log: Callable[[str], None] = print
+    case: str, src: Path, work: Path, runs: int, checkpoint: str, log: Callable[[str], None] = _log
 ) -> tuple[list[dict], dict]:
     """Every run of one case: (median rows, Latentzip's and AVIF's settings and quality)."""
     images = folder_images(src)
@@ -178,7 +182,7 @@ def run_case(
             target = latentzip_quality(src, archive, out)
             info.update(latentzip_ms_ssim=target, latentzip_bpp=archive.stat().st_size * 8 / pixels)
             log(f"{case}: Latentzip {checkpoint} MS-SSIM {target:.4f}; bisecting AVIF's quality")
-            point = integer_quality(peers.Evaluator(arrays, log=lambda *_: None), AVIF, target)
+            point = integer_quality(peers.Evaluator(arrays, log=log), AVIF, target)
             info.update(avif_quality=int(point.quality), avif_ms_ssim=point.ms_ssim)
         e, d, avif_bytes = avif_round_trip(src, work, int(point.quality))
         av[0].append(e)
@@ -219,13 +223,13 @@ def speed_table(rows: list[dict], infos: list[dict]) -> list[str]:
     return lines
 
 
-def target_rows(rows: list[dict], infos: list[dict], caveats: list[str]) -> list[dict]:
-    """Issue 17's targets on the cases measured: (target, measured, verdict); ``caveats`` follow each verdict
-    (a smoke run, a busy machine: not the issue's figures)."""
-    caveat = f" ({', '.join(caveats)})" if caveats else ""
+def target_rows(rows: list[dict], infos: list[dict], caveats: dict[str, list[str]]) -> list[dict]:
+    """Issue 17's targets on the cases measured: (target, measured, verdict); a case's ``caveats`` follow its
+    verdicts (a smoke run, a busy machine: not the issue's figures)."""
     out = []
     for info in infos:
         case = info["case"]
+        caveat = f" ({', '.join(caveats.get(case, []))})" if caveats.get(case) else ""
         r = ratio(rows, case, "round trip")
         out.append(
             {
@@ -307,15 +311,15 @@ def main(argv: list[str] | None = None) -> int:
             got, info = run_case(case, src, _fresh(work / "run"), args.runs, args.checkpoint)
             rows += got
             infos.append(info)
-    caveats = [
+    common = [
         text
         for text, applies in (
-            (f"first {args.limit} image(s) only", bool(args.limit)),
             ("one run", args.runs == 1),
             ("busy machine", "(busy" in machine or is_busy(load_average())),
         )
         if applies
     ]
+    caveats = {"kodak": [f"first {args.limit} image(s) only"] * bool(args.limit) + common, "photo": common}
     targets = target_rows(rows, infos, caveats)
     command = "python bench/speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
     md = markdown(rows, infos, targets, command.strip(), machine, args.runs, args.limit)

@@ -156,7 +156,11 @@ def _pixels(folder: Path) -> tuple[int, int]:
     return len(images), total
 
 
-def profile_case(case: str, src: Path, work: Path, checkpoint: str, as_png: bool, log=print) -> list[dict]:
+def _log(line: str) -> None:
+    print(line, flush=True)
+
+
+def profile_case(case: str, src: Path, work: Path, checkpoint: str, as_png: bool, log=_log) -> list[dict]:
     """Compress ``src`` (a folder) and extract it, each profiled: one row per operation."""
     images, pixels = _pixels(src)
     archive = work / f"{case}.ltz"

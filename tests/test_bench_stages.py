@@ -217,7 +217,7 @@ def test_medians_ratios_and_targets() -> None:
     assert trip["peak_mb"] == pytest.approx(700)
     assert speed.ratio(rows, "photo", "round trip") == pytest.approx(1.7)
     infos = [{"case": "photo", "images": 1, "megapixels": 20.0}]
-    targets = speed.target_rows(rows, infos, ["one run"])
+    targets = speed.target_rows(rows, infos, {"photo": ["one run"], "kodak": ["first 3 image(s) only"]})
     assert [t["verdict"] for t in targets] == ["NOT met (one run)", "met (one run)"]
     table = "\n".join(speed.speed_table(rows, infos))
     assert "| photo (1 image, 20.0 MP) | compress / encode | 12.00 |" in table
