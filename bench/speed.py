@@ -47,7 +47,6 @@ from common import (
     start_run,
     write_report,
 )
-from PIL import AvifImagePlugin
 
 from latentzip.codec import engine, metrics
 from latentzip.codec.images.encode import PNG_COMPRESS_LEVEL
@@ -57,7 +56,7 @@ AVIF_THREADS = 2
 AVIF_OPTIONS = {"speed": 6, "subsampling": "4:2:0", "max_threads": AVIF_THREADS}
 AVIF = peers.ImageCodec("avif", "AVIF", "AVIF", 0, 99, AVIF_OPTIONS, f"speed 6, 4:2:0, {AVIF_THREADS} threads")
 MAX_RATIO = 1.0  # issue 17: each round trip at most AVIF's time
-MAX_PHOTO_PEAK_MB = 1000  # issue 17: the 20 MP photo under 1 GB
+MAX_PHOTO_PEAK_MB = 1e9 / 2**20  # issue 17: the 20 MP photo under 1 GB (10^9 bytes; the tables count 2^20 B)
 STEPS = ("compress", "extract", "round trip")
 AVIF_STEPS = {"compress": "encode", "extract": "decode", "round trip": "round trip"}
 
@@ -242,7 +241,7 @@ def target_rows(rows: list[dict], infos: list[dict], caveats: dict[str, list[str
             peak = max(x["peak_mb"] for x in rows if x["case"] == case and x["tool"] == "Latentzip")
             out.append(
                 {
-                    "target": f"photo: Latentzip's peak memory under {MAX_PHOTO_PEAK_MB} MB",
+                    "target": f"photo: Latentzip's peak memory under 1 GB ({MAX_PHOTO_PEAK_MB:.0f} MB)",
                     "measured": f"{peak:.0f} MB",
                     "verdict": ("met" if peak < MAX_PHOTO_PEAK_MB else "NOT met") + caveat,
                 }
@@ -288,11 +287,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1:
         ap.error("--runs must be at least 1")
     name = args.name or f"speed-{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d}"
-    AvifImagePlugin.DEFAULT_MAX_THREADS = AVIF_THREADS  # the bisection's decoding, as the timed one
     why = AVIF.available()
     if why:
         print(f"error: {why}", file=sys.stderr)
         return 1
+    from PIL import AvifImagePlugin  # Pillow 11.2 and later: AVIF.available() said so
+
+    AvifImagePlugin.DEFAULT_MAX_THREADS = AVIF_THREADS  # the bisection's decoding, as the timed one
     machine = start_run()
     rows: list[dict] = []
     infos: list[dict] = []
