@@ -20,7 +20,7 @@ TRAIN_THREADS ?= 0  # 1 while other work shares the 2 cores (two torch threads c
 TRAIN_LR ?= 3e-5
 BENCH_ARGS ?=
 
-.PHONY: help run test test-all lint bench bench-latentzip bench-int8 bench-robust bench-targets bench-estimates bench-many bench-photos train export qat int8 int8-ptq pack-checkpoint pack-student screenshots package package-test clean
+.PHONY: help run test test-all lint bench bench-latentzip bench-int8 bench-robust bench-targets bench-estimates bench-many bench-photos bench-profile bench-speed train export qat int8 int8-ptq pack-checkpoint pack-student screenshots package package-test clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -100,6 +100,14 @@ bench-estimates: $(STAMP)  ## the estimate before compressing against the archiv
 MANY_ARGS ?=
 bench-many: $(STAMP)  ## 10,000 small photos: compress (lossy A) and extract, files/s and peak memory (MANY_ARGS=...)
 	$(PY) bench/many_files.py $(MANY_ARGS)
+
+PROFILE_ARGS ?=
+bench-profile: $(STAMP)  ## compress and extract split into stages (Kodak, 20 MP photo): seconds, shares, cores, peak memory (PROFILE_ARGS='--limit 3')
+	$(PY) bench/stage_profile.py --folder $(KODAK) --photo $(LARGE_PHOTO) $(PROFILE_ARGS)
+
+SPEED_ARGS ?=
+bench-speed: $(STAMP)  ## Latentzip against AVIF speed 6 (2 threads) at equal MS-SSIM, whole processes, median of 3 (SPEED_ARGS='--runs 1 --limit 3')
+	$(PY) bench/speed.py --folder $(KODAK) --photo $(LARGE_PHOTO) $(SPEED_ARGS)
 
 train: $(STAMP)  ## resume training in the background (log: training/runs/train.out)
 	$(PIP) install -q ".[training]"

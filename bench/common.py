@@ -9,7 +9,12 @@ from __future__ import annotations
 import csv
 import os
 import platform
+import shutil
+import subprocess
 import sys
+import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +89,20 @@ def folder_images(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def staged_folder(folder: Path, work: Path, limit: int, names: list[str] | None = None) -> Path:
+    """A copy of the folder's images (the first ``limit``, or just ``names``) under ``work``, same folder name."""
+    out = work / folder.name
+    out.mkdir(parents=True)
+    images = folder_images(folder)
+    if names is not None:
+        images = [p for p in images if p.name in names]
+    elif limit:
+        images = images[:limit]
+    for p in images:
+        shutil.copy2(p, out / p.name)
+    return out
+
+
 def folder_bytes(folder: Path) -> int:
     """Bytes of every regular file under ``folder`` (what an archiver's ratio is measured against)."""
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and not p.is_symlink())
@@ -151,3 +170,69 @@ def write_report(name: str, md: str, rows: list[dict]) -> None:
     (RESULTS / f"{name}.md").write_text(md)
     write_csv(RESULTS / f"{name}.csv", rows)
     print(md)
+
+
+# ---------------------------------------------------------------- child processes
+
+# The child reports its own peak (VmHWM) at exit: ``ru_maxrss`` from wait4 can carry the parent's
+# resident size over a fork, which inflates it when the parent is large (a test process, for one).
+PEAK_PRELUDE = """
+import atexit, sys
+from pathlib import Path
+
+def _peak():
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                Path(sys.argv[1]).write_text(line.split()[1])
+    except OSError:
+        pass
+
+atexit.register(_peak)
+"""
+LATENTZIP_CLI = "from latentzip.cli import main\nraise SystemExit(main(sys.argv[2:]))\n"  # ``python -m latentzip``
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """One child process: wall seconds (as the parent sees them, start-up included), CPU seconds (user +
+    system, every thread), peak resident memory in bytes, exit code, the start time (``time.monotonic``)."""
+
+    seconds: float
+    cpu_s: float
+    peak_bytes: int
+    returncode: int
+    started: float = 0.0
+
+    @property
+    def cores(self) -> float:
+        """Cores kept busy on average: CPU time over wall time."""
+        return self.cpu_s / self.seconds if self.seconds > 0 else 0.0
+
+
+def run_python_child(code: str, args: list[str], quiet: bool = True) -> ChildRun:
+    """Run ``code`` (``sys.argv[2:]`` is ``args``) in a fresh interpreter; its time, CPU and peak memory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp) / "peak"
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", PEAK_PRELUDE + code, str(peak_file), *args],
+            stdout=subprocess.DEVNULL if quiet else None,
+            stderr=subprocess.PIPE,
+        )
+        stderr = proc.stderr.read() if proc.stderr else b""
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.monotonic() - start
+        if proc.returncode != 0:
+            sys.stderr.write(stderr.decode(errors="replace")[-2000:])
+        if peak_file.is_file():
+            peak = int(peak_file.read_text()) * 1024  # VmHWM, in KiB
+        else:  # no /proc (macOS): the kernel's figure
+            peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    return ChildRun(seconds, usage.ru_utime + usage.ru_stime, peak, proc.returncode, start)
+
+
+def run_latentzip(args: list[str]) -> ChildRun:
+    """``python -m latentzip ARGS`` in a child process."""
+    return run_python_child(LATENTZIP_CLI, args)

@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cpu_model, is_busy, load_average  # noqa: E402
+from common import cpu_model, is_busy, load_average, run_python_child  # noqa: E402
 
 PER_FOLDER = 500
 ASSETS = Path(__file__).resolve().parent.parent / "tests" / "assets"
@@ -137,45 +136,10 @@ def entry_kinds(archive: Path) -> dict[str, int]:
     return {name: counts.get(name, 0) for name in names.values()}
 
 
-# The child reports its own peak (VmHWM) at exit: ``ru_maxrss`` from wait4 can carry the parent's
-# resident size over a fork, which inflates it when the parent is large (a test process, for one).
-CHILD = """
-import atexit, sys
-from pathlib import Path
-
-def _peak():
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                Path(sys.argv[1]).write_text(line.split()[1])
-    except OSError:
-        pass
-
-atexit.register(_peak)
-from latentzip.codec.cli import main
-raise SystemExit(main(sys.argv[2:]))
-"""
-
-
 def run_child(args: list[str]) -> tuple[float, int, int]:
     """Run the latentzip command line with ARGS in a child: (seconds, exit code, peak RSS in bytes)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        peak_file = Path(tmp) / "peak"
-        start = time.monotonic()
-        proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(peak_file), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        stderr = proc.stderr.read() if proc.stderr else b""
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        seconds = time.monotonic() - start
-        if proc.returncode != 0:
-            sys.stderr.write(stderr.decode(errors="replace")[-2000:])
-        if peak_file.is_file():
-            peak = int(peak_file.read_text()) * 1024  # VmHWM, in KiB
-        else:  # no /proc (macOS): the kernel's figure
-            peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-    return seconds, proc.returncode, peak
+    run = run_python_child("from latentzip.codec.cli import main\nraise SystemExit(main(sys.argv[2:]))\n", args)
+    return run.seconds, run.returncode, run.peak_bytes
 
 
 def bench(

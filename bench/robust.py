@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import peers
 import robust_report as rr
-from common import REPO, RESULTS, folder_images, load_rgb, machine_line, warn_if_busy, write_report
+from common import REPO, RESULTS, folder_images, load_rgb, machine_line, staged_folder, warn_if_busy, write_report
 from PIL import Image, ImageDraw
 
 from latentzip.codec import engine, metrics
@@ -62,20 +62,6 @@ def entry_level(extra: dict, outcome: engine.FileOutcome | None, nominal: float)
     if raised is None and isinstance(level, float):
         raised = level > nominal + 1e-9
     return level, raised
-
-
-def staged_folder(folder: Path, work: Path, limit: int, names: list[str] | None = None) -> Path:
-    """A copy of the folder's images (the first ``limit``, or just ``names``) under ``work``, same folder name."""
-    out = work / folder.name
-    out.mkdir(parents=True)
-    images = folder_images(folder)
-    if names is not None:
-        images = [p for p in images if p.name in names]
-    elif limit:
-        images = images[:limit]
-    for p in images:
-        shutil.copy2(p, out / p.name)
-    return out
 
 
 def measure(
