@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from gui_support import make_folder, wait_idle, wait_scanned
 from PySide6.QtCore import Qt
@@ -43,7 +41,6 @@ def test_input_list_with_10000_images_draws_only_visible_rows(qtbot, window, tmp
     )
     model = window.inputs
     counter = _RowCounter(model, monkeypatch)
-    start = time.monotonic()
     entry = model.add(folder)
     model.set_scan(entry, scan)
     tree = window.input_panel.tree
@@ -51,9 +48,7 @@ def test_input_list_with_10000_images_draws_only_visible_rows(qtbot, window, tmp
     QApplication.processEvents()
     tree.scrollToBottom()
     QApplication.processEvents()
-    elapsed = time.monotonic() - start
     assert model.rowCount(model.index(0, 0)) == N
-    assert elapsed < 5.0, f"10,000 input rows took {elapsed:.1f} s"
     assert tree.uniformRowHeights()
     assert len(counter.rows) < 500, f"{len(counter.rows)} rows were asked for their text"
     assert f"{N} images" in window.input_panel.summary.text()
@@ -80,7 +75,6 @@ def test_archive_table_with_10000_entries_draws_only_visible_rows(qtbot, window,
     counter = _RowCounter(model, monkeypatch)
     page = window.archive_page
     window.tabs.setCurrentWidget(page)
-    start = time.monotonic()
     model.set_records(records)
     page._stack.setCurrentIndex(1)
     QApplication.processEvents()
@@ -90,10 +84,8 @@ def test_archive_table_with_10000_entries_draws_only_visible_rows(qtbot, window,
     assert len(drawn) < 500, f"{len(drawn)} rows were asked for their text"
     page.filter.setText("img09")  # filtering reads every name, once
     QApplication.processEvents()
-    elapsed = time.monotonic() - start
     assert page.proxy.rowCount() == 1  # the folder library/, with the matches inside
     assert page.proxy.rowCount(page.proxy.index(0, 0)) == 1000
-    assert elapsed < 8.0, f"10,000 archive rows took {elapsed:.1f} s"
 
 
 def test_location_count_and_remove_location(qtbot, window, tmp_path, dialog_log):
