@@ -274,3 +274,41 @@ def test_calibration_refuses_the_evaluation_sets(tmp_path):
         (tmp_path / name).mkdir()
         with pytest.raises(SystemExit):
             calibration_crops(tmp_path / name, count=2, size=32, cover=True)
+
+
+def test_bias_correction_removes_a_shift_of_the_decoded_colours():
+    """A student whose output is shifted in one channel gets the shift taken out of its last bias."""
+    from training.model import LatentzipNet
+    from training.qat_core import correct_output_bias, entropy_pass
+    from training.student import pruned_transforms
+
+    torch.manual_seed(0)
+    teacher = LatentzipNet(N=12, M=M, NH=8, MZ=8).eval()
+    student = QuantTransforms(*pruned_transforms(teacher, _images(1, size=64), (10, 12, 12), (12, 12, 10)))
+    crops = _images(3, size=64)
+    student.calibrate(crops, lambda y: [torch.round(y)])
+    student.eval()
+    levels = {"B": 1.0}
+
+    def mean_error() -> torch.Tensor:
+        with torch.no_grad():
+            errs = [
+                (
+                    student.decode(entropy_pass(teacher, student.encode(x), torch.tensor([1.0]), False)["y_hat"]).clamp(
+                        0, 1
+                    )
+                    - x
+                ).mean((0, 2, 3))
+                for x in crops
+            ]
+        return torch.stack(errs).mean(0)
+
+    correct_output_bias(student, teacher, levels, crops)  # an untrained network: centred first
+    centred = mean_error()
+    assert float(centred.abs().max()) < 2 / 255
+    with torch.no_grad():
+        student.g_s[-1][0].bias[4:8] += 0.05  # green brighter by about 13 grey levels
+    assert float(mean_error()[1]) > 8 / 255
+    shift = correct_output_bias(student, teacher, levels, crops)
+    assert -16 < shift[1] < -10 and abs(shift[0]) < 2 and abs(shift[2]) < 2
+    assert float(mean_error().abs().max()) < 2 / 255

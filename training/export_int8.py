@@ -245,7 +245,7 @@ def export(args: argparse.Namespace) -> int:
     levels = parse_levels(args.levels)
     torch.manual_seed(0)
     # the ranges recalibrated on the final weights, as fine-tuning recalibrates them every few hundred steps
-    calibrate(student, teacher, levels, args.data)
+    bias_shift = calibrate(student, teacher, levels, args.data)
     folder = default_set()
     if args.out is None:
         refuse_released(folder)
@@ -279,6 +279,7 @@ def export(args: argparse.Namespace) -> int:
         "widths_s": list(state["widths_s"]),
         "calibration": "percentile 99.99 (training crops spanning the gamut and tonal range)",
         "weights": "int8 per channel, symmetric",
+        "output_bias_correction_grey_levels": bias_shift,
         "activations": "uint8 per tensor",
         "data": "+".join(d.name for d in args.data),
     }
