@@ -80,6 +80,18 @@ def test_the_album_has_what_the_test_means_to_cover(archives, tmp_path):
     assert kinds["album/trip"] == EntryKind.DIRECTORY
 
 
+def test_a_size_target_plans_and_writes_the_same_with_workers(tmp_path):
+    """The estimate pass of a target measures images on the workers too: same plan, same bytes."""
+    album = make_album(tmp_path)
+    results = []
+    for threads in (1, 3):
+        path = tmp_path / f"t{threads}.ltz"
+        report = engine.compress([album], path, engine.CompressOptions(target_size=6000, threads=threads))
+        assert report.target is not None
+        results.append((path.read_bytes(), report.target.choices))
+    assert results[0] == results[1]
+
+
 @pytest.mark.parametrize("as_png", [False, True])
 def test_extract_output_does_not_depend_on_the_workers(archives, tmp_path, as_png):
     path = tmp_path / "a.ltz"

@@ -35,7 +35,7 @@ from ..estimate import estimate_pass, planner
 from ..images import classify_and_decode
 from ..runtime.model_set import ModelRegistry, ModelSet, default_registry, job_workers
 from . import partial_file, resume
-from .pipeline import EntryEncoder, local_encoder
+from .pipeline import EntryEncoder, OrderedPool, in_flight_for, local_encoder
 from .scan import FILE, Member, scan_inputs
 
 
@@ -189,17 +189,23 @@ def _plan(
         if member is not None:
             tracker.start_file(member.name)
 
-    items, fixed = estimate_pass.estimate_members(
-        members,
-        model,
-        decode=classify_and_decode,
-        lzma_pays=lzma_pays,
-        base_header=base_header,
-        entropy=options.entropy,
-        quality_floor=options.quality_floor,
-        check=cancel.check,
-        on_file=on_file,
-    )
+    pool = OrderedPool(model.workers, in_flight_for(model.workers), cancel.check) if model.workers > 1 else None
+    try:
+        items, fixed = estimate_pass.estimate_members(
+            members,
+            model,
+            decode=classify_and_decode,
+            lzma_pays=lzma_pays,
+            base_header=base_header,
+            entropy=options.entropy,
+            quality_floor=options.quality_floor,
+            check=cancel.check,
+            on_file=on_file,
+            ordered_map=pool.map if pool is not None else None,
+        )
+    finally:
+        if pool is not None:
+            pool.close()
     on_file(None)
     return planner.make_plan(items, fixed, mode, target)
 
@@ -363,7 +369,7 @@ def archive_members(
         entry = None
         if turn.encoded_elsewhere:
             prepared, entry = taken.popleft() if taken else next(results)
-            if prepared is not turn.prepared:
+            if prepared.member.name != member.name:  # (a cluster's encoder returns copies: compare names)
                 raise RuntimeError(f"the encoder returned {prepared.member.name} out of turn for {member.name}")
         outcome = _write_prepared(sink, turn.prepared, entry, policy, model, cancel, progress, report, seen)
         if outcome is not None:
