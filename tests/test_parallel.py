@@ -145,8 +145,10 @@ def test_a_failing_first_copy_gives_the_sequential_archive(tmp_path, monkeypatch
 
 
 class _CancelOnSecondFile:
+    """Cancels once the first file is done."""
+
     def __init__(self, token: engine.CancelToken) -> None:
-        self.token, self.started = token, 0
+        self.token = token
 
     def progress(self, event: engine.ProgressEvent) -> None:
         if event.current and event.files_done == 1:
@@ -166,6 +168,19 @@ def test_cancel_with_workers_leaves_no_archive(tmp_path):
         engine.compress([album], out, options, sink=_CancelOnSecondFile(token), cancel=token)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["album"]  # no archive, no partial file
     assert threading.active_count() <= before  # the workers are gone
+
+
+def test_cancel_extract_with_workers_leaves_no_partial_file(archives, tmp_path):
+    path = tmp_path / "a.ltz"
+    path.write_bytes(archives[1])
+    token = engine.CancelToken()
+    before = threading.active_count()
+    out = tmp_path / "out"
+    with pytest.raises(CancelledError):
+        engine.extract(path, out, engine.ExtractOptions(threads=3), sink=_CancelOnSecondFile(token), cancel=token)
+    assert not [p for p in out.rglob("*") if p.name.endswith(".partial")]
+    assert len([p for p in out.rglob("*") if p.is_file()]) <= 1
+    assert threading.active_count() <= before
 
 
 def test_ordered_pool_keeps_order_and_bounds_what_is_in_flight():
@@ -278,3 +293,16 @@ def test_cli_threads(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["compress", str(album), "-o", str(tmp_path / "b.ltz"), "--threads", "0"])
     assert "threads must be at least 1" in capsys.readouterr().err
+
+
+def test_preview_is_the_same_with_workers(monkeypatch):
+    rgb = np.asarray(crop(0, 0, 96))
+    previews = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv(THREADS_ENV, threads)
+        previews.append(engine.preview_pixels(rgb))
+    one, three = previews
+    assert list(one) == list(three) == ["A", "B", "C"]
+    for name in one:
+        assert np.array_equal(one[name].reconstruction, three[name].reconstruction)
+        assert (one[name].coded_bytes, one[name].ms_ssim) == (three[name].coded_bytes, three[name].ms_ssim)
