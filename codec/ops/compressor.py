@@ -227,25 +227,6 @@ def _publish(tmp: Path, output: Path, overwrite: bool) -> None:
     tmp.unlink()
 
 
-def archive_member(
-    sink: EntrySink,
-    member: Member,
-    policy: EncodePolicy,
-    model: ModelSet | None,
-    cancel: CancelToken,
-    progress: ProgressSink,
-    report: CompressReport,
-    seen: dict[str, str],
-) -> FileOutcome | None:
-    """Encode one member and write it to ``sink``; its warnings and failure go to ``progress`` and ``report``.
-
-    ``seen`` maps the content hashes already in the archive to their entry path: a file with one of them
-    becomes a DUPLICATE entry (deduplication), and a file written adds its own.
-    """
-    prepared = prepare_member(member, policy, cancel.check)
-    return _write_prepared(sink, prepared, None, policy, model, cancel, progress, report, seen)
-
-
 def _dedup_key(prepared: PreparedMember) -> str | None:
     """The content hash a member is deduplicated by; None: it never is (not a file, or unreadable)."""
     member = prepared.member
@@ -263,8 +244,9 @@ def _write_prepared(
     report: CompressReport,
     seen: dict[str, str],
 ) -> FileOutcome | None:
-    """Write one prepared member: a DUPLICATE entry when ``seen`` holds its content, else ``entry`` (its
-    encoding, done elsewhere; None: encode it here), with its warnings and failure reported."""
+    """Write one prepared member to ``sink``: a DUPLICATE entry when ``seen`` holds its content, else
+    ``entry`` (its encoding, done elsewhere; None: encode it here); its warnings and failure go to
+    ``progress`` and ``report``, and its hash to ``seen`` once written."""
     if prepared.locations_removed:
         report.locations_removed += 1
     member = prepared.member
@@ -318,7 +300,9 @@ def archive_members(
 ) -> None:
     """Archive ``members`` into ``sink`` in input order, the encoding done by ``encoder`` (several at once).
 
-    Writes exactly what ``archive_member`` called on each member in turn writes. Members are prepared
+    ``seen`` maps the content hashes already in the archive to their entry path: a file with one of them
+    becomes a DUPLICATE entry (deduplication), and a file written adds its own. The archive is the one
+    a loop that prepares, encodes and writes each member in turn writes (``SerialEncoder``). Members are prepared
     (hashed) here, in order; one whose content an earlier member already holds or is being encoded for
     is not encoded: at its turn it becomes a DUPLICATE of the copy written, or, when that copy failed
     (unreadable meanwhile), it is encoded here, as the sequential run would. Refused members
