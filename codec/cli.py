@@ -84,6 +84,16 @@ def _quality_arg(text: str) -> float:
     return value
 
 
+def _threads_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of threads: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"threads must be at least 1, not {text}")
+    return value
+
+
 class _IntermixedParser(argparse.ArgumentParser):
     """A subcommand's parser that takes positionals anywhere on the line (``extract a.ltz -o OUT
     'pattern*'``): argparse's intermixed parsing, which the top parser (it has subcommands) cannot use."""
@@ -228,6 +238,15 @@ def build_parser() -> argparse.ArgumentParser:
             "(the pruned, 8-bit networks); "
             "any precision decodes any archive",
         )
+    for parser in (c, a, x, t):
+        parser.add_argument(
+            "--threads",
+            type=_threads_arg,
+            default=None,
+            metavar="N",
+            help="images coded or decoded at once (files, and tiles of a large photo); default: "
+            "LATENTZIP_THREADS, else one per core. The archive's bytes do not depend on it",
+        )
     return ap
 
 
@@ -263,6 +282,7 @@ def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> 
         min_quality=args.min_quality,
         strip_location=args.strip_location,
         precision=args.precision,
+        threads=args.threads,
     )
     if args.dry_run:
         if output.exists() and not args.overwrite:
@@ -323,8 +343,9 @@ def _cmd_add(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
             checkpoint=args.checkpoint or base.checkpoint,
             entropy=args.entropy or base.entropy,
             precision=args.precision,
+            threads=args.threads,
         )
-    report = engine.add(args.archive, args.inputs, options, sink, precision=args.precision)
+    report = engine.add(args.archive, args.inputs, options, sink, precision=args.precision, threads=args.threads)
     if not args.quiet:
         out.write(
             f"{report.archive}: added {len(report.added)}, replaced {len(report.replaced)}, "
@@ -378,6 +399,7 @@ def _cmd_extract(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> i
         keep_going=args.keep_going,
         as_png=args.as_png,
         precision=args.precision,
+        threads=args.threads,
     )
     report = engine.extract(args.archive, args.output, options, sink)
     if not args.quiet:
@@ -432,7 +454,7 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_test(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
-    report = engine.test_archive(args.archive, sink, precision=args.precision)
+    report = engine.test_archive(args.archive, sink, precision=args.precision, threads=args.threads)
     if report.ok:
         if not args.quiet:
             out.write(f"{args.archive}: all {report.checked} entries OK\n")

@@ -118,7 +118,7 @@ class Settings:
 
     @property
     def threads(self) -> int:
-        """Threads for the codec's networks; 0: every core."""
+        """Workers of a codec job (images coded or decoded at once); 0: one per core."""
         try:
             value = int(self._qs.value("compress/threads", 0))
         except (TypeError, ValueError):

@@ -1,8 +1,8 @@
 """The Settings dialog: what new archives start with, the networks' precision and threads, where archives go.
 
 It edits a ``Settings`` (the INI file in the user's config folder, as before); the window applies the
-values when the dialog is accepted. Threads take effect for the networks loaded from then on (the
-next start at the latest): ``LATENTZIP_THREADS`` is read when a network session is created.
+values when the dialog is accepted. Threads take effect from the next job: ``LATENTZIP_THREADS`` is
+read when a job starts, as its number of workers (``CompressOptions.threads`` when a job names none).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ _set_by_us = False
 
 
 def apply_threads(threads: int) -> None:
-    """Networks loaded from now on use ``threads`` (0: every core, or what the environment says)."""
+    """Jobs started from now on run ``threads`` workers (0: one per core, or what the environment says)."""
     global _set_by_us
     if threads > 0:
         os.environ[THREADS_ENV] = str(threads)
@@ -106,8 +106,8 @@ class SettingsDialog(QDialog):
         self.threads.setRange(0, MAX_THREADS)
         self.threads.setSpecialValueText(f"Automatic (all {os.cpu_count() or 1} cores)")
         self.threads.setToolTip(
-            "Threads for the codec's networks: fewer leave cores to other programs. The "
-            "archives are the same either way; applies to networks loaded from now on."
+            "Images coded or decoded at once: fewer leave cores to other programs. The "
+            "archives are the same either way; applies from the next job."
         )
         form.addRow("Threads:", self.threads)
         self.beside = QRadioButton("Beside the first input", self)

@@ -24,7 +24,7 @@ from latentzip.codec.api.errors import (
 )
 from latentzip.codec.container import ArchiveReader, ArchiveWriter, EntryKind
 from latentzip.codec.entries import jpeg_repack
-from latentzip.codec.ops import adder as adder_module
+from latentzip.codec.ops import compressor as compressor_module
 
 SHA_A = hashlib.sha256(b"a").hexdigest()
 
@@ -205,10 +205,10 @@ def test_interrupted_add_leaves_the_previous_archive(album, tmp_path, monkeypatc
         make_jpeg(album / f"new{i}.jpg", seed=20 + i)
     token = engine.CancelToken()
     calls = []
-    real = adder_module.archive_member
+    real = compressor_module.prepare_member  # add prepares (hashes) each member in turn, as compress does
 
     def flaky(*args, **kwargs):
-        calls.append(args[1].name)
+        calls.append(args[0].name)
         if len(calls) == 2:
             if how == "cancel":
                 token.cancel()
@@ -216,7 +216,7 @@ def test_interrupted_add_leaves_the_previous_archive(album, tmp_path, monkeypatc
                 raise RuntimeError("power cut")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(adder_module, "archive_member", flaky)
+    monkeypatch.setattr(compressor_module, "prepare_member", flaky)
     with pytest.raises(CancelledError if how == "cancel" else RuntimeError):
         engine.add(out, [album], cancel=token)
     assert out.read_bytes() == original

@@ -34,6 +34,9 @@ class CompressOptions:
     # "int8"; None: the registry's (itself "auto" unless made with ``ModelRegistry.at``). Archives name
     # the model set, never the precision, and any precision decodes any archive.
     precision: str | None = None
+    # The workers that code images at once (files, and tiles of a large image); None: LATENTZIP_THREADS
+    # (the app's Settings), else one per core. The archive's bytes are the same for any number.
+    threads: int | None = None
 
     @property
     def floor(self) -> float:
@@ -48,6 +51,7 @@ class CompressOptions:
             raise ValueError(f"images must be one of {', '.join(IMAGE_MODES)}")
         if self.precision is not None and self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+        check_threads(self.threads)
         if self.target_size is not None and self.min_quality is not None:
             raise ValueError("give a size target or a quality target, not both")
         if self.target_size is not None and (
@@ -71,7 +75,15 @@ class ExtractOptions:
     keep_going: bool = False
     as_png: bool = False
     precision: str | None = None  # the decoder's precision for this job (see CompressOptions.precision)
+    threads: int | None = None  # the workers that decode images at once (see CompressOptions.threads)
 
     def __post_init__(self) -> None:
         if self.precision is not None and self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+        check_threads(self.threads)
+
+
+def check_threads(threads: int | None) -> None:
+    """ValueError unless ``threads`` is None or a whole number of at least 1."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError("threads must be a whole number, at least 1")

@@ -9,7 +9,7 @@ estimate and the granularity of the choices (``make bench-targets``: targets of
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,12 @@ class MemberEstimate:
     fixed: int  # bytes that do not depend on a target's choices (0 for an image with options)
     item: ItemEstimate | None
     tables_bytes: int = 0  # a JPEG source's quantisation tables in its coded header (not in ``item``'s sizes)
+
+
+# ``OrderedPool.map``: fn over items on workers, (item, result) in input order
+OrderedMap = Callable[
+    [Callable[[Member], MemberEstimate | None], Iterable[Member]], Iterator[tuple[Member, MemberEstimate | None]]
+]
 
 
 def quality_floors(quality_floor: float | None = None) -> dict[str, float]:
@@ -125,17 +131,37 @@ def estimate_members(
     quality_floor: float | None = None,
     check: Callable[[], None] | None = None,
     on_file: Callable[[Member], None] | None = None,
+    ordered_map: OrderedMap | None = None,
 ) -> tuple[list[ItemEstimate], int]:
     """Estimate every member the way the compressor will store it: (the images' options, the fixed bytes).
 
     ``decode``, ``lzma_pays`` and ``base_header`` are the compressor's own; the fixed bytes are everything
     that does not depend on the choices (other entries, the archive's header, index and trailer).
+    ``ordered_map``: measures the files on workers (``OrderedPool.map``: results in input order), else
+    one at a time here; the estimate is the same.
     """
     rules = CompressorRules(decode, lzma_pays, base_header)
     floors = quality_floors(quality_floor)
     items: list[ItemEstimate] = []
     headers: list[dict] = []
     first_with: dict[str, str] = {}  # content hash -> the first member's name (later ones are duplicates)
+    duplicate_of: dict[str, str] = {}  # a later member's name -> the first one with its content
+    measured_files: list[Member] = []
+    for member in members:
+        if member.kind != FILE:
+            continue
+        if member.sha256 is not None and member.sha256 in first_with:  # stored once: a header only
+            duplicate_of[member.name] = first_with[member.sha256]
+            continue
+        if member.sha256 is not None:
+            first_with[member.sha256] = member.name
+        measured_files.append(member)
+
+    def measure(member: Member) -> MemberEstimate | None:
+        return estimate_file(member, model, rules, entropy=entropy, floors=floors, check=check)
+
+    serial = ((m, measure(m)) for m in measured_files)
+    results = ordered_map(measure, measured_files) if ordered_map is not None else serial
     fixed = ARCHIVE_OVERHEAD
     for member in members:
         if check:
@@ -149,14 +175,12 @@ def estimate_members(
             continue
         if member.kind != FILE:
             continue
-        if member.sha256 is not None and member.sha256 in first_with:  # stored once: a header only
-            header = {**base_header(member, EntryKind.DUPLICATE), "same_as": first_with[member.sha256]}
+        if member.name in duplicate_of:
+            header = {**base_header(member, EntryKind.DUPLICATE), "same_as": duplicate_of[member.name]}
             headers.append(header)
             fixed += entry_overhead(header)
             continue
-        if member.sha256 is not None:
-            first_with[member.sha256] = member.name
-        measured = estimate_file(member, model, rules, entropy=entropy, floors=floors, check=check)
+        _, measured = next(results)
         if measured is None:
             continue  # the compressor will report it as unreadable
         headers.append(measured.header)

@@ -32,9 +32,10 @@ from ..container.format import FILE_KINDS
 from ..entries.encode import EncodePolicy
 from ..entries.member import file_sha256, unarchivable
 from ..entries.sink import WriterSink
-from ..runtime.model_set import ModelRegistry, default_registry
+from ..runtime.model_set import ModelRegistry, default_registry, job_workers
 from . import partial_file
-from .compressor import archive_member
+from .compressor import archive_members
+from .pipeline import local_encoder
 from .scan import DIRECTORY, FILE, SYMLINK, Member, scan_inputs
 
 CHUNK = 1 << 20
@@ -93,10 +94,11 @@ def add(
     cancel: CancelToken | None = None,
     registry: ModelRegistry | None = None,
     precision: str | None = None,
+    threads: int | None = None,
 ) -> AddReport:
     """Add ``inputs`` (files and folders, stored under their own names as in ``compress``) to
     ``archive``. ``options`` None: the archive's own image mode (see ``infer_options``), with the
-    networks at ``precision``."""
+    networks at ``precision`` and ``threads`` workers (``CompressOptions.threads``)."""
     sink = sink or NullSink()
     cancel = cancel or CancelToken()
     archive = Path(archive)
@@ -112,7 +114,7 @@ def add(
     reader = ArchiveReader.open(archive)
     try:
         old = list(reader.entries)
-        options = options or replace(infer_options(old), precision=precision)
+        options = options or replace(infer_options(old), precision=precision, threads=threads)
         report.images = options.images
         plan, drop = _plan(scan.members, {r.path: r for r in old}, report, sink, cancel)
         if not plan:
@@ -120,8 +122,9 @@ def add(
             report.seconds = time.monotonic() - start
             return report
         model = None
+        workers = job_workers(options.threads)
         if options.images == "lossy" and any(m.kind == FILE for m in plan):
-            model = (registry or default_registry()).get(options.model_hash, options.precision)
+            model = (registry or default_registry()).get(options.model_hash, options.precision).with_workers(workers)
         kept = [r for r in old if r.path not in drop]
         tracker = ProgressTracker(
             sink, "add", len(kept) + len(plan), sum(r.payload_len for r in kept) + sum(m.size for m in plan)
@@ -134,14 +137,15 @@ def add(
                     if rec.sha256 is not None and rec.kind != EntryKind.DUPLICATE:
                         seen.setdefault(rec.sha256, rec.path)
                 entries, policy = WriterSink(writer, cancel.check), EncodePolicy(options)
-                for member in plan:
-                    cancel.check()
-                    tracker.start_file(member.name)
-                    outcome = archive_member(entries, member, policy, model, cancel, sink, report, seen)
-                    if outcome is not None:
-                        report.outcomes.append(outcome)
-                        (report.replaced if member.name in drop else report.added).append(member.name)
-                    tracker.advance(files=1, nbytes=member.size)
+
+                def written(member: Member, _outcome: object) -> None:
+                    (report.replaced if member.name in drop else report.added).append(member.name)
+
+                encoder = local_encoder(model, workers, cancel.check)
+                try:
+                    archive_members(entries, plan, policy, model, encoder, cancel, sink, report, seen, tracker, written)
+                finally:
+                    encoder.close()
             partial_file.finish(fh)
             reader.close()  # before the rename: Windows cannot replace an open file
             now = archive.stat()

@@ -6,14 +6,18 @@ run leaves nothing under the final name, and an existing archive is replaced
 only when ``overwrite`` is set.
 
 This module is the orchestration (scan, resume, target plan, the temporary file, the report); the rule
-that turns a file into an entry is codec/entries/ (``archive_member`` runs it, for ``add`` too).
+that turns a file into an entry is codec/entries/ (``archive_members`` runs it, for ``add`` too). The
+encoding runs on the job's workers (ops/pipeline.py, ``CompressOptions.threads``); hashing, deduplication
+and writing stay here, in input order, so the archive's bytes do not depend on the workers.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import replace
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..api.errors import ExistingFileError, InputError
@@ -22,15 +26,16 @@ from ..api.progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from ..api.reports import CompressReport, FileOutcome
 from ..container import ArchiveWriteError, ArchiveWriter, EntryKind
 from ..entries.duplicate import duplicate_entry
-from ..entries.encode import EncodePolicy, encode_member, prepare_member
-from ..entries.entry import cannot_read
+from ..entries.encode import EncodePolicy, PreparedMember, encode_member, prepare_member
+from ..entries.entry import EncodedEntry, cannot_read
 from ..entries.member import base_header, file_sha256, unarchivable
 from ..entries.sink import EntrySink, WriterSink
 from ..entries.stored import lzma_pays
 from ..estimate import estimate_pass, planner
 from ..images import classify_and_decode
-from ..runtime.model_set import ModelRegistry, ModelSet, default_registry
+from ..runtime.model_set import ModelRegistry, ModelSet, default_registry, job_workers
 from . import partial_file, resume
+from .pipeline import EntryEncoder, OrderedPool, in_flight_for, local_encoder
 from .scan import FILE, Member, scan_inputs
 
 
@@ -49,8 +54,9 @@ def compress(
     if output.exists() and not options.overwrite:
         raise ExistingFileError("the archive exists; use overwrite to replace it", str(output))
     model = None
+    workers = job_workers(options.threads)
     if options.images == "lossy":
-        model = (registry or default_registry()).get(options.model_hash, options.precision)
+        model = (registry or default_registry()).get(options.model_hash, options.precision).with_workers(workers)
     scan = scan_inputs([Path(p) for p in inputs], exclude=output)
     report = CompressReport(archive=output)
     for issue in scan.skipped:
@@ -80,19 +86,11 @@ def compress(
         policy = EncodePolicy(options, plan)
         with writer:
             entries = WriterSink(writer, cancel.check)
-            for member in members[done:]:
-                cancel.check()
-                tracker.start_file(member.name)
-                refusal = unarchivable(member)
-                if refusal:
-                    report.failed.append((member.name, refusal))
-                    sink.warning(member.name, refusal)
-                    tracker.advance(files=1, nbytes=member.size)
-                    continue
-                outcome = archive_member(entries, member, policy, model, cancel, sink, report, seen)
-                if outcome is not None:
-                    report.outcomes.append(outcome)
-                tracker.advance(files=1, nbytes=member.size)
+            encoder = local_encoder(model, workers, cancel.check)
+            try:
+                archive_members(entries, members[done:], policy, model, encoder, cancel, sink, report, seen, tracker)
+            finally:
+                encoder.close()
         partial_file.finish(fh)
         _publish(tmp, output, options.overwrite)
     if prefix is not None:
@@ -191,17 +189,23 @@ def _plan(
         if member is not None:
             tracker.start_file(member.name)
 
-    items, fixed = estimate_pass.estimate_members(
-        members,
-        model,
-        decode=classify_and_decode,
-        lzma_pays=lzma_pays,
-        base_header=base_header,
-        entropy=options.entropy,
-        quality_floor=options.quality_floor,
-        check=cancel.check,
-        on_file=on_file,
-    )
+    pool = OrderedPool(model.workers, in_flight_for(model.workers), cancel.check) if model.workers > 1 else None
+    try:
+        items, fixed = estimate_pass.estimate_members(
+            members,
+            model,
+            decode=classify_and_decode,
+            lzma_pays=lzma_pays,
+            base_header=base_header,
+            entropy=options.entropy,
+            quality_floor=options.quality_floor,
+            check=cancel.check,
+            on_file=on_file,
+            ordered_map=pool.map if pool is not None else None,
+        )
+    finally:
+        if pool is not None:
+            pool.close()
     on_file(None)
     return planner.make_plan(items, fixed, mode, target)
 
@@ -223,9 +227,16 @@ def _publish(tmp: Path, output: Path, overwrite: bool) -> None:
     tmp.unlink()
 
 
-def archive_member(
+def _dedup_key(prepared: PreparedMember) -> str | None:
+    """The content hash a member is deduplicated by; None: it never is (not a file, or unreadable)."""
+    member = prepared.member
+    return member.sha256 or "" if member.kind == FILE and not prepared.failed else None
+
+
+def _write_prepared(
     sink: EntrySink,
-    member: Member,
+    prepared: PreparedMember,
+    entry: EncodedEntry | None,
     policy: EncodePolicy,
     model: ModelSet | None,
     cancel: CancelToken,
@@ -233,19 +244,17 @@ def archive_member(
     report: CompressReport,
     seen: dict[str, str],
 ) -> FileOutcome | None:
-    """Encode one member and write it to ``sink``; its warnings and failure go to ``progress`` and ``report``.
-
-    ``seen`` maps the content hashes already in the archive to their entry path: a file with one of them
-    becomes a DUPLICATE entry (deduplication), and a file written adds its own.
-    """
-    prepared = prepare_member(member, policy, cancel.check)
+    """Write one prepared member to ``sink``: a DUPLICATE entry when ``seen`` holds its content, else
+    ``entry`` (its encoding, done elsewhere; None: encode it here); its warnings and failure go to
+    ``progress`` and ``report``, and its hash to ``seen`` once written."""
     if prepared.locations_removed:
         report.locations_removed += 1
     member = prepared.member
-    first = seen.get(member.sha256 or "") if member.kind == FILE and not prepared.failed else None
+    key = _dedup_key(prepared)
+    first = seen.get(key) if key is not None else None
     if first is not None:
         entry = duplicate_entry(member, first)
-    else:
+    elif entry is None:
         entry = encode_member(prepared, policy, model, cancel.check)
     for notice in entry.notices:
         progress.warning(member.name, notice.shown)
@@ -264,3 +273,91 @@ def archive_member(
     if outcome is not None and first is None and member.kind == FILE:
         seen[member.sha256 or ""] = member.name
     return outcome
+
+
+@dataclass
+class _Turn:
+    """One member in input order: refused (``refusal``), sent to the encoder, or kept back as a likely duplicate."""
+
+    member: Member
+    prepared: PreparedMember | None = None
+    refusal: str = ""
+    encoded_elsewhere: bool = False
+
+
+def archive_members(
+    sink: EntrySink,
+    members: Iterable[Member],
+    policy: EncodePolicy,
+    model: ModelSet | None,
+    encoder: EntryEncoder,
+    cancel: CancelToken,
+    progress: ProgressSink,
+    report: CompressReport,
+    seen: dict[str, str],
+    tracker: ProgressTracker,
+    on_outcome: Callable[[Member, FileOutcome], None] | None = None,
+) -> None:
+    """Archive ``members`` into ``sink`` in input order, the encoding done by ``encoder`` (several at once).
+
+    ``seen`` maps the content hashes already in the archive to their entry path: a file with one of them
+    becomes a DUPLICATE entry (deduplication), and a file written adds its own. The archive is the one
+    a loop that prepares, encodes and writes each member in turn writes (``SerialEncoder``). Members are prepared
+    (hashed) here, in order; one whose content an earlier member already holds or is being encoded for
+    is not encoded: at its turn it becomes a DUPLICATE of the copy written, or, when that copy failed
+    (unreadable meanwhile), it is encoded here, as the sequential run would. Refused members
+    (``unarchivable``) are reported at their turn. ``on_outcome``: called for each member written.
+    """
+    turns: deque[_Turn] = deque()  # taken from ``members``, not yet written, in order
+    dispatched = set(seen)  # content held or sent to the encoder
+
+    def feed() -> Iterator[PreparedMember]:
+        for member in members:
+            cancel.check()
+            refusal = unarchivable(member)
+            if refusal:
+                turns.append(_Turn(member, refusal=refusal))
+                continue
+            prepared = prepare_member(member, policy, cancel.check)
+            key = _dedup_key(prepared)
+            if key is not None and key in dispatched:
+                turns.append(_Turn(member, prepared))
+                continue
+            if key is not None:
+                dispatched.add(key)
+            turns.append(_Turn(member, prepared, encoded_elsewhere=True))
+            yield prepared
+
+    results = encoder.encode_ordered(feed(), policy)
+    taken: deque[tuple[PreparedMember, EncodedEntry]] = deque()  # results whose turn has not come
+    fed = False  # every member has been taken by the feed
+    while True:
+        cancel.check()
+        if not turns:  # the feed has not reached the next member: taking a result pulls it along
+            if fed:
+                return
+            result = next(results, None)
+            if result is None:
+                fed = True
+            else:
+                taken.append(result)
+            continue
+        turn = turns.popleft()
+        member = turn.member
+        tracker.start_file(member.name)
+        if turn.prepared is None:
+            report.failed.append((member.name, turn.refusal))
+            progress.warning(member.name, turn.refusal)
+            tracker.advance(files=1, nbytes=member.size)
+            continue
+        entry = None
+        if turn.encoded_elsewhere:
+            prepared, entry = taken.popleft() if taken else next(results)
+            if prepared.member.name != member.name:  # (a cluster's encoder returns copies: compare names)
+                raise RuntimeError(f"the encoder returned {prepared.member.name} out of turn for {member.name}")
+        outcome = _write_prepared(sink, turn.prepared, entry, policy, model, cancel, progress, report, seen)
+        if outcome is not None:
+            report.outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(member, outcome)
+        tracker.advance(files=1, nbytes=member.size)

@@ -6,13 +6,17 @@ read (an IMAGE entry's size, format, alpha and the decode-bomb limit
 and yields the restored file's bytes; for a folder or a link it yields nothing
 but still verifies the entry. ``extract`` writes what it yields, ``test``
 discards it: an archive that ``test`` passes is one that ``extract`` restores.
+The expensive part, ``restore_content`` (an image's networks, a JPEG's rebuild), may
+run ahead on a worker (decode_ahead.py); its result or error is then handed in as
+``Restored`` and used at the same point, so the checks and errors come in the same order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import lzma
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..api.errors import ArchiveFormatError, ArchiveLimitError, ContentHashError
@@ -99,6 +103,12 @@ def decode_image_entry(
     record: EntryRecord, payload: bytes, registry: ModelRegistry, as_png: bool, cancel: CancelToken
 ) -> bytes:
     """An IMAGE entry's payload -> the bytes of the restored image file."""
+    return _decoded_image(record, payload, registry, as_png, cancel.check)
+
+
+def _decoded_image(
+    record: EntryRecord, payload: bytes, registry: ModelRegistry, as_png: bool, check: Callable[[], None]
+) -> bytes:
     check_entry_header(record, as_png)
     fields = ImageHeader.from_header(record.extra, record.path)
     image = ImagePayload.from_bytes(payload, record.path)
@@ -113,7 +123,7 @@ def decode_image_entry(
         # the looser LZMA limit was granted on the header's word: the stream must agree
         raise ArchiveFormatError("the entry's header says lzma but its stream is range-coded", record.path)
     try:
-        rgb = image_codec.decode_image(model, image.bitstream, cancel.check)
+        rgb = image_codec.decode_image(model, image.bitstream, check)
     except ArchiveFormatError as exc:
         raise _named(exc, record.path) from exc
     if rgb.shape[:2] != (height, width):
@@ -129,6 +139,34 @@ def decode_image_entry(
         return encode_image(rgb, alpha, fields.grayscale, fields.format, metadata, as_png=as_png, jpeg_tables=tables)
     except ValueError as exc:
         raise ArchiveFormatError(f"image cannot be written back: {exc}", record.path) from exc
+
+
+RESTORED_KINDS = (EntryKind.IMAGE, EntryKind.JPEG_REPACK)  # whose content ``restore_content`` rebuilds
+
+
+def restore_content(
+    source: EntryRecord, payload: bytes, registry: ModelRegistry, as_png: bool, name: str, check: Callable[[], None]
+) -> bytes:
+    """The restored file of an IMAGE or JPEG_REPACK entry ``source`` from its verified ``payload``;
+    ``name``: the entry restored (``source``'s own, or a duplicate's)."""
+    if source.kind == EntryKind.IMAGE:
+        return _decoded_image(source, payload, registry, as_png, check)
+    if source.kind == EntryKind.JPEG_REPACK:
+        return jpeg_repack.rebuild(payload, name=name, size=source.size, sha256=source.sha256 or "")
+    raise ValueError(f"entry kind {source.kind} is not restored from its payload")
+
+
+@dataclass(frozen=True)
+class Restored:
+    """``restore_content``'s result for an entry, computed ahead of its turn: the bytes, or the error."""
+
+    data: bytes = b""
+    error: BaseException | None = None
+
+    def get(self) -> bytes:
+        if self.error is not None:
+            raise self.error
+        return self.data
 
 
 def hash_verified(chunks: Iterable[bytes], sha256: str | None, name: str) -> Iterator[bytes]:
@@ -174,11 +212,17 @@ def file_chunks(reader: EntryReader, record: EntryRecord) -> Iterator[bytes]:
 
 
 def restored_chunks(
-    reader: EntryReader, record: EntryRecord, registry: ModelRegistry, as_png: bool, cancel: CancelToken
+    reader: EntryReader,
+    record: EntryRecord,
+    registry: ModelRegistry,
+    as_png: bool,
+    cancel: CancelToken,
+    ahead: Restored | None = None,
 ) -> Iterator[bytes]:
     """The restored file's bytes, every check passed (a failure raises, naming the entry, after or
     before some chunks: write nothing final before the iteration ends). Folders, links and the
-    DUPLICATE entry itself yield nothing, but their own entry (header and crc) is verified."""
+    DUPLICATE entry itself yield nothing, but their own entry (header and crc) is verified.
+    ``ahead``: ``restore_content`` of the verified payload, done already (decode_ahead.py)."""
     source = duplicate_source(reader, record)
     check_entry_header(source, as_png)
     if source is not record or record.kind in (EntryKind.DIRECTORY, EntryKind.SYMLINK):
@@ -188,24 +232,29 @@ def restored_chunks(
         return
     if source.kind in (EntryKind.STORED, EntryKind.LZMA):
         yield from hash_verified(file_chunks(reader, source), source.sha256, record.path)
-    elif source.kind == EntryKind.IMAGE:
-        yield decode_image_entry(source, reader.read_payload(source), registry, as_png, cancel)
-    elif source.kind == EntryKind.JPEG_REPACK:
-        yield jpeg_repack.rebuild(
-            reader.read_payload(source), name=record.path, size=source.size, sha256=source.sha256 or ""
-        )
+    elif source.kind in RESTORED_KINDS:
+        if ahead is not None:
+            yield ahead.get()
+        else:
+            yield restore_content(source, reader.read_payload(source), registry, as_png, record.path, cancel.check)
     else:
         raise ArchiveFormatError(f"unknown entry kind {record.kind}", record.path)
 
 
-def verify_entry(reader: EntryReader, record: EntryRecord, registry: ModelRegistry, cancel: CancelToken) -> None:
+def verify_entry(
+    reader: EntryReader,
+    record: EntryRecord,
+    registry: ModelRegistry,
+    cancel: CancelToken,
+    ahead: Restored | None = None,
+) -> None:
     """Everything ``extract`` checks for ``record``, with its output discarded (``test``). A
     DUPLICATE's data is checked under its source's name, so here only its own entry and the
-    reference are."""
+    reference are. ``ahead``: as for ``restored_chunks``."""
     if record.kind == EntryKind.DUPLICATE:
         check_entry_header(duplicate_source(reader, record))
         for _ in reader.iter_payload(record, CHUNK):
             pass
         return
-    for _ in restored_chunks(reader, record, registry, False, cancel):
+    for _ in restored_chunks(reader, record, registry, False, cancel, ahead):
         pass

@@ -39,8 +39,10 @@ from ..container import (
     safe_target,
     scan_entries,
 )
-from ..runtime.model_set import ModelRegistry, default_registry
+from ..runtime.model_set import ModelRegistry, default_registry, job_workers
+from .decode_ahead import decode_ahead, extract_in_flight
 from .entry_check import (
+    Restored,
     check_entry_header,
     decode_image_entry,
     duplicate_source,
@@ -48,6 +50,7 @@ from .entry_check import (
     restored_chunks,
     verify_entry,
 )
+from .pipeline import OrderedPool
 
 CHUNK = 1 << 20
 
@@ -207,7 +210,8 @@ def extract(
     """
     sink = sink or NullSink()
     cancel = cancel or CancelToken()
-    registry = (registry or default_registry()).at(options.precision)
+    workers = job_workers(options.threads)
+    registry = (registry or default_registry()).at(options.precision).with_workers(workers)
     out_dir = Path(out_dir)
     if os.path.lexists(out_dir) and not out_dir.is_dir():
         raise ExistingFileError(
@@ -237,21 +241,22 @@ def extract(
         with _writing_to(out_dir):
             out_dir.mkdir(parents=True, exist_ok=True)
         dir_times: list[tuple[Path, int]] = []
-        for record, target in planned:
-            cancel.check()
-            tracker.start_file(record.path)
-            try:
-                _extract_one(reader, record, out_dir, target, options, registry, cancel, dir_times)
-                report.written.append(record.path)
-            except CancelledError:
-                raise
-            except (LatentzipError, OSError) as exc:
-                if not options.keep_going:
+        with _pool(workers, cancel) as pool:
+            for (record, target), ahead in decode_ahead(reader, planned, _first, registry, options.as_png, pool):
+                cancel.check()
+                tracker.start_file(record.path)
+                try:
+                    _extract_one(reader, record, out_dir, target, options, registry, cancel, dir_times, ahead)
+                    report.written.append(record.path)
+                except CancelledError:
                     raise
-                report.failed.append((record.path, str(exc)))
-                report.issues.append(Issue(failure_code(exc), record.path, str(exc)))
-                sink.warning(record.path, str(exc))
-            tracker.advance(files=1, nbytes=record.size)
+                except (LatentzipError, OSError) as exc:
+                    if not options.keep_going:
+                        raise
+                    report.failed.append((record.path, str(exc)))
+                    report.issues.append(Issue(failure_code(exc), record.path, str(exc)))
+                    sink.warning(record.path, str(exc))
+                tracker.advance(files=1, nbytes=record.size)
         for path, mtime_ns in sorted(dir_times, key=lambda t: -len(t[0].parts)):
             try:
                 os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
@@ -259,6 +264,27 @@ def extract(
                 pass
     report.seconds = time.monotonic() - start
     return report
+
+
+def _first(planned: tuple[EntryRecord, Path]) -> EntryRecord:
+    return planned[0]
+
+
+@contextmanager
+def _pool(workers: int, cancel: CancelToken) -> Iterator[OrderedPool | None]:
+    """The job's workers that restore entries ahead (None for one: all on this thread), stopped on leaving."""
+    if workers <= 1:
+        yield None
+        return
+    pool = OrderedPool(workers, extract_in_flight(workers), cancel.check)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def _itself(record: EntryRecord) -> EntryRecord:
+    return record
 
 
 def _destination(
@@ -316,8 +342,9 @@ def _extract_one(
     registry: ModelRegistry,
     cancel: CancelToken,
     dir_times: list[tuple[Path, int]],
+    ahead: Restored | None = None,
 ) -> None:
-    chunks = restored_chunks(reader, record, registry, options.as_png, cancel)
+    chunks = restored_chunks(reader, record, registry, options.as_png, cancel, ahead)
     name = target.relative_to(out_dir.resolve()).as_posix()
     if record.kind == EntryKind.DIRECTORY:
         for _ in chunks:  # verifies the entry's own header and crc
@@ -358,14 +385,16 @@ def test_archive(
     cancel: CancelToken | None = None,
     registry: ModelRegistry | None = None,
     precision: str | None = None,
+    threads: int | None = None,
 ) -> TestReport:
     """Check every entry as ``extract`` would (the same judge, ``entry_check``): the layout, each
     entry's header and crc, and its content restored to the last byte (images decoded to pixels
-    and written back in their format), writing nothing. ``precision``: the decoder's, as
-    ``ExtractOptions.precision`` (None: the registry's)."""
+    and written back in their format), writing nothing. ``precision`` and ``threads``: the decoder's,
+    as ``ExtractOptions`` (None: the registry's; the default workers)."""
     sink = sink or NullSink()
     cancel = cancel or CancelToken()
-    registry = registry or default_registry()
+    workers = job_workers(threads)
+    registry = (registry or default_registry()).with_workers(workers)
     if precision is not None:
         registry = registry.at(precision)
     report = TestReport()
@@ -389,18 +418,19 @@ def test_archive(
             layout = (exc.name or str(archive), str(exc))
         records = list(reader.entries)
         tracker = ProgressTracker(sink, "test", len(records), sum(r.payload_len for r in records))
-        for record in records:
-            cancel.check()
-            tracker.start_file(record.path)
-            try:
-                verify_entry(reader, record, registry, cancel)
-            except CancelledError:
-                raise
-            except (LatentzipError, OSError, ValueError) as exc:
-                report.damaged.append((record.path, str(exc)))
-                sink.warning(record.path, str(exc))
-            report.checked += 1
-            tracker.advance(files=1, nbytes=record.payload_len)
+        with _pool(workers, cancel) as pool:
+            for record, ahead in decode_ahead(reader, records, _itself, registry, False, pool, follow_duplicates=False):
+                cancel.check()
+                tracker.start_file(record.path)
+                try:
+                    verify_entry(reader, record, registry, cancel, ahead)
+                except CancelledError:
+                    raise
+                except (LatentzipError, OSError, ValueError) as exc:
+                    report.damaged.append((record.path, str(exc)))
+                    sink.warning(record.path, str(exc))
+                report.checked += 1
+                tracker.advance(files=1, nbytes=record.payload_len)
     if layout is not None and layout[0] not in {name for name, _ in report.damaged}:
         report.damaged.insert(0, layout)  # (an entry whose own damage breaks the layout is named once)
         sink.warning(*layout)

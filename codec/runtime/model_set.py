@@ -74,7 +74,10 @@ ARENA_DEFAULT = "1"
 SPIN_DEFAULT = "0"
 
 
-THREADS_ENV = "LATENTZIP_THREADS"
+THREADS_ENV = "LATENTZIP_THREADS"  # the job's workers when the job does not say (the window's Settings)
+# Every session's intra-op threads: one, so a network run is one thread's work and results never depend
+# on the machine. A job runs ``workers`` networks at once instead: files, and tiles of one large image.
+ORT_INTRA_OP_THREADS = 1
 PROVIDER_ENV = "LATENTZIP_PROVIDER"  # "cpu": the CPU even where an accelerator's provider is installed
 # ONNX Runtime execution providers, most preferred first: an NVIDIA GPU (onnxruntime-gpu), DirectML on
 # Windows (onnxruntime-directml), Core ML on macOS. The entropy path is integer and runs on the CPU in
@@ -97,7 +100,8 @@ def execution_providers(available: list[str] | None = None) -> list[str]:
 
 
 def thread_limit() -> int | None:
-    """The threads each network may use, from ``LATENTZIP_THREADS`` (a positive number); None: every core."""
+    """The workers a job runs, from ``LATENTZIP_THREADS`` (a positive number; the window's Settings set it);
+    None: not set (every core)."""
     try:
         value = int(os.environ.get(THREADS_ENV, ""))
     except ValueError:
@@ -105,23 +109,32 @@ def thread_limit() -> int | None:
     return value if value > 0 else None
 
 
+def job_workers(requested: int | None = None) -> int:
+    """The workers a job runs: ``requested`` (``--threads``, the options), else ``LATENTZIP_THREADS``,
+    else one per core. The archive's bytes never depend on it (see ``ORT_INTRA_OP_THREADS``)."""
+    if requested is not None and requested > 0:
+        return requested
+    return thread_limit() or max(1, os.cpu_count() or 1)
+
+
 def session_options(threads: int | None = None) -> object:
-    """The ONNX Runtime options of every session the app runs (benchmarks reuse them)."""
+    """The ONNX Runtime options of every session the app runs (benchmarks reuse them; ``threads``
+    overrides the intra-op thread count for them only)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    # LATENTZIP_THREADS caps the threads (the window's Settings set it); the results are the same either way
-    opts.intra_op_num_threads = threads or thread_limit() or max(1, os.cpu_count() or 1)
+    # Fixed, whatever the cores or the job's workers: the parallelism comes from running networks on
+    # several files and tiles at once (ModelSet.workers), so no result can depend on a thread count.
+    opts.intra_op_num_threads = threads or ORT_INTRA_OP_THREADS
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     # ORT's arena keeps activation buffers between runs: faster, but it holds on to the
     # largest tile's memory (bounded by the tile size). LATENTZIP_ORT_ARENA=1/0 overrides the default.
     opts.enable_cpu_mem_arena = os.environ.get("LATENTZIP_ORT_ARENA", ARENA_DEFAULT) == "1"
-    # ORT's worker threads spin after each run, waiting for the next. A model set has three sessions,
-    # each with its own pool, and between runs the engine works in NumPy (h_s, entropy coding, MS-SSIM):
-    # the spinning threads take the cores from it. On small images this was most of the time (64x48,
-    # 2 cores: 94 -> 18 ms per image, bench/many_files.py). LATENTZIP_ORT_SPIN=1 restores spinning.
-    # Only scheduling changes: the kernels, their thread count and results are the same.
+    # ORT's worker threads spin after each run, waiting for the next. Between runs the engine works in
+    # NumPy (h_s, entropy coding, MS-SSIM): spinning threads would take the cores from it (64x48,
+    # 2 cores: 94 -> 18 ms per image, bench/many_files.py, when sessions had one thread per core).
+    # LATENTZIP_ORT_SPIN=1 restores spinning. Only scheduling changes: the kernels and results are the same.
     if os.environ.get("LATENTZIP_ORT_SPIN", SPIN_DEFAULT) != "1":
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
@@ -177,6 +190,10 @@ class ModelSet:
     checkpoints: dict[str, Checkpoint]
     ladder: RateLadder | None = None  # None: an older set, whose images cannot be raised above their checkpoint
     precision: str = "auto"  # "auto": the manifest's default per checkpoint; "fp32" or "int8" forces one
+    # The networks a job may run at once (tiles of one image on this many threads) and the job's
+    # semaphore that holds every run to that many, across its files; 1 and None: one at a time, no limit.
+    workers: int = 1
+    slots: threading.Semaphore | None = field(default=None, repr=False, compare=False)
     _sessions: dict[str, object] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -245,6 +262,13 @@ class ModelSet:
         if check_precision(precision) == self.precision:
             return self
         return replace(self, precision=precision)
+
+    def with_workers(self, workers: int, slots: threading.Semaphore | None = None) -> ModelSet:
+        """This set (sharing its sessions) for a job of ``workers``: at most that many network runs at
+        once (``slots``, the job's semaphore when several sets share it, else a new one)."""
+        if workers <= 1:
+            return replace(self, workers=1, slots=None)
+        return replace(self, workers=workers, slots=slots or threading.BoundedSemaphore(workers))
 
     def checkpoint(self, name: str) -> Checkpoint:
         try:
@@ -327,6 +351,8 @@ class ModelRegistry:
     """
 
     precision: str = "auto"
+    workers: int = 1
+    _slots: threading.Semaphore | None = None
 
     def __init__(self, roots: list[Path] | None = None) -> None:
         if roots is None:
@@ -371,6 +397,15 @@ class ModelRegistry:
         view.precision = precision
         return view
 
+    def with_workers(self, workers: int) -> ModelRegistry:
+        """This registry for one job of ``workers``: its sets run at most that many networks at once, all together."""
+        if workers == self.workers:
+            return self
+        view = copy.copy(self)
+        view.workers = workers
+        view._slots = threading.BoundedSemaphore(workers) if workers > 1 else None
+        return view
+
     def get(self, content_hash: str | None = None, precision: str | None = None) -> ModelSet:
         """The set with this content hash (None: the default one), loaded once, at ``precision``
         (None: the registry's)."""
@@ -386,7 +421,8 @@ class ModelRegistry:
                     )
                 model_set = ModelSet.load(folder)
                 self._loaded[key] = model_set
-        return model_set.at(precision)
+        model_set = model_set.at(precision)
+        return model_set if self.workers <= 1 else model_set.with_workers(self.workers, self._slots)
 
     def hashes(self) -> list[str]:
         return list(self._folders)

@@ -5,11 +5,19 @@ field (encoder: 30 px, i.e. 2 latents; decoder: under 2 latents), so every
 latent and every pixel is computed from the same inputs as in one pass, and
 nothing is coded twice. Tiled and untiled results differ only by float
 rounding. Cancellation is checked between tiles.
+
+Tiles are independent, so a job with several workers (``ModelSet.workers``) runs
+them on that many threads at once; each tile is computed the same way whatever
+runs beside it (a session's intra-op threads are fixed), so the result does not
+depend on it. Every network run holds one of the job's slots (``ModelSet.slots``):
+files and tiles together never run more networks at once than the job's workers.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -31,8 +39,50 @@ class _Session(Protocol):
     def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, np.ndarray]) -> list[np.ndarray]: ...
 
 
+class _Slotted:
+    """A session whose runs each hold one of the job's slots."""
+
+    def __init__(self, session: _Session, slots: threading.Semaphore) -> None:
+        self.session, self.slots = session, slots
+
+    def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        with self.slots:
+            return self.session.run(output_names, input_feed)
+
+
 def _session(model: ModelSet, which: str, checkpoint: str | None, precision: str | None = None) -> _Session:
-    return cast(_Session, model.session(which, checkpoint, precision))
+    session = cast(_Session, model.session(which, checkpoint, precision))
+    return session if model.slots is None else _Slotted(session, model.slots)
+
+
+def _each_tile(
+    model: ModelSet, grid: list[Tile], work: Callable[[Tile], None], check: Callable[[], None] | None
+) -> None:
+    """``work(tile)`` for every tile of ``grid``: in order, or on ``model.workers`` threads when the
+    job has several and the image several tiles. ``check`` (cancellation) runs before each tile."""
+    workers = min(model.workers, len(grid))
+    if workers <= 1:
+        for t in grid:
+            if check:
+                check()
+            work(t)
+        return
+
+    def checked(t: Tile) -> None:
+        if check:
+            check()
+        work(t)
+
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="latentzip-tile")
+    futures: list[Future[None]] = []
+    try:
+        futures = [pool.submit(checked, t) for t in grid]
+        for f in futures:
+            f.result()
+    finally:
+        for f in futures:
+            f.cancel()
+        pool.shutdown(wait=True)
 
 
 def _tile_for(h: int, w: int, tile: int | None) -> int:
@@ -91,11 +141,14 @@ def analysis(
     h, w = H // LATENT_STRIDE, W // LATENT_STRIDE
     tile = _tile_for(h, w, tile)
     y = np.empty((int(model.arch["M"]), h, w), dtype=np.float32)
-    for t in tiles(h, w, tile, ENCODER_HALO, check):
+
+    def one(t: Tile) -> None:
         crop = padded[t.cr0 * 16 : t.cr1 * 16, t.cc0 * 16 : t.cc1 * 16]
         x = np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255.0)
         out = sess.run(None, {"image": x})[0][0]
         y[:, t.r0 : t.r1, t.c0 : t.c1] = out[:, t.r0 - t.cr0 : t.r1 - t.cr0, t.c0 - t.cc0 : t.c1 - t.cc0]
+
+    _each_tile(model, list(tiles(h, w, tile, ENCODER_HALO)), one, check)
     return y
 
 
@@ -118,11 +171,14 @@ def synthesis(
     _, h, w = y_hat.shape
     tile = _tile_for(h, w, tile)
     out = np.empty((h * 16, w * 16, 3), dtype=np.uint8)
-    for t in tiles(h, w, tile, DECODER_HALO, check):
+
+    def one(t: Tile) -> None:
         crop = np.ascontiguousarray(y_hat[None, :, t.cr0 : t.cr1, t.cc0 : t.cc1], dtype=np.float32)
         img = sess.run(None, {"y_hat": crop})[0][0]
         img = img[:, (t.r0 - t.cr0) * 16 : (t.r1 - t.cr0) * 16, (t.c0 - t.cc0) * 16 : (t.c1 - t.cc0) * 16]
         out[t.r0 * 16 : t.r1 * 16, t.c0 * 16 : t.c1 * 16] = to_uint8(img).transpose(1, 2, 0)
+
+    _each_tile(model, list(tiles(h, w, tile, DECODER_HALO)), one, check)
     return out
 
 
