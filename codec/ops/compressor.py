@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import replace
+from collections import deque
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..api.errors import ExistingFileError, InputError
@@ -22,15 +25,16 @@ from ..api.progress import CancelToken, NullSink, ProgressSink, ProgressTracker
 from ..api.reports import CompressReport, FileOutcome
 from ..container import ArchiveWriteError, ArchiveWriter, EntryKind
 from ..entries.duplicate import duplicate_entry
-from ..entries.encode import EncodePolicy, encode_member, prepare_member
-from ..entries.entry import cannot_read
+from ..entries.encode import EncodePolicy, PreparedMember, encode_member, prepare_member
+from ..entries.entry import EncodedEntry, cannot_read
 from ..entries.member import base_header, file_sha256, unarchivable
 from ..entries.sink import EntrySink, WriterSink
 from ..entries.stored import lzma_pays
 from ..estimate import estimate_pass, planner
 from ..images import classify_and_decode
 from ..runtime.model_set import ModelRegistry, ModelSet, default_registry
-from . import partial_file, resume
+from . import partial_file, resume, volumes
+from .encoders import EntryEncoder
 from .scan import FILE, Member, scan_inputs
 
 
@@ -41,12 +45,18 @@ def compress(
     sink: ProgressSink | None = None,
     cancel: CancelToken | None = None,
     registry: ModelRegistry | None = None,
+    encoder: EntryEncoder | None = None,
 ) -> CompressReport:
-    """Archive ``inputs`` into ``output``. Raises on failure; per-file problems go in the report."""
+    """Archive ``inputs`` into ``output``. Raises on failure; per-file problems go in the report.
+
+    ``encoder``: encodes the members elsewhere (threads, a cluster) and gives them back in order; None:
+    one by one, here. The archive's bytes are the same either way. With ``options.split_every`` the
+    archive is numbered volumes beside ``output`` (``volumes.py``), listed in ``report.volumes``.
+    """
     sink = sink or NullSink()
     cancel = cancel or CancelToken()
     output = Path(output)
-    if output.exists() and not options.overwrite:
+    if options.split_every is None and output.exists() and not options.overwrite:
         raise ExistingFileError("the archive exists; use overwrite to replace it", str(output))
     model = None
     if options.images == "lossy":
@@ -66,8 +76,14 @@ def compress(
         plan = _plan(members, options, model, sink, cancel)
     estimate_seconds = time.monotonic() - start
     tracker = ProgressTracker(sink, "compress", len(scan.members), scan.total_bytes)
-    prefix = _resume_or_note(output, options.resume, sink, report)
     seen: dict[str, str] = {}  # sha256 -> archive path of the first file with that content
+    policy = EncodePolicy(options, plan)
+    job = _Job(policy, model, cancel, sink, report, seen)
+    if options.split_every is not None:
+        _write_volumes(output, options, members, job, tracker, encoder)
+        report.seconds = time.monotonic() - start
+        return report
+    prefix = _resume_or_note(output, options.resume, sink, report)
     done = 0
     with partial_file.writing(output, "no archive was written") as (fh, tmp):
         if prefix is None or prefix.end == 0:  # nothing kept (an empty partial file): a fresh start
@@ -77,22 +93,8 @@ def compress(
             resume.copy_prefix(prefix, fh)
             writer = ArchiveWriter.resume(fh, prefix.records)
             _take_over(prefix, members[:done], seen, report, tracker, options)
-        policy = EncodePolicy(options, plan)
         with writer:
-            entries = WriterSink(writer, cancel.check)
-            for member in members[done:]:
-                cancel.check()
-                tracker.start_file(member.name)
-                refusal = unarchivable(member)
-                if refusal:
-                    report.failed.append((member.name, refusal))
-                    sink.warning(member.name, refusal)
-                    tracker.advance(files=1, nbytes=member.size)
-                    continue
-                outcome = archive_member(entries, member, policy, model, cancel, sink, report, seen)
-                if outcome is not None:
-                    report.outcomes.append(outcome)
-                tracker.advance(files=1, nbytes=member.size)
+            _archive_members(WriterSink(writer, cancel.check), members[done:], job, tracker, encoder)
         partial_file.finish(fh)
         _publish(tmp, output, options.overwrite)
     if prefix is not None:
@@ -102,6 +104,134 @@ def compress(
     if plan is not None:
         report.target = planner.target_result(plan, report.outcomes, report.archive_size, estimate_seconds)
     return report
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What archiving each member needs besides the member: the rule, the model, where reports go."""
+
+    policy: EncodePolicy
+    model: ModelSet | None
+    cancel: CancelToken
+    progress: ProgressSink
+    report: CompressReport
+    seen: dict[str, str]
+
+    def encode(self, prepared: PreparedMember) -> EncodedEntry:
+        return encode_member(prepared, self.policy, self.model, self.cancel.check)
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """A member taken from the input, waiting for its turn to be written: refused, a possible copy of
+    an earlier member's content (``copy``: not sent to the encoder), or sent to the encoder."""
+
+    member: Member
+    prepared: PreparedMember | None = None
+    refusal: str = ""
+    copy: bool = False
+
+
+def _archive_members(
+    entries: EntrySink,
+    members: list[Member],
+    job: _Job,
+    tracker: ProgressTracker,
+    encoder: EntryEncoder | None,
+    split: volumes.VolumeSet | None = None,
+) -> None:
+    """Archive ``members`` into ``entries`` in their order: one by one here, or through ``encoder``."""
+    if encoder is None:
+        for member in members:
+            job.cancel.check()
+            tracker.start_file(member.name)
+            _write_slot(entries, _Slot(member, refusal=unarchivable(member)), None, job, tracker, split)
+        return
+    slots: deque[_Slot] = deque()
+    with closing(encoder.encode_ordered(_fed(members, job, tracker, slots), job.policy)) as encoded:
+        for prepared, entry in encoded:
+            while slots[0].prepared is not prepared:  # refused members and copies before it
+                _write_slot(entries, slots.popleft(), None, job, tracker, split)
+            _write_slot(entries, slots.popleft(), entry, job, tracker, split)
+    while slots:
+        _write_slot(entries, slots.popleft(), None, job, tracker, split)
+
+
+def _fed(members: list[Member], job: _Job, tracker: ProgressTracker, slots: deque[_Slot]) -> Iterator[PreparedMember]:
+    """The prepared members to encode, in order; every member taken is queued in ``slots``. A file
+    whose content an earlier one has is not encoded: it becomes a DUPLICATE when written (or is
+    encoded then, if that earlier one could not be written or is in another volume)."""
+    fed: set[str] = set()
+    for member in members:
+        job.cancel.check()
+        tracker.start_file(member.name)
+        refusal = unarchivable(member)
+        if refusal:
+            slots.append(_Slot(member, refusal=refusal))
+            continue
+        prepared = prepare_member(member, job.policy, job.cancel.check)
+        if prepared.locations_removed:
+            job.report.locations_removed += 1
+        digest = prepared.member.sha256 if prepared.member.kind == FILE and not prepared.failed else None
+        copy = digest is not None and (digest in job.seen or digest in fed)
+        slots.append(_Slot(member, prepared, copy=copy))
+        if digest is not None:
+            fed.add(digest)
+        if not copy:
+            yield prepared
+
+
+def _write_slot(
+    entries: EntrySink,
+    slot: _Slot,
+    entry: EncodedEntry | None,
+    job: _Job,
+    tracker: ProgressTracker,
+    split: volumes.VolumeSet | None,
+) -> None:
+    """Write one member's entry (``entry``, or made here: a copy's, or in line without an encoder)."""
+    member = slot.member
+    if slot.refusal:
+        job.report.failed.append((member.name, slot.refusal))
+        job.progress.warning(member.name, slot.refusal)
+    elif slot.prepared is None:  # in line: prepared, deduplicated and encoded now
+        outcome = archive_member(
+            entries, member, job.policy, job.model, job.cancel, job.progress, job.report, job.seen, split
+        )
+        if outcome is not None:
+            job.report.outcomes.append(outcome)
+    else:
+        first = _first_copy(slot.prepared, job.seen)
+        if entry is None:
+            entry = duplicate_entry(slot.prepared.member, first) if first is not None else job.encode(slot.prepared)
+        outcome = _write_entry(entries, slot.prepared, first, entry, job, split)
+        if outcome is not None:
+            job.report.outcomes.append(outcome)
+    tracker.advance(files=1, nbytes=member.size)
+
+
+def _write_volumes(
+    output: Path,
+    options: CompressOptions,
+    members: list[Member],
+    job: _Job,
+    tracker: ProgressTracker,
+    encoder: EntryEncoder | None,
+) -> None:
+    """Archive ``members`` into numbered volumes beside ``output``, renamed into place when all are done;
+    with ``overwrite``, the later volumes of an older, longer set of that name are removed."""
+    if options.split_every is None:
+        raise ValueError("no volume size")
+    with volumes.VolumeSet(output, options.split_every, options.overwrite, job.cancel.check) as split:
+        _archive_members(split, members, job, tracker, encoder, split)
+        done = split.finished()
+        for tmp, final in done:
+            _publish(tmp, final, options.overwrite)
+    job.report.volumes = [final for _, final in done]
+    for stale in volumes.existing_volumes(output)[len(done) :]:
+        stale.unlink(missing_ok=True)  # overwrite: an older set's later volumes would be read with these
+    job.report.archive = job.report.volumes[0]
+    job.report.archive_size = sum(path.stat().st_size for path in job.report.volumes)
 
 
 def _resume_or_note(
@@ -232,21 +362,50 @@ def archive_member(
     progress: ProgressSink,
     report: CompressReport,
     seen: dict[str, str],
+    split: volumes.VolumeSet | None = None,
 ) -> FileOutcome | None:
     """Encode one member and write it to ``sink``; its warnings and failure go to ``progress`` and ``report``.
 
     ``seen`` maps the content hashes already in the archive to their entry path: a file with one of them
-    becomes a DUPLICATE entry (deduplication), and a file written adds its own.
+    becomes a DUPLICATE entry (deduplication), and a file written adds its own. ``split``: the volumes
+    ``sink`` writes into, when there are (a new volume forgets ``seen``).
     """
     prepared = prepare_member(member, policy, cancel.check)
     if prepared.locations_removed:
         report.locations_removed += 1
-    member = prepared.member
-    first = seen.get(member.sha256 or "") if member.kind == FILE and not prepared.failed else None
+    first = _first_copy(prepared, seen)
     if first is not None:
-        entry = duplicate_entry(member, first)
+        entry = duplicate_entry(prepared.member, first)
     else:
         entry = encode_member(prepared, policy, model, cancel.check)
+    return _write_entry(sink, prepared, first, entry, _Job(policy, model, cancel, progress, report, seen), split)
+
+
+def _first_copy(prepared: PreparedMember, seen: dict[str, str]) -> str | None:
+    """The archive path of an earlier entry with this member's content, if any."""
+    member = prepared.member
+    return seen.get(member.sha256 or "") if member.kind == FILE and not prepared.failed else None
+
+
+def _write_entry(
+    sink: EntrySink,
+    prepared: PreparedMember,
+    first: str | None,
+    entry: EncodedEntry,
+    job: _Job,
+    split: volumes.VolumeSet | None = None,
+) -> FileOutcome | None:
+    """Write ``entry`` (a DUPLICATE of ``first`` when not None) for ``prepared``; report its warnings and failure.
+
+    Before an entry that would take the current volume past its size, a new volume starts; a DUPLICATE
+    then becomes the new volume's own copy (encoded now): no entry points into another volume.
+    """
+    member, seen, report, progress = prepared.member, job.seen, job.report, job.progress
+    if split is not None and split.needs_new_volume(entry):
+        split.next_volume()
+        seen.clear()
+        if first is not None:
+            first, entry = None, job.encode(prepared)
     for notice in entry.notices:
         progress.warning(member.name, notice.shown)
         report.warnings.append((member.name, notice.recorded))
