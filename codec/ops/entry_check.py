@@ -15,7 +15,7 @@ import lzma
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
-from ..api.errors import ArchiveFormatError, ArchiveLimitError, ContentHashError
+from ..api.errors import ArchiveFormatError, ArchiveLimitError, ContentHashError, LatentzipError
 from ..api.progress import CancelToken
 from ..container import EntryKind, EntryRecord
 from ..entries import jpeg_repack
@@ -174,11 +174,18 @@ def file_chunks(reader: EntryReader, record: EntryRecord) -> Iterator[bytes]:
 
 
 def restored_chunks(
-    reader: EntryReader, record: EntryRecord, registry: ModelRegistry, as_png: bool, cancel: CancelToken
+    reader: EntryReader,
+    record: EntryRecord,
+    registry: ModelRegistry,
+    as_png: bool,
+    cancel: CancelToken,
+    decoded: bytes | LatentzipError | None = None,
 ) -> Iterator[bytes]:
     """The restored file's bytes, every check passed (a failure raises, naming the entry, after or
     before some chunks: write nothing final before the iteration ends). Folders, links and the
-    DUPLICATE entry itself yield nothing, but their own entry (header and crc) is verified."""
+    DUPLICATE entry itself yield nothing, but their own entry (header and crc) is verified.
+    ``decoded``: an IMAGE source's restored bytes, or the error that refused them, from a decoder
+    elsewhere (``extract --cluster``); None: decoded here."""
     source = duplicate_source(reader, record)
     check_entry_header(source, as_png)
     if source is not record or record.kind in (EntryKind.DIRECTORY, EntryKind.SYMLINK):
@@ -188,6 +195,10 @@ def restored_chunks(
         return
     if source.kind in (EntryKind.STORED, EntryKind.LZMA):
         yield from hash_verified(file_chunks(reader, source), source.sha256, record.path)
+    elif source.kind == EntryKind.IMAGE and decoded is not None:
+        if isinstance(decoded, LatentzipError):
+            raise decoded
+        yield decoded
     elif source.kind == EntryKind.IMAGE:
         yield decode_image_entry(source, reader.read_payload(source), registry, as_png, cancel)
     elif source.kind == EntryKind.JPEG_REPACK:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import fnmatch
 import os
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 
 from ..api.errors import (
@@ -40,6 +40,7 @@ from ..container import (
     scan_entries,
 )
 from ..runtime.model_set import ModelRegistry, default_registry
+from .encoders import ImageDecoder
 from .entry_check import (
     check_entry_header,
     decode_image_entry,
@@ -191,12 +192,13 @@ def _open_for_reading(archive: Path, keep_going: bool) -> Opened:
 
 
 def extract(
-    archive: Path,
+    archive: Path | Sequence[Path],
     out_dir: Path,
     options: ExtractOptions = ExtractOptions(),
     sink: ProgressSink | None = None,
     cancel: CancelToken | None = None,
     registry: ModelRegistry | None = None,
+    decoder: ImageDecoder | None = None,
 ) -> ExtractReport:
     """Restore the selected entries under ``out_dir``.
 
@@ -204,10 +206,13 @@ def extract(
     without ``overwrite``, a header the extractor can restore) before the first
     file is written: without ``keep_going`` one refusal refuses the archive and
     nothing is written; with it, the refused entries are skipped and named.
+    ``archive``: one archive, or the volumes of one (``compress --split-every``), all checked first.
+    ``decoder``: decodes the images elsewhere (``extract --cluster``), in order; None: here.
     """
     sink = sink or NullSink()
     cancel = cancel or CancelToken()
     registry = (registry or default_registry()).at(options.precision)
+    archives = [Path(archive)] if isinstance(archive, (str, os.PathLike)) else [Path(a) for a in archive]
     out_dir = Path(out_dir)
     if os.path.lexists(out_dir) and not out_dir.is_dir():
         raise ExistingFileError(
@@ -215,33 +220,37 @@ def extract(
         )
     report = ExtractReport()
     start = time.monotonic()
-    reader, records, report.index_problem, lost = _open_for_reading(Path(archive), options.keep_going)
-    report.salvaged = bool(report.index_problem)
-    for name, reason in lost:
-        report.failed.append((name, reason))
-        report.issues.append(Issue(IssueCode.DAMAGED, name, reason))
-        sink.warning(name, reason)
-    with reader:
-        chosen = [r for r in records if _selected(r, options.patterns)]
-        planned: list[tuple[EntryRecord, Path]] = []
-        for record in chosen:
-            try:
-                planned.append((record, _destination(reader, record, out_dir, options)))
-            except (LatentzipError, OSError) as exc:
-                if not options.keep_going:
-                    raise
-                report.failed.append((record.path, str(exc)))
-                report.issues.append(Issue(failure_code(exc), record.path, str(exc)))
-                sink.warning(record.path, str(exc))
-        tracker = ProgressTracker(sink, "extract", len(planned), sum(r.size for r, _ in planned))
+    with ExitStack() as readers:
+        planned: list[tuple[ArchiveReader | SalvageReader, EntryRecord, Path]] = []
+        for path in archives:
+            reader, records, problem, lost = _open_for_reading(path, options.keep_going)
+            readers.enter_context(reader)
+            if problem:
+                named = f"{path.name}: {problem}" if len(archives) > 1 else problem
+                report.index_problem = f"{report.index_problem}; {named}" if report.index_problem else named
+            for name, reason in lost:
+                report.failed.append((name, reason))
+                report.issues.append(Issue(IssueCode.DAMAGED, name, reason))
+                sink.warning(name, reason)
+            for record in (r for r in records if _selected(r, options.patterns)):
+                try:
+                    planned.append((reader, record, _destination(reader, record, out_dir, options)))
+                except (LatentzipError, OSError) as exc:
+                    if not options.keep_going:
+                        raise
+                    report.failed.append((record.path, str(exc)))
+                    report.issues.append(Issue(failure_code(exc), record.path, str(exc)))
+                    sink.warning(record.path, str(exc))
+        report.salvaged = bool(report.index_problem)
+        tracker = ProgressTracker(sink, "extract", len(planned), sum(r.size for _, r, _ in planned))
         with _writing_to(out_dir):
             out_dir.mkdir(parents=True, exist_ok=True)
         dir_times: list[tuple[Path, int]] = []
-        for record, target in planned:
+        for reader, record, target, decoded in _decoded_ahead(planned, decoder, options.as_png):
             cancel.check()
             tracker.start_file(record.path)
             try:
-                _extract_one(reader, record, out_dir, target, options, registry, cancel, dir_times)
+                _extract_one(reader, record, out_dir, target, options, registry, cancel, dir_times, decoded)
                 report.written.append(record.path)
             except CancelledError:
                 raise
@@ -259,6 +268,41 @@ def extract(
                 pass
     report.seconds = time.monotonic() - start
     return report
+
+
+Planned = tuple["ArchiveReader | SalvageReader", EntryRecord, Path]
+
+
+def _decoded_ahead(
+    planned: list[Planned], decoder: ImageDecoder | None, as_png: bool
+) -> Iterator[tuple[ArchiveReader | SalvageReader, EntryRecord, Path, bytes | LatentzipError | None]]:
+    """The planned entries in order, each image with its restored bytes from ``decoder`` (a bounded number
+    decoded ahead); None for the rest (and for an entry whose payload cannot be read: it fails here, in
+    its place, as without a decoder)."""
+    if decoder is None:
+        for reader, record, target in planned:
+            yield reader, record, target, None
+        return
+
+    def jobs() -> Iterator[tuple[int, EntryRecord, bytes]]:
+        for index, (reader, record, _) in enumerate(planned):
+            try:
+                source = duplicate_source(reader, record)
+                if source.kind == EntryKind.IMAGE:
+                    check_entry_header(source, as_png)
+                    yield index, source, reader.read_payload(source)
+            except (LatentzipError, OSError):
+                continue
+
+    with closing(decoder.decode_ordered(jobs(), as_png)) as results:
+        ahead: tuple[int, bytes | LatentzipError] | None = None
+        for index, (reader, record, target) in enumerate(planned):
+            if ahead is None:
+                ahead = next(results, None)
+            decoded = None
+            if ahead is not None and ahead[0] == index:
+                decoded, ahead = ahead[1], None
+            yield reader, record, target, decoded
 
 
 def _destination(
@@ -316,8 +360,9 @@ def _extract_one(
     registry: ModelRegistry,
     cancel: CancelToken,
     dir_times: list[tuple[Path, int]],
+    decoded: bytes | LatentzipError | None = None,
 ) -> None:
-    chunks = restored_chunks(reader, record, registry, options.as_png, cancel)
+    chunks = restored_chunks(reader, record, registry, options.as_png, cancel, decoded)
     name = target.relative_to(out_dir.resolve()).as_posix()
     if record.kind == EntryKind.DIRECTORY:
         for _ in chunks:  # verifies the entry's own header and crc
