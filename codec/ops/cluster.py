@@ -18,6 +18,7 @@ import hashlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -180,7 +181,7 @@ class _OrderedPool:
         running: dict[Any, int] = {}  # task -> its worker, until it is done
         source = iter(items)
         held: tuple[T, J | None] | None = None  # taken, waiting for a worker
-        exhausted = False
+        exhausted = finished = False
         try:
             while True:
                 while not exhausted and len(pending) < self.in_flight:
@@ -204,18 +205,19 @@ class _OrderedPool:
                     pending.append((item, task))
                     held = None
                 if not pending:
+                    finished = True
                     return
                 item, task = pending[0]
                 if task is not None and task in running:  # wait for any task, then take in more
                     check()
                     done, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_S)
-                    for finished in done:
-                        loads[running.pop(finished)] -= 1
+                    for ready in done:
+                        loads[running.pop(ready)] -= 1
                     continue
                 pending.popleft()
                 yield item, (local(item) if task is None else self._result(task))
         finally:
-            if running:  # left early: nothing more is wanted from the workers
+            if not finished:  # left early (Ctrl-C, a cancel, an error): stop the workers
                 self.close()
 
     def _result(self, task: Any) -> Any:
@@ -295,10 +297,11 @@ class RayEncoder:
         def local(item: PreparedMember) -> EncodedEntry:
             return encode_member(item, policy, model, self.check)
 
-        for item, entry in pool.ordered(prepared, job, call, local, self.check):
-            if isinstance(entry, _Failure):  # raised where one machine raises it
-                raise entry.error()
-            yield item, entry
+        with closing(pool.ordered(prepared, job, call, local, self.check)) as results:
+            for item, entry in results:
+                if isinstance(entry, _Failure):  # raised where one machine raises it
+                    raise entry.error()
+                yield item, entry
 
     def _pool_for(self, precision: str | None) -> _OrderedPool:
         if self._pool is None or precision != self._precision:
@@ -372,8 +375,9 @@ class RayDecoder:
         def never_local(job: tuple[K, EntryRecord, bytes]) -> bytes:
             raise ValueError("every image is decoded by a worker")
 
-        for (key, _, _), data in self._pool.ordered(jobs, lambda job: job, call, never_local, self.check):
-            yield key, (data.error() if isinstance(data, _Failure) else data)
+        with closing(self._pool.ordered(jobs, lambda job: job, call, never_local, self.check)) as results:
+            for (key, _, _), data in results:
+                yield key, (data.error() if isinstance(data, _Failure) else data)
 
     def close(self) -> None:
         self._pool.close()
