@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -170,7 +170,7 @@ class _OrderedPool:
         call: Callable[[Any, J], Any],
         local: Callable[[T], R],
         check: Callable[[], None],
-    ) -> Iterator[tuple[T, Any]]:
+    ) -> Generator[tuple[T, Any], None, None]:
         """(item, result): ``call(worker, job(item))``'s result (a ``_Failure`` for an engine error on the
         worker), or ``local(item)`` where ``job`` gives None."""
         ray = self.ray

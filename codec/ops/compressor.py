@@ -15,7 +15,6 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from ..estimate import estimate_pass, planner
 from ..images import classify_and_decode
 from ..runtime.model_set import ModelRegistry, ModelSet, default_registry
 from . import partial_file, resume, volumes
-from .encoders import EntryEncoder
+from .encoders import EntryEncoder, closed_after
 from .scan import FILE, Member, scan_inputs
 
 
@@ -148,7 +147,7 @@ def _archive_members(
             _write_slot(entries, _Slot(member, refusal=unarchivable(member)), None, job, tracker, split)
         return
     slots: deque[_Slot] = deque()
-    with closing(encoder.encode_ordered(_fed(members, job, tracker, slots), job.policy)) as encoded:
+    with closed_after(encoder.encode_ordered(_fed(members, job, tracker, slots), job.policy)) as encoded:
         for prepared, entry in encoded:
             while slots[0].prepared is not prepared:  # refused members and copies before it
                 _write_slot(entries, slots.popleft(), None, job, tracker, split)

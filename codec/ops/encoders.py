@@ -8,6 +8,7 @@ when) do not depend on where or how fast each one was coded. Without one, the op
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Protocol, TypeVar
 
 from ..api.errors import LatentzipError
@@ -16,6 +17,7 @@ from ..entries.encode import EncodePolicy, PreparedMember
 from ..entries.entry import EncodedEntry
 
 K = TypeVar("K")
+T = TypeVar("T")
 
 
 class EntryEncoder(Protocol):
@@ -46,3 +48,15 @@ class ImageDecoder(Protocol):
     def close(self) -> None:
         """Stop the work; idempotent."""
         ...
+
+
+@contextmanager
+def closed_after(results: Iterator[T]) -> Iterator[Iterator[T]]:
+    """``results``, closed on leaving the block when it can be (a generator's ``finally`` then runs at once,
+    not whenever it is collected: what an encoder or decoder left in flight stops)."""
+    try:
+        yield results
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()

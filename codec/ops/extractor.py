@@ -13,7 +13,7 @@ import fnmatch
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from ..api.errors import (
@@ -40,7 +40,7 @@ from ..container import (
     scan_entries,
 )
 from ..runtime.model_set import ModelRegistry, default_registry
-from .encoders import ImageDecoder
+from .encoders import ImageDecoder, closed_after
 from .entry_check import (
     check_entry_header,
     decode_image_entry,
@@ -294,7 +294,7 @@ def _decoded_ahead(
             except (LatentzipError, OSError):
                 continue
 
-    with closing(decoder.decode_ordered(jobs(), as_png)) as results:
+    with closed_after(decoder.decode_ordered(jobs(), as_png)) as results:
         ahead: tuple[int, bytes | LatentzipError] | None = None
         for index, (reader, record, target) in enumerate(planned):
             if ahead is None:
