@@ -17,14 +17,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from test_engine_roundtrip import LOSSY, all_files, make_mixed_folder
 
 from latentzip.codec import cli, engine
 from latentzip.codec.api.errors import ExistingFileError
 from latentzip.codec.container import ArchiveReader, EntryKind
-from latentzip.codec.entries.encode import EncodePolicy, PreparedMember, encode_member
+from latentzip.codec.entries.encode import EncodePolicy, PreparedMember, encode_member, prepare_member
 from latentzip.codec.entries.entry import EncodedEntry
 from latentzip.codec.ops import cluster as cluster_mod
+from latentzip.codec.ops.scan import scan_inputs
 from latentzip.codec.ops.volumes import volume_path, volumes_of
 
 try:
@@ -32,6 +34,7 @@ try:
 except ImportError:
     ray = None
 
+CHECKPOINT_C = engine.CompressOptions(checkpoint="C", precision="auto")  # what `compress -q C` asks for
 needs_ray = pytest.mark.skipif(ray is None, reason='Ray is not installed (pip install "latentzip[cluster]")')
 
 
@@ -40,6 +43,8 @@ def library(root: Path) -> Path:
     top = make_mixed_folder(root)
     (top / "copy of scene.png").write_bytes((top / "scene.png").read_bytes())
     (top / "nested" / "deeper" / "scene again.png").write_bytes((top / "scene.png").read_bytes())
+    with Image.open(top / "nested" / "camera.jpg") as im:  # coded, no smaller: kept as its JPEG XL re-pack
+        im.resize((24, 16)).save(top / "tiny.jpg", quality=50)
     return top
 
 
@@ -164,6 +169,27 @@ def test_cluster_without_ray_says_how_to_install_it(tmp_path, monkeypatch, capsy
     assert 'pip install "latentzip[cluster]"' in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("floor", [None, 1.0], ids=["coded", "kept exactly"])  # 1.0: every image falls back
+def test_a_worker_codes_from_the_bytes_it_is_sent_never_from_the_disk(tmp_path, floor):
+    src = library(tmp_path / "in")
+    policy = EncodePolicy(engine.CompressOptions(checkpoint="C", precision="auto", quality_floor=floor))
+    model = engine.default_registry().get(None, "auto")
+    members = scan_inputs([src]).members
+    jobs = [(p, cluster_mod._image_job(p)) for p in (prepare_member(m, policy) for m in members)]
+    sent = [(p, job) for p, job in jobs if job is not None]
+    assert {p.member.name for p, _ in sent} >= {"PHOTOS/scene.png", "PHOTOS/nested/camera.jpg", "PHOTOS/broken.jpg"}
+    assert all(
+        p.member.kind != "file" or p.member.path.suffix in (".txt", ".bin", ".dat") for p, job in jobs if not job
+    )
+    here = [encode_member(p, policy, model) for p, _ in sent]
+    src.rename(tmp_path / "moved")  # as on another machine: none of the files is there
+    worker = cluster_mod._Worker([], None)
+    there = [worker.encode(job[0], policy, model.content_hash, job[1]) for _, job in sent]
+    assert there == here
+    kinds = {e.outcome.kind for e in here if e.outcome is not None}
+    assert ("lossless-jpeg" in kinds) if floor else ("lossy" in kinds)
+
+
 # ---- on a local Ray cluster ----
 
 
@@ -174,9 +200,6 @@ def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
     yield ray
     ray.shutdown()
-
-
-CHECKPOINT_C = engine.CompressOptions(checkpoint="C", precision="auto")  # what `compress -q C` asks for
 
 
 def _compress_args(src: Path, archive: Path) -> list[str]:

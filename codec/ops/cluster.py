@@ -174,9 +174,7 @@ class _OrderedPool:
         """(item, result): ``call(worker, job(item))``'s result (a ``_Failure`` for an engine error on the
         worker), or ``local(item)`` where ``job`` gives None."""
         ray = self.ray
-        if not self.actors:
-            self.actors = [self.make_actor() for _ in range(self.workers)]
-        loads = [0] * len(self.actors)
+        loads = [0] * self.workers
         pending: deque[tuple[T, Any]] = deque()  # taken, not yet given back: (item, its task or None)
         running: dict[Any, int] = {}  # task -> its worker, until it is done
         source = iter(items)
@@ -197,6 +195,8 @@ class _OrderedPool:
                         pending.append((item, None))
                         held = None
                         continue
+                    if not self.actors:  # started for the first image (none when there is no image)
+                        self.actors = [self.make_actor() for _ in range(self.workers)]
                     idx = min(range(len(loads)), key=loads.__getitem__)
                     if loads[idx] >= PER_WORKER:
                         break
