@@ -5,7 +5,7 @@ codes image after image with them. Only images travel: the coordinator reads eac
 bytes (the workers need not see its disks); everything else (folders, links, files that are not images)
 is encoded here, where it costs little. Results come back in input order through a bounded window
 (``_OrderedPool``), so the coordinator writes the archive exactly as one machine would and holds at most
-``in_flight`` images at once, whatever the library's size.
+``max_in_flight`` images at once, whatever the library's size.
 
 A worker process that dies mid-image is restarted and its task retried (Ray's ``max_restarts`` and
 ``max_task_retries``); an entry reaches the archive only once complete. Leaving early (Ctrl-C, a cancel,
@@ -155,12 +155,12 @@ class _Worker:
 
 
 class _OrderedPool:
-    """Workers (Ray actors) fed from an iterable, results given back in input order; at most ``in_flight``
+    """Workers (Ray actors) fed from an iterable, results given back in input order; at most ``max_in_flight``
     items taken and not yet given back, at most ``PER_WORKER`` tasks on one worker."""
 
-    def __init__(self, cluster: RayCluster, make_actor: Callable[[], Any], workers: int, in_flight: int) -> None:
+    def __init__(self, cluster: RayCluster, make_actor: Callable[[], Any], workers: int, max_in_flight: int) -> None:
         self.ray = cluster.ray
-        self.make_actor, self.workers, self.in_flight = make_actor, workers, in_flight
+        self.make_actor, self.workers, self.max_in_flight = make_actor, workers, max_in_flight
         self.actors: list[Any] = []
 
     def ordered(
@@ -182,7 +182,7 @@ class _OrderedPool:
         exhausted = finished = False
         try:
             while True:
-                while not exhausted and len(pending) < self.in_flight:
+                while not exhausted and len(pending) < self.max_in_flight:
                     if held is None:
                         try:
                             item = next(source)
@@ -257,7 +257,7 @@ def _workers(cluster: RayCluster, workers: int | None) -> int:
 class RayEncoder:
     """An ``EntryEncoder`` (ops/encoders.py) that codes images on a Ray cluster.
 
-    ``workers``: Ray actors (None: one per CPU of the cluster); ``in_flight``: images taken and not yet given
+    ``workers``: Ray actors (None: one per CPU of the cluster); ``max_in_flight``: images taken and not yet given
     back (None: two per worker and two more). ``registry``: the coordinator's; workers look the job's model
     set up by its content hash in a registry of the same folders (those they have) and the bundled one.
     """
@@ -266,13 +266,13 @@ class RayEncoder:
         self,
         cluster: RayCluster,
         workers: int | None = None,
-        in_flight: int | None = None,
+        max_in_flight: int | None = None,
         registry: ModelRegistry | None = None,
         check: Callable[[], None] | None = None,
     ) -> None:
         self.cluster, self.registry = cluster, registry
         self.workers = _workers(cluster, workers)
-        self.in_flight = in_flight or 2 * self.workers + 2
+        self.max_in_flight = max_in_flight or 2 * self.workers + 2
         self.check = check or CancelToken().check
         self._pool: _OrderedPool | None = None
         self._precision: str | None = None
@@ -307,7 +307,7 @@ class RayEncoder:
         if self._pool is None or precision != self._precision:
             self.close()
             factory = _make_actor_factory(self.cluster, self.registry, precision)
-            self._pool, self._precision = _OrderedPool(self.cluster, factory, self.workers, self.in_flight), precision
+            self._pool, self._precision = _OrderedPool(self.cluster, factory, self.workers, self.max_in_flight), precision
         return self._pool
 
     def worker_pids(self) -> list[int]:
@@ -351,17 +351,17 @@ class RayDecoder:
         self,
         cluster: RayCluster,
         workers: int | None = None,
-        in_flight: int | None = None,
+        max_in_flight: int | None = None,
         registry: ModelRegistry | None = None,
         precision: str | None = None,
         check: Callable[[], None] | None = None,
     ) -> None:
         self.cluster = cluster
         self.workers = _workers(cluster, workers)
-        self.in_flight = in_flight or 2 * self.workers + 2
+        self.max_in_flight = max_in_flight or 2 * self.workers + 2
         self.check = check or CancelToken().check
         factory = _make_actor_factory(cluster, registry, precision)
-        self._pool = _OrderedPool(cluster, factory, self.workers, self.in_flight)
+        self._pool = _OrderedPool(cluster, factory, self.workers, self.max_in_flight)
 
     def decode_ordered(
         self, jobs: Iterable[tuple[K, EntryRecord, bytes]], as_png: bool
