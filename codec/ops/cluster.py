@@ -307,7 +307,8 @@ class RayEncoder:
         if self._pool is None or precision != self._precision:
             self.close()
             factory = _make_actor_factory(self.cluster, self.registry, precision)
-            self._pool, self._precision = _OrderedPool(self.cluster, factory, self.workers, self.max_in_flight), precision
+            self._pool = _OrderedPool(self.cluster, factory, self.workers, self.max_in_flight)
+            self._precision = precision
         return self._pool
 
     def worker_pids(self) -> list[int]:
