@@ -122,13 +122,12 @@ class _Job:
 
 @dataclass(frozen=True)
 class _Slot:
-    """A member taken from the input, waiting for its turn to be written: refused, a possible copy of
-    an earlier member's content (``copy``: not sent to the encoder), or sent to the encoder."""
+    """A member taken from the input, waiting for its turn to be written: refused (``refusal``), prepared
+    (sent to the encoder, or a copy of an earlier member's content, which is not), or neither: in line."""
 
     member: Member
     prepared: PreparedMember | None = None
     refusal: str = ""
-    copy: bool = False
 
 
 def _archive_members(
@@ -173,7 +172,7 @@ def _fed(members: list[Member], job: _Job, tracker: ProgressTracker, slots: dequ
             job.report.locations_removed += 1
         digest = prepared.member.sha256 if prepared.member.kind == FILE and not prepared.failed else None
         copy = digest is not None and (digest in job.seen or digest in fed)
-        slots.append(_Slot(member, prepared, copy=copy))
+        slots.append(_Slot(member, prepared))
         if digest is not None:
             fed.add(digest)
         if not copy:
