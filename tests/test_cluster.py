@@ -22,9 +22,10 @@ from test_engine_roundtrip import LOSSY, all_files, make_mixed_folder
 
 from latentzip.codec import cli, engine
 from latentzip.codec.api.errors import ExistingFileError
-from latentzip.codec.container import ArchiveReader, EntryKind
+from latentzip.codec.container import ArchiveReader, ArchiveWriter, EntryKind
 from latentzip.codec.entries.encode import EncodePolicy, PreparedMember, encode_member, prepare_member
 from latentzip.codec.entries.entry import EncodedEntry
+from latentzip.codec.entries.image import ImagePayload
 from latentzip.codec.ops import cluster as cluster_mod
 from latentzip.codec.ops.scan import scan_inputs
 from latentzip.codec.ops.volumes import volume_path, volumes_of
@@ -235,6 +236,37 @@ def test_archive_through_ray_is_byte_identical_and_so_is_its_extraction(local_ra
     for rel, path in before.items():
         if path.is_file() and not path.is_symlink():
             assert (out / rel).read_bytes() == path.read_bytes(), rel
+
+
+def _with_undecodable_image(archive: Path, damaged: Path) -> str:
+    """A copy of ``archive`` whose first coded image's bitstream is garbled (its crc made to match)."""
+    with ArchiveReader.open(archive) as reader, open(damaged, "xb") as fh, ArchiveWriter(fh) as writer:
+        victim = ""
+        for record in reader.entries:
+            payload = reader.read_payload(record)
+            if record.kind == EntryKind.IMAGE and not victim:
+                image = ImagePayload.from_bytes(payload)
+                bitstream = image.bitstream[:12] + bytes(b ^ 0x5A for b in image.bitstream[12:])
+                payload, victim = ImagePayload(bitstream, image.metadata, image.alpha_png).to_bytes(), record.path
+            writer.add(record.header(), payload)
+    return victim
+
+
+@pytest.mark.ray
+@needs_ray
+def test_an_image_a_worker_cannot_decode_is_reported_in_its_place(local_ray, one_machine, tmp_path):
+    _, alone, _ = one_machine
+    damaged = tmp_path / "damaged.ltz"
+    victim = _with_undecodable_image(alone, damaged)
+    options = engine.ExtractOptions(keep_going=True)
+    here = engine.extract(damaged, tmp_path / "here", options)
+    decoder = cluster_mod.RayDecoder(cluster_mod.RayCluster(), workers=2)
+    try:
+        there = engine.extract([damaged], tmp_path / "there", options, decoder=decoder)
+    finally:
+        decoder.close()
+    assert victim in {name for name, _ in here.failed} and here.written  # it (and its duplicates) refused, not all
+    assert there.failed == here.failed and there.written == here.written
 
 
 @pytest.mark.ray
