@@ -6,6 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
 LINT_STAMP := $(VENV)/.installed-lint
+CLUSTER_STAMP := $(VENV)/.installed-cluster
 LINT_SITE := build/lint-site
 BENCH_STAMP := $(VENV)/.installed-bench
 # the desktop bundle is built from its own venv: runtime deps + PyInstaller, never torch
@@ -20,7 +21,7 @@ TRAIN_THREADS ?= 0  # 1 while other work shares the 2 cores (two torch threads c
 TRAIN_LR ?= 3e-5
 BENCH_ARGS ?=
 
-.PHONY: help run test test-all lint bench bench-latentzip bench-int8 bench-robust bench-targets bench-estimates bench-many bench-photos bench-profile bench-speed train export qat int8 int8-ptq pack-checkpoint pack-student screenshots package package-test clean
+.PHONY: help run test test-all test-cluster lint bench bench-latentzip bench-int8 bench-robust bench-targets bench-estimates bench-many bench-photos bench-profile bench-speed train export qat int8 int8-ptq pack-checkpoint pack-student screenshots package package-test clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -61,6 +62,14 @@ test: $(TEST_STAMP)  ## install and run the fast tests
 
 test-all: $(TEST_STAMP)  ## all tests, slow ones included
 	cd tests && QT_QPA_PLATFORM=offscreen ../$(PY) -m pytest -q -m "" .
+
+# Ray (the cluster extra) goes into the development venv only, never into the desktop bundle's
+$(CLUSTER_STAMP): $(TEST_STAMP)
+	$(PIP) install -q -e ".[cluster]"
+	touch $@
+
+test-cluster: $(CLUSTER_STAMP)  ## install the Ray extra, run the Ray tests (they start and stop a local cluster)
+	cd tests && QT_QPA_PLATFORM=offscreen ../$(PY) -m pytest -q -m ray test_cluster.py
 
 screenshots: $(STAMP)  ## save the window's main states to docs/screenshots/ (for the README)
 	QT_QPA_PLATFORM=offscreen $(PY) -m latentzip.gui.screenshots --out docs/screenshots \

@@ -8,8 +8,11 @@ Never imports Qt nor PyTorch; ``latentzip gui`` is dispatched to gui/ by the lau
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,6 +24,7 @@ from .container import EntryKind
 from .estimate.dry_run import plan_lines, summary_lines
 from .estimate.sampling import SAMPLE_SIZE
 from .estimate.sizes import parse_size, size_text
+from .ops.volumes import volumes_of
 from .runtime.model_set import PRECISIONS, execution_providers
 from .runtime.rate_ladder import LEVEL_STEPS
 
@@ -185,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(same inputs and options): its finished entries are kept",
     )
     c.add_argument(
+        "--split-every",
+        metavar="SIZE",
+        type=_size_arg,
+        help="write numbered volumes (NAME.001.ltz, NAME.002.ltz...) of at most SIZE each (e.g. 4GB), every one "
+        "a complete archive; extract, test and list take the first and find the rest",
+    )
+    c.add_argument(
         "--strip-location",
         action="store_true",
         help="remove the GPS position (EXIF GPS, XMP and IPTC location fields) from the stored images; "
@@ -210,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--entropy", choices=("range", "lzma"), default=None, help="latent coding for new lossy images")
 
-    x = sub.add_parser("extract", help="restore files from an archive")
+    x = sub.add_parser("extract", help="restore files from an archive (all its volumes, given one)")
     x.add_argument("archive", type=Path)
     x.add_argument("patterns", nargs="*", help="shell-style patterns on archive paths")
     x.add_argument("-o", "--output", type=Path, default=Path("."), help="target folder (default: here)")
@@ -219,16 +230,30 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--as-png", action="store_true", help="write lossy images as PNG")
 
     ls = sub.add_parser("list", help="list the archive's contents")
-    ls.add_argument("archive", type=Path)
+    ls.add_argument("archive", type=Path, nargs="+", help="an archive, or volumes (one finds the rest)")
     ls.add_argument(
         "--details",
         action="store_true",
         help="also show, per file, which metadata is stored (EXIF, GPS, date taken, ICC, XMP...)",
     )
     t = sub.add_parser("test", help="verify every entry without writing files")
-    t.add_argument("archive", type=Path)
+    t.add_argument("archive", type=Path, nargs="+", help="an archive, or volumes (one finds the rest)")
     p = sub.add_parser("preview", help="bpp, MS-SSIM and PSNR of an image at A, B and C")
     p.add_argument("image", type=Path)
+    for parser in (c, x):
+        parser.add_argument(
+            "--cluster",
+            metavar="ADDRESS",
+            help="code the images on a Ray cluster: 'ray' (RAY_ADDRESS, else the cluster started on this machine "
+            "with `ray start`, else a local one) or an address (ray://HEAD:10001); needs "
+            '`pip install "latentzip[cluster]"`',
+        )
+        parser.add_argument(
+            "--cluster-workers",
+            metavar="N",
+            type=int,
+            help="with --cluster: Ray workers, each holding the models (default: one per CPU of the cluster)",
+        )
     for parser in (c, a, x, t, p):
         parser.add_argument(
             "--precision",
@@ -283,13 +308,26 @@ def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> 
         strip_location=args.strip_location,
         precision=args.precision,
         threads=args.threads,
+        split_every=args.split_every,
     )
     if args.dry_run:
         if output.exists() and not args.overwrite:
             out.write(f"note: {output} exists: compress would refuse it without --overwrite\n")
         return _dry_run(inputs, options, args.samples, out)
-    report = engine.compress(inputs, output, options, sink)
+    with _on_cluster(args) as cluster:
+        encoder = None
+        if cluster is not None:
+            from .ops.cluster import RayEncoder
+
+            encoder = RayEncoder(cluster, workers=args.cluster_workers)
+        try:
+            report = engine.compress(inputs, output, options, sink, encoder=encoder)
+        finally:
+            if encoder is not None:
+                encoder.close()
     if not args.quiet:
+        if report.volumes:
+            out.write(f"volumes: {', '.join(str(v) for v in report.volumes)}\n")
         lossy = [o for o in report.outcomes if o.kind == "lossy"]
         out.write(
             f"{report.archive}: {size_text(report.original_size)} -> {size_text(report.archive_size)} "
@@ -401,7 +439,17 @@ def _cmd_extract(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> i
         precision=args.precision,
         threads=args.threads,
     )
-    report = engine.extract(args.archive, args.output, options, sink)
+    with _on_cluster(args) as cluster:
+        decoder = None
+        if cluster is not None:
+            from .ops.cluster import RayDecoder
+
+            decoder = RayDecoder(cluster, workers=args.cluster_workers, precision=args.precision)
+        try:
+            report = engine.extract(volumes_of(args.archive), args.output, options, sink, decoder=decoder)
+        finally:
+            if decoder is not None:
+                decoder.close()
     if not args.quiet:
         salvage = f" (index not used: {report.index_problem}; entries found by scanning)" if report.salvaged else ""
         out.write(f"extracted {len(report.written)} entries to {args.output} in {report.seconds:.1f} s{salvage}\n")
@@ -415,13 +463,22 @@ def _cmd_extract(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> i
     return EXIT_PARTIAL if report.salvaged and code == EXIT_OK else code
 
 
+def _archives(given: list[Path]) -> list[Path]:
+    """The archives named, each with the other volumes of its set (in order, once each)."""
+    found: list[Path] = []
+    for path in given:
+        found += [v for v in volumes_of(path) if v not in found]
+    return found
+
+
 def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    rows: Iterable[tuple[Any, Any, str]]
     if args.details:
         from .ops.archive_details import entry_details, entry_floor_row
 
-        rows = entry_details(args.archive)
+        rows = itertools.chain.from_iterable(entry_details(a) for a in _archives(args.archive))
     else:
-        rows = ((r, None, "") for r in engine.list_entries(args.archive))
+        rows = ((r, None, "") for a in _archives(args.archive) for r in engine.list_entries(a))
     floor_rows = []
     for r, summary, problem in rows:
         kind = KIND_NAMES.get(r.kind, str(r.kind))
@@ -454,14 +511,36 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_test(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> int:
-    report = engine.test_archive(args.archive, sink, precision=args.precision, threads=args.threads)
-    if report.ok:
-        if not args.quiet:
-            out.write(f"{args.archive}: all {report.checked} entries OK\n")
-        return EXIT_OK
-    for name, reason in report.damaged:
-        sink.stream.write(f"damaged: {name}: {reason}\n")
-    return EXIT_FAIL
+    code, archives = EXIT_OK, _archives(args.archive)
+    for archive in archives:
+        report = engine.test_archive(archive, sink, precision=args.precision, threads=args.threads)
+        if report.ok:
+            if not args.quiet:
+                out.write(f"{archive}: all {report.checked} entries OK\n")
+            continue
+        for name, reason in report.damaged:
+            where = f"{archive.name}: " if len(archives) > 1 else ""
+            sink.stream.write(f"damaged: {where}{name}: {reason}\n")
+        code = EXIT_FAIL
+    return code
+
+
+@contextmanager
+def _on_cluster(args: argparse.Namespace) -> Iterator[Any]:
+    """The Ray cluster ``--cluster`` names (None without it), disconnected afterwards; ClusterError when
+    Ray is not installed or the cluster cannot be reached."""
+    if args.cluster is None:
+        if args.cluster_workers is not None:
+            raise ValueError("--cluster-workers needs --cluster")
+        yield None
+        return
+    from .ops.cluster import RayCluster
+
+    cluster = RayCluster(args.cluster)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
 
 
 def _cmd_preview(args: argparse.Namespace, out: TextIO) -> int:

@@ -134,3 +134,7 @@ class ImageDecodeError(LatentzipError):
 
 class CancelledError(LatentzipError):
     """The operation was cancelled by the user."""
+
+
+class ClusterError(LatentzipError):
+    """The cluster asked for cannot be used (Ray not installed, not reachable) or lost its workers."""

@@ -37,6 +37,8 @@ class CompressOptions:
     # The workers that code images at once (files, and tiles of a large image); None: LATENTZIP_THREADS
     # (the app's Settings), else one per core. The archive's bytes are the same for any number.
     threads: int | None = None
+    # numbered volumes (library.001.ltz, ...) of at most this many bytes each, every one a complete archive
+    split_every: int | None = None
 
     @property
     def floor(self) -> float:
@@ -60,6 +62,12 @@ class CompressOptions:
             raise ValueError("the size target must be a whole number of bytes, at least 1")
         if self.min_quality is not None and not 0.0 < self.min_quality <= 1.0:
             raise ValueError("the quality target must be an MS-SSIM between 0 and 1")
+        if self.split_every is not None and (
+            isinstance(self.split_every, bool) or not isinstance(self.split_every, int) or self.split_every < 1
+        ):
+            raise ValueError("the volume size must be a whole number of bytes, at least 1")
+        if self.split_every is not None and (self.resume or self.targeted):
+            raise ValueError("volumes (split_every) cannot be resumed nor given a size or quality target")
         if self.targeted and self.images != "lossy":
             raise ValueError("a size or quality target needs lossy images (lossless keeps every file as it is)")
 

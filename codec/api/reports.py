@@ -70,6 +70,7 @@ class CompressReport:
     seconds: float = 0.0
     target: TargetResult | None = None
     locations_removed: int = 0  # files whose location was stripped (strip_location)
+    volumes: list[Path] = field(default_factory=list)  # split_every: the numbered volumes written, in order
 
     @property
     def original_size(self) -> int:

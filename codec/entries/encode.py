@@ -108,7 +108,7 @@ def _encode_file(
     a coded image in lossy mode, else its bytes (LZMA when that pays), with the reason in the note."""
     note, reason = "", None
     notices: list[Notice] = []
-    if policy.options.images == "lossless" and is_jpeg(member):
+    if policy.options.images == "lossless" and is_jpeg(member, source):
         try:
             repacked = repack_entry(member, check, source)
         except OSError as exc:
@@ -125,7 +125,7 @@ def _encode_file(
             info, decoded = None, None
             note, reason = f"could not be inspected ({exc}); stored byte-exact", IssueCode.NOT_INSPECTED
         if decoded is not None:
-            repack = RepackCache(member, check, source) if is_jpeg(member) else None
+            repack = RepackCache(member, check, source) if is_jpeg(member, source) else None
             attempts = policy.attempts(member.name, can_raise=model.can_raise)
             try:
                 coded = code_image(

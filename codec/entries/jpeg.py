@@ -21,8 +21,11 @@ REPACK_MAX_BYTES = 512 << 20  # a JPEG is re-packed in memory; bigger ones are s
 TOO_LARGE_NOTE = "too large to re-pack; stored byte-exact"
 
 
-def is_jpeg(member: Member) -> bool:
-    """A JPEG by its first bytes (whatever its name says)."""
+def is_jpeg(member: Member, source: bytes | None = None) -> bool:
+    """A JPEG by its first bytes (whatever its name says): ``source``'s when given (the file's content,
+    rewritten or sent to a cluster worker that does not see the file), else the file's."""
+    if source is not None:
+        return jpeg_repack.looks_like_jpeg(source[:3])
     try:
         with open(member.path, "rb") as fh:
             return jpeg_repack.looks_like_jpeg(fh.read(3))

@@ -8,7 +8,9 @@ only when ``overwrite`` is set.
 This module is the orchestration (scan, resume, target plan, the temporary file, the report); the rule
 that turns a file into an entry is codec/entries/ (``archive_members`` runs it, for ``add`` too). The
 encoding runs on the job's workers (ops/pipeline.py, ``CompressOptions.threads``); hashing, deduplication
-and writing stay here, in input order, so the archive's bytes do not depend on the workers.
+and writing stay here, in input order, so the archive's bytes do not depend on the workers, nor on
+whether a cluster encodes instead (``encoder``: ops/cluster.py). With ``split_every`` the archive is
+numbered volumes (ops/volumes.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,8 +37,9 @@ from ..entries.stored import lzma_pays
 from ..estimate import estimate_pass, planner
 from ..images import classify_and_decode
 from ..runtime.model_set import ModelRegistry, ModelSet, default_registry, job_workers
-from . import partial_file, resume
-from .pipeline import EntryEncoder, OrderedPool, in_flight_for, local_encoder
+from . import partial_file, resume, volumes
+from .encoders import EntryEncoder, closed_after
+from .pipeline import OrderedPool, in_flight_for, local_encoder
 from .scan import FILE, Member, scan_inputs
 
 
@@ -46,12 +50,19 @@ def compress(
     sink: ProgressSink | None = None,
     cancel: CancelToken | None = None,
     registry: ModelRegistry | None = None,
+    encoder: EntryEncoder | None = None,
 ) -> CompressReport:
-    """Archive ``inputs`` into ``output``. Raises on failure; per-file problems go in the report."""
+    """Archive ``inputs`` into ``output``. Raises on failure; per-file problems go in the report.
+
+    ``encoder``: encodes the members elsewhere (a cluster) and gives them back in order, left open for
+    the caller to close; None: the job's workers here (``options.threads``). The archive's bytes are the
+    same either way. With ``options.split_every`` the archive is numbered volumes beside ``output``
+    (``volumes.py``), listed in ``report.volumes``.
+    """
     sink = sink or NullSink()
     cancel = cancel or CancelToken()
     output = Path(output)
-    if output.exists() and not options.overwrite:
+    if options.split_every is None and output.exists() and not options.overwrite:
         raise ExistingFileError("the archive exists; use overwrite to replace it", str(output))
     model = None
     workers = job_workers(options.threads)
@@ -72,8 +83,15 @@ def compress(
         plan = _plan(members, options, model, sink, cancel)
     estimate_seconds = time.monotonic() - start
     tracker = ProgressTracker(sink, "compress", len(scan.members), scan.total_bytes)
-    prefix = _resume_or_note(output, options.resume, sink, report)
     seen: dict[str, str] = {}  # sha256 -> archive path of the first file with that content
+    policy = EncodePolicy(options, plan)
+    if options.split_every is not None:
+        with _encoder(encoder, model, workers, cancel) as coder:
+            split_job = _Members(policy, model, coder, cancel, sink, report, seen, tracker)
+            _write_volumes(output, options, members, split_job)
+        report.seconds = time.monotonic() - start
+        return report
+    prefix = _resume_or_note(output, options.resume, sink, report)
     done = 0
     with partial_file.writing(output, "no archive was written") as (fh, tmp):
         if prefix is None or prefix.end == 0:  # nothing kept (an empty partial file): a fresh start
@@ -83,14 +101,9 @@ def compress(
             resume.copy_prefix(prefix, fh)
             writer = ArchiveWriter.resume(fh, prefix.records)
             _take_over(prefix, members[:done], seen, report, tracker, options)
-        policy = EncodePolicy(options, plan)
-        with writer:
+        with writer, _encoder(encoder, model, workers, cancel) as coder:
             entries = WriterSink(writer, cancel.check)
-            encoder = local_encoder(model, workers, cancel.check)
-            try:
-                archive_members(entries, members[done:], policy, model, encoder, cancel, sink, report, seen, tracker)
-            finally:
-                encoder.close()
+            archive_members(entries, members[done:], policy, model, coder, cancel, sink, report, seen, tracker)
         partial_file.finish(fh)
         _publish(tmp, output, options.overwrite)
     if prefix is not None:
@@ -100,6 +113,65 @@ def compress(
     if plan is not None:
         report.target = planner.target_result(plan, report.outcomes, report.archive_size, estimate_seconds)
     return report
+
+
+@contextmanager
+def _encoder(
+    given: EntryEncoder | None, model: ModelSet | None, workers: int, cancel: CancelToken
+) -> Iterator[EntryEncoder]:
+    """``given`` (the caller closes it), else the job's local encoder, closed on leaving."""
+    if given is not None:
+        yield given
+        return
+    coder = local_encoder(model, workers, cancel.check)
+    try:
+        yield coder
+    finally:
+        coder.close()
+
+
+@dataclass(frozen=True)
+class _Members:
+    """What ``archive_members`` needs besides the sink and the members (for the volumes' path)."""
+
+    policy: EncodePolicy
+    model: ModelSet | None
+    encoder: EntryEncoder
+    cancel: CancelToken
+    progress: ProgressSink
+    report: CompressReport
+    seen: dict[str, str]
+    tracker: ProgressTracker
+
+
+def _write_volumes(output: Path, options: CompressOptions, members: list[Member], job: _Members) -> None:
+    """Archive ``members`` into numbered volumes beside ``output``, renamed into place when all are done;
+    with ``overwrite``, the later volumes of an older, longer set of that name are removed."""
+    if options.split_every is None:
+        raise ValueError("no volume size")
+    report = job.report
+    with volumes.VolumeSet(output, options.split_every, options.overwrite, job.cancel.check) as split:
+        archive_members(
+            split,
+            members,
+            job.policy,
+            job.model,
+            job.encoder,
+            job.cancel,
+            job.progress,
+            report,
+            job.seen,
+            job.tracker,
+            split=split,
+        )
+        done = split.finished()
+        for tmp, final in done:
+            _publish(tmp, final, options.overwrite)
+    report.volumes = [final for _, final in done]
+    for stale in volumes.existing_volumes(output)[len(done) :]:
+        stale.unlink(missing_ok=True)  # overwrite: an older set's later volumes would be read with these
+    report.archive = report.volumes[0]
+    report.archive_size = sum(path.stat().st_size for path in report.volumes)
 
 
 def _resume_or_note(
@@ -243,10 +315,15 @@ def _write_prepared(
     progress: ProgressSink,
     report: CompressReport,
     seen: dict[str, str],
+    split: volumes.VolumeSet | None = None,
 ) -> FileOutcome | None:
     """Write one prepared member to ``sink``: a DUPLICATE entry when ``seen`` holds its content, else
     ``entry`` (its encoding, done elsewhere; None: encode it here); its warnings and failure go to
-    ``progress`` and ``report``, and its hash to ``seen`` once written."""
+    ``progress`` and ``report``, and its hash to ``seen`` once written.
+
+    ``split``: the volumes ``sink`` writes into, when there are. Before an entry that would take the
+    current volume past its size a new volume starts and ``seen`` is forgotten; a DUPLICATE then
+    becomes the new volume's own copy (encoded now): no entry points into another volume."""
     if prepared.locations_removed:
         report.locations_removed += 1
     member = prepared.member
@@ -256,6 +333,11 @@ def _write_prepared(
         entry = duplicate_entry(member, first)
     elif entry is None:
         entry = encode_member(prepared, policy, model, cancel.check)
+    if split is not None and split.needs_new_volume(entry):
+        split.next_volume()
+        seen.clear()
+        if first is not None:
+            first, entry = None, encode_member(prepared, policy, model, cancel.check)
     for notice in entry.notices:
         progress.warning(member.name, notice.shown)
         report.warnings.append((member.name, notice.recorded))
@@ -297,6 +379,7 @@ def archive_members(
     seen: dict[str, str],
     tracker: ProgressTracker,
     on_outcome: Callable[[Member, FileOutcome], None] | None = None,
+    split: volumes.VolumeSet | None = None,
 ) -> None:
     """Archive ``members`` into ``sink`` in input order, the encoding done by ``encoder`` (several at once).
 
@@ -307,6 +390,8 @@ def archive_members(
     is not encoded: at its turn it becomes a DUPLICATE of the copy written, or, when that copy failed
     (unreadable meanwhile), it is encoded here, as the sequential run would. Refused members
     (``unarchivable``) are reported at their turn. ``on_outcome``: called for each member written.
+    ``split``: ``sink`` is numbered volumes (``_write_prepared``); a copy whose first is in an earlier
+    volume is encoded at its turn, as one whose first failed.
     """
     turns: deque[_Turn] = deque()  # taken from ``members``, not yet written, in order
     dispatched = set(seen)  # content held or sent to the encoder
@@ -328,36 +413,36 @@ def archive_members(
             turns.append(_Turn(member, prepared, encoded_elsewhere=True))
             yield prepared
 
-    results = encoder.encode_ordered(feed(), policy)
-    taken: deque[tuple[PreparedMember, EncodedEntry]] = deque()  # results whose turn has not come
-    fed = False  # every member has been taken by the feed
-    while True:
-        cancel.check()
-        if not turns:  # the feed has not reached the next member: taking a result pulls it along
-            if fed:
-                return
-            result = next(results, None)
-            if result is None:
-                fed = True
-            else:
-                taken.append(result)
-            continue
-        turn = turns.popleft()
-        member = turn.member
-        tracker.start_file(member.name)
-        if turn.prepared is None:
-            report.failed.append((member.name, turn.refusal))
-            progress.warning(member.name, turn.refusal)
+    with closed_after(encoder.encode_ordered(feed(), policy)) as results:
+        taken: deque[tuple[PreparedMember, EncodedEntry]] = deque()  # results whose turn has not come
+        fed = False  # every member has been taken by the feed
+        while True:
+            cancel.check()
+            if not turns:  # the feed has not reached the next member: taking a result pulls it along
+                if fed:
+                    return
+                result = next(results, None)
+                if result is None:
+                    fed = True
+                else:
+                    taken.append(result)
+                continue
+            turn = turns.popleft()
+            member = turn.member
+            tracker.start_file(member.name)
+            if turn.prepared is None:
+                report.failed.append((member.name, turn.refusal))
+                progress.warning(member.name, turn.refusal)
+                tracker.advance(files=1, nbytes=member.size)
+                continue
+            entry = None
+            if turn.encoded_elsewhere:
+                prepared, entry = taken.popleft() if taken else next(results)
+                if prepared.member.name != member.name:  # (a cluster's encoder returns copies: compare names)
+                    raise RuntimeError(f"the encoder returned {prepared.member.name} out of turn for {member.name}")
+            outcome = _write_prepared(sink, turn.prepared, entry, policy, model, cancel, progress, report, seen, split)
+            if outcome is not None:
+                report.outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(member, outcome)
             tracker.advance(files=1, nbytes=member.size)
-            continue
-        entry = None
-        if turn.encoded_elsewhere:
-            prepared, entry = taken.popleft() if taken else next(results)
-            if prepared.member.name != member.name:  # (a cluster's encoder returns copies: compare names)
-                raise RuntimeError(f"the encoder returned {prepared.member.name} out of turn for {member.name}")
-        outcome = _write_prepared(sink, turn.prepared, entry, policy, model, cancel, progress, report, seen)
-        if outcome is not None:
-            report.outcomes.append(outcome)
-            if on_outcome is not None:
-                on_outcome(member, outcome)
-        tracker.advance(files=1, nbytes=member.size)

@@ -1,12 +1,13 @@
-"""Extract and test: restore the next images on worker threads while the current entry is written.
+"""Extract and test: restore the next images on workers while the current entry is written.
 
-The coordinator walks the entries in order as before. Here, a little ahead of it and on its own thread
-(the archive is one file handle), each entry whose content is rebuilt from its payload (an IMAGE, a
-JPEG re-pack, or a duplicate of one) has its header checked and its payload read and verified; a
-worker then runs ``restore_content`` on it. At the entry's turn the coordinator runs the same checks
-in the same order and takes the restored bytes, or the error, from here (``Restored``): the output
-and the errors are those of the serial run. An entry whose header or payload fails the early look
-gets nothing ahead, and its turn meets the failure as the serial run does. At most ``max_in_flight``
+The coordinator walks the entries in order as before. A little ahead of it, on its thread (the archive
+is one file handle), each entry whose content is rebuilt from its payload (an IMAGE, a JPEG re-pack, or a
+duplicate of one) has its header checked and its payload read and verified; an ``ImageDecoder``
+(ops/encoders.py) then runs ``restore_content`` on it: ``ThreadDecoder``, local threads, or a cluster's
+(``RayDecoder``, ``--cluster``). At the entry's turn the coordinator runs the same checks in the same
+order and takes the restored bytes, or the error, from here (``Restored``): the output and the errors
+are those of the serial run. An entry whose header or payload fails the early look gets nothing ahead,
+and its turn meets the failure as the serial run does. At most the decoder's ``max_in_flight``
 entries are read ahead, so memory stays flat.
 """
 
@@ -17,6 +18,7 @@ from typing import TypeVar
 
 from ..container import EntryKind, EntryRecord
 from ..runtime.model_set import ModelRegistry
+from .encoders import DecodeJob, ImageDecoder, closed_after
 from .entry_check import (
     RESTORED_KINDS,
     EntryReader,
@@ -27,8 +29,8 @@ from .entry_check import (
 )
 from .pipeline import OrderedPool
 
+K = TypeVar("K")
 T = TypeVar("T")
-_Job = tuple[EntryRecord, EntryRecord, bytes]  # (the entry, the entry holding its data, that one's payload)
 
 
 def extract_in_flight(workers: int) -> int:
@@ -36,46 +38,68 @@ def extract_in_flight(workers: int) -> int:
     return workers + 1
 
 
+class ThreadDecoder:
+    """An ``ImageDecoder`` on ``workers`` local threads, sharing the job's ``registry``."""
+
+    def __init__(self, registry: ModelRegistry, workers: int, check: Callable[[], None]) -> None:
+        self.registry = registry
+        self._pool = OrderedPool(workers, extract_in_flight(workers), check)
+
+    def decode_ordered(
+        self, jobs: Iterable[tuple[K, DecodeJob | None]], as_png: bool
+    ) -> Iterator[tuple[K, Restored | None]]:
+        def restore(item: tuple[K, DecodeJob | None]) -> Restored | None:  # on a worker
+            job = item[1]
+            if job is None:
+                return None
+            name, source, payload = job
+            try:
+                return Restored(restore_content(source, payload, self.registry, as_png, name, self._pool.stop_check))
+            except Exception as exc:  # raised again at the entry's turn, where the serial run raises it
+                return Restored(error=exc)
+
+        for (key, _), restored in self._pool.map(restore, jobs):
+            yield key, restored
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def local_decoder(registry: ModelRegistry, workers: int, check: Callable[[], None]) -> ThreadDecoder | None:
+    """The decoder for a job on this machine: None for one worker (all restored at each entry's turn)."""
+    return ThreadDecoder(registry, workers, check) if workers > 1 else None
+
+
 def decode_ahead(
-    reader: EntryReader,
     items: Iterable[T],
-    record_of: Callable[[T], EntryRecord],
-    registry: ModelRegistry,
+    entry_of: Callable[[T], tuple[EntryReader, EntryRecord]],
     as_png: bool,
-    pool: OrderedPool | None,
+    decoder: ImageDecoder | None,
     follow_duplicates: bool = True,
 ) -> Iterator[tuple[T, Restored | None]]:
-    """Each item in order, with its entry's content restored ahead (None: restored at its turn).
+    """Each item in order, with its entry's content restored ahead by ``decoder`` (None: at its turn).
 
-    ``pool`` None: nothing is done ahead (one worker). ``follow_duplicates`` False: a DUPLICATE
-    entry's data is not restored (``test`` checks it under its source's name).
+    ``entry_of``: the item's archive (a volume) and entry. ``decoder`` None: nothing is done ahead.
+    ``follow_duplicates`` False: a DUPLICATE entry's data is not restored (``test`` checks it under its
+    source's name).
     """
-    if pool is None:
+    if decoder is None:
         for item in items:
             yield item, None
         return
 
-    def fetched() -> Iterator[tuple[T, _Job | None]]:  # on the coordinator's thread, in order
+    def fetched() -> Iterator[tuple[T, DecodeJob | None]]:  # on the coordinator's thread, in order
         for item in items:
-            yield item, _fetch(reader, record_of(item), as_png, follow_duplicates)
+            reader, record = entry_of(item)
+            yield item, _fetch(reader, record, as_png, follow_duplicates)
 
-    def restore(entry: tuple[T, _Job | None]) -> Restored | None:  # on a worker
-        job = entry[1]
-        if job is None:
-            return None
-        record, source, payload = job
-        try:
-            return Restored(restore_content(source, payload, registry, as_png, record.path, pool.stop_check))
-        except Exception as exc:  # raised again at the entry's turn, where the serial run raises it
-            return Restored(error=exc)
-
-    for (item, _), restored in pool.map(restore, fetched()):
-        yield item, restored
+    with closed_after(decoder.decode_ordered(fetched(), as_png)) as results:
+        yield from results
 
 
-def _fetch(reader: EntryReader, record: EntryRecord, as_png: bool, follow_duplicates: bool) -> _Job | None:
-    """The entry and its source's verified payload when its content is restored from it; None otherwise
-    or when the early look fails (the entry's turn reports it)."""
+def _fetch(reader: EntryReader, record: EntryRecord, as_png: bool, follow_duplicates: bool) -> DecodeJob | None:
+    """The entry's name, its source and that one's verified payload when its content is restored from it;
+    None otherwise or when the early look fails (the entry's turn reports it)."""
     if record.kind == EntryKind.DUPLICATE and not follow_duplicates:
         return None
     try:
@@ -83,6 +107,6 @@ def _fetch(reader: EntryReader, record: EntryRecord, as_png: bool, follow_duplic
         if source.kind not in RESTORED_KINDS:
             return None
         check_entry_header(source, as_png)
-        return record, source, reader.read_payload(source)
+        return record.path, source, reader.read_payload(source)
     except Exception:  # noqa: BLE001 - whatever it is, the entry's turn meets it again and reports it
         return None

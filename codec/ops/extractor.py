@@ -12,8 +12,8 @@ from __future__ import annotations
 import fnmatch
 import os
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from ..api.errors import (
@@ -40,7 +40,8 @@ from ..container import (
     scan_entries,
 )
 from ..runtime.model_set import ModelRegistry, default_registry, job_workers
-from .decode_ahead import decode_ahead, extract_in_flight
+from .decode_ahead import decode_ahead, local_decoder
+from .encoders import ImageDecoder
 from .entry_check import (
     Restored,
     check_entry_header,
@@ -50,7 +51,6 @@ from .entry_check import (
     restored_chunks,
     verify_entry,
 )
-from .pipeline import OrderedPool
 
 CHUNK = 1 << 20
 
@@ -194,12 +194,13 @@ def _open_for_reading(archive: Path, keep_going: bool) -> Opened:
 
 
 def extract(
-    archive: Path,
+    archive: Path | Sequence[Path],
     out_dir: Path,
     options: ExtractOptions = ExtractOptions(),
     sink: ProgressSink | None = None,
     cancel: CancelToken | None = None,
     registry: ModelRegistry | None = None,
+    decoder: ImageDecoder | None = None,
 ) -> ExtractReport:
     """Restore the selected entries under ``out_dir``.
 
@@ -207,11 +208,14 @@ def extract(
     without ``overwrite``, a header the extractor can restore) before the first
     file is written: without ``keep_going`` one refusal refuses the archive and
     nothing is written; with it, the refused entries are skipped and named.
+    ``archive``: one archive, or the volumes of one (``compress --split-every``), all checked first.
+    ``decoder``: decodes the images elsewhere (``extract --cluster``), in order; None: here.
     """
     sink = sink or NullSink()
     cancel = cancel or CancelToken()
     workers = job_workers(options.threads)
     registry = (registry or default_registry()).at(options.precision).with_workers(workers)
+    archives = [Path(archive)] if isinstance(archive, (str, os.PathLike)) else [Path(a) for a in archive]
     out_dir = Path(out_dir)
     if os.path.lexists(out_dir) and not out_dir.is_dir():
         raise ExistingFileError(
@@ -219,30 +223,34 @@ def extract(
         )
     report = ExtractReport()
     start = time.monotonic()
-    reader, records, report.index_problem, lost = _open_for_reading(Path(archive), options.keep_going)
-    report.salvaged = bool(report.index_problem)
-    for name, reason in lost:
-        report.failed.append((name, reason))
-        report.issues.append(Issue(IssueCode.DAMAGED, name, reason))
-        sink.warning(name, reason)
-    with reader:
-        chosen = [r for r in records if _selected(r, options.patterns)]
-        planned: list[tuple[EntryRecord, Path]] = []
-        for record in chosen:
-            try:
-                planned.append((record, _destination(reader, record, out_dir, options)))
-            except (LatentzipError, OSError) as exc:
-                if not options.keep_going:
-                    raise
-                report.failed.append((record.path, str(exc)))
-                report.issues.append(Issue(failure_code(exc), record.path, str(exc)))
-                sink.warning(record.path, str(exc))
-        tracker = ProgressTracker(sink, "extract", len(planned), sum(r.size for r, _ in planned))
+    with ExitStack() as readers:
+        planned: list[tuple[ArchiveReader | SalvageReader, EntryRecord, Path]] = []
+        for path in archives:
+            reader, records, problem, lost = _open_for_reading(path, options.keep_going)
+            readers.enter_context(reader)
+            if problem:
+                named = f"{path.name}: {problem}" if len(archives) > 1 else problem
+                report.index_problem = f"{report.index_problem}; {named}" if report.index_problem else named
+            for name, reason in lost:
+                report.failed.append((name, reason))
+                report.issues.append(Issue(IssueCode.DAMAGED, name, reason))
+                sink.warning(name, reason)
+            for record in (r for r in records if _selected(r, options.patterns)):
+                try:
+                    planned.append((reader, record, _destination(reader, record, out_dir, options)))
+                except (LatentzipError, OSError) as exc:
+                    if not options.keep_going:
+                        raise
+                    report.failed.append((record.path, str(exc)))
+                    report.issues.append(Issue(failure_code(exc), record.path, str(exc)))
+                    sink.warning(record.path, str(exc))
+        report.salvaged = bool(report.index_problem)
+        tracker = ProgressTracker(sink, "extract", len(planned), sum(r.size for _, r, _ in planned))
         with _writing_to(out_dir):
             out_dir.mkdir(parents=True, exist_ok=True)
         dir_times: list[tuple[Path, int]] = []
-        with _pool(workers, cancel) as pool:
-            for (record, target), ahead in decode_ahead(reader, planned, _first, registry, options.as_png, pool):
+        with _decoder(decoder, registry, workers, cancel) as ahead_by:
+            for (reader, record, target), ahead in decode_ahead(planned, _entry, options.as_png, ahead_by):
                 cancel.check()
                 tracker.start_file(record.path)
                 try:
@@ -266,25 +274,27 @@ def extract(
     return report
 
 
-def _first(planned: tuple[EntryRecord, Path]) -> EntryRecord:
-    return planned[0]
+Planned = tuple["ArchiveReader | SalvageReader", EntryRecord, Path]
+
+
+def _entry(planned: Planned) -> tuple[ArchiveReader | SalvageReader, EntryRecord]:
+    return planned[0], planned[1]
 
 
 @contextmanager
-def _pool(workers: int, cancel: CancelToken) -> Iterator[OrderedPool | None]:
-    """The job's workers that restore entries ahead (None for one: all on this thread), stopped on leaving."""
-    if workers <= 1:
-        yield None
+def _decoder(
+    given: ImageDecoder | None, registry: ModelRegistry, workers: int, cancel: CancelToken
+) -> Iterator[ImageDecoder | None]:
+    """``given`` (the caller closes it), else the job's local decoder (None for one worker), closed on leaving."""
+    if given is not None:
+        yield given
         return
-    pool = OrderedPool(workers, extract_in_flight(workers), cancel.check)
+    local = local_decoder(registry, workers, cancel.check)
     try:
-        yield pool
+        yield local
     finally:
-        pool.close()
-
-
-def _itself(record: EntryRecord) -> EntryRecord:
-    return record
+        if local is not None:
+            local.close()
 
 
 def _destination(
@@ -418,8 +428,12 @@ def test_archive(
             layout = (exc.name or str(archive), str(exc))
         records = list(reader.entries)
         tracker = ProgressTracker(sink, "test", len(records), sum(r.payload_len for r in records))
-        with _pool(workers, cancel) as pool:
-            for record, ahead in decode_ahead(reader, records, _itself, registry, False, pool, follow_duplicates=False):
+
+        def entry_of(record: EntryRecord) -> tuple[ArchiveReader, EntryRecord]:
+            return reader, record
+
+        with _decoder(None, registry, workers, cancel) as ahead_by:
+            for record, ahead in decode_ahead(records, entry_of, False, ahead_by, follow_duplicates=False):
                 cancel.check()
                 tracker.start_file(record.path)
                 try:

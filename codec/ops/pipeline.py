@@ -8,8 +8,8 @@ Pillow, hashlib and lzma release the GIL, so threads keep the cores busy.
 
 ``ordered_map`` is the executor: ``fn`` over ``items`` on ``workers`` threads, yielded in input order,
 at most ``max_in_flight`` submitted and not yet yielded (so memory stays flat however many items
-come). ``EntryEncoder`` is the contract the compressor codes through: ``SerialEncoder`` (one worker:
-no thread at all), ``ThreadEncoder`` (local threads), and a cluster's implementation elsewhere.
+come). ``EntryEncoder`` (ops/encoders.py) is the contract the compressor codes through: ``SerialEncoder``
+(one worker: no thread at all), ``ThreadEncoder`` (local threads), and ``RayEncoder`` (ops/cluster.py).
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from ..api.errors import CancelledError
 from ..entries.encode import EncodePolicy, PreparedMember, encode_member
 from ..entries.entry import EncodedEntry
 from ..runtime.model_set import ModelSet
+from .encoders import EntryEncoder
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -94,22 +95,6 @@ class OrderedPool:
         every worker is idle, so nothing is still reading or writing files afterwards."""
         self._stopped.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-class EntryEncoder(Protocol):
-    """Encodes prepared members (``encode_member``) somewhere: these threads, or a cluster."""
-
-    def encode_ordered(
-        self, prepared: Iterable[PreparedMember], policy: EncodePolicy
-    ) -> Iterator[tuple[PreparedMember, EncodedEntry]]:
-        """Each prepared member with its entry, in input order; at most ``max_in_flight`` members taken
-        from ``prepared`` and not yet yielded. ``prepared`` is pulled lazily; an error encoding a member
-        is raised at its turn."""
-        ...
-
-    def close(self) -> None:
-        """Stop the work promptly (the job failed or was cancelled, or it is done) and free the workers."""
-        ...
 
 
 class SerialEncoder:
