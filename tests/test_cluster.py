@@ -7,6 +7,7 @@ test-cluster`` installs the extra and runs them; without Ray installed they are 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -140,6 +141,25 @@ def test_split_every_writes_complete_volumes_that_extract_gives_back(tmp_path, c
     assert all(f"PHOTOS/part{i}.bin\t" in listed for i in range(5))
     if encoder is not None:
         encoder.close()
+
+
+def test_volumes_and_their_extraction_are_the_same_for_any_number_of_threads(tmp_path):
+    src = library(tmp_path / "in")
+    _random_files(src)
+    written, restored = [], []
+    for threads in (1, 3):
+        archive = tmp_path / f"threads{threads}" / "library.ltz"
+        archive.parent.mkdir()
+        options = dataclasses.replace(LOSSY, split_every=20_000, threads=threads)
+        report = engine.compress([src], archive, options)
+        assert not report.failed
+        written.append([volume.read_bytes() for volume in report.volumes])
+        out = tmp_path / f"out{threads}"
+        engine.extract(report.volumes, out, engine.ExtractOptions(threads=threads))
+        restored.append({rel: p.read_bytes() for rel, p in all_files(out).items() if p.is_file()})
+    assert len(written[0]) >= 2, "the library spans several volumes"
+    assert written[1] == written[0]
+    assert restored[1] == restored[0]
 
 
 def test_volumes_are_not_overwritten_unasked_and_an_older_longer_set_goes(tmp_path):
