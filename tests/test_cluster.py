@@ -22,7 +22,7 @@ from PIL import Image
 from test_engine_roundtrip import LOSSY, all_files, make_mixed_folder
 
 from latentzip.codec import cli, engine
-from latentzip.codec.api.errors import ExistingFileError
+from latentzip.codec.api.errors import ExistingFileError, InputError
 from latentzip.codec.container import ArchiveReader, ArchiveWriter, EntryKind
 from latentzip.codec.entries.encode import EncodePolicy, PreparedMember, encode_member, prepare_member
 from latentzip.codec.entries.entry import EncodedEntry
@@ -176,6 +176,58 @@ def test_volumes_are_not_overwritten_unasked_and_an_older_longer_set_goes(tmp_pa
     report = engine.compress([src], archive, opts)
     assert report.volumes == [volume_path(archive, 1)]
     assert volumes_of(volume_path(archive, 1)) == report.volumes and not volume_path(archive, 2).exists()
+
+
+def test_overwriting_a_set_never_touches_files_that_only_look_numbered(tmp_path):
+    """photos.2023.ltz is the user's yearly archive, not volume 2023; a non-archive named like a later
+    volume is not ours either: an overwrite keeps both, and neither blocks a new set."""
+    src = tmp_path / "in"
+    src.mkdir()
+    _random_files(src)
+    archive = tmp_path / "lib.ltz"
+    yearly, stranger = tmp_path / "lib.2023.ltz", tmp_path / "lib.0001.ltz"
+    yearly.write_bytes(b"LTZ\x89\r\n the user's own archive")
+    stranger.write_bytes(b"not ours")
+    engine.compress([src], archive, engine.CompressOptions(images="lossless", split_every=7000))
+    several = volumes_of(volume_path(archive, 1))
+    assert len(several) >= 3
+    later = volume_path(archive, len(several) + 1)
+    later.write_bytes(b"a note the user saved under this name")
+    opts = engine.CompressOptions(images="lossless", split_every=1 << 20, overwrite=True)
+    report = engine.compress([src], archive, opts)
+    assert report.volumes == [volume_path(archive, 1)]
+    assert not volume_path(archive, 2).exists()  # the older set's volumes 2.. are gone, up to the stranger's gap
+    assert yearly.read_bytes().startswith(b"LTZ") and stranger.read_bytes() == b"not ours"
+    assert later.read_bytes() == b"a note the user saved under this name"
+
+
+def test_a_set_with_a_missing_volume_is_refused_not_restored_in_part(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    _random_files(src)
+    archive = tmp_path / "lib.ltz"
+    engine.compress([src], archive, engine.CompressOptions(images="lossless", split_every=7000))
+    assert len(volumes_of(volume_path(archive, 1))) >= 3
+    volume_path(archive, 2).unlink()
+    for given in (volume_path(archive, 1), volume_path(archive, 3)):
+        out = tmp_path / f"out-{given.name}"
+        assert cli.main(["extract", str(given), "-o", str(out)]) != 0
+        assert "lib.002.ltz of this set is missing" in capsys.readouterr().err
+        assert not out.exists() or not any(out.iterdir())
+
+
+def test_adding_to_one_volume_of_a_set_is_refused(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    _random_files(src)
+    archive = tmp_path / "lib.ltz"
+    engine.compress([src], archive, engine.CompressOptions(images="lossless", split_every=7000))
+    first = volume_path(archive, 1)
+    before = first.read_bytes()
+    (tmp_path / "new.txt").write_text("new")
+    with pytest.raises(InputError, match="one volume of a set"):
+        engine.add(first, [tmp_path / "new.txt"])
+    assert first.read_bytes() == before
 
 
 def test_cluster_without_ray_says_how_to_install_it(tmp_path, monkeypatch, capsys):

@@ -284,3 +284,29 @@ def test_plan_deduplicates_what_compress_stores_with_strip_location(tmp_path: Pa
     report = engine.compress([src], tmp_path / "two.ltz", engine.CompressOptions(checkpoint="C", strip_location=True))
     kinds = {o.name: o.kind for o in report.outcomes}
     assert kinds["TWO/b.jpg"] is engine.OutcomeKind.DUPLICATE
+
+
+def test_a_copy_held_back_without_its_bytes_is_stripped_when_its_first_copy_fails(tmp_path, monkeypatch) -> None:
+    """Likely copies wait without their rewritten bytes; when the first copy fails after all, the copy is
+    prepared again and stored without its location, as if it had been the first."""
+    from latentzip.codec.entries.entry import EncodedEntry
+    from latentzip.codec.ops import pipeline
+
+    src = tmp_path / "TWO"
+    src.mkdir()
+    (src / "a.jpg").write_bytes(_jpeg())
+    (src / "b.jpg").write_bytes(_jpeg())
+    real = pipeline.encode_member
+
+    def first_fails(prepared, *args, **kwargs):
+        if prepared.member.name == "TWO/a.jpg":
+            return EncodedEntry.failure(prepared.member.name, "cannot read: gone")
+        return real(prepared, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "encode_member", first_fails)
+    options = engine.CompressOptions(images="lossless", strip_location=True, threads=1)
+    report = engine.compress([src], tmp_path / "two.ltz", options)
+    assert [name for name, _ in report.failed] == ["TWO/a.jpg"]
+    engine.extract(tmp_path / "two.ltz", tmp_path / "out")
+    restored = (tmp_path / "out" / "TWO" / "b.jpg").read_bytes()
+    assert restored == strip_location_bytes(_jpeg()) and not has_location(restored)

@@ -37,6 +37,7 @@ from . import partial_file
 from .compressor import archive_members
 from .pipeline import local_encoder
 from .scan import DIRECTORY, FILE, SYMLINK, Member, scan_inputs
+from .volumes import volumes_of
 
 CHUNK = 1 << 20
 
@@ -104,6 +105,8 @@ def add(
     archive = Path(archive)
     if not archive.is_file():
         raise InputError("no such archive", str(archive))
+    if len(volumes_of(archive)) > 1:  # a file added to one volume would stand beside its old copy in another
+        raise InputError("this archive is one volume of a set: files cannot be added to a set", str(archive))
     start = time.monotonic()
     before = archive.stat()
     report = AddReport(archive=archive, archive_size_before=before.st_size)

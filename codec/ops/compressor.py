@@ -165,10 +165,18 @@ def _write_volumes(output: Path, options: CompressOptions, members: list[Member]
             split=split,
         )
         done = split.finished()
-        for tmp, final in done:
-            _publish(tmp, final, options.overwrite)
+        published: list[Path] = []
+        try:
+            for tmp, final in done:
+                _publish(tmp, final, options.overwrite)
+                published.append(final)
+        except BaseException:
+            if not options.overwrite:  # a volume appeared meanwhile: no part of the new set stays behind
+                for path in published:
+                    path.unlink(missing_ok=True)
+            raise
     report.volumes = [final for _, final in done]
-    for stale in volumes.existing_volumes(output)[len(done) :]:
+    for stale in volumes.stale_volumes(output, len(done)):
         stale.unlink(missing_ok=True)  # overwrite: an older set's later volumes would be read with these
     report.archive = report.volumes[0]
     report.archive_size = sum(path.stat().st_size for path in report.volumes)
@@ -305,6 +313,14 @@ def _dedup_key(prepared: PreparedMember) -> str | None:
     return member.sha256 or "" if member.kind == FILE and not prepared.failed else None
 
 
+def _with_source(prepared: PreparedMember, policy: EncodePolicy, cancel: CancelToken) -> PreparedMember:
+    """A member held back as a likely copy without its rewritten bytes (``--strip-location``), prepared
+    again when it has to be encoded after all (its first copy failed, or a new volume began)."""
+    if prepared.locations_removed and prepared.source is None and not prepared.failed:
+        return prepare_member(prepared.member, policy, cancel.check)
+    return prepared
+
+
 def _write_prepared(
     sink: EntrySink,
     prepared: PreparedMember,
@@ -332,12 +348,12 @@ def _write_prepared(
     if first is not None:
         entry = duplicate_entry(member, first)
     elif entry is None:
-        entry = encode_member(prepared, policy, model, cancel.check)
+        entry = encode_member(_with_source(prepared, policy, cancel), policy, model, cancel.check)
     if split is not None and split.needs_new_volume(entry):
         split.next_volume()
         seen.clear()
         if first is not None:
-            first, entry = None, encode_member(prepared, policy, model, cancel.check)
+            first, entry = None, encode_member(_with_source(prepared, policy, cancel), policy, model, cancel.check)
     for notice in entry.notices:
         progress.warning(member.name, notice.shown)
         report.warnings.append((member.name, notice.recorded))
@@ -405,8 +421,8 @@ def archive_members(
                 continue
             prepared = prepare_member(member, policy, cancel.check)
             key = _dedup_key(prepared)
-            if key is not None and key in dispatched:
-                turns.append(_Turn(member, prepared))
+            if key is not None and key in dispatched:  # held back without its bytes: a run of copies stays small
+                turns.append(_Turn(member, replace(prepared, source=None)))
                 continue
             if key is not None:
                 dispatched.add(key)

@@ -16,9 +16,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from ..api.errors import ExistingFileError
+from ..api.errors import ExistingFileError, InputError
 from ..api.reports import FileOutcome
 from ..container import ArchiveWriter
+from ..container.format import MAGIC
 from ..container.overhead import ARCHIVE_OVERHEAD, entry_overhead
 from ..container.records import encode_json
 from ..entries.entry import EncodedEntry
@@ -39,18 +40,39 @@ def volume_path(output: Path, number: int) -> Path:
 
 
 def existing_volumes(output: Path) -> list[Path]:
-    """The numbered volumes of ``output`` already there, in number order (any number, gaps included)."""
+    """The files already named as volumes of ``output`` (``library.NNN.ltz``, three digits, 001 up), in number
+    order, gaps included: any of them would be replaced by a new set. Other names that merely look
+    numbered (``library.2023.ltz``) are not volumes and are never touched."""
     found = []
-    for path in output.parent.glob(f"{_glob_escape(output.stem)}.[0-9][0-9][0-9]*{_glob_escape(output.suffix)}"):
+    for path in output.parent.glob(f"{_glob_escape(output.stem)}.[0-9][0-9][0-9]{_glob_escape(output.suffix)}"):
         match = _NUMBERED.match(path.name)
-        if match and match["stem"] == output.stem and (match["ext"] or "") == output.suffix:
+        if match and match["stem"] == output.stem and (match["ext"] or "") == output.suffix and int(match["number"]):
             found.append((int(match["number"]), path))
     return [path for _, path in sorted(found)]
 
 
+def stale_volumes(output: Path, written: int) -> list[Path]:
+    """The later volumes of an older, longer set under ``output``'s name, after a new set of ``written``
+    volumes: ``written + 1``, ``written + 2``... while each exists and is a Latentzip archive (an
+    overwrite removes them, as they would be read with the new ones; anything else is left alone)."""
+    stale, number = [], written + 1
+    while (path := volume_path(output, number)).is_file() and not path.is_symlink() and _is_archive(path):
+        stale.append(path)
+        number += 1
+    return stale
+
+
+def _is_archive(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+
+
 def volumes_of(archive: Path) -> list[Path]:
     """Every volume of the set ``archive`` belongs to (001, 002... while they exist), or just ``archive``
-    when its name is not a volume's (or the set's numbering does not reach it)."""
+    when its name is not a volume's. InputError when volumes exist beyond a missing one."""
     match = _NUMBERED.match(archive.name)
     if not match:
         return [archive]
@@ -59,6 +81,13 @@ def volumes_of(archive: Path) -> list[Path]:
     while (path := volume_path(first, number)).is_file():
         found.append(path)
         number += 1
+    beyond = [p for p in existing_volumes(first) if p not in found]
+    if beyond and (found or archive in beyond):  # a gap: never restore part of a set as if it were all of it
+        raise InputError(
+            f"volume {path.name} of this set is missing ({len(found)} before it, {len(beyond)} after); "
+            "put every volume in one folder",
+            str(archive),
+        )
     return found if archive in found else [archive]
 
 
