@@ -62,6 +62,11 @@ class UnsafePathError(LatentzipError):
     """An entry would be written outside the target folder, or through a link."""
 
 
+class DestinationLinkError(UnsafePathError):
+    """A folder on the way to a file at the destination is a symbolic link (never followed): the
+    destination's state, not the archive's damage."""
+
+
 class OutputWriteError(LatentzipError):
     """A file or folder could not be written at the destination (read-only, full disk...): not damage."""
 

@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path, PurePath
 
-from ..api.errors import UnsafePathError
+from ..api.errors import DestinationLinkError, UnsafePathError
 
 MAX_COMPONENT_BYTES = 255
 MAX_NAME_BYTES = 4096
@@ -140,9 +140,9 @@ def safe_target(root: Path, name: str, *, allow_existing_link: bool = False) -> 
     for part in parts[:-1]:
         folder = folder / part
         if _is_link(folder):
-            raise UnsafePathError(f"folder {part!r} on the way is a symbolic link", _shown(name))
+            raise DestinationLinkError(f"folder {part!r} on the way is a symbolic link", _shown(name))
     if not allow_existing_link and _is_link(target):
-        raise UnsafePathError("the destination is an existing symbolic link", _shown(name))
+        raise DestinationLinkError("the destination is an existing symbolic link", _shown(name))
     return target
 
 

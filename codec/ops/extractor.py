@@ -19,6 +19,7 @@ from pathlib import Path
 from ..api.errors import (
     ArchiveFormatError,
     CancelledError,
+    DestinationLinkError,
     ExistingFileError,
     InputError,
     LatentzipError,
@@ -101,7 +102,8 @@ def _writing_to(target: Path) -> Iterator[None]:
 
 def failure_code(exc: BaseException) -> IssueCode:
     """Why an entry was not extracted: the destination refused it, or the entry is damaged (or undecodable)."""
-    return IssueCode.CANNOT_WRITE if isinstance(exc, (OutputWriteError, ExistingFileError)) else IssueCode.DAMAGED
+    refused = (OutputWriteError, ExistingFileError, DestinationLinkError)
+    return IssueCode.CANNOT_WRITE if isinstance(exc, refused) else IssueCode.DAMAGED
 
 
 def _write_atomically(target: Path, chunks: Iterable[bytes], overwrite: bool) -> None:
@@ -330,7 +332,7 @@ def _make_folders(out_dir: Path, target: Path) -> None:
     for part in target.relative_to(base).parts:
         folder = folder / part
         if _is_link_or_junction(folder):
-            raise UnsafePathError(f"folder {part!r} on the way is a symbolic link", str(target))
+            raise DestinationLinkError(f"folder {part!r} on the way is a symbolic link", str(target))
         try:
             os.mkdir(folder)
         except FileExistsError:
