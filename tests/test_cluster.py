@@ -230,6 +230,18 @@ def test_adding_to_one_volume_of_a_set_is_refused(tmp_path):
     assert first.read_bytes() == before
 
 
+def test_a_temporary_volume_a_killed_run_left_is_named_and_kept(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    _random_files(src)
+    archive = tmp_path / "lib.ltz"
+    left = tmp_path / ".lib.002.ltz.999999999.partial"  # no such process
+    left.write_bytes(b"half a volume")
+    report = engine.compress([src], archive, engine.CompressOptions(images="lossless", split_every=7000))
+    assert any(str(left) in note and "delete it" in note for _, note in report.warnings)
+    assert left.read_bytes() == b"half a volume"
+
+
 def test_cluster_without_ray_says_how_to_install_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     src = library(tmp_path / "in")

@@ -86,6 +86,10 @@ def compress(
     seen: dict[str, str] = {}  # sha256 -> archive path of the first file with that content
     policy = EncodePolicy(options, plan)
     if options.split_every is not None:
+        for stale in volumes.stale_volume_partials(output):
+            note = volumes.stale_volume_note(stale)
+            sink.warning(str(output), note)
+            report.warnings.append((str(output), note))
         with _encoder(encoder, model, workers, cancel) as coder:
             split_job = _Members(policy, model, coder, cancel, sink, report, seen, tracker)
             _write_volumes(output, options, members, split_job)

@@ -62,6 +62,22 @@ def stale_volumes(output: Path, written: int) -> list[Path]:
     return stale
 
 
+def stale_volume_partials(output: Path) -> list[Path]:
+    """Hidden temporary volumes (``.library.NNN.ltz.PID.partial``) left by split runs that no longer live."""
+    pattern = re.compile(rf"^\.{re.escape(output.stem)}\.(\d{{3}}){re.escape(output.suffix)}\.\d+\.partial$")
+    numbers = set()
+    for path in output.parent.glob(f".{_glob_escape(output.stem)}.[0-9][0-9][0-9]*.partial"):
+        match = pattern.match(path.name)
+        if match and int(match[1]):
+            numbers.add(int(match[1]))
+    return [stale for number in sorted(numbers) for stale in partial_file.stale_partials(volume_path(output, number))]
+
+
+def stale_volume_note(path: Path) -> str:
+    """What to tell the user about a temporary volume an interrupted split run left (never deleted unasked)."""
+    return f"an interrupted run left {path} ({path.stat().st_size} bytes; a split run cannot be resumed): delete it"
+
+
 def _is_archive(path: Path) -> bool:
     try:
         with path.open("rb") as fh:
