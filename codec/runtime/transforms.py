@@ -33,10 +33,26 @@ TILE_LATENTS = 48  # 768 px: a Kodak image is one tile
 TILE_LATENTS_LARGE = 32  # 512 px tiles once an image needs several: less activation memory
 
 
+def _shrinking_run_options() -> object:
+    """Run options that hand a run's activation memory back to the system when it ends (ONNX Runtime's
+    arena keeps it otherwise: the encoder's arena stayed allocated while the decoder checked quality,
+    and two decoder tiles' on top; a 20 MP photo peaked at 1.57 GB, 0.99 GB with this, same bytes)."""
+    import onnxruntime as ort
+
+    options = ort.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options
+
+
+_SHRINK = _shrinking_run_options()
+
+
 class _Session(Protocol):
     """What the transforms use of an ONNX Runtime InferenceSession (``ModelSet.session``)."""
 
-    def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, np.ndarray]) -> list[np.ndarray]: ...
+    def run(
+        self, output_names: Sequence[str] | None, input_feed: Mapping[str, np.ndarray], run_options: object = None
+    ) -> list[np.ndarray]: ...
 
 
 class _Slotted:
@@ -45,9 +61,11 @@ class _Slotted:
     def __init__(self, session: _Session, slots: threading.Semaphore) -> None:
         self.session, self.slots = session, slots
 
-    def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    def run(
+        self, output_names: Sequence[str] | None, input_feed: Mapping[str, np.ndarray], run_options: object = None
+    ) -> list[np.ndarray]:
         with self.slots:
-            return self.session.run(output_names, input_feed)
+            return self.session.run(output_names, input_feed, run_options)
 
 
 def _session(model: ModelSet, which: str, checkpoint: str | None, precision: str | None = None) -> _Session:
@@ -145,7 +163,7 @@ def analysis(
     def one(t: Tile) -> None:
         crop = padded[t.cr0 * 16 : t.cr1 * 16, t.cc0 * 16 : t.cc1 * 16]
         x = np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255.0)
-        out = sess.run(None, {"image": x})[0][0]
+        out = sess.run(None, {"image": x}, _SHRINK)[0][0]
         y[:, t.r0 : t.r1, t.c0 : t.c1] = out[:, t.r0 - t.cr0 : t.r1 - t.cr0, t.c0 - t.cc0 : t.c1 - t.cc0]
 
     _each_tile(model, list(tiles(h, w, tile, ENCODER_HALO)), one, check)
@@ -174,7 +192,7 @@ def synthesis(
 
     def one(t: Tile) -> None:
         crop = np.ascontiguousarray(y_hat[None, :, t.cr0 : t.cr1, t.cc0 : t.cc1], dtype=np.float32)
-        img = sess.run(None, {"y_hat": crop})[0][0]
+        img = sess.run(None, {"y_hat": crop}, _SHRINK)[0][0]
         img = img[:, (t.r0 - t.cr0) * 16 : (t.r1 - t.cr0) * 16, (t.c0 - t.cc0) * 16 : (t.c1 - t.cc0) * 16]
         out[t.r0 * 16 : t.r1 * 16, t.c0 * 16 : t.c1 * 16] = to_uint8(img).transpose(1, 2, 0)
 
