@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from ..runtime.model_set import PRECISIONS
 
 CHECKPOINTS = ("A", "B", "C")
-# After coding, an image whose MS-SSIM is under its checkpoint's floor is stored byte-exact instead.
+# An image whose MS-SSIM is under its checkpoint's floor is coded again at a higher rate level (sets with a
+# rate ladder), and kept exactly only when even the top of the rate axis misses it.
 QUALITY_FLOORS = {"A": 0.95, "B": 0.97, "C": 0.98}
 # Why an image that was coded is stored instead (FileOutcome.fallback, the entry header's "fallback"):
 FALLBACK_FLOOR = "floor"  # under its checkpoint's floor even at the top rate level (or its set cannot raise)
