@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..codec.engine import CHECKPOINTS
+from ..codec.api.errors import LatentzipError
+from ..codec.engine import CHECKPOINTS, default_registry
 from ..codec.runtime.model_set import THREADS_ENV
 from .format import CHECKPOINT_WORDS
 from .settings import MAX_THREADS, Settings
@@ -85,10 +86,22 @@ def apply_threads(threads: int) -> None:
         _set_by_us = False
 
 
+def default_set_has_int8() -> bool:
+    """Whether the default model set has int8 networks (``--precision int8`` falls back to fp32 otherwise)."""
+    try:
+        return default_registry().get().has_int8("decoder")
+    except LatentzipError:  # no model set: the window says so elsewhere
+        return False
+
+
 class SettingsDialog(QDialog):
-    def __init__(self, values: SettingsValues, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, values: SettingsValues, parent: QWidget | None = None, int8_available: bool | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Latentzip settings")
+        if int8_available is None:
+            int8_available = default_set_has_int8()
         form = QFormLayout()
         self.checkpoint = QComboBox(self)
         for name in CHECKPOINTS:
@@ -101,6 +114,9 @@ class SettingsDialog(QDialog):
         self.precision = QComboBox(self)
         for key, text in PRECISION_NAMES.items():
             self.precision.addItem(text, key)
+        if not int8_available:  # the choice stays (it is stored, and other sets have int8), said plainly
+            index = self.precision.findData("int8")
+            self.precision.setItemText(index, f"{PRECISION_NAMES['int8']}: not in the default model set, runs fp32")
         form.addRow("Network precision:", self.precision)
         self.threads = QSpinBox(self)
         self.threads.setRange(0, MAX_THREADS)

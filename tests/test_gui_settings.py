@@ -73,3 +73,20 @@ def test_a_cancelled_dialog_changes_nothing(qtbot, window, monkeypatch):
     monkeypatch.setattr(dialogs, "edit_settings", lambda parent, values: None)
     window.actions.settings.trigger()
     assert read_values(window.settings) == before
+
+
+def test_int8_is_said_to_run_fp32_where_the_default_set_has_none(qtbot, tmp_path):
+    values = read_values(Settings(tmp_path / "latentzip.ini"))
+    without = SettingsDialog(values, int8_available=False)
+    with_int8 = SettingsDialog(values, int8_available=True)
+    for dialog in (without, with_int8):
+        qtbot.addWidget(dialog)
+    text = without.precision.itemText(without.precision.findData("int8"))
+    assert "runs fp32" in text
+    assert "runs fp32" not in with_int8.precision.itemText(with_int8.precision.findData("int8"))
+    from latentzip.codec import engine
+
+    shipped = engine.default_registry().get().has_int8("decoder")
+    default = SettingsDialog(values)
+    qtbot.addWidget(default)
+    assert ("runs fp32" in default.precision.itemText(default.precision.findData("int8"))) is not shipped
