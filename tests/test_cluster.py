@@ -242,6 +242,25 @@ def test_a_temporary_volume_a_killed_run_left_is_named_and_kept(tmp_path):
     assert left.read_bytes() == b"half a volume"
 
 
+def test_a_set_of_more_volumes_than_the_open_file_limit_extracts(tmp_path):
+    """Every volume stays open from the plan to the last write: extract raises the soft limit (macOS: 256)."""
+    resource = pytest.importorskip("resource")
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(150):
+        (src / f"f{i:03d}.bin").write_bytes(os.urandom(300))
+    archive = tmp_path / "lib.ltz"
+    report = engine.compress([src], archive, engine.CompressOptions(images="lossless", split_every=400))
+    assert len(report.volumes) >= 150
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (100, hard))
+    try:
+        engine.extract(volumes_of(volume_path(archive, 1)), tmp_path / "out")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert len(list((tmp_path / "out" / "in").iterdir())) == 150
+
+
 def test_cluster_without_ray_says_how_to_install_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     src = library(tmp_path / "in")

@@ -155,6 +155,24 @@ class SalvageReader:
 Opened = tuple["ArchiveReader | SalvageReader", list[EntryRecord], str, list[tuple[str, str]]]
 
 
+def _allow_open_files(needed: int) -> None:
+    """Raise this process's soft limit of open files towards ``needed`` (macOS starts at 256), within the
+    hard limit; where that is not enough, opening a volume fails with the system's "too many open files"
+    before anything is written."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit for files opened this way
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return
+
+
 def _open_for_reading(archive: Path, keep_going: bool) -> Opened:
     """(reader, entries, index problem, entries lost). The index is checked whole (names, layout);
     with keep_going an index that is refused or lost gives way to a scan of the entries, and every
@@ -225,6 +243,7 @@ def extract(
         )
     report = ExtractReport()
     start = time.monotonic()
+    _allow_open_files(len(archives) + 64)  # every volume stays open from the plan to the last write
     with ExitStack() as readers:
         planned: list[tuple[ArchiveReader | SalvageReader, EntryRecord, Path]] = []
         for path in archives:
