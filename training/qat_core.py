@@ -145,7 +145,7 @@ def entropy_pass(teacher: LatentzipNet, y: torch.Tensor, level: torch.Tensor, no
     return {"bits": bits, "y_hat": y_hat, "y_gained": y_g}
 
 
-_CALIBRATION: dict[tuple[str, int, int], list[torch.Tensor]] = {}
+_CALIBRATION: dict[tuple[object, ...], list[torch.Tensor]] = {}  # (data, count, size[, "bias"]) -> crops
 
 
 def parse_levels(pairs: list[str] | None) -> dict[str, float]:
