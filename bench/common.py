@@ -89,6 +89,17 @@ def folder_images(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def staged_input(path: Path, work: Path, limit: int = 0) -> Path:
+    """A folder under ``work`` to compress: ``staged_folder`` of a folder, or a folder holding a copy of one file."""
+    path = path.resolve()
+    if path.is_dir():
+        return staged_folder(path, work, limit)
+    out = work / path.stem
+    out.mkdir(parents=True)
+    shutil.copy2(path, out / path.name)
+    return out
+
+
 def staged_folder(folder: Path, work: Path, limit: int, names: list[str] | None = None) -> Path:
     """A copy of the folder's images (the first ``limit``, or just ``names``) under ``work``, same folder name."""
     out = work / folder.name

@@ -43,7 +43,7 @@ from common import (
     report_head,
     run_latentzip,
     run_python_child,
-    staged_folder,
+    staged_input,
     start_run,
     write_report,
 )
@@ -302,13 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         sources = {"kodak": (args.folder, args.limit), "photo": (args.photo, 0)}
         for case in args.cases:
             path, limit = sources[case]
-            path = path.resolve()
-            if path.is_dir():
-                src = staged_folder(path, work / "src" / case, limit)
-            else:
-                src = work / "src" / case / path.stem
-                src.mkdir(parents=True)
-                shutil.copy2(path, src / path.name)
+            src = staged_input(path, work / "src" / case, limit)
             got, info = run_case(case, src, _fresh(work / "run"), args.runs, args.checkpoint)
             rows += got
             infos.append(info)

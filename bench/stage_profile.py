@@ -38,7 +38,7 @@ from common import (
     folder_images,
     report_head,
     run_python_child,
-    staged_folder,
+    staged_input,
     start_run,
     write_report,
 )
@@ -255,13 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         sources = {"kodak": (args.folder, args.limit), "photo": (args.photo, 0)}
         for case in args.cases:
             path, limit = sources[case]
-            path = path.resolve()
-            if path.is_dir():
-                src = staged_folder(path, work / case, limit)
-            else:
-                src = work / case / path.stem
-                src.mkdir(parents=True)
-                shutil.copy2(path, src / path.name)
+            src = staged_input(path, work / case, limit)
             rows += profile_case(case, src, work, args.checkpoint, not args.native_output)
     command = "python bench/stage_profile.py " + " ".join(sys.argv[1:] if argv is None else argv)
     md = markdown(rows, command.strip(), machine, args.checkpoint, not args.native_output, args.limit)

@@ -155,6 +155,17 @@ class SalvageReader:
 Opened = tuple["ArchiveReader | SalvageReader", list[EntryRecord], str, list[tuple[str, str]]]
 
 
+def _skip_or_raise(
+    exc: LatentzipError | OSError, path: str, options: ExtractOptions, report: ExtractReport, sink: ProgressSink
+) -> None:
+    """An entry refused at planning or at writing: raised, or with ``keep_going`` skipped and named."""
+    if not options.keep_going:
+        raise exc
+    report.failed.append((path, str(exc)))
+    report.issues.append(Issue(failure_code(exc), path, str(exc)))
+    sink.warning(path, str(exc))
+
+
 def _allow_open_files(needed: int) -> None:
     """Raise this process's soft limit of open files towards ``needed`` (macOS starts at 256), within the
     hard limit; where that is not enough, opening a volume fails with the system's "too many open files"
@@ -260,11 +271,7 @@ def extract(
                 try:
                     planned.append((reader, record, _destination(reader, record, out_dir, options)))
                 except (LatentzipError, OSError) as exc:
-                    if not options.keep_going:
-                        raise
-                    report.failed.append((record.path, str(exc)))
-                    report.issues.append(Issue(failure_code(exc), record.path, str(exc)))
-                    sink.warning(record.path, str(exc))
+                    _skip_or_raise(exc, record.path, options, report, sink)
         report.salvaged = bool(report.index_problem)
         tracker = ProgressTracker(sink, "extract", len(planned), sum(r.size for _, r, _ in planned))
         with _writing_to(out_dir):
@@ -280,11 +287,7 @@ def extract(
                 except CancelledError:
                     raise
                 except (LatentzipError, OSError) as exc:
-                    if not options.keep_going:
-                        raise
-                    report.failed.append((record.path, str(exc)))
-                    report.issues.append(Issue(failure_code(exc), record.path, str(exc)))
-                    sink.warning(record.path, str(exc))
+                    _skip_or_raise(exc, record.path, options, report, sink)
                 tracker.advance(files=1, nbytes=record.size)
         for path, mtime_ns in sorted(dir_times, key=lambda t: -len(t[0].parts)):
             try:
