@@ -7,10 +7,12 @@ Loss per sample: bpp + lambda[level] * D, with the level drawn at random per
 sample so every step trains the one network at all rates, and
 
     D = (1 - MS-SSIM) + w_mse * MSE + w_lowpass * MSE(16x16 block means)
+        + w_mean * MSE(crop's channel means)
 
 MS-SSIM alone barely sees a shift of a channel's mean (its luminance term acts
 only at the coarsest scale), so an MS-SSIM-only model drifts in colour; the
-two MSE terms (pixels in [0, 1]) hold colour and contrast. A
+MSE terms (pixels in [0, 1]) hold colour and contrast; the last one prices
+a cast over the whole crop, the figure users see. A
 checkpoint (weights, optimizer, step, random states) is written atomically to
 ``RUN/last.pt`` every few minutes and at the end; a run continues from it, or
 from the committed fp16 checkpoint when the run folder is new.
@@ -58,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--lr-after", type=float, default=3e-5)
     ap.add_argument("--w-mse", type=float, default=3.0, help="weight of the pixel MSE term in D (0: MS-SSIM only)")
     ap.add_argument("--w-lowpass", type=float, default=16.0, help="weight of the block-mean MSE term in D")
+    ap.add_argument("--w-mean", type=float, default=0.0, help="weight of the crop channel-mean MSE term in D")
     ap.add_argument("--texture-bias", type=float, default=0.5, help="share of crops drawn towards texture")
     ap.add_argument("--max-steps", type=int, default=10**9, help="stop at this global step")
     ap.add_argument("--minutes", type=float, default=60.0, help="stop after this wall time")
@@ -89,6 +92,7 @@ def rd_loss(
     lambdas: torch.Tensor,
     w_mse: float = 0.0,
     w_lowpass: float = 0.0,
+    w_mean: float = 0.0,
 ) -> dict:
     """Per-batch loss and its parts (bpp, MS-SSIM and MSE are batch means)."""
     out = model(x, levels)
@@ -98,7 +102,8 @@ def rd_loss(
     x_hat = out["x_hat"].clamp(0, 1)
     msssim = ms_ssim(x_hat, x, data_range=1.0, size_average=False)
     mse = (x_hat - x).pow(2).mean((1, 2, 3))
-    distortion = (1 - msssim) + w_mse * mse + w_lowpass * lowpass_mse(x_hat, x)
+    cast = (x_hat.mean((2, 3)) - x.mean((2, 3))).pow(2).mean(1)
+    distortion = (1 - msssim) + w_mse * mse + w_lowpass * lowpass_mse(x_hat, x) + w_mean * cast
     loss = (bpp + lambdas[levels.long()] * distortion).mean()
     return {"loss": loss, "bpp": bpp.mean(), "msssim": msssim.mean(), "mse": mse.mean()}
 
@@ -206,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         levels = torch.randint(0, model.levels, (args.batch,), device=device)
-        parts = rd_loss(model, x, levels, lambdas, args.w_mse, args.w_lowpass)
+        parts = rd_loss(model, x, levels, lambdas, args.w_mse, args.w_lowpass, args.w_mean)
         optimizer_step(optimizer, model.parameters(), parts["loss"])
         step += 1
         if args.lr_drop_at and step == args.lr_drop_at:
