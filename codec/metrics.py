@@ -16,7 +16,9 @@ side is also under 11 px (no full window fits) the SSIM is taken over one window
 covering the whole image, with plain (unweighted) means, variances and covariance.
 ``quality_metric_name`` tells which of the two a caller should label the value as.
 
-The filtering works on tiles of 16 rows by up to 512 columns with plain NumPy
+The filtering works in bands of 128 output rows (``workers`` threads share them; the
+sums are added in band order, so the value never depends on the threads), each on tiles
+of 16 rows by up to 512 columns with plain NumPy
 element-wise operations (no BLAS, so no thread pool), which keeps the working set in
 cache and memory bounded for large images (level-0 planes are converted to float32 one
 tile at a time).
@@ -32,6 +34,7 @@ a sky turning teal shows even when the whole image's means hardly move.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -61,6 +64,7 @@ MS_SSIM_MIN_SIDE = (WIN_SIZE - 1) * 2 ** (len(MS_SSIM_WEIGHTS) - 1) + 1
 
 _STRIP = 16  # output rows per tile: tiles keep the working set in cache
 _TILE_W = 512  # output columns per tile (at most)
+_BAND_ROWS = 128  # output rows per band: the unit of parallel work, fixed so results never depend on workers
 
 
 def quality_metric_name(height: int, width: int) -> str:
@@ -115,11 +119,11 @@ def _as_planes(a: np.ndarray) -> np.ndarray:
     return a[np.newaxis] if a.ndim == 2 else a.transpose(2, 0, 1)
 
 
-def _ssim_cs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean SSIM and mean contrast-structure of C x H x W planes (H, W >= 11)."""
+def _ssim_cs_rows(x: np.ndarray, y: np.ndarray, r_start: int, r_end: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel sums of the SSIM and contrast-structure maps over output rows [r_start, r_end)."""
     c, h, w = x.shape
     pad = WIN_SIZE - 1
-    out_h, out_w = h - pad, w - pad
+    out_w = w - pad
     n_cols = -(-out_w // _TILE_W)
     tile_w = -(-out_w // n_cols)
     ssim_sum = np.zeros(c, dtype=np.float64)
@@ -127,8 +131,8 @@ def _ssim_cs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     maps = np.empty((5, c, _STRIP + pad, tile_w + pad), dtype=np.float32)
     filtered = np.empty((5, c, _STRIP, tile_w), dtype=np.float32)
     c1, c2 = np.float32(C1), np.float32(C2)
-    for r in range(0, out_h, _STRIP):
-        rows = min(_STRIP, out_h - r)
+    for r in range(r_start, r_end, _STRIP):
+        rows = min(_STRIP, r_end - r)
         for col in range(0, out_w, tile_w):
             cols = min(tile_w, out_w - col)
             m = maps[:, :, : rows + pad, : cols + pad]
@@ -148,6 +152,28 @@ def _ssim_cs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             lum = (2 * mu1_mu2 + c1) / (mu1_sq + mu2_sq + c1)
             cs_sum += cs_map.sum(axis=(1, 2), dtype=np.float64)
             ssim_sum += (lum * cs_map).sum(axis=(1, 2), dtype=np.float64)
+    return ssim_sum, cs_sum
+
+
+def _ssim_cs(x: np.ndarray, y: np.ndarray, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean SSIM and mean contrast-structure of C x H x W planes (H, W >= 11).
+
+    The output rows are cut into fixed bands, summed band by band in order, so ``workers`` threads
+    (NumPy's element-wise loops release the GIL) give the same value as one.
+    """
+    c, h, w = x.shape
+    pad = WIN_SIZE - 1
+    out_h, out_w = h - pad, w - pad
+    bands = [(r, min(r + _BAND_ROWS, out_h)) for r in range(0, out_h, _BAND_ROWS)]
+    if workers > 1 and len(bands) > 1:
+        with ThreadPoolExecutor(min(workers, len(bands)), thread_name_prefix="latentzip-ssim") as pool:
+            parts = list(pool.map(lambda band: _ssim_cs_rows(x, y, *band), bands))
+    else:
+        parts = [_ssim_cs_rows(x, y, *band) for band in bands]
+    ssim_sum, cs_sum = np.zeros(c, dtype=np.float64), np.zeros(c, dtype=np.float64)
+    for band_ssim, band_cs in parts:
+        ssim_sum += band_ssim
+        cs_sum += band_cs
     count = float(out_h * out_w)
     return ssim_sum / count, cs_sum / count
 
@@ -210,11 +236,12 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(ssim_pc.mean())
 
 
-def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
+def ms_ssim(a: np.ndarray, b: np.ndarray, workers: int = 1) -> float:
     """5-scale MS-SSIM of two HxWx3 (or HxW) images with values in [0, 255]; in [0, 1].
 
     Images whose shorter side is under 161 px get single-scale ``ssim`` instead;
-    ``quality_metric_name(h, w)`` names the metric reported.
+    ``quality_metric_name(h, w)`` names the metric reported. ``workers`` threads share the
+    filtering of a large image; the value does not depend on them.
     """
     a, b = _check_pair(a, b)
     if quality_metric_name(a.shape[0], a.shape[1]) != "MS-SSIM":
@@ -223,7 +250,7 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
     levels = len(MS_SSIM_WEIGHTS)
     result = np.ones(x.shape[0], dtype=np.float64)
     for level, weight in enumerate(MS_SSIM_WEIGHTS):
-        ssim_pc, cs = _ssim_cs(x, y)
+        ssim_pc, cs = _ssim_cs(x, y, workers)
         term = cs if level < levels - 1 else ssim_pc
         result *= np.maximum(term, 0.0) ** weight
         if level < levels - 1:

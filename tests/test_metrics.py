@@ -50,6 +50,16 @@ def test_reference_covers_odd_gray_and_fallback() -> None:
     assert any(c["function"] == "ssim" for c in REFERENCE["cases"])
 
 
+def test_threads_share_the_filtering_and_never_change_the_value() -> None:
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 256, (421, 300, 3), dtype=np.uint8)  # 411 output rows: four bands, the last short
+    b = np.clip(a.astype(int) + rng.integers(-12, 13, a.shape), 0, 255).astype(np.uint8)
+    one = ms_ssim(a, b)
+    assert 0.5 < one < 1.0
+    assert ms_ssim(a, b, workers=2) == one
+    assert ms_ssim(a, b, workers=8) == one
+
+
 def test_metric_name_threshold() -> None:
     assert quality_metric_name(161, 161) == "MS-SSIM"
     assert quality_metric_name(160, 4000) == "SSIM"

@@ -355,7 +355,7 @@ def test_export_writes_the_ladder_and_the_set_codes_at_any_level(tmp_path, crop)
     from training.export import export
     from training.model import LatentzipNet
 
-    folder = export(CHECKPOINT, {"A": 0.48, "B": 2.411, "C": 4.079}, tmp_path / "models")
+    folder = export(CHECKPOINT, {"A": 0.48, "B": 2.411, "C": 4.079}, tmp_path / "models", colour_crops=0)
     model = ModelSet.load(folder)
     rows = LatentzipNet().levels  # every row of the network (a checkpoint with fewer gets them extrapolated)
     assert model.can_raise and model.ladder.top_step == (rows - 1) * LEVEL_STEPS
@@ -371,7 +371,7 @@ def test_export_writes_the_ladder_and_the_set_codes_at_any_level(tmp_path, crop)
     assert metrics.ms_ssim(image_codec.decode_image(model, data), crop) > metrics.ms_ssim(
         image_codec.decode_image(model, nominal), crop
     )
-    old = export(CHECKPOINT, {"B": 2.411}, tmp_path / "old", ladder=False)
+    old = export(CHECKPOINT, {"B": 2.411}, tmp_path / "old", ladder=False, colour_crops=0)
     assert not ModelSet.load(old).can_raise
 
 

@@ -79,7 +79,7 @@ def _export_fresh(
         model = LatentzipNet()
     ckpt = tmp_path / f"init-{seed}.pt"
     torch.save({"model": model.state_dict(), "step": 0}, ckpt)
-    return export(ckpt, {"A": 0.5, "B": 2.0, "C": 3.5}, tmp_path / out, weights=weights)
+    return export(ckpt, {"A": 0.5, "B": 2.0, "C": 3.5}, tmp_path / out, weights=weights, colour_crops=0)
 
 
 def test_exported_onnx_matches_pytorch(tmp_path):
@@ -155,3 +155,40 @@ def test_a_checkpoint_with_fewer_levels_grows_its_gain_rows(tmp_path):
     new_opt.step()  # the moments were padded to the new shapes
     moments = new_opt.state[new.log_gain]["exp_avg"]
     assert moments.shape == new.log_gain.shape
+
+
+def _photo_crops(count: int) -> list:
+    """``count`` 128 px crops of the test photo, 1x3xHxW in [0, 1]."""
+    from PIL import Image
+
+    with Image.open(ASSETS / "photo_crop.png") as im:
+        rgb = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None]
+    return [x[:, :, i * 16 : i * 16 + 128, i * 16 : i * 16 + 128].contiguous() for i in range(count)]
+
+
+def test_colour_bias_correction_removes_a_cast_from_the_decoder():
+    from training.colour_bias import correct_colour_bias, mean_colour_error
+    from training.qat_core import load_teacher
+
+    model = load_teacher().eval()
+    crops, levels = _photo_crops(3), [0.5, 3.5]
+    cast = torch.tensor([0.02, 0.0, -0.03])  # +5.1 red, -7.7 blue grey levels
+    with torch.no_grad():
+        model.g_s[-1][0].bias += cast.repeat_interleave(4)
+    before, after = correct_colour_bias(model, levels, crops)
+    assert before[0] > 4 and before[2] < -6
+    assert max(abs(v) for v in after) < 0.1
+    np.testing.assert_allclose(mean_colour_error(model, levels, crops).numpy() * 255, after, atol=1e-3)
+
+
+def test_export_records_the_colour_correction(tmp_path, monkeypatch):
+    import training.export as export_module
+
+    monkeypatch.setattr(export_module, "training_crops", lambda count: _photo_crops(count))
+    torch.manual_seed(1)
+    ckpt = tmp_path / "init.pt"
+    torch.save({"model": LatentzipNet().state_dict(), "step": 0}, ckpt)
+    folder = export(ckpt, {"A": 0.5, "B": 2.0, "C": 3.5}, tmp_path / "models", colour_crops=2)
+    record = json.loads((folder / "manifest.json").read_text())["colour_bias_correction"]
+    assert record["crops"] == 2 and len(record["error_before"]) == len(record["error_after"]) == 3

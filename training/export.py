@@ -33,6 +33,7 @@ from latentzip.codec.entropy.tables import ACT_FRAC_BITS
 from latentzip.codec.runtime.manifest import Manifest
 from latentzip.codec.runtime.rate_ladder import ladder_gains
 from training.checkpoint import load_checkpoint
+from training.colour_bias import CROPS, correct_colour_bias, round_weights_like_storage, training_crops
 from training.freeze import freeze_gdn, gaussian_tables, integer_hyper_decoder, z_tables
 from training.model import LatentzipNet
 from training.onnx_weights import to_fp16_storage
@@ -138,12 +139,19 @@ def export(
     weights: str = "fp16",
     ladder: bool = True,
     ladder_levels: int | None = None,
+    colour_crops: int = CROPS,
 ) -> Path:
     if weights not in WEIGHT_STORAGE:
         raise ValueError(f"weights must be one of {WEIGHT_STORAGE}")
     model = LatentzipNet()
     state = load_checkpoint(checkpoint, model, None)
     model.eval()
+    colour = None
+    if colour_crops:
+        round_weights_like_storage(model, weights)
+        before, after = correct_colour_bias(model, levels.values(), training_crops(colour_crops))
+        colour = {"crops": colour_crops, "error_before": before, "error_after": after}
+        print(f"colour bias on {colour_crops} training crops: {before} -> {after} grey levels (R, G, B)")
     staging = out_root / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -179,6 +187,7 @@ def export(
             "act_frac_bits": ACT_FRAC_BITS,
         },
         "training_step": int(state.get("step", 0)),
+        "colour_bias_correction": colour,
         "weight_storage": weights,
         "checkpoints": checkpoint_entries,
         "files": hashes,
@@ -242,6 +251,12 @@ def main() -> int:
         default=None,
         help="trained rows in the ladder (default: all of the network's levels); the top of the axis",
     )
+    ap.add_argument(
+        "--colour-crops",
+        type=int,
+        default=CROPS,
+        help="training crops the decoder's mean colour error is zeroed on (training/colour_bias.py; 0: off)",
+    )
     args = ap.parse_args()
     path = export(
         args.checkpoint,
@@ -252,6 +267,7 @@ def main() -> int:
         args.weights,
         not args.no_ladder,
         args.ladder_levels,
+        args.colour_crops,
     )
     total = sum(p.stat().st_size for p in path.iterdir())
     print(f"{path}  ({total / 1e6:.2f} MB)")

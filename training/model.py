@@ -205,5 +205,8 @@ class LatentzipNet(nn.Module):
         y_lik = gaussian_likelihood(y_coded, mean_gained, scale_gained)
         y_hat = (round_ste(y_gained - mean_gained) + mean_gained) * inv_gain
         with self._amp(x):
-            x_hat = self.g_s(y_hat)
-        return {"x_hat": x_hat.float(), "y_likelihoods": y_lik, "z_likelihoods": z_lik}
+            features = self.g_s[:-1](y_hat)
+        # The last layer writes the pixels, in float32: bf16 keeps 8 significant bits, so its pixels would
+        # be rounded to about a grey level, and a colour error below that could not be learned.
+        x_hat = self.g_s[-1](features.float())
+        return {"x_hat": x_hat, "y_likelihoods": y_lik, "z_likelihoods": z_lik}

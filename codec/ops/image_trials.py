@@ -14,7 +14,7 @@ from .. import metrics
 from ..images import rebuild_grayscale
 from ..runtime import image_codec
 from ..runtime.model_set import ModelSet
-from ..runtime.transforms import analysis, pad_to_multiple
+from ..runtime.transforms import analysis, pad_to_multiple, is_tiled
 from .floor_raise import Trial
 
 
@@ -50,6 +50,11 @@ class ImageCoder:
             self._key, self._latents = key, (y, image_codec.hyper_latents(self.model, y, checkpoint))
         return self._latents
 
+    def _metric_workers(self) -> int:
+        """Threads for the quality metric: the job's workers for an image the networks tile (its tiles
+        run at once too), else one (small images run side by side, one per worker)."""
+        return self.model.workers if is_tiled(*self.rgb.shape[:2]) else 1
+
     def code(self, checkpoint: str, step: int | None = None, last_use: bool = False) -> Trial[Coded]:
         """Code at ``checkpoint`` (at ladder ``step`` if given); the trial's step is -1 for a set without a ladder.
 
@@ -72,6 +77,6 @@ class ImageCoder:
             step = self.model.checkpoint(checkpoint).level_step
         return Trial(
             -1 if step is None else step,
-            float(metrics.ms_ssim(recon, self.rgb)),
+            float(metrics.ms_ssim(recon, self.rgb, workers=self._metric_workers())),
             Coded(encoded.data, float(metrics.psnr(recon, self.rgb))),
         )

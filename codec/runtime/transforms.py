@@ -113,6 +113,12 @@ def _tile_for(h: int, w: int, tile: int | None, large: int = TILE_LATENTS_LARGE)
     return TILE_LATENTS if max(h, w) <= TILE_LATENTS else large
 
 
+def is_tiled(height: int, width: int) -> bool:
+    """Whether the networks cut an image of this size into several tiles (which run at once)."""
+    padded = max(-(-height // PAD_MULTIPLE), -(-width // PAD_MULTIPLE)) * PAD_MULTIPLE
+    return padded // LATENT_STRIDE > TILE_LATENTS
+
+
 def pad_to_multiple(rgb: np.ndarray, multiple: int = PAD_MULTIPLE) -> np.ndarray:
     """Edge-pad an HxWx3 image so both sides are multiples of ``multiple``."""
     h, w = rgb.shape[:2]

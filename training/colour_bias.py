@@ -1,0 +1,76 @@
+"""Zero the decoder's mean colour error on training photos (bias correction, as in Nagel et al. 2019).
+
+A trained decoder's channel means drift a little from the original's in the same direction on
+most images (the step-29,202 teacher: blue -0.25 grey levels on average at A, B and C). That part is
+a property of the network, not of an image: the last convolution's bias (float, before
+depth-to-space: 4 rows per colour channel) is moved by the mean signed error per channel over
+training crops at the set's levels, with the weights rounded as the exported files store them.
+Nothing per image is stored; an image's own deviation from the mean stays what the network does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+from training.data import CropSampler, split
+from training.model import LatentzipNet
+from training.onnx_weights import MIN_ELEMENTS
+from training.train import DEFAULT_DATA, DEFAULT_DATA2
+
+CROPS = 96
+CROP_SIZE = 256
+SEED = 20261202
+
+
+def training_crops(count: int = CROPS, size: int = CROP_SIZE, seed: int = SEED) -> list[torch.Tensor]:
+    """``count`` random crops (1x3xHxW in [0, 1]) from the training split (never the held-out part)."""
+    train, _ = split([DEFAULT_DATA, DEFAULT_DATA2])
+    sampler = CropSampler(train, size, seed=seed, texture_bias=0.0)
+    return [sampler.batch(1) for _ in range(count)]
+
+
+@torch.no_grad()
+def mean_colour_error(model: LatentzipNet, levels: Iterable[float], crops: list[torch.Tensor]) -> torch.Tensor:
+    """Mean over crops and levels of (decoded - original) channel means, in [0, 1] units (3 values).
+
+    Decoded as extraction does: rounded latents, float32, pixels rounded to 8 bits."""
+    errors = []
+    for x in crops:
+        for level in levels:
+            x_hat = model(x, torch.tensor([float(level)]))["x_hat"]
+            x_hat = (x_hat.clamp(0, 1) * 255).round() / 255
+            errors.append((x_hat - x).mean((0, 2, 3)))
+    return torch.stack(errors).mean(0)
+
+
+@torch.no_grad()
+def correct_colour_bias(
+    model: LatentzipNet, levels: Iterable[float], crops: list[torch.Tensor], rounds: int = 2
+) -> tuple[list[float], list[float]]:
+    """Move the last layer's bias by the mean colour error, ``rounds`` times (clamping makes one round
+    inexact). The model must be in eval mode with its export weights. Returns the error before and
+    after, in grey levels per channel."""
+    levels = list(levels)
+    amp, model.amp_dtype = model.amp_dtype, None
+    conv = model.g_s[-1][0]
+    try:
+        error = mean_colour_error(model, levels, crops)
+        before = error
+        for _ in range(rounds):
+            conv.bias -= error.repeat_interleave(conv.out_channels // 3)
+            error = mean_colour_error(model, levels, crops)
+    finally:
+        model.amp_dtype = amp
+    return [round(float(v) * 255, 3) for v in before], [round(float(v) * 255, 3) for v in error]
+
+
+def round_weights_like_storage(model: torch.nn.Module, storage: str) -> None:
+    """Round the convolution weights as the exported ONNX files store them (``fp16``: tensors of
+    MIN_ELEMENTS and more), in place, so the correction is measured on what the runtime computes
+    (rounding them again at export changes nothing; GDN's constants are rounded after baking)."""
+    if storage == "fp16":
+        for module in model.modules():
+            if isinstance(module, torch.nn.Conv2d) and module.weight.numel() >= MIN_ELEMENTS:
+                module.weight.data = module.weight.data.half().float()
