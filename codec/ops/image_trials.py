@@ -14,7 +14,7 @@ from .. import metrics
 from ..images import rebuild_grayscale
 from ..runtime import image_codec
 from ..runtime.model_set import ModelSet
-from ..runtime.transforms import analysis, pad_to_multiple, is_tiled
+from ..runtime.transforms import analysis, is_tiled, pad_to_multiple
 from .floor_raise import Trial
 
 
