@@ -14,7 +14,15 @@ from latentzip.codec.api.errors import MissingModelError, ModelIntegrityError
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.hyper_int import check_exactness, hyper_decode
 from latentzip.codec.runtime.model_set import ModelRegistry, ModelSet, default_registry
-from latentzip.codec.runtime.transforms import analysis, pad_to_multiple, synthesis
+from latentzip.codec.runtime.transforms import (
+    LATENT_STRIDE,
+    _tile_for,
+    analysis,
+    is_tiled,
+    pad_to_multiple,
+    synthesis,
+    tiles,
+)
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -92,6 +100,14 @@ def test_tiled_transforms_match_one_pass(model, photo):
     img_full = synthesis(model, y_hat, tile=10_000).astype(int)
     img_tiled = synthesis(model, y_hat, tile=3).astype(int)
     assert np.abs(img_full - img_tiled).max() <= 1
+
+
+@pytest.mark.parametrize("size", [(512, 768), (768, 768), (769, 100), (100, 2000), (3648, 5472), (17, 33)])
+def test_is_tiled_says_whether_the_networks_cut_the_image(size):
+    h, w = size
+    padded = pad_to_multiple(np.zeros((h, w, 3), dtype=np.uint8))
+    lh, lw = padded.shape[0] // LATENT_STRIDE, padded.shape[1] // LATENT_STRIDE
+    assert is_tiled(h, w) == (len(list(tiles(lh, lw, _tile_for(lh, lw, None), 2))) > 1)
 
 
 @pytest.mark.parametrize("size", [(75, 100), (17, 33), (130, 64)])
