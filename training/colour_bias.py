@@ -6,14 +6,20 @@ a property of the network, not of an image: the last convolution's bias (float, 
 depth-to-space: 4 rows per colour channel) is moved by the mean signed error per channel over
 training crops at the set's levels, with the weights rounded as the exported files store them.
 Nothing per image is stored; an image's own deviation from the mean stays what the network does.
+
+    python -m training.colour_bias CHECKPOINT   # mean, spread and worst crop per channel, per level
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 from collections.abc import Iterable
+from pathlib import Path
 
 import torch
 
+from training.checkpoint import load_checkpoint
 from training.data import CropSampler, split
 from training.model import LatentzipNet
 from training.onnx_weights import MIN_ELEMENTS
@@ -74,3 +80,42 @@ def round_weights_like_storage(model: torch.nn.Module, storage: str) -> None:
         for module in model.modules():
             if isinstance(module, torch.nn.Conv2d) and module.weight.numel() >= MIN_ELEMENTS:
                 module.weight.data = module.weight.data.half().float()
+
+
+@torch.no_grad()
+def colour_spread(model: LatentzipNet, level: float, crops: list[torch.Tensor]) -> dict[str, list[float]]:
+    """Per channel, in grey levels: the mean, spread (standard deviation) and largest absolute value of
+    the crops' colour errors at ``level``."""
+    amp, model.amp_dtype = model.amp_dtype, None
+    try:
+        errors = torch.stack([mean_colour_error(model, [level], [x]) for x in crops]) * 255
+    finally:
+        model.amp_dtype = amp
+    return {
+        "mean": [round(float(v), 3) for v in errors.mean(0)],
+        "spread": [round(float(v), 3) for v in errors.std(0)],
+        "max_abs": [round(float(v), 2) for v in errors.abs().max(0).values],
+    }
+
+
+def main() -> int:
+    """Print a checkpoint's colour error on training crops at a few levels (R, G, B)."""
+    parser = argparse.ArgumentParser(description="Colour error of a checkpoint on training crops.")
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--levels", type=float, nargs="+", default=[0.42, 2.312, 3.855])
+    parser.add_argument("--crops", type=int, default=CROPS)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = LatentzipNet()
+    load_checkpoint(args.checkpoint, model, None)
+    model.eval()
+    crops = training_crops(args.crops)
+    for level in args.levels:
+        print(f"level {level}: {json.dumps(colour_spread(model, level, crops))}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
