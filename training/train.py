@@ -11,8 +11,9 @@ sample so every step trains the one network at all rates, and
 
 MS-SSIM alone barely sees a shift of a channel's mean (its luminance term acts
 only at the coarsest scale), so an MS-SSIM-only model drifts in colour; the
-MSE terms (pixels in [0, 1]) hold colour and contrast; the last one prices
-a cast over the whole crop, the figure users see. A
+MSE terms (pixels in [0, 1]) hold colour and contrast. The last term, off by
+default, prices a cast over the whole crop; tried at 200 in session 6, it made
+the colour error worse (training/README.md). A
 checkpoint (weights, optimizer, step, random states) is written atomically to
 ``RUN/last.pt`` every few minutes and at the end; a run continues from it, or
 from the committed fp16 checkpoint when the run folder is new.
