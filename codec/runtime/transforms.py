@@ -32,8 +32,8 @@ DECODER_HALO = 2  # latents: the receptive field is under 2 (1 + 1/2 + 1/4 + 1/8
 TILE_LATENTS = 48  # 768 px: a Kodak image is one tile
 TILE_LATENTS_LARGE = 32  # 512 px tiles once an image needs several: less activation memory
 # The decoder's activations are wider (384 channels before each depth-to-space), and two tiles run at
-# once: with 448 px tiles and a 2-latent halo a 20 MP photo's compress peaks at 0.83-0.84 GB (512 px
-# tiles, 3-latent halo: 1.13-1.18 GB), and the halo's share of the work is smaller (1.31x, was 1.41x).
+# once: with 448 px tiles and a 2-latent halo a 20 MP photo's compress peaks at 0.83-0.94 GB (512 px
+# tiles, 3-latent halo: 1.13-1.24 GB), and the halo's share of the work is smaller (1.31x, was 1.41x).
 DECODER_TILE_LATENTS_LARGE = 28
 
 
