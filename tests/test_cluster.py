@@ -101,6 +101,16 @@ def _random_files(top: Path) -> None:
     (top / "part1 copy.bin").write_bytes((top / "part1.bin").read_bytes())
 
 
+def _split_set(tmp_path: Path) -> tuple[Path, Path]:
+    """A folder of five random 6 kB files compressed losslessly into 7 kB volumes: (folder, archive name)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    _random_files(src)
+    archive = tmp_path / "lib.ltz"
+    engine.compress([src], archive, engine.CompressOptions(images="lossless", split_every=7000))
+    return src, archive
+
+
 @pytest.mark.parametrize("through_encoder", [False, True])
 def test_split_every_writes_complete_volumes_that_extract_gives_back(tmp_path, capsys, through_encoder):
     src = library(tmp_path / "in")
@@ -163,11 +173,7 @@ def test_volumes_and_their_extraction_are_the_same_for_any_number_of_threads(tmp
 
 
 def test_volumes_are_not_overwritten_unasked_and_an_older_longer_set_goes(tmp_path):
-    src = tmp_path / "in"
-    src.mkdir()
-    _random_files(src)
-    archive = tmp_path / "lib.ltz"
-    engine.compress([src], archive, engine.CompressOptions(images="lossless", split_every=7000))
+    src, archive = _split_set(tmp_path)
     first = volumes_of(volume_path(archive, 1))
     assert len(first) >= 5
     with pytest.raises(ExistingFileError):
@@ -202,11 +208,7 @@ def test_overwriting_a_set_never_touches_files_that_only_look_numbered(tmp_path)
 
 
 def test_a_set_with_a_missing_volume_is_refused_not_restored_in_part(tmp_path, capsys):
-    src = tmp_path / "in"
-    src.mkdir()
-    _random_files(src)
-    archive = tmp_path / "lib.ltz"
-    engine.compress([src], archive, engine.CompressOptions(images="lossless", split_every=7000))
+    _, archive = _split_set(tmp_path)
     assert len(volumes_of(volume_path(archive, 1))) >= 3
     volume_path(archive, 2).unlink()
     for given in (volume_path(archive, 1), volume_path(archive, 3)):
@@ -217,11 +219,7 @@ def test_a_set_with_a_missing_volume_is_refused_not_restored_in_part(tmp_path, c
 
 
 def test_adding_to_one_volume_of_a_set_is_refused(tmp_path):
-    src = tmp_path / "in"
-    src.mkdir()
-    _random_files(src)
-    archive = tmp_path / "lib.ltz"
-    engine.compress([src], archive, engine.CompressOptions(images="lossless", split_every=7000))
+    _, archive = _split_set(tmp_path)
     first = volume_path(archive, 1)
     before = first.read_bytes()
     (tmp_path / "new.txt").write_text("new")

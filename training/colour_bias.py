@@ -43,11 +43,15 @@ def mean_colour_error(model: LatentzipNet, levels: Iterable[float], crops: list[
 
     Decoded as extraction does: rounded latents, float32, pixels rounded to 8 bits."""
     errors = []
-    for x in crops:
-        for level in levels:
-            x_hat = model(x, torch.tensor([float(level)]))["x_hat"]
-            x_hat = (x_hat.clamp(0, 1) * 255).round() / 255
-            errors.append((x_hat - x).mean((0, 2, 3)))
+    amp, model.amp_dtype = model.amp_dtype, None
+    try:
+        for x in crops:
+            for level in levels:
+                x_hat = model(x, torch.tensor([float(level)]))["x_hat"]
+                x_hat = (x_hat.clamp(0, 1) * 255).round() / 255
+                errors.append((x_hat - x).mean((0, 2, 3)))
+    finally:
+        model.amp_dtype = amp
     return torch.stack(errors).mean(0)
 
 
@@ -59,16 +63,11 @@ def correct_colour_bias(
     inexact). The model must be in eval mode with its export weights. Returns the error before and
     after, in grey levels per channel."""
     levels = list(levels)
-    amp, model.amp_dtype = model.amp_dtype, None
     conv = model.g_s[-1][0]
-    try:
+    error = before = mean_colour_error(model, levels, crops)
+    for _ in range(rounds):
+        conv.bias -= error.repeat_interleave(conv.out_channels // 3)
         error = mean_colour_error(model, levels, crops)
-        before = error
-        for _ in range(rounds):
-            conv.bias -= error.repeat_interleave(conv.out_channels // 3)
-            error = mean_colour_error(model, levels, crops)
-    finally:
-        model.amp_dtype = amp
     return [round(float(v) * 255, 3) for v in before], [round(float(v) * 255, 3) for v in error]
 
 
@@ -86,11 +85,7 @@ def round_weights_like_storage(model: torch.nn.Module, storage: str) -> None:
 def colour_spread(model: LatentzipNet, level: float, crops: list[torch.Tensor]) -> dict[str, list[float]]:
     """Per channel, in grey levels: the mean, spread (standard deviation) and largest absolute value of
     the crops' colour errors at ``level``."""
-    amp, model.amp_dtype = model.amp_dtype, None
-    try:
-        errors = torch.stack([mean_colour_error(model, [level], [x]) for x in crops]) * 255
-    finally:
-        model.amp_dtype = amp
+    errors = torch.stack([mean_colour_error(model, [level], [x]) for x in crops]) * 255
     return {
         "mean": [round(float(v), 3) for v in errors.mean(0)],
         "spread": [round(float(v), 3) for v in errors.std(0)],
