@@ -70,6 +70,33 @@ def test_training_stops_and_resumes_with_its_state(tiny_data, tmp_path):
     assert changed
 
 
+def test_mse_weight_grows_geometrically_from_the_lowest_to_the_highest_level():
+    weights = train.mse_weights(3.0, 12.0, 5)
+    assert weights[0] == pytest.approx(3.0) and weights[-1] == pytest.approx(12.0)
+    ratios = weights[1:] / weights[:-1]
+    assert torch.allclose(ratios, torch.full_like(ratios, 12.0**0.25 / 3.0**0.25))
+    assert torch.equal(train.mse_weights(3.0, None, 5), torch.full((5,), 3.0))
+
+
+def test_a_per_level_mse_weight_prices_each_sample_at_its_own_level():
+    torch.manual_seed(0)
+    model = LatentzipNet(levels=2).eval()  # rounded latents: the same output every call
+    x = torch.rand(2, 3, 192, 192)
+    levels = torch.tensor([0, 1])
+    lambdas = torch.tensor([1.0, 1.0])
+    with torch.no_grad():
+        flat = train.rd_loss(model, x, levels, lambdas, w_mse=2.0)
+        per_level = train.rd_loss(model, x, levels, lambdas, w_mse=torch.tensor([2.0, 2.0]))
+        heavier = train.rd_loss(model, x, levels, lambdas, w_mse=torch.tensor([2.0, 50.0]))
+        swapped = train.rd_loss(model, x, levels, lambdas, w_mse=torch.tensor([50.0, 2.0]))
+        mse = (model(x, levels)["x_hat"].clamp(0, 1) - x).pow(2).mean((1, 2, 3))
+    assert per_level["loss"] == pytest.approx(float(flat["loss"]), rel=1e-5)
+    assert float(heavier["loss"]) > float(flat["loss"])
+    # the weight follows each sample's level: swapping it moves the loss by the two samples' MSE gap
+    gap = float(heavier["loss"] - swapped["loss"])
+    assert gap == pytest.approx(48.0 * float(mse[1] - mse[0]) / 2, rel=1e-3, abs=1e-6)
+
+
 def _export_fresh(
     tmp_path: Path, seed: int, out: str = "models", weights: str = "fp16", model: LatentzipNet | None = None
 ) -> Path:

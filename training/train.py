@@ -6,8 +6,12 @@
 Loss per sample: bpp + lambda[level] * D, with the level drawn at random per
 sample so every step trains the one network at all rates, and
 
-    D = (1 - MS-SSIM) + w_mse * MSE + w_lowpass * MSE(16x16 block means)
+    D = (1 - MS-SSIM) + w_mse[level] * MSE + w_lowpass * MSE(16x16 block means)
         + w_mean * MSE(crop's channel means)
+
+where w_mse[level] grows geometrically from ``--w-mse`` at the lowest level to
+``--w-mse-top`` at the highest (equal by default): at high rates MS-SSIM
+saturates near 0.99 and the pixel term is what still buys fidelity.
 
 MS-SSIM alone barely sees a shift of a channel's mean (its luminance term acts
 only at the coarsest scale), so an MS-SSIM-only model drifts in colour; the
@@ -60,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--lr-drop-at", type=int, default=0, help="global step from which --lr-after applies (0: never)")
     ap.add_argument("--lr-after", type=float, default=3e-5)
     ap.add_argument("--w-mse", type=float, default=3.0, help="weight of the pixel MSE term in D (0: MS-SSIM only)")
+    ap.add_argument(
+        "--w-mse-top", type=float, default=None, help="weight of the MSE term at the highest level (default: --w-mse)"
+    )
     ap.add_argument("--w-lowpass", type=float, default=16.0, help="weight of the block-mean MSE term in D")
     ap.add_argument("--w-mean", type=float, default=0.0, help="weight of the crop channel-mean MSE term in D")
     ap.add_argument("--texture-bias", type=float, default=0.5, help="share of crops drawn towards texture")
@@ -86,16 +93,27 @@ def lowpass_mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return (pool(x_hat, LOWPASS_BLOCK) - pool(x, LOWPASS_BLOCK)).pow(2).mean((1, 2, 3))
 
 
+def mse_weights(w_mse: float, w_mse_top: float | None, levels: int) -> torch.Tensor:
+    """The MSE term's weight per level: geometric from ``w_mse`` (lowest) to ``w_mse_top`` (highest)."""
+    top = w_mse if w_mse_top is None else w_mse_top
+    if levels < 2 or w_mse <= 0 or top == w_mse:
+        return torch.full((levels,), float(w_mse))
+    return torch.tensor([w_mse * (top / w_mse) ** (i / (levels - 1)) for i in range(levels)])
+
+
 def rd_loss(
     model: LatentzipNet,
     x: torch.Tensor,
     levels: torch.Tensor,
     lambdas: torch.Tensor,
-    w_mse: float = 0.0,
+    w_mse: float | torch.Tensor = 0.0,
     w_lowpass: float = 0.0,
     w_mean: float = 0.0,
 ) -> dict:
-    """Per-batch loss and its parts (bpp, MS-SSIM and MSE are batch means)."""
+    """Per-batch loss and its parts (bpp, MS-SSIM and MSE are batch means).
+
+    ``w_mse`` is one weight, or a tensor of one weight per level (``mse_weights``).
+    """
     out = model(x, levels)
     pixels = x.shape[2] * x.shape[3]
     bits = out["y_likelihoods"].log2().sum((1, 2, 3)) + out["z_likelihoods"].log2().sum((1, 2, 3))
@@ -104,6 +122,8 @@ def rd_loss(
     msssim = ms_ssim(x_hat, x, data_range=1.0, size_average=False)
     mse = (x_hat - x).pow(2).mean((1, 2, 3))
     cast = (x_hat.mean((2, 3)) - x.mean((2, 3))).pow(2).mean(1)
+    if isinstance(w_mse, torch.Tensor):
+        w_mse = w_mse[levels.long()]
     distortion = (1 - msssim) + w_mse * mse + w_lowpass * lowpass_mse(x_hat, x) + w_mean * cast
     loss = (bpp + lambdas[levels.long()] * distortion).mean()
     return {"loss": loss, "bpp": bpp.mean(), "msssim": msssim.mean(), "mse": mse.mean()}
@@ -198,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         group["lr"] = lr
     log_line(args.run, {"event": "settings", "step": step, **{k: str(v) for k, v in vars(args).items()}})
     lambdas = torch.tensor(LAMBDAS, device=device)
+    w_mse = mse_weights(args.w_mse, args.w_mse_top, len(LAMBDAS)).to(device)
     model.amp_dtype = torch.bfloat16 if args.amp == "bf16" else None
 
     stop_requested = []
@@ -212,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         levels = torch.randint(0, model.levels, (args.batch,), device=device)
-        parts = rd_loss(model, x, levels, lambdas, args.w_mse, args.w_lowpass, args.w_mean)
+        parts = rd_loss(model, x, levels, lambdas, w_mse, args.w_lowpass, args.w_mean)
         optimizer_step(optimizer, model.parameters(), parts["loss"])
         step += 1
         if args.lr_drop_at and step == args.lr_drop_at:
