@@ -34,6 +34,7 @@ KODAK_PSNR_MIN = {cp: v[2] for cp, v in paper.CHECKPOINTS.items()}  # the paper'
 MS_SSIM_TOLERANCE = 0.0005  # as peers.py's bisection: "at 0.975" is met from 0.9745
 INT8_WORST_LOSS = 0.003  # MS-SSIM against fp32, worst image
 INT8_MEAN_LOSS = 0.002  # and mean
+COLOUR_MAX = {"robust": ROBUST_COLOUR_MAX, "kodak": KODAK_COLOUR_MAX}  # by folder name
 
 
 def colour_worst(row: dict) -> float:
@@ -166,21 +167,27 @@ def psnr_gain_failures(rows: list[dict]) -> tuple[list[str], float | None]:
 
 
 def int8_gate(rows: list[dict]) -> list[dict]:
-    """Per folder and checkpoint: the worst and mean MS-SSIM loss of int8 against fp32, at the nominal levels."""
+    """Per folder and checkpoint: the worst and mean MS-SSIM loss of int8 against fp32, at the nominal levels
+    (``met``: issue 13's gate), and the worst colour error of each precision (``colour_kept``: int8's stays
+    within the folder's colour target, or no worse than fp32's where fp32 is already over it)."""
     out = []
     pairs = by_key(rows, "folder", "checkpoint", "image")
     for folder, cp in sorted({(f, c) for f, c, _ in pairs}, key=lambda k: (k[0], CHECKPOINT_ORDER.index(k[1]))):
         losses = []
+        colour = {"fp32": 0.0, "int8": 0.0}
         for (f, c, image), group in pairs.items():
             if (f, c) != (folder, cp):
                 continue
             figs = {r["precision"]: r.get("nominal_ms_ssim") for r in group}
             if figs.get("fp32") is not None and figs.get("int8") is not None:
                 losses.append((figs["fp32"] - figs["int8"], image))
+                for r in group:
+                    colour[r["precision"]] = max(colour[r["precision"]], colour_worst(r))
         if not losses:
             continue
         worst, image = max(losses)
         mean = sum(v for v, _ in losses) / len(losses)
+        limit = max(COLOUR_MAX.get(folder, 0.0), colour["fp32"])
         out.append(
             {
                 "folder": folder,
@@ -190,16 +197,20 @@ def int8_gate(rows: list[dict]) -> list[dict]:
                 "worst_image": image,
                 "mean_loss": mean,
                 "met": worst <= INT8_WORST_LOSS and mean <= INT8_MEAN_LOSS,
+                "colour_fp32": colour["fp32"],
+                "colour_int8": colour["int8"],
+                "colour_kept": colour["int8"] <= limit,
             }
         )
     return out
 
 
 def suggested_precision(gate: list[dict]) -> dict[str, str]:
-    """int8 for a checkpoint that passes the gate on every folder measured, else fp32."""
+    """int8 for a checkpoint that passes the gate and keeps the colour on every folder measured, else fp32
+    (colour comes first in issue 13: an int8 default must not break a colour target fp32 meets)."""
     out: dict[str, str] = {}
     for g in gate:
-        ok = out.get(g["checkpoint"], "int8") == "int8" and g["met"]
+        ok = out.get(g["checkpoint"], "int8") == "int8" and g["met"] and g.get("colour_kept", True)
         out[g["checkpoint"]] = "int8" if ok else "fp32"
     return out
 
@@ -374,16 +385,22 @@ def summary_table(summaries: list[dict]) -> list[str]:
 
 
 def gate_table(gate: list[dict], suggested: dict[str, str], defaults: dict[str, str]) -> list[str]:
-    lines = ["| folder | checkpoint | images | worst loss (image) | mean loss | gate |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| folder | checkpoint | images | worst loss (image) | mean loss | gate | worst colour error fp32 / int8 |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for g in gate:
+        kept = "" if g["colour_kept"] else " (int8 over the target)"
         lines.append(
             f"| {g['folder']} | {g['checkpoint']} | {g['images']} | {g['worst_loss']:+.4f} "
-            f"({g['worst_image']}) | {g['mean_loss']:+.4f} | {_verdict(g['met'])} |"
+            f"({g['worst_image']}) | {g['mean_loss']:+.4f} | {_verdict(g['met'])} | "
+            f"{g['colour_fp32']:.2f} / {g['colour_int8']:.2f}{kept} |"
         )
     if suggested:
         lines += [
             "",
-            "Suggested default precision (int8 where it passes the gate on every folder measured): "
+            "Suggested default precision (int8 where it passes the gate and keeps the colour error within the "
+            "folder's target, or no worse than fp32's, on every folder measured): "
             + ", ".join(f"{cp} {p}" for cp, p in sorted(suggested.items()))
             + "; the model set's default today: "
             + ", ".join(f"{cp} {p}" for cp, p in sorted(defaults.items()))

@@ -173,6 +173,25 @@ def test_int8_gate_worst_and_mean() -> None:
     assert rr.suggested_precision(other + [dict(gate["A"], met=False)])["A"] == "fp32"
 
 
+def test_int8_that_breaks_a_colour_target_is_not_suggested() -> None:
+    rows = _good_robust("fp32") + _good_robust("int8")
+    for r in rows:
+        r["err_r"] = 0.6 if r["precision"] == "fp32" else 0.8
+    cast = next(r for r in rows if r["precision"] == "int8" and r["checkpoint"] == "A" and r["image"] == "text.png")
+    cast["err_g"] = -1.4  # within the MS-SSIM gate, over robust/'s 1.0 grey level
+    gate = {g["checkpoint"]: g for g in rr.int8_gate(rows)}
+    assert all(g["met"] for g in gate.values())
+    assert gate["A"]["colour_int8"] == pytest.approx(1.4) and gate["A"]["colour_fp32"] == pytest.approx(0.6)
+    assert not gate["A"]["colour_kept"] and gate["B"]["colour_kept"]
+    assert rr.suggested_precision(list(gate.values())) == {"A": "fp32", "B": "int8", "C": "int8"}
+    # on Kodak the limit is 0.5, but int8 may match an fp32 that is already over it
+    kodak = rr.int8_gate([dict(r, folder="kodak") for r in rows if r is not cast])
+    assert all(g["colour_kept"] is False for g in kodak)  # 0.8 over both 0.5 and fp32's 0.6
+    for r in rows:
+        r["err_r"] = 0.6
+    assert all(g["colour_kept"] for g in rr.int8_gate([dict(r, folder="kodak") for r in rows if r is not cast]))
+
+
 def test_ranking_and_tables() -> None:
     rows = _good_robust()
     rows[2]["err_g"] = 0.9  # sky.png at C

@@ -294,9 +294,10 @@ def quantize_set(
     crops: int = 24,
     crop: int = 256,
     seed: int = 0,
-    data: Path = TRAIN,
+    data: Path | list[Path] = TRAIN,
     defaults: dict[str, str] | None = None,
     out: Path | None = None,
+    cover: bool = False,
 ) -> dict:
     """Write the int8 transforms of the set in ``folder`` and list them in its manifest.
 
@@ -307,7 +308,7 @@ def quantize_set(
         unlist_variant(folder)  # until the new files are written and hashed, none is listed
     model = ModelSet.load(folder).at("fp32")
     target = out or folder
-    samples = calibration_crops(data, crops, crop, seed)
+    samples = calibration_crops(data, crops, crop, seed, cover=cover)
     images = encoder_inputs(samples)
     common = {"recipe": recipe, "method": method, "percentile": percentile}
     quantize_to_variant(folder / "encoder.onnx", target / INT8_FILES["encoder"], "image", images, **common)
@@ -334,7 +335,8 @@ def quantize_set(
         "crops": crops,
         "crop": crop,
         "seed": seed,
-        "data": data.name,
+        "data": "+".join(f.name for f in ([data] if isinstance(data, Path) else data)),
+        "cover": cover,
     }
     if out is not None:
         return info
@@ -371,7 +373,12 @@ def main() -> int:
     ap.add_argument("--crops", type=int, default=DEFAULTS["crops"])
     ap.add_argument("--crop", type=int, default=DEFAULTS["crop"])
     ap.add_argument("--seed", type=int, default=DEFAULTS["seed"])
-    ap.add_argument("--data", type=Path, default=TRAIN)
+    ap.add_argument("--data", type=Path, nargs="+", default=[TRAIN])
+    ap.add_argument(
+        "--cover",
+        action="store_true",
+        help="calibration crops that span the gamut and tonal range (see calibration_crops)",
+    )
     ap.add_argument(
         "--default",
         nargs="*",
@@ -413,6 +420,7 @@ def main() -> int:
         args.data,
         parse_defaults(args.default),
         out=args.out,
+        cover=args.cover,
     )
     if args.out is not None:
         print(manifest)  # the recipe; the set is left alone
