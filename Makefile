@@ -136,7 +136,7 @@ int8: $(STAMP)  ## the int8 g_a, h_a, g_s of the default model set, from the fin
 	$(PIP) install -q ".[training]"
 	$(PY) -m training.qat --export
 
-int8-ptq: $(STAMP)  ## post-training int8 of the float transforms instead (INT8_ARGS='--out DIR ...'), to compare
+int8-ptq: $(STAMP)  ## post-training int8 of the default set's float transforms (INT8_ARGS='--set DIR --default A=int8 ...')
 	$(PIP) install -q ".[training]"
 	$(PY) -m training.quantize $(INT8_ARGS)
 

@@ -169,3 +169,26 @@ def test_photos_lossless_row_checks_the_round_trip(tmp_path: Path) -> None:
     row = photos_lossless.latentzip_lossless_row(photos, log=lambda *_: None)
     assert row["bytes"] < folder_bytes(photos)
     assert row["note"].startswith("2/3 files re-packed") and row["note"].endswith("bit for bit")
+
+
+def test_int8_screen_ranks_each_sets_losses_against_fp32(tmp_path) -> None:
+    import int8_screen
+
+    from latentzip.codec.runtime.model_set import INT8_FILES, ModelRegistry, ModelSet
+
+    registry = ModelRegistry()
+    with_int8 = [ModelSet.load(registry._folders[h]) for h in registry.hashes()]
+    with_int8 = [m.folder for m in with_int8 if all(m.has_int8(w) for w in INT8_FILES)]
+    if not with_int8:
+        pytest.skip("no bundled model set has int8 files")
+    assets = Path(__file__).parent / "assets"
+    images = [assets / "photo_crop.png", assets / "metric_a.png"]
+    rows = int8_screen.screen(with_int8[:1], images)
+    assert [r["checkpoint"] for r in rows] == ["A", "B", "C"]
+    for r in rows:
+        assert r["images"] == 2 and r["worst_image"] in {p.name for p in images}
+        assert r["worst_loss"] >= r["second_loss"] and r["second_loss"] <= r["mean_loss"] <= r["worst_loss"]
+        assert r["worst_loss"] != 0.0  # int8 computes something else than fp32
+    md = int8_screen.report(rows, "cmd", "machine")
+    assert md.count("\n| ") == 4  # the header and one row per checkpoint
+    assert f"({rows[0]['worst_image']})" in md

@@ -1,0 +1,100 @@
+"""Screen int8 variants on training data only: per-image MS-SSIM loss against fp32, worst and mean.
+
+    python bench/int8_screen.py SET_FOLDER [SET_FOLDER ...] [--limit N] [--name NAME]
+
+Each SET_FOLDER is a copy of one model set whose int8 files were made another way
+(``python -m training.quantize --set COPY --recipe ... --default A=int8 B=int8 C=int8``).
+Every image of the held-out part of the training photos (train/ and train2/, never Kodak
+or robust/) is coded at A, B and C at the nominal levels with each set's int8 networks and
+with fp32 (the first set's, once), through the real codec. Issue 13's int8 gate is judged
+on Kodak and robust/ (``make bench-robust``); the settings it judges are chosen here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from common import REPO, command_line, fmt, load_rgb, report_head, start_run, write_report
+
+from latentzip.codec import metrics
+from latentzip.codec.runtime import image_codec
+from latentzip.codec.runtime.model_set import ModelSet
+
+CHECKPOINTS = "ABC"
+
+
+def heldout_images() -> list[Path]:
+    """The held-out part of train/ and train2/ (``training.data.split``)."""
+    sys.path.append(str(REPO))
+    from training.data import split
+
+    data = REPO.parent / "shared" / "data"
+    return split([data / "train", data / "train2"])[1]
+
+
+def coded_ms_ssim(model: ModelSet, rgb: np.ndarray, checkpoint: str) -> float:
+    out = image_codec.decode_image(model, image_codec.encode_image(model, rgb, checkpoint).data)
+    return metrics.ms_ssim(rgb, out)
+
+
+def screen(folders: list[Path], images: list[Path]) -> list[dict]:
+    """One row per set and checkpoint: worst loss (and its image), second worst, mean loss."""
+    fp32 = ModelSet.load(folders[0]).at("fp32")
+    variants = {f: ModelSet.load(f).at("int8") for f in folders}
+    losses: dict[tuple[Path, str], list[tuple[float, str]]] = {}
+    for path in images:
+        rgb = load_rgb(path)
+        for cp in CHECKPOINTS:
+            reference = coded_ms_ssim(fp32, rgb, cp)
+            for folder, model in variants.items():
+                losses.setdefault((folder, cp), []).append((reference - coded_ms_ssim(model, rgb, cp), path.name))
+    rows = []
+    for (folder, cp), values in losses.items():
+        ranked = sorted(values, reverse=True)
+        rows.append(
+            {
+                "set": str(folder),
+                "checkpoint": cp,
+                "images": len(values),
+                "worst_loss": ranked[0][0],
+                "worst_image": ranked[0][1],
+                "second_loss": ranked[1][0] if len(ranked) > 1 else None,
+                "mean_loss": float(np.mean([v for v, _ in values])),
+            }
+        )
+    return rows
+
+
+def report(rows: list[dict], command: str, machine: str) -> str:
+    lines = report_head("int8 variants on the held-out training images (MS-SSIM lost against fp32)", command, machine)
+    lines += [
+        "| set | checkpoint | images | worst loss (image) | second worst | mean loss |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['set']} | {r['checkpoint']} | {r['images']} | {r['worst_loss']:+.4f} ({r['worst_image']}) | "
+            f"{fmt(r['second_loss'], '+.4f')} | {r['mean_loss']:+.4f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("sets", type=Path, nargs="+", help="model-set folders with int8 files")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N images (smoke runs)")
+    ap.add_argument("--name", default="int8-screen")
+    args = ap.parse_args(argv)
+    machine = start_run()
+    images = heldout_images()
+    images = images[: args.limit] if args.limit else images
+    rows = screen(args.sets, images)
+    write_report(args.name, report(rows, command_line("int8_screen.py"), machine), rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
