@@ -13,6 +13,7 @@ on Kodak and robust/ (``make bench-robust``); the settings it judges are chosen 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -33,6 +34,15 @@ def heldout_images() -> list[Path]:
 
     data = REPO.parent / "shared" / "data"
     return split([data / "train", data / "train2"])[1]
+
+
+def variant_label(model: ModelSet) -> str:
+    """The set's folder and its int8 recipe (what was kept in float, how the ranges were calibrated)."""
+    manifest = json.loads((model.folder / "manifest.json").read_text())
+    recipe = manifest.get("variants", {}).get("int8", {}).get("recipe", {})
+    parts = [f"float: {recipe['keep_float']}" if "keep_float" in recipe else ""]
+    parts += [recipe.get("calibration", ""), "covering crops" if recipe.get("cover") else ""]
+    return f"{model.folder} ({', '.join(p for p in parts if p)})"
 
 
 def coded_ms_ssim(model: ModelSet, rgb: np.ndarray, checkpoint: str) -> float:
@@ -56,7 +66,7 @@ def screen(folders: list[Path], images: list[Path]) -> list[dict]:
         ranked = sorted(values, reverse=True)
         rows.append(
             {
-                "set": str(folder),
+                "set": variant_label(variants[folder]),
                 "checkpoint": cp,
                 "images": len(values),
                 "worst_loss": ranked[0][0],

@@ -185,6 +185,7 @@ def test_int8_screen_ranks_each_sets_losses_against_fp32(tmp_path) -> None:
     images = [assets / "photo_crop.png", assets / "metric_a.png"]
     rows = int8_screen.screen(with_int8[:1], images)
     assert [r["checkpoint"] for r in rows] == ["A", "B", "C"]
+    assert rows[0]["set"].startswith(f"{with_int8[0]} (float: ")  # the folder and its recipe
     for r in rows:
         assert r["images"] == 2 and r["worst_image"] in {p.name for p in images}
         assert r["worst_loss"] >= r["second_loss"] and r["second_loss"] <= r["mean_loss"] <= r["worst_loss"]
