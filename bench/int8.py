@@ -84,7 +84,8 @@ class Config:
         self.model = copy.copy(model)
         hyper = TimedSession(hyper_encoder, threads)
         sessions = {"encoder": self.enc, "decoder": self.dec, "hyper_encoder": hyper}
-        self.model.session = lambda which, checkpoint=None: sessions[which]  # type: ignore[method-assign]
+        # ModelSet is frozen: the view's own attribute shadows its session() method
+        object.__setattr__(self.model, "session", lambda which, checkpoint=None, precision=None: sessions[which])
         files = [encoder, decoder, hyper_encoder] + [model.folder / f for f in SHARED_FILES[1:]]
         self.model_bytes = sum(f.stat().st_size for f in files if f.is_file())
         self.transform_bytes = sum(f.stat().st_size for f in (encoder, hyper_encoder, decoder))

@@ -193,3 +193,23 @@ def test_int8_screen_ranks_each_sets_losses_against_fp32(tmp_path) -> None:
     md = int8_screen.report(rows, "cmd", "machine")
     assert md.count("\n| ") == 4  # the header and one row per checkpoint
     assert f"({rows[0]['worst_image']})" in md
+
+
+def test_int8_bench_times_each_configuration_through_its_own_files() -> None:
+    import int8
+
+    from latentzip.codec.runtime.model_set import INT8_FILES, ModelRegistry, ModelSet
+
+    registry = ModelRegistry()
+    sets = [ModelSet.load(registry._folders[h]) for h in registry.hashes()]
+    sets = [m for m in sets if all(m.has_int8(w) for w in INT8_FILES)]
+    if not sets:
+        pytest.skip("no bundled model set has int8 files")
+    configs = int8.configs_for(sets[0], mixed=False, variants=[], threads=1)
+    assert [c.name for c in configs] == ["fp32", "int8"]
+    rows = int8.run(sets[0], [Path(__file__).parent / "assets" / "photo_crop.png"], "B", configs)
+    by_name = {r["precision"]: r for r in rows}
+    for c in configs:  # each configuration ran its own networks
+        assert c.enc.seconds > 0 and c.dec.seconds > 0
+    assert by_name["fp32"]["ms_ssim"] != by_name["int8"]["ms_ssim"]
+    assert by_name["int8"]["transform_bytes"] < by_name["fp32"]["transform_bytes"]
