@@ -171,16 +171,22 @@ def test_photos_lossless_row_checks_the_round_trip(tmp_path: Path) -> None:
     assert row["note"].startswith("2/3 files re-packed") and row["note"].endswith("bit for bit")
 
 
-def test_int8_screen_ranks_each_sets_losses_against_fp32(tmp_path) -> None:
-    import int8_screen
-
-    from latentzip.codec.runtime.model_set import INT8_FILES, ModelRegistry, ModelSet
+def _bundled_sets_with_int8() -> list:
+    """The bundled model sets that carry int8 networks (the first released set does)."""
+    from latentzip.codec.runtime.model_set import INT8_FILES, ModelRegistry
 
     registry = ModelRegistry()
-    with_int8 = [ModelSet.load(registry._folders[h]) for h in registry.hashes()]
-    with_int8 = [m.folder for m in with_int8 if all(m.has_int8(w) for w in INT8_FILES)]
-    if not with_int8:
+    sets = [registry.get(h) for h in registry.hashes()]
+    sets = [m for m in sets if all(m.has_int8(w) for w in INT8_FILES)]
+    if not sets:
         pytest.skip("no bundled model set has int8 files")
+    return sets
+
+
+def test_int8_screen_ranks_each_sets_losses_against_fp32() -> None:
+    import int8_screen
+
+    with_int8 = [m.folder for m in _bundled_sets_with_int8()]
     assets = Path(__file__).parent / "assets"
     images = [assets / "photo_crop.png", assets / "metric_a.png"]
     rows = int8_screen.screen(with_int8[:1], images)
@@ -198,13 +204,7 @@ def test_int8_screen_ranks_each_sets_losses_against_fp32(tmp_path) -> None:
 def test_int8_bench_times_each_configuration_through_its_own_files() -> None:
     import int8
 
-    from latentzip.codec.runtime.model_set import INT8_FILES, ModelRegistry, ModelSet
-
-    registry = ModelRegistry()
-    sets = [ModelSet.load(registry._folders[h]) for h in registry.hashes()]
-    sets = [m for m in sets if all(m.has_int8(w) for w in INT8_FILES)]
-    if not sets:
-        pytest.skip("no bundled model set has int8 files")
+    sets = _bundled_sets_with_int8()
     configs = int8.configs_for(sets[0], mixed=False, variants=[], threads=1)
     assert [c.name for c in configs] == ["fp32", "int8"]
     rows = int8.run(sets[0], [Path(__file__).parent / "assets" / "photo_crop.png"], "B", configs)
