@@ -136,7 +136,7 @@ int8: $(STAMP)  ## the int8 g_a, h_a, g_s of the default model set, from the fin
 	$(PIP) install -q ".[training]"
 	$(PY) -m training.qat --export
 
-int8-ptq: $(STAMP)  ## post-training int8 of the default set's float transforms (INT8_ARGS='--set DIR --default A=int8 ...')
+int8-ptq: $(STAMP)  ## post-training int8 of a model set (INT8_ARGS='--set DIR --default A=int8 ...'; released sets are refused)
 	$(PIP) install -q ".[training]"
 	$(PY) -m training.quantize $(INT8_ARGS)
 

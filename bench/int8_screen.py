@@ -22,7 +22,7 @@ from common import REPO, command_line, fmt, load_rgb, report_head, start_run, wr
 
 from latentzip.codec import metrics
 from latentzip.codec.runtime import image_codec
-from latentzip.codec.runtime.model_set import ModelSet
+from latentzip.codec.runtime.model_set import INT8_FILES, ModelSet
 
 CHECKPOINTS = "ABC"
 
@@ -54,6 +54,11 @@ def screen(folders: list[Path], images: list[Path]) -> list[dict]:
     """One row per set and checkpoint: worst loss (and its image), second worst, mean loss."""
     fp32 = ModelSet.load(folders[0]).at("fp32")
     variants = {f: ModelSet.load(f).at("int8") for f in folders}
+    for folder, model in variants.items():  # int8 falls back to fp32 where a file is missing: no loss to see
+        if not all(model.has_int8(which) for which in INT8_FILES):
+            raise SystemExit(f"{folder}: not every network has an int8 file (python -m training.quantize --set ...)")
+        if model.content_hash != fp32.content_hash:
+            raise SystemExit(f"{folder}: a copy of another model set than {folders[0]} (one fp32 reference for all)")
     losses: dict[tuple[Path, str], list[tuple[float, str]]] = {}
     for path in images:
         rgb = load_rgb(path)

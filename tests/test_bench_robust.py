@@ -190,6 +190,17 @@ def test_int8_that_breaks_a_colour_target_is_not_suggested() -> None:
     for r in rows:
         r["err_r"] = 0.6
     assert all(g["colour_kept"] for g in rr.int8_gate([dict(r, folder="kodak") for r in rows if r is not cast]))
+    # a folder without a colour target judges int8 by the MS-SSIM gate alone
+    photos = rr.int8_gate([dict(r, folder="photos") for r in rows])
+    assert all(g["colour_kept"] is None for g in photos)
+    assert rr.suggested_precision(photos) == {"A": "int8", "B": "int8", "C": "int8"}
+    table = "\n".join(rr.gate_table(list(gate.values()), {"A": "fp32"}, {"A": "fp32"}))
+    assert "| 0.60 / 1.40 (int8 breaks the colour target) |" in table and "| 0.60 / 0.80 |" in table
+
+
+def test_colour_of_a_row_without_channel_errors_is_zero() -> None:
+    assert rr.colour_worst({"err_r": None, "err_g": None}) == 0.0
+    assert rr.colour_worst({"err_r": -0.7, "err_b": 0.2}) == pytest.approx(0.7)
 
 
 def test_ranking_and_tables() -> None:

@@ -220,3 +220,15 @@ def test_quantize_pipeline_writes_a_valid_variant(tmp_path):
     rgb = np.asarray(Image.open(ASSETS / "photo_crop.png").convert("RGB"))
     out = image_codec.decode_image(loaded, image_codec.encode_image(loaded, rgb, "A").data)
     assert out.shape == rgb.shape
+
+
+def test_quantize_set_defaults_are_the_chosen_recipe():
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime.quantization")
+    import inspect
+
+    from training.quantize import DEFAULTS, quantize_set
+
+    params = inspect.signature(quantize_set).parameters
+    for name in ("recipe", "method", "percentile", "crops", "crop", "seed", "cover"):
+        assert params[name].default == DEFAULTS[name], name

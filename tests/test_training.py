@@ -76,6 +76,8 @@ def test_mse_weight_grows_geometrically_from_the_lowest_to_the_highest_level():
     ratios = weights[1:] / weights[:-1]
     assert torch.allclose(ratios, torch.full_like(ratios, 12.0**0.25 / 3.0**0.25))
     assert torch.equal(train.mse_weights(3.0, None, 5), torch.full((5,), 3.0))
+    with pytest.raises(ValueError):
+        train.mse_weights(0.0, 12.0, 5)  # no geometric path from zero
 
 
 def test_a_per_level_mse_weight_prices_each_sample_at_its_own_level():

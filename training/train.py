@@ -103,8 +103,10 @@ def lowpass_mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 def mse_weights(w_mse: float, w_mse_top: float | None, levels: int) -> torch.Tensor:
     """The MSE term's weight per level: geometric from ``w_mse`` (lowest) to ``w_mse_top`` (highest)."""
     top = w_mse if w_mse_top is None else w_mse_top
-    if levels < 2 or w_mse <= 0 or top == w_mse:
+    if levels < 2 or top == w_mse:
         return torch.full((levels,), float(w_mse))
+    if w_mse <= 0 or top <= 0:
+        raise ValueError(f"a geometric MSE weight needs positive ends (--w-mse {w_mse}, --w-mse-top {top})")
     return torch.tensor([w_mse * (top / w_mse) ** (i / (levels - 1)) for i in range(levels)])
 
 
@@ -130,7 +132,7 @@ def rd_loss(
     mse = (x_hat - x).pow(2).mean((1, 2, 3))
     cast = (x_hat.mean((2, 3)) - x.mean((2, 3))).pow(2).mean(1)
     if isinstance(w_mse, torch.Tensor):
-        w_mse = w_mse[levels.long()]
+        w_mse = w_mse.to(levels.device)[levels.long()]
     distortion = (1 - msssim) + w_mse * mse + w_lowpass * lowpass_mse(x_hat, x) + w_mean * cast
     loss = (bpp + lambdas[levels.long()] * distortion).mean()
     return {"loss": loss, "bpp": bpp.mean(), "msssim": msssim.mean(), "mse": mse.mean()}
