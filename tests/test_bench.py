@@ -196,9 +196,11 @@ def test_int8_screen_ranks_each_sets_losses_against_fp32() -> None:
         assert r["images"] == 2 and r["worst_image"] in {p.name for p in images}
         assert r["worst_loss"] >= r["second_loss"] and r["second_loss"] <= r["mean_loss"] <= r["worst_loss"]
         assert r["worst_loss"] != 0.0  # int8 computes something else than fp32
+        assert 0.0 < r["colour_fp32"] < 10.0 and 0.0 < r["colour_int8"] < 10.0
     md = int8_screen.report(rows, "cmd", "machine")
     assert md.count("\n| ") == 4  # the header and one row per checkpoint
     assert f"({rows[0]['worst_image']})" in md
+    assert f"| {rows[0]['colour_fp32']:.2f} / {rows[0]['colour_int8']:.2f} |" in md
 
 
 def test_int8_bench_times_each_configuration_through_its_own_files() -> None:
