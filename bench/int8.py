@@ -140,11 +140,13 @@ def dynamic_variant(model: ModelSet, out: Path) -> str:
     return f"dynamic int8 (ConvInteger)={out}"
 
 
-def heldout_images() -> list[Path]:
+def heldout_images(folders: tuple[str, ...] = ("train",)) -> list[Path]:
+    """The held-out part (``training.data.split``) of these folders of ``../shared/data``."""
     sys.path.append(str(REPO))
     from training.data import split
 
-    return split(REPO.parent / "shared" / "data" / "train")[1]
+    data = REPO.parent / "shared" / "data"
+    return split([data / name for name in folders])[1]
 
 
 def run(model: ModelSet, images: list[Path], checkpoints: str, configs: list[Config]) -> list[dict]:

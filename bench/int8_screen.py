@@ -15,26 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
-from common import REPO, command_line, fmt, load_rgb, report_head, start_run, write_report
+from common import command_line, fmt, load_rgb, report_head, start_run, write_report
+from int8 import heldout_images
 
 from latentzip.codec import metrics
 from latentzip.codec.runtime import image_codec
 from latentzip.codec.runtime.model_set import INT8_FILES, ModelSet
 
 CHECKPOINTS = "ABC"
-
-
-def heldout_images() -> list[Path]:
-    """The held-out part of train/ and train2/ (``training.data.split``)."""
-    sys.path.append(str(REPO))
-    from training.data import split
-
-    data = REPO.parent / "shared" / "data"
-    return split([data / "train", data / "train2"])[1]
 
 
 def variant_label(model: ModelSet) -> str:
@@ -115,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", default="int8-screen")
     args = ap.parse_args(argv)
     machine = start_run()
-    images = heldout_images()
+    images = heldout_images(("train", "train2"))
     images = images[: args.limit] if args.limit else images
     rows = screen(args.sets, images)
     write_report(args.name, report(rows, command_line("int8_screen.py"), machine), rows)
