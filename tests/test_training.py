@@ -29,9 +29,10 @@ def tiny_data(tmp_path: Path) -> Path:
     return data
 
 
-def _run(data: Path, run: Path, steps: int) -> None:
+def _run(data: Path, run: Path, steps: int, *extra: str) -> None:
     train.main(
         [
+            *extra,
             "--data",
             str(data),
             "--run",
@@ -68,6 +69,55 @@ def test_training_stops_and_resumes_with_its_state(tiny_data, tmp_path):
     assert any(e.get("event") == "resume" and e["step"] == 2 for e in events)
     changed = any(not torch.equal(first["model"][k], second["model"][k]) for k in first["model"])
     assert changed
+
+
+def test_a_weight_average_follows_each_step_by_its_decay():
+    from training.ema import WeightAverage
+
+    layer = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+    average = WeightAverage(layer, 0.75)
+    with torch.no_grad():
+        layer.weight.fill_(5.0)
+    average.update(layer)
+    assert torch.allclose(average.weights["weight"], torch.full((1, 2), 0.75 * 1.0 + 0.25 * 5.0))
+    twin = average.averaged_model(layer)
+    assert torch.allclose(twin.weight, torch.full((1, 2), 2.0)) and torch.equal(layer.weight, torch.full((1, 2), 5.0))
+    with pytest.raises(ValueError):
+        WeightAverage(layer, 1.0)
+
+
+def test_a_run_keeps_its_weight_average_across_resumes_and_hands_it_out(tiny_data, tmp_path):
+    from training.checkpoint import averaged, load_checkpoint, pack
+
+    run = tmp_path / "run"
+    _run(tiny_data, run, 2, "--ema", "0.5")
+    _run(tiny_data, run, 3, "--ema", "0.5")
+    state = torch.load(run / "last.pt", weights_only=False)
+    assert state["ema"]["decay"] == 0.5
+    events = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in events if e.get("event") == "stop_ema"] == [2, 3]
+    assert any(not torch.equal(state["ema"]["weights"][k], state["model"][k]) for k in state["model"])
+    out = tmp_path / "averaged.pt"
+    averaged(run / "last.pt", out)
+    model = LatentzipNet(levels=len(train.LAMBDAS))
+    loaded = load_checkpoint(out, model, None)
+    assert loaded["weights"] == "ema" and loaded["step"] == 3
+    assert torch.equal(model.state_dict()["log_gain"], state["ema"]["weights"]["log_gain"])
+    packed = tmp_path / "packed.pt"
+    pack(run / "last.pt", packed)
+    assert torch.load(packed, weights_only=False)["ema"]["weights"]["log_gain"].dtype == torch.float16
+    with pytest.raises(SystemExit):
+        averaged(_without_average(run / "last.pt", tmp_path), out)
+
+
+def _without_average(path: Path, tmp_path: Path) -> Path:
+    state = torch.load(path, weights_only=False)
+    state.pop("ema")
+    plain = tmp_path / "plain.pt"
+    torch.save(state, plain)
+    return plain
 
 
 def test_mse_weight_grows_geometrically_from_the_lowest_to_the_highest_level():

@@ -6,6 +6,7 @@ underflowing), so it stays small enough for git while training can resume
 from it on any machine.
 
     python -m training.checkpoint pack RUN/last.pt training/checkpoint/latentzip.pt
+    python -m training.checkpoint averaged RUN/last.pt /tmp/averaged.pt   # the run's weight average (--ema)
 """
 
 from __future__ import annotations
@@ -18,10 +19,15 @@ import torch
 
 
 def save_checkpoint(
-    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, sampler_state: dict | None = None
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    sampler_state: dict | None = None,
+    extra: dict | None = None,
 ) -> None:
-    """Write atomically: a crash mid-save never destroys the previous file."""
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
+    """Write atomically: a crash mid-save never destroys the previous file. ``extra``: more entries (the average)."""
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, **(extra or {})}
     if sampler_state is not None:
         state["sampler"] = sampler_state
     tmp = path.with_suffix(".tmp")
@@ -78,7 +84,25 @@ def pack(src: Path, dst: Path) -> None:
         for k, v in slot.items():
             if torch.is_tensor(v) and v.is_floating_point() and v.dim() > 0:
                 slot[k] = v.to(torch.bfloat16)
+    if "ema" in state:
+        state["ema"]["weights"] = {
+            k: v.half() if v.is_floating_point() else v for k, v in state["ema"]["weights"].items()
+        }
     state.pop("sampler", None)
+    _write(state, dst)
+
+
+def averaged(src: Path, dst: Path) -> None:
+    """A weights-only checkpoint holding the run's weight average, for export and calibration."""
+    state = torch.load(src, map_location="cpu", weights_only=False)
+    if "ema" not in state:
+        raise SystemExit(f"{src} keeps no weight average (train with --ema)")
+    _write(
+        {"model": state["ema"]["weights"], "step": state["step"], "weights": "ema", "decay": state["ema"]["decay"]}, dst
+    )
+
+
+def _write(state: dict, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -86,12 +110,14 @@ def pack(src: Path, dst: Path) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description="Pack a run checkpoint into the committed 16-bit form.")
-    ap.add_argument("command", choices=["pack"])
+    ap = argparse.ArgumentParser(
+        description="Pack a run checkpoint into the committed 16-bit form, or take out its weight average."
+    )
+    ap.add_argument("command", choices=["pack", "averaged"])
     ap.add_argument("src", type=Path)
     ap.add_argument("dst", type=Path)
     args = ap.parse_args()
-    pack(args.src, args.dst)
+    (pack if args.command == "pack" else averaged)(args.src, args.dst)
     print(f"{args.dst}: {args.dst.stat().st_size / 1e6:.1f} MB")
     return 0
 

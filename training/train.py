@@ -43,6 +43,7 @@ from pytorch_msssim import ms_ssim
 
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.data import CropSampler, center_crops, split
+from training.ema import WeightAverage
 from training.model import LatentzipNet
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,6 +92,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="bf16 autocast for g_a/g_s (fast on CPUs with AMX and on GPUs)",
     )
     ap.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    ap.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="keep an exponential moving average of the weights with this decay, validated beside them (0: off)",
+    )
     return ap.parse_args(argv)
 
 
@@ -196,6 +203,33 @@ def log_window(run: Path, sums: dict[str, float], count: int, step: int, lr: flo
     log_line(run, rec)
 
 
+def save(
+    run: Path,
+    model: LatentzipNet,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    sampler: CropSampler,
+    average: WeightAverage | None,
+) -> None:
+    extra = {"ema": average.state_dict()} if average is not None else None
+    save_checkpoint(run / "last.pt", model, optimizer, step, sampler.state(), extra)
+
+
+def validate_all(
+    run: Path,
+    event: str,
+    step: int,
+    model: LatentzipNet,
+    average: WeightAverage | None,
+    crops: list[torch.Tensor],
+    device: str,
+) -> None:
+    """Log the held-out figures of the weights, and of their average when one is kept (``event``_ema)."""
+    log_line(run, {"event": event, "step": step, **validate(model, crops, device)})
+    if average is not None:
+        log_line(run, {"event": f"{event}_ema", "step": step, **validate(average.averaged_model(model), crops, device)})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.crop % 64 or args.crop < 192:
@@ -215,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     step = 0
+    state: dict = {}
     resume_from = args.run / "last.pt" if (args.run / "last.pt").exists() else args.init
     if resume_from.exists():
         state = load_checkpoint(resume_from, model, optimizer, device)
@@ -222,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         if "sampler" in state and resume_from == args.run / "last.pt":
             sampler.set_state(state["sampler"])
         log_line(args.run, {"event": "resume", "from": str(resume_from), "step": step})
+    average = WeightAverage(model, args.ema) if args.ema else None
+    if average is not None and "ema" in state:
+        average.load_state_dict(state["ema"])
     lr = args.lr_after if args.lr_drop_at and step >= args.lr_drop_at else args.lr
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -244,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         levels = torch.randint(0, model.levels, (args.batch,), device=device)
         parts = rd_loss(model, x, levels, lambdas, w_mse, args.w_lowpass, args.w_mean)
         optimizer_step(optimizer, model.parameters(), parts["loss"])
+        if average is not None:
+            average.update(model)
         step += 1
         if args.lr_drop_at and step == args.lr_drop_at:
             lr = args.lr_after
@@ -258,12 +298,12 @@ def main(argv: list[str] | None = None) -> int:
             count = 0
             window = time.time()
         if step % args.val_every == 0:
-            log_line(args.run, {"event": "val", "step": step, **validate(model, val_crops, device)})
+            validate_all(args.run, "val", step, model, average, val_crops, device)
         if time.time() - last_save > args.save_every_min * 60:
-            save_checkpoint(args.run / "last.pt", model, optimizer, step, sampler.state())
+            save(args.run, model, optimizer, step, sampler, average)
             last_save = time.time()
-    save_checkpoint(args.run / "last.pt", model, optimizer, step, sampler.state())
-    log_line(args.run, {"event": "stop", "step": step, **validate(model, val_crops, device)})
+    save(args.run, model, optimizer, step, sampler, average)
+    validate_all(args.run, "stop", step, model, average, val_crops, device)
     return 0
 
 
