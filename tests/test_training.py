@@ -120,17 +120,17 @@ def _without_average(path: Path, tmp_path: Path) -> Path:
     return plain
 
 
-def test_mse_weight_grows_geometrically_from_the_lowest_to_the_highest_level():
-    weights = train.mse_weights(3.0, 12.0, 5)
+def test_a_level_weight_grows_geometrically_from_the_lowest_to_the_highest_level():
+    weights = train.level_weights(3.0, 12.0, 5)
     assert weights[0] == pytest.approx(3.0) and weights[-1] == pytest.approx(12.0)
     ratios = weights[1:] / weights[:-1]
     assert torch.allclose(ratios, torch.full_like(ratios, 12.0**0.25 / 3.0**0.25))
-    assert torch.equal(train.mse_weights(3.0, None, 5), torch.full((5,), 3.0))
+    assert torch.equal(train.level_weights(3.0, None, 5), torch.full((5,), 3.0))
     with pytest.raises(ValueError):
-        train.mse_weights(0.0, 12.0, 5)  # no geometric path from zero
+        train.level_weights(0.0, 12.0, 5)  # no geometric path from zero
 
 
-def test_a_per_level_mse_weight_prices_each_sample_at_its_own_level():
+def test_a_per_level_weight_prices_each_sample_at_its_own_level():
     torch.manual_seed(0)
     model = LatentzipNet(levels=2).eval()  # rounded latents: the same output every call
     x = torch.rand(2, 3, 192, 192)
@@ -147,6 +147,12 @@ def test_a_per_level_mse_weight_prices_each_sample_at_its_own_level():
     # the weight follows each sample's level: swapping it moves the loss by the two samples' MSE gap
     gap = float(heavier["loss"] - swapped["loss"])
     assert gap == pytest.approx(48.0 * float(mse[1] - mse[0]) / 2, rel=1e-3, abs=1e-6)
+    with torch.no_grad():
+        lowpass = train.lowpass_mse(model(x, levels)["x_hat"].clamp(0, 1), x)
+        heavier = train.rd_loss(model, x, levels, lambdas, w_lowpass=torch.tensor([2.0, 50.0]))
+        swapped = train.rd_loss(model, x, levels, lambdas, w_lowpass=torch.tensor([50.0, 2.0]))
+    gap = float(heavier["loss"] - swapped["loss"])
+    assert gap == pytest.approx(48.0 * float(lowpass[1] - lowpass[0]) / 2, rel=1e-3, abs=1e-7)
 
 
 def _export_fresh(
