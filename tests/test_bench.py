@@ -215,3 +215,23 @@ def test_int8_bench_times_each_configuration_through_its_own_files() -> None:
         assert c.enc.seconds > 0 and c.dec.seconds > 0
     assert by_name["fp32"]["ms_ssim"] != by_name["int8"]["ms_ssim"]
     assert by_name["int8"]["transform_bytes"] < by_name["fp32"]["transform_bytes"]
+
+
+def test_heldout_screen_summarises_each_set_and_checkpoint() -> None:
+    import heldout_screen
+
+    from latentzip.codec.runtime.model_set import ModelRegistry
+
+    folder = ModelRegistry().get().folder
+    assets = Path(__file__).parent / "assets"
+    images = [assets / "photo_crop.png", assets / "metric_a.png"]
+    rows = heldout_screen.screen([folder], images)
+    assert [r["checkpoint"] for r in rows] == ["A", "B", "C"]
+    assert rows[0]["bpp"] < rows[1]["bpp"] < rows[2]["bpp"]  # each checkpoint at its own level
+    assert rows[0]["level"] < rows[1]["level"] < rows[2]["level"]
+    for r in rows:
+        assert r["images"] == 2 and r["colour_worst_image"] in {p.name for p in images}
+        assert 0.9 < r["ms_ssim"] < 1.0 and 20.0 < r["psnr"] < 60.0
+        assert r["over_1.0"] <= r["over_0.5"] <= 2 and (r["over_0.5"] > 0) == (r["colour_worst"] > 0.5)
+    md = heldout_screen.report(rows, "cmd", "machine")
+    assert md.count("\n| ") == 4 and f"({rows[0]['colour_worst_image']})" in md
