@@ -18,7 +18,8 @@ KODAK ?= ../shared/data/kodak
 LARGE_PHOTO ?= ../shared/data/photos/Kleiber.jpg
 TRAIN_MINUTES ?= 120
 TRAIN_THREADS ?= 0  # 1 while other work shares the 2 cores (two torch threads collapse under contention)
-TRAIN_LR ?= 3e-5
+TRAIN_LR ?= 1e-5  # fine-tuning: a restart at 3e-5 jolted the colour (training/README.md, session 7)
+TRAIN_EMA ?= 0.999  # the weight average export takes (training/README.md, session 8)
 BENCH_ARGS ?=
 
 .PHONY: help run test test-all test-cluster lint bench bench-latentzip bench-int8 bench-robust bench-targets bench-estimates bench-many bench-photos bench-profile bench-speed train export qat int8 int8-ptq pack-checkpoint pack-student screenshots package package-test clean
@@ -121,7 +122,7 @@ bench-speed: $(STAMP)  ## Latentzip against AVIF speed 6 (2 threads) at equal MS
 train: $(STAMP)  ## resume training in the background (log: training/runs/train.out)
 	$(PIP) install -q ".[training]"
 	mkdir -p training/runs
-	nohup $(PY) -m training.train --threads $(TRAIN_THREADS) --lr $(TRAIN_LR) --amp bf16 --channels-last --minutes $(TRAIN_MINUTES) > training/runs/train.out 2>&1 &
+	nohup $(PY) -m training.train --threads $(TRAIN_THREADS) --lr $(TRAIN_LR) --ema $(TRAIN_EMA) --amp bf16 --channels-last --minutes $(TRAIN_MINUTES) > training/runs/train.out 2>&1 &
 
 export: $(STAMP)  ## export the latest run checkpoint to resources/models
 	$(PY) -m training.export
