@@ -124,8 +124,9 @@ train: $(STAMP)  ## resume training in the background (log: training/runs/train.
 	mkdir -p training/runs
 	nohup $(PY) -m training.train --threads $(TRAIN_THREADS) --lr $(TRAIN_LR) --ema $(TRAIN_EMA) --amp bf16 --channels-last --minutes $(TRAIN_MINUTES) > training/runs/train.out 2>&1 &
 
-export: $(STAMP)  ## export the latest run checkpoint to resources/models
-	$(PY) -m training.export
+export: $(STAMP)  ## export the latest run's weight average to resources/models
+	$(PY) -m training.checkpoint averaged training/runs/main/last.pt training/runs/main/averaged.pt
+	$(PY) -m training.export --checkpoint training/runs/main/averaged.pt
 
 QAT_MINUTES ?= 60
 qat: $(STAMP)  ## resume quantization-aware fine-tuning of the int8 student in the background (log: training/runs/qat.out)

@@ -47,9 +47,10 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-# 200 MB until a third released model set (5.8 MB, session 6): every released set stays in the app, so
-# every archive it wrote extracts; without the first set's int8 files (1.9 MB) the bundle is still over 200.
-LIMIT_MB = 206.0
+# 200 MB until a third released model set (5.8 MB, session 6), 206 MB with it, 212 MB with the fourth
+# (session 8): every released set stays in the app, so every archive it wrote extracts; without the
+# first set's int8 files (1.9 MB) the bundle is still over 200.
+LIMIT_MB = 212.0
 TIMEOUT_S = 300
 FORBIDDEN = re.compile(
     r"(^|/)(lib)?(torch|c10|caffe2)[^/]*$"

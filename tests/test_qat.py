@@ -110,8 +110,10 @@ def test_exported_int8_graph_computes_what_fine_tuning_simulated(tmp_path):
             float_out = plain.run(None, {name: feed.numpy()})[0]
             sim_err += float(np.abs(sim_out - int8_out).mean())
             float_err += float(np.abs(float_out - int8_out).mean())
-        # rounding flips compound through the layers, but the simulation stays nearer than float
-        assert sim_err < (0.35 if part == "a" else 0.8) * float_err, f"{src.name}: {sim_err:.4g} vs {float_err:.4g}"
+        # rounding flips compound through the layers, but the simulation stays nearer than float: on
+        # checkpoints 35,626-39,343 the ratio was 0.23-0.38 for g_a and 0.76-0.84 for g_s (the margins
+        # below leave room for that spread and stay under 1, where the simulation would be no nearer)
+        assert sim_err < (0.45 if part == "a" else 0.9) * float_err, f"{src.name}: {sim_err:.4g} vs {float_err:.4g}"
         graph = onnx.load(str(dst)).graph
         inits = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
         scales = []
