@@ -10,6 +10,8 @@ Floating-point tensors are averaged; integer buffers are copied from the model.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 
@@ -42,8 +44,6 @@ class WeightAverage:
 
     def averaged_model(self, model: torch.nn.Module) -> torch.nn.Module:
         """A copy of ``model`` holding the averaged weights (for validation)."""
-        import copy
-
         twin = copy.deepcopy(model)
         twin.load_state_dict({k: v.to(dtype=model.state_dict()[k].dtype) for k, v in self.weights.items()})
         return twin
