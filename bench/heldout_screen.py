@@ -10,12 +10,11 @@ worst image and how many images are over 0.5 and over 1.0 (issue 13's targets on
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
-from common import command_line, fmt, load_rgb, report_head, start_run, write_report
-from int8 import heldout_images
+from common import fmt, load_rgb, report_head
+from int8 import heldout_screen_main
 
 from latentzip.codec import metrics
 from latentzip.codec.runtime import image_codec
@@ -89,17 +88,7 @@ def report(rows: list[dict], command: str, machine: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("sets", type=Path, nargs="+", help="model-set folders")
-    ap.add_argument("--limit", type=int, default=0, help="only the first N images (smoke runs)")
-    ap.add_argument("--name", default="heldout-screen")
-    args = ap.parse_args(argv)
-    machine = start_run()
-    images = heldout_images(("train", "train2"))
-    images = images[: args.limit] if args.limit else images
-    rows = screen(args.sets, images)
-    write_report(args.name, report(rows, command_line("heldout_screen.py"), machine), rows)
-    return 0
+    return heldout_screen_main(argv, __doc__ or "", "heldout_screen.py", "heldout-screen", screen, report)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,12 @@ gate is judged on Kodak and robust/ (``make bench-robust``); the settings it jud
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
-from common import command_line, fmt, load_rgb, report_head, start_run, write_report
-from int8 import heldout_images
+from common import fmt, load_rgb, report_head
+from int8 import heldout_screen_main
 
 from latentzip.codec import metrics
 from latentzip.codec.runtime import image_codec
@@ -100,17 +99,7 @@ def report(rows: list[dict], command: str, machine: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("sets", type=Path, nargs="+", help="model-set folders with int8 files")
-    ap.add_argument("--limit", type=int, default=0, help="only the first N images (smoke runs)")
-    ap.add_argument("--name", default="int8-screen")
-    args = ap.parse_args(argv)
-    machine = start_run()
-    images = heldout_images(("train", "train2"))
-    images = images[: args.limit] if args.limit else images
-    rows = screen(args.sets, images)
-    write_report(args.name, report(rows, command_line("int8_screen.py"), machine), rows)
-    return 0
+    return heldout_screen_main(argv, __doc__ or "", "int8_screen.py", "int8-screen", screen, report)
 
 
 if __name__ == "__main__":
