@@ -75,9 +75,14 @@ def measure(
 ) -> tuple[list[dict], int]:
     """Compress ``src`` at one checkpoint and precision, extract, measure every image: (rows, archive bytes)."""
     archive = work / f"{src.name}-{precision}-{checkpoint}.ltz"
-    report = engine.compress(
-        [src], archive, engine.CompressOptions(checkpoint=checkpoint, quality_floor=floor, precision=precision)
+    off = floor == 0.0  # floors off: the colour limit too
+    options = engine.CompressOptions(
+        checkpoint=checkpoint,
+        quality_floor=floor,
+        colour_limit=None if off else engine.COLOUR_LIMIT,
+        precision=precision,
     )
+    report = engine.compress([src], archive, options)
     outcomes = {o.name: o for o in report.outcomes}
     records = {r.path: r for r in engine.list_entries(archive)}
     out = work / f"out-{src.name}-{precision}-{checkpoint}"
@@ -139,9 +144,14 @@ def add_nominal(
     redo = [r["image"] for r in rows if r["kind"] == "stored" or r.get("raised")]
     for r in rows:
         if r["image"] not in redo:
-            r.update(nominal_bpp=r["bpp"], nominal_ms_ssim=r["ms_ssim"], nominal_psnr=r["psnr"])
+            r.update(
+                nominal_bpp=r["bpp"],
+                nominal_ms_ssim=r["ms_ssim"],
+                nominal_psnr=r["psnr"],
+                nominal_colour=rr.colour_worst(r),
+            )
         else:
-            r.update(nominal_bpp=None, nominal_ms_ssim=None, nominal_psnr=None)
+            r.update(nominal_bpp=None, nominal_ms_ssim=None, nominal_psnr=None, nominal_colour=None)
     if not redo or floor == 0.0:
         return
     stage = work / "nominal"
@@ -151,7 +161,12 @@ def add_nominal(
     for r in rows:
         if r["image"] in figures:
             f = figures[r["image"]]
-            r.update(nominal_bpp=f["bpp"], nominal_ms_ssim=f["ms_ssim"], nominal_psnr=f["psnr"])
+            r.update(
+                nominal_bpp=f["bpp"],
+                nominal_ms_ssim=f["ms_ssim"],
+                nominal_psnr=f["psnr"],
+                nominal_colour=rr.colour_worst(f),
+            )
     shutil.rmtree(stage)
 
 
@@ -267,7 +282,8 @@ def markdown(
             "Ranked by the largest whole-image colour error over checkpoints and precisions. bpp: the entry's "
             "bytes over its pixels; colour error: extracted minus original channel mean, grey levels; worst "
             "block: the largest absolute channel-mean error over 64x64 blocks; nominal: the same image coded "
-            "at the checkpoint's nominal level with the floor off (for stored or raised images).",
+            "and the largest whole-image colour error at the checkpoint's nominal level with the floor and the colour "
+            "limit off (for stored or raised images).",
             "",
         ]
         lines += rr.image_table(group) + [""]

@@ -8,7 +8,8 @@ A row holds: folder, image, precision, checkpoint, kind ("coded" or "stored"),
 note, pixels, bytes (the entry's payload, as the engine's reports count it), bpp,
 ms_ssim, psnr, err_r/err_g/err_b (extracted minus original channel means, grey
 levels), block (worst 64x64 block's absolute channel-mean error), level, raised,
-and the nominal-level figures (floors off): nominal_bpp, nominal_ms_ssim, nominal_psnr.
+and the nominal-level figures (floors and colour limit off): nominal_bpp, nominal_ms_ssim, nominal_psnr,
+nominal_colour (the largest absolute whole-image channel error).
 """
 
 from __future__ import annotations
@@ -259,6 +260,17 @@ def targets(rows: list[dict], summaries: list[dict], floors: dict[str, float]) -
                 f"worst {colour:.2f} ({where})",
                 colour <= ROBUST_COLOUR_MAX,
             )
+            nominal = [r for r in group if r.get("nominal_colour") is not None]
+            if nominal:  # the network's own, before the engine raises an image for its colour
+                worst_nominal = max(nominal, key=lambda r: r["nominal_colour"])
+                add(
+                    folder,
+                    precision,
+                    f"nominal levels: every colour error at most {ROBUST_COLOUR_MAX} grey level",
+                    f"worst {worst_nominal['nominal_colour']:.2f} ({worst_nominal['image']} at "
+                    f"{worst_nominal['checkpoint']})",
+                    worst_nominal["nominal_colour"] <= ROBUST_COLOUR_MAX,
+                )
             lows, smallest = psnr_gain_failures(group)
             add(
                 folder,
@@ -331,7 +343,7 @@ def image_table(rows: list[dict], limit: int | None = None) -> list[str]:
     order = rank_images(rows)[:limit]
     lines = [
         "| image | checkpoint | precision | level | bpp | MS-SSIM | PSNR (dB) | colour error R / G / B | "
-        "worst block | nominal: bpp, MS-SSIM, PSNR |",
+        "worst block | nominal: bpp, MS-SSIM, PSNR, colour |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     groups = by_key(rows, "image")
@@ -344,7 +356,7 @@ def image_table(rows: list[dict], limit: int | None = None) -> list[str]:
                 if r["kind"] == "coded" and not r.get("raised")
                 else (
                     f"{fmt(r.get('nominal_bpp'), '.3f')}, {fmt(r.get('nominal_ms_ssim'), '.4f')}, "
-                    f"{fmt(r.get('nominal_psnr'), '.2f')}"
+                    f"{fmt(r.get('nominal_psnr'), '.2f')}, {fmt(r.get('nominal_colour'), '.2f')}"
                 )
             )
             lines.append(

@@ -88,6 +88,16 @@ def _quality_arg(text: str) -> float:
     return value
 
 
+def _colour_limit_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of grey levels: {text!r} (example: 1.0)") from None
+    if not value >= 0.0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"a colour limit is 0 (none) or a positive number of grey levels, not {text}")
+    return value
+
+
 def _threads_arg(text: str) -> int:
     try:
         value = int(text)
@@ -154,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MS-SSIM",
         type=_quality_arg,
         help="choose per image the smallest of A, B, C or exact storage that reaches this MS-SSIM (e.g. 0.99)",
+    )
+    c.add_argument(
+        "--colour-limit",
+        metavar="GREY",
+        type=_colour_limit_arg,
+        default=engine.COLOUR_LIMIT,
+        help="raise an image's rate until no channel's mean moves more than GREY grey levels "
+        f"(default {engine.COLOUR_LIMIT}; 0: no limit)",
     )
     c.add_argument(
         "--entropy",
@@ -305,6 +323,7 @@ def _cmd_compress(args: argparse.Namespace, sink: TerminalSink, out: TextIO) -> 
         resume=args.resume,
         target_size=args.target_size,
         min_quality=args.min_quality,
+        colour_limit=args.colour_limit or None,
         strip_location=args.strip_location,
         precision=args.precision,
         threads=args.threads,

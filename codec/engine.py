@@ -7,7 +7,14 @@ All functions are safe to call from a worker thread, report through a
 
 from __future__ import annotations
 
-from .api.options import CHECKPOINTS, IMAGE_MODES, QUALITY_FLOORS, CompressOptions, ExtractOptions
+from .api.options import (
+    CHECKPOINTS,
+    COLOUR_LIMIT,
+    IMAGE_MODES,
+    QUALITY_FLOORS,
+    CompressOptions,
+    ExtractOptions,
+)
 from .api.outcomes import Issue, IssueCode, Operation, OutcomeKind
 from .api.progress import CancelToken, NullSink, ProgressEvent, ProgressSink
 from .api.reports import (
@@ -72,6 +79,7 @@ __all__ = [
     "execution_providers",
     "CHECKPOINTS",
     "QUALITY_FLOORS",
+    "COLOUR_LIMIT",
     "estimated_lossless_size",
     "IMAGE_MODES",
     "OutcomeKind",

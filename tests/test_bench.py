@@ -233,5 +233,9 @@ def test_heldout_screen_summarises_each_set_and_checkpoint() -> None:
         assert r["images"] == 2 and r["colour_worst_image"] in {p.name for p in images}
         assert 0.9 < r["ms_ssim"] < 1.0 and 20.0 < r["psnr"] < 60.0
         assert r["over_1.0"] <= r["over_0.5"] <= 2 and (r["over_0.5"] > 0) == (r["colour_worst"] > 0.5)
+    assert "psnr_gain_min" not in rows[0] and "psnr_gain_min" not in rows[1]
+    assert rows[2]["psnr_gain_min"] > 0  # C codes each image at a higher rate than A
+    assert rows[2]["psnr_gain_image"] in {p.name for p in images} and 0 <= rows[2]["psnr_gain_under"] <= 2
     md = heldout_screen.report(rows, "cmd", "machine")
     assert md.count("\n| ") == 4 and f"({rows[0]['colour_worst_image']})" in md
+    assert f"({rows[2]['psnr_gain_image']}) / {rows[2]['psnr_gain_under']} |" in md

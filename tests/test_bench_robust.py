@@ -59,6 +59,7 @@ def _row(
         "nominal_bpp": nominal[0],
         "nominal_ms_ssim": nominal[1],
         "nominal_psnr": nominal[2],
+        "nominal_colour": max(map(abs, err)) if nominal[0] is not None and not raised else None,
     }
 
 
@@ -84,7 +85,7 @@ def _verdicts(rows: list[dict], folder: str = "robust", precision: str = "int8")
 
 def test_robust_targets_met_on_good_rows() -> None:
     verdicts = _verdicts(_good_robust())
-    assert len(verdicts) == 3 and all(verdicts.values()), verdicts
+    assert len(verdicts) == 4 and all(verdicts.values()), verdicts
     only_ab = [r for r in _good_robust() if r["checkpoint"] != "C"]
     assert _verdicts(only_ab)["no image stored for its floor when the top level meets it"] is None
 
@@ -97,6 +98,18 @@ def test_colour_target_counts_every_channel_and_sign() -> None:
     assert verdicts[colour] is False
     t = next(t for t in rr.targets(rows, rr.summarize(rows, {}), FLOORS) if t["target"] == colour)
     assert "1.30" in t["figure"] and "text.png at B" in t["figure"]
+
+
+def test_an_image_raised_for_its_colour_meets_the_target_and_the_nominal_row_shows_the_network() -> None:
+    rows = _good_robust()
+    a = next(r for r in rows if r["image"] == "sky.png" and r["checkpoint"] == "A")
+    a.update(raised=True, level=0.9, err_g=0.8, nominal_bpp=0.9, nominal_ms_ssim=0.975, nominal_colour=1.1)
+    verdicts = _verdicts(rows)
+    assert verdicts["every colour error at most 1.0 grey level"] is True
+    assert verdicts["nominal levels: every colour error at most 1.0 grey level"] is False
+    t = next(t for t in rr.targets(rows, rr.summarize(rows, {}), FLOORS) if t["target"].startswith("nominal levels: e"))
+    assert t["figure"] == "worst 1.10 (sky.png at A)"
+    assert "0.900, 0.9750, 28.00, 1.10 |" in "\n".join(rr.image_table(rows))
 
 
 def test_psnr_gain_uses_nominal_figures() -> None:

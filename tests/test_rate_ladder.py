@@ -103,7 +103,7 @@ def _curve(threshold: int, slope: float = -0.0011, floor: float = 0.97):
 def test_search_meets_the_floor_in_a_few_tries_near_the_lowest_level(threshold):
     evaluate, calls = _curve(threshold)
     start = 617
-    found = floor_raise.search_level(start, evaluate(start).score, 0.97, 1280, evaluate)
+    found = floor_raise.search_level(evaluate(start), floor_raise.Floor(0.97), 1280, evaluate)
     calls.pop(0)
     assert found.passed is not None and found.passed.score >= 0.97
     assert found.tries == len(calls) <= floor_raise.MAX_RAISE_TRIES
@@ -112,7 +112,7 @@ def test_search_meets_the_floor_in_a_few_tries_near_the_lowest_level(threshold):
 
 def test_search_reaches_the_top_before_giving_up():
     evaluate, calls = _curve(5000, slope=-0.00001)  # nearly flat: the floor is beyond the axis
-    found = floor_raise.search_level(617, evaluate(617).score, 0.97, 1280, evaluate)
+    found = floor_raise.search_level(evaluate(617), floor_raise.Floor(0.97), 1280, evaluate)
     assert found.passed is None and 1280 in calls[1:] and found.best_failed.step == 1280
 
 
@@ -123,8 +123,40 @@ def test_search_on_a_curve_that_does_not_improve_goes_to_the_top_once():
         calls.append(step)
         return floor_raise.Trial(step, 0.9, None)
 
-    found = floor_raise.search_level(617, 0.9, 0.97, 1280, evaluate)
+    found = floor_raise.search_level(floor_raise.Trial(617, 0.9, None), floor_raise.Floor(0.97), 1280, evaluate)
     assert found.passed is None and calls[-1] == 1280 and len(calls) <= 2
+
+
+def _colour_curve(colour_at_start: float, per_level: float):
+    """MS-SSIM well over 0.97 everywhere; a colour error that falls by ``per_level`` in log per level from 617."""
+    calls = []
+
+    def evaluate(step):
+        calls.append(step)
+        return floor_raise.Trial(step, 0.99, None, colour_at_start * math.exp(per_level * (step - 617) / 256))
+
+    return evaluate, calls
+
+
+@pytest.mark.parametrize("per_level", [-0.3, -0.6, -1.2])
+def test_search_raises_an_image_whose_colour_moves_until_it_keeps_the_limit(per_level):
+    evaluate, calls = _colour_curve(1.3, per_level)
+    floor = floor_raise.Floor(0.97, colour=1.0)
+    start = evaluate(617)
+    assert not floor.met(start) and floor.colour_missed(start) and floor.excess(start) > 0
+    found = floor_raise.search_level(start, floor, 1280, evaluate)
+    lowest = 617 + math.log(1.0 / 1.3) / per_level * 256  # where the error reaches the limit
+    assert found.passed is not None and found.passed.colour <= 1.0 and found.passed.step >= lowest
+    assert found.passed.step <= lowest + 96 and found.tries <= floor_raise.MAX_RAISE_TRIES
+
+
+def test_a_floor_without_a_colour_limit_ignores_the_colour():
+    cast = floor_raise.Trial(617, 0.99, None, colour=25.0)
+    assert floor_raise.Floor(0.97).met(cast) and floor_raise.Floor(0.97).excess(cast) < 0
+    assert not floor_raise.Floor(0.97, colour=1.0).met(cast)
+    assert not floor_raise.Floor(0.97, colour=1.0).colour_missed(floor_raise.Trial(617, 0.96, None, colour=25.0))
+    with pytest.raises(ValueError):
+        floor_raise.Floor(0.97, colour=0.0)
 
 
 # --- the bitstream ------------------------------------------------------------------------------------------------
@@ -245,7 +277,7 @@ def test_an_image_under_its_floor_is_raised_and_round_trips(
 ):
     src = _folder(tmp_path, crop)
     archive = tmp_path / "raised.ltz"
-    options = engine.CompressOptions(checkpoint="B", quality_floor=reachable_floor)
+    options = engine.CompressOptions(checkpoint="B", quality_floor=reachable_floor, colour_limit=None)
     monkeypatch.setattr("latentzip.codec.ops.compressor.default_registry", lambda: ladder_registry)
     report = engine.compress([src], archive, options)
     (outcome,) = [o for o in report.outcomes if o.name.endswith(".png")]
@@ -266,6 +298,37 @@ def test_an_image_under_its_floor_is_raised_and_round_trips(
     restored = np.asarray(Image.open(out / "in" / "hard.png").convert("RGB"))
     # extraction runs the decoder the floor check ran: the same image, the same score
     assert metrics.ms_ssim(restored, crop) == pytest.approx(outcome.ms_ssim, abs=1e-6)
+
+
+def test_an_image_whose_colour_moves_is_raised_until_it_keeps_the_limit(tmp_path):
+    """A dark flat image at A: the default network moves its blue mean by about 3 grey levels at A's level."""
+    model = default_registry().get()
+    dark = np.full((96, 128, 3), 30, np.uint8)
+    dark[:, :, 2] = np.linspace(20, 60, 128, dtype=np.uint8)[None, :]  # a little structure, as a photo has
+    src = _folder(tmp_path, dark, "dark.png")
+    nominal = image_codec.encode_image(model, dark, "A", keep_latents=True)
+    cast = metrics.colour_error(dark, image_codec.reconstruct(model, nominal, precision="auto")).worst
+    assert cast > engine.COLOUR_LIMIT  # what the default limit is for
+    report = engine.compress([src], tmp_path / "off.ltz", engine.CompressOptions(checkpoint="A", colour_limit=None))
+    (off,) = [o for o in report.outcomes if o.name.endswith(".png")]
+    report = engine.compress([src], tmp_path / "on.ltz", engine.CompressOptions(checkpoint="A"))
+    (on,) = [o for o in report.outcomes if o.name.endswith(".png")]
+    assert off.kind == on.kind == "lossy" and not off.raised and on.raised
+    assert on.level > off.level and on.stored_size > off.stored_size and report.floors["A"].raised == 1
+    engine.extract(tmp_path / "on.ltz", tmp_path / "out")
+    restored = np.asarray(Image.open(tmp_path / "out" / "in" / "dark.png").convert("RGB"))
+    assert metrics.colour_error(dark, restored).worst <= engine.COLOUR_LIMIT
+    with pytest.raises(ValueError, match="colour limit"):
+        engine.CompressOptions(colour_limit=0.0)
+
+
+def test_an_image_stored_for_its_colour_says_so(ladder_registry, tmp_path, monkeypatch):
+    monkeypatch.setattr("latentzip.codec.ops.compressor.default_registry", lambda: ladder_registry)
+    src = _folder(tmp_path, np.full((64, 64, 3), 128, np.uint8), "flat.png")
+    report = engine.compress([src], tmp_path / "a.ltz", engine.CompressOptions(checkpoint="B", colour_limit=0.01))
+    (outcome,) = [o for o in report.outcomes if o.name.endswith(".png")]
+    assert outcome.kind in ("stored", "lzma") and outcome.fallback == FALLBACK_FLOOR
+    assert "grey levels over the limit 0.01 even at the top rate level" in outcome.note
 
 
 def test_a_set_without_a_ladder_does_not_raise(crop, reachable_floor, tmp_path):
@@ -313,7 +376,8 @@ def test_summary_and_list_details_count_raised_and_stored(
     monkeypatch.setattr("latentzip.codec.ops.compressor.default_registry", lambda: ladder_registry)
     monkeypatch.setitem(engine.QUALITY_FLOORS, "B", reachable_floor)  # the CLI takes the checkpoint's floor
     archive = tmp_path / "sum.ltz"
-    assert cli.main(["compress", str(src), "-o", str(archive), "-q", "B"]) == 0
+    # the session-2 network behind this ladder moves a flat grey by over a grey level even at the top: no colour limit
+    assert cli.main(["compress", str(src), "-o", str(archive), "-q", "B", "--colour-limit", "0"]) == 0
     summary = capsys.readouterr().out
     assert "floors: B: 1 of 2 image(s) raised to meet the floor, none stored" in summary
     assert cli.main(["list", "--details", str(archive)]) == 0

@@ -10,6 +10,9 @@ CHECKPOINTS = ("A", "B", "C")
 # An image whose MS-SSIM is under its checkpoint's floor is coded again at a higher rate level (sets with a
 # rate ladder), and kept exactly only when even the top of the rate axis misses it.
 QUALITY_FLOORS = {"A": 0.95, "B": 0.97, "C": 0.98}
+# ... and so is an image whose whole-image colour error (the mean of a channel, extracted minus original)
+# is over this many grey levels at any checkpoint: a cast over the whole picture, which MS-SSIM barely sees.
+COLOUR_LIMIT = 1.0
 # Why an image that was coded is stored instead (FileOutcome.fallback, the entry header's "fallback"):
 FALLBACK_FLOOR = "floor"  # under its checkpoint's floor even at the top rate level (or its set cannot raise)
 FALLBACK_LARGER = "larger"  # coded, it would not be smaller than the file (or its lossless JPEG re-pack)
@@ -27,6 +30,7 @@ class CompressOptions:
     resume: bool = False  # continue the partial archive a killed run left beside the output
     model_hash: str | None = None  # None: the newest bundled model set
     quality_floor: float | None = None  # None: the checkpoint's floor (QUALITY_FLOORS)
+    colour_limit: float | None = COLOUR_LIMIT  # grey levels a coded image's channel means may move (None: any)
     # A target instead of a checkpoint (at most one; estimate/planner.py chooses A, B, C or exact storage per image):
     target_size: int | None = None  # bytes of the whole archive, headers and index included
     min_quality: float | None = None  # MS-SSIM every coded image must reach
@@ -55,6 +59,8 @@ class CompressOptions:
         if self.precision is not None and self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
         check_threads(self.threads)
+        if self.colour_limit is not None and (isinstance(self.colour_limit, bool) or not self.colour_limit > 0):
+            raise ValueError("the colour limit must be a positive number of grey levels (or None: no limit)")
         if self.target_size is not None and self.min_quality is not None:
             raise ValueError("give a size target or a quality target, not both")
         if self.target_size is not None and (

@@ -129,7 +129,15 @@ def _encode_file(
             attempts = policy.attempts(member.name, can_raise=model.can_raise)
             try:
                 coded = code_image(
-                    member, decoded, model, attempts, policy.options.entropy, check, repack, planner.STORED_NOTE
+                    member,
+                    decoded,
+                    model,
+                    attempts,
+                    policy.options.entropy,
+                    check,
+                    repack,
+                    planner.STORED_NOTE,
+                    policy.options.colour_limit,
                 )
             except CancelledError:
                 raise

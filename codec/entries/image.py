@@ -183,43 +183,49 @@ def code_image(
     check: Callable[[], None],
     repack: RepackCache | None = None,
     unplanned_note: str = "",
+    colour_limit: float | None = None,
 ) -> EncodedEntry | FileOutcome:
     """Code one image: its IMAGE entry, or a "stored" outcome saying why it must be stored instead
     (``fallback``; ``unplanned_note`` when ``attempts`` is empty).
 
-    ``attempts``: the (checkpoint, floor) pairs to try in order (``targets.image_attempts``). An image
-    under its floor at the last one is raised along the set's rate axis until it meets the floor
-    (floor_raise.py); sets without a rate ladder cannot raise. ``repack``: a JPEG's lossless re-pack,
-    which a raised coding must also undercut.
+    ``attempts``: the (checkpoint, MS-SSIM floor) pairs to try in order (``targets.image_attempts``);
+    ``colour_limit``: the largest whole-image colour error (grey levels) every attempt must also keep
+    (None: no limit). An image that misses its floor at the last attempt is raised along the set's rate
+    axis until it meets it (floor_raise.py); sets without a rate ladder cannot raise. ``repack``: a
+    JPEG's lossless re-pack, which a raised coding must also undercut.
     """
     rgb = decoded.rgb
     outcome = FileOutcome(member.name, OutcomeKind.STORED, member.size, 0, note=unplanned_note)
     coder = ImageCoder(model, rgb, bool(decoded.grayscale), ENTROPY_NAMES[entropy], check)
-    for i, (checkpoint, floor) in enumerate(attempts):
+    for i, (checkpoint, ms_ssim_floor) in enumerate(attempts):
+        floor = floor_raise.Floor(ms_ssim_floor, colour_limit)
         trial = coder.code(checkpoint, last_use=i == len(attempts) - 1 and model.ladder is None)
         raised, tries = False, 0
-        if trial.score < floor and i == len(attempts) - 1 and model.ladder is not None:
-            found = floor_raise.search_level(
-                trial.step, trial.score, floor, model.ladder.top_step, partial(coder.code, checkpoint)
-            )
+        if not floor.met(trial) and i == len(attempts) - 1 and model.ladder is not None:
+            found = floor_raise.search_level(trial, floor, model.ladder.top_step, partial(coder.code, checkpoint))
             tries = found.tries
             if found.passed is not None:
                 trial, raised = found.passed, True
             elif found.best_failed is not None:
                 trial = found.best_failed
-        if trial.score < floor:
+        if not floor.met(trial):
             if model.ladder is None:
                 why = "and this model set cannot raise the rate"
             elif trial.step >= model.ladder.top_step:
                 why = "even at the top rate level" + (f" after {tries} raise(s)" if tries else "")
             else:
                 why = "at its level"
+            missed = (
+                f"colour error {trial.colour:.2f} grey levels over the limit {floor.colour}"
+                if floor.colour_missed(trial)
+                else f"MS-SSIM {trial.score:.4f} under the {checkpoint} floor {ms_ssim_floor}"
+            )
             outcome = FileOutcome(
                 member.name,
                 OutcomeKind.STORED,
                 member.size,
                 0,
-                note=f"MS-SSIM {trial.score:.4f} under the {checkpoint} floor {floor} {why}; stored byte-exact",
+                note=f"{missed} {why}; stored byte-exact",
                 fallback=FALLBACK_FLOOR,
                 fallback_checkpoint=checkpoint,
             )

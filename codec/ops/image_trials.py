@@ -30,9 +30,9 @@ class ImageCoder:
     """Codes one image at a checkpoint, or at a step of the set's rate ladder, and scores it.
 
     The image is analysed (g_a, h_a) once per encoder precision; each coding then costs the
-    entropy coder and one synthesis. The score is the MS-SSIM of what extraction produces by
-    default: the synthesis runs at the set's default precision for the checkpoint, whatever
-    precision the encoder was forced to.
+    entropy coder and one synthesis. The scores (MS-SSIM and the whole-image colour error) are
+    those of what extraction produces by default: the synthesis runs at the set's default
+    precision for the checkpoint, whatever precision the encoder was forced to.
     """
 
     def __init__(
@@ -79,4 +79,5 @@ class ImageCoder:
             -1 if step is None else step,
             float(metrics.ms_ssim(recon, self.rgb, workers=self._metric_workers())),
             Coded(encoded.data, float(metrics.psnr(recon, self.rgb))),
+            metrics.colour_error(self.rgb, recon).worst,
         )
