@@ -122,7 +122,7 @@ bench-speed: $(STAMP)  ## Latentzip against AVIF speed 6 (2 threads) at equal MS
 train: $(STAMP)  ## resume training in the background (log: training/runs/train.out)
 	$(PIP) install -q ".[training]"
 	mkdir -p training/runs
-	nohup $(PY) -m training.train --threads $(TRAIN_THREADS) --lr $(TRAIN_LR) --ema $(TRAIN_EMA) --amp bf16 --channels-last --minutes $(TRAIN_MINUTES) > training/runs/train.out 2>&1 &
+	nohup $(PY) -m training.train --threads $(TRAIN_THREADS) --lr $(TRAIN_LR) --ema $(TRAIN_EMA) --amp auto --channels-last --minutes $(TRAIN_MINUTES) > training/runs/train.out 2>&1 &
 
 export: $(STAMP)  ## export the latest run's weight average to resources/models
 	$(PY) -m training.checkpoint averaged training/runs/main/last.pt training/runs/main/averaged.pt

@@ -277,3 +277,16 @@ def test_export_records_the_colour_correction(tmp_path, monkeypatch):
     folder = export(ckpt, {"A": 0.5, "B": 2.0, "C": 3.5}, tmp_path / "models", colour_crops=2)
     record = json.loads((folder / "manifest.json").read_text())["colour_bias_correction"]
     assert record["crops"] == 2 and len(record["error_before"]) == len(record["error_after"]) == 3
+
+
+def test_auto_amp_takes_bf16_only_where_the_cpu_computes_it(monkeypatch) -> None:
+    """bf16 autocast is emulated, several times slower, on a CPU without AMX or AVX512-BF16 (session 9's AMD)."""
+    import torch
+
+    from training import train
+
+    assert train.amp_dtype("none", "cpu") is None and train.amp_dtype("bf16", "cpu") is torch.bfloat16
+    for amx, avx512 in ((False, False), (True, False), (False, True)):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512: v)
+        assert train.amp_dtype("auto", "cpu") is (torch.bfloat16 if amx or avx512 else None)

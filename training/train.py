@@ -97,9 +97,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
         "--amp",
-        choices=("none", "bf16"),
+        choices=("none", "bf16", "auto"),
         default="none",
-        help="bf16 autocast for g_a/g_s (fast on CPUs with AMX and on GPUs)",
+        help="bf16 autocast for g_a/g_s (fast on CPUs with AMX and on GPUs; emulated, several times slower, "
+        "on other CPUs); auto: bf16 where the device computes it natively",
     )
     ap.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     ap.add_argument(
@@ -109,6 +110,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="keep an exponential moving average of the weights with this decay, validated beside them (0: off)",
     )
     return ap.parse_args(argv)
+
+
+def native_bf16(device: str) -> bool:
+    """Whether ``device`` computes bf16 natively: a GPU that supports it, or a CPU with AMX or AVX512-BF16."""
+    if device.startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return device == "cpu" and (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+
+
+def amp_dtype(amp: str, device: str) -> torch.dtype | None:
+    """The autocast dtype for ``--amp`` on ``device`` (None: float32)."""
+    if amp == "bf16" or (amp == "auto" and native_bf16(device)):
+        return torch.bfloat16
+    return None
 
 
 def lowpass_mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -275,11 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     lr = args.lr_after if args.lr_drop_at and step >= args.lr_drop_at else args.lr
     for group in optimizer.param_groups:
         group["lr"] = lr
-    log_line(args.run, {"event": "settings", "step": step, **{k: str(v) for k, v in vars(args).items()}})
+    settings = {k: str(v) for k, v in vars(args).items()}
+    log_line(args.run, {"event": "settings", "step": step, **settings, "amp_dtype": str(amp_dtype(args.amp, device))})
     lambdas = torch.tensor(LAMBDAS, device=device)
     w_mse = level_weights(args.w_mse, args.w_mse_top, len(LAMBDAS)).to(device)
     w_lowpass = level_weights(args.w_lowpass_bottom, args.w_lowpass, len(LAMBDAS)).to(device)
-    model.amp_dtype = torch.bfloat16 if args.amp == "bf16" else None
+    model.amp_dtype = amp_dtype(args.amp, device)
 
     stop_requested = []
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(True))
