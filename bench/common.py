@@ -170,6 +170,14 @@ def read_csv(path: Path) -> list[dict]:
         return [{k: value(v) for k, v in row.items()} for row in csv.DictReader(fh)]
 
 
+def floor_options(floor: float | None) -> dict:
+    """The engine's floor options for a bench's ``--floor``: None the product's, 0 every floor off (the colour
+    limit too: every image at its checkpoint's nominal level), else that MS-SSIM for every checkpoint."""
+    from latentzip.codec import engine
+
+    return {"quality_floor": floor, "colour_limit": None if floor == 0.0 else engine.COLOUR_LIMIT}
+
+
 def fmt(value, spec: str, missing: str = "–") -> str:
     """Format a number for a Markdown cell; None (not measured) becomes a dash."""
     return missing if value is None or value == "" else format(value, spec)

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import REPO, folder_images, machine_line, warn_if_busy, write_report
+from common import REPO, floor_options, folder_images, machine_line, warn_if_busy, write_report
 from PIL import Image
 
 from latentzip.codec import engine
@@ -35,7 +35,7 @@ def fixed_quality_bytes(path: Path) -> int:
 def checkpoint_rows(folder: Path, checkpoint: str, work: Path) -> list[dict]:
     archive = work / f"{checkpoint}.ltz"
     out = work / f"out-{checkpoint}"
-    engine.compress([folder], archive, engine.CompressOptions(checkpoint=checkpoint, quality_floor=0.0))
+    engine.compress([folder], archive, engine.CompressOptions(checkpoint=checkpoint, **floor_options(0.0)))
     engine.extract(archive, out)
     rows = []
     for original in folder_images(folder):

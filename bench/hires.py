@@ -26,7 +26,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import DEFAULT_FOLDER, command_line, fmt, folder_images, load_rgb, report_head, start_run, write_report
+from common import (
+    DEFAULT_FOLDER,
+    command_line,
+    floor_options,
+    fmt,
+    folder_images,
+    load_rgb,
+    report_head,
+    start_run,
+    write_report,
+)
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
@@ -64,7 +74,8 @@ def child(step: str, src: Path, dst: Path, checkpoint: str, entropy: str, floor:
 
     t0 = time.perf_counter()
     if step == "compress":
-        engine.compress([src], dst, engine.CompressOptions(checkpoint=checkpoint, entropy=entropy, quality_floor=floor))
+        options = engine.CompressOptions(checkpoint=checkpoint, entropy=entropy, **floor_options(floor))
+        engine.compress([src], dst, options)
     else:
         engine.extract(src, dst)
     seconds = time.perf_counter() - t0

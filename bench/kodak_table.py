@@ -26,6 +26,7 @@ from common import (
     REPO,
     RESULTS,
     command_line,
+    floor_options,
     folder_images,
     load_rgb,
     reference_msssim,
@@ -59,7 +60,11 @@ def warm_up(work: Path, checkpoints: str, precision: str = "auto") -> None:
     Image.fromarray(np.stack([x * 4, y * 4, (x + y) * 2], -1).astype(np.uint8)).save(src / "w.png")
     for cp in checkpoints:
         archive = work / f"warmup-{cp}.ltz"
-        engine.compress([src], archive, engine.CompressOptions(checkpoint=cp, quality_floor=0.0, precision=precision))
+        engine.compress(
+            [src],
+            archive,
+            engine.CompressOptions(checkpoint=cp, precision=precision, **floor_options(0.0)),
+        )
         engine.extract(archive, work / f"warmup-{cp}", engine.ExtractOptions(precision=precision))
         archive.unlink()
         shutil.rmtree(work / f"warmup-{cp}")
@@ -75,7 +80,9 @@ def run_one(
     extraction writes under the same name (a JPEG comes back as a JPEG, quality 95).
     """
     archive = work / f"{checkpoint}-{entropy}.ltz"
-    options = engine.CompressOptions(checkpoint=checkpoint, entropy=entropy, quality_floor=floor, precision=precision)
+    options = engine.CompressOptions(
+        checkpoint=checkpoint, entropy=entropy, precision=precision, **floor_options(floor)
+    )
     t0 = time.perf_counter()
     report = engine.compress([folder], archive, options)
     t1 = time.perf_counter()

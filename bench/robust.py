@@ -35,7 +35,17 @@ from pathlib import Path
 import numpy as np
 import peers
 import robust_report as rr
-from common import REPO, RESULTS, folder_images, load_rgb, machine_line, staged_folder, warn_if_busy, write_report
+from common import (
+    REPO,
+    RESULTS,
+    floor_options,
+    folder_images,
+    load_rgb,
+    machine_line,
+    staged_folder,
+    warn_if_busy,
+    write_report,
+)
 from PIL import Image, ImageDraw
 
 from latentzip.codec import engine, metrics
@@ -75,13 +85,7 @@ def measure(
 ) -> tuple[list[dict], int]:
     """Compress ``src`` at one checkpoint and precision, extract, measure every image: (rows, archive bytes)."""
     archive = work / f"{src.name}-{precision}-{checkpoint}.ltz"
-    off = floor == 0.0  # floors off: the colour limit too
-    options = engine.CompressOptions(
-        checkpoint=checkpoint,
-        quality_floor=floor,
-        colour_limit=None if off else engine.COLOUR_LIMIT,
-        precision=precision,
-    )
+    options = engine.CompressOptions(checkpoint=checkpoint, precision=precision, **floor_options(floor))
     report = engine.compress([src], archive, options)
     outcomes = {o.name: o for o in report.outcomes}
     records = {r.path: r for r in engine.list_entries(archive)}
