@@ -285,9 +285,9 @@ def markdown(
             "",
             "Ranked by the largest whole-image colour error over checkpoints and precisions. bpp: the entry's "
             "bytes over its pixels; colour error: extracted minus original channel mean, grey levels; worst "
-            "block: the largest absolute channel-mean error over 64x64 blocks; nominal: the same image coded "
-            "and the largest whole-image colour error at the checkpoint's nominal level with the floor and the colour "
-            "limit off (for stored or raised images).",
+            "block: the largest absolute channel-mean error over 64x64 blocks; nominal: bpp, MS-SSIM, PSNR and "
+            "largest whole-image colour error of the same image coded at the checkpoint's nominal level with the "
+            "floor and the colour limit off (for stored or raised images).",
             "",
         ]
         lines += rr.image_table(group) + [""]
