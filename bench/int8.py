@@ -28,11 +28,11 @@ import copy
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from common import command_line, fmt, folder_images, load_rgb, machine_line, start_run, warn_if_busy, write_report
+from common import fmt, folder_images, load_rgb, machine_line, warn_if_busy, write_report
+from heldout import heldout_images
 
 from latentzip.codec import metrics
 from latentzip.codec.runtime import image_codec
@@ -139,37 +139,6 @@ def dynamic_variant(model: ModelSet, out: Path) -> str:
         )
         plain.unlink()
     return f"dynamic int8 (ConvInteger)={out}"
-
-
-def heldout_images(folders: tuple[str, ...] = ("train",)) -> list[Path]:
-    """The held-out part (``training.data.split``) of these folders of ``../shared/data``."""
-    sys.path.append(str(REPO))
-    from training.data import split
-
-    data = REPO.parent / "shared" / "data"
-    return split([data / name for name in folders])[1]
-
-
-def heldout_screen_main(
-    argv: list[str] | None,
-    description: str,
-    script: str,
-    default_name: str,
-    screen: Callable[[list[Path], list[Path]], list[dict]],
-    report: Callable[[list[dict], str, str], str],
-) -> int:
-    """The command line of a screen of model-set folders on the held-out train/ and train2/ photos."""
-    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("sets", type=Path, nargs="+", help="model-set folders")
-    ap.add_argument("--limit", type=int, default=0, help="only the first N images (smoke runs)")
-    ap.add_argument("--name", default=default_name)
-    args = ap.parse_args(argv)
-    machine = start_run()
-    images = heldout_images(("train", "train2"))
-    images = images[: args.limit] if args.limit else images
-    rows = screen(args.sets, images)
-    write_report(args.name, report(rows, command_line(script), machine), rows)
-    return 0
 
 
 def run(model: ModelSet, images: list[Path], checkpoints: str, configs: list[Config]) -> list[dict]:

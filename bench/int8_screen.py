@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from common import fmt, load_rgb, report_head
-from int8 import heldout_screen_main
+from heldout import heldout_screen_main
 
 from latentzip.codec import metrics
 from latentzip.codec.runtime import image_codec

@@ -290,12 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     lr = args.lr_after if args.lr_drop_at and step >= args.lr_drop_at else args.lr
     for group in optimizer.param_groups:
         group["lr"] = lr
+    model.amp_dtype = amp_dtype(args.amp, device)
     settings = {k: str(v) for k, v in vars(args).items()}
-    log_line(args.run, {"event": "settings", "step": step, **settings, "amp_dtype": str(amp_dtype(args.amp, device))})
+    log_line(args.run, {"event": "settings", "step": step, **settings, "amp_dtype": str(model.amp_dtype)})
     lambdas = torch.tensor(LAMBDAS, device=device)
     w_mse = level_weights(args.w_mse, args.w_mse_top, len(LAMBDAS)).to(device)
     w_lowpass = level_weights(args.w_lowpass_bottom, args.w_lowpass, len(LAMBDAS)).to(device)
-    model.amp_dtype = amp_dtype(args.amp, device)
 
     stop_requested = []
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(True))
