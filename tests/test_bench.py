@@ -239,3 +239,23 @@ def test_heldout_screen_summarises_each_set_and_checkpoint() -> None:
     md = heldout_screen.report(rows, "cmd", "machine")
     assert md.count("\n| ") == 4 and f"({rows[0]['colour_worst_image']})" in md
     assert f"({rows[2]['psnr_gain_image']}) / {rows[2]['psnr_gain_under']} |" in md
+
+
+def test_heldout_copies_carry_the_training_augmentations(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    import heldout
+
+    def chroma(rgb: np.ndarray) -> float:
+        return float(np.abs(rgb - (rgb @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]).mean())
+
+    source = Path(__file__).parent / "assets" / "photo_crop.png"
+    original = np.asarray(Image.open(source).convert("RGB")).astype(np.float32)
+    (boosted,) = heldout.augmented_copies([source], "chroma", tmp_path)
+    assert boosted.parent == tmp_path and boosted.suffix == ".png"
+    assert chroma(np.asarray(Image.open(boosted)).astype(np.float32)) > 1.5 * chroma(original)
+    (tmp_path / "again").mkdir()
+    (noisy,) = heldout.augmented_copies([source], "noise", tmp_path)
+    (again,) = heldout.augmented_copies([source], "noise", tmp_path / "again")
+    first = np.asarray(Image.open(noisy)).astype(np.float32)
+    assert 2.0 < (first - original).std() < 6.0
+    assert np.array_equal(first, np.asarray(Image.open(again)))  # seeded by the image's name

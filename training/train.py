@@ -45,7 +45,7 @@ import torch
 from pytorch_msssim import ms_ssim
 
 from training.checkpoint import load_checkpoint, save_checkpoint
-from training.data import CropSampler, center_crops, split
+from training.data import Augment, CropSampler, center_crops, split
 from training.ema import WeightAverage
 from training.model import LatentzipNet
 
@@ -88,6 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--w-mean", type=float, default=0.0, help="weight of the crop channel-mean MSE term in D")
     ap.add_argument("--texture-bias", type=float, default=0.5, help="share of crops drawn towards texture")
+    ap.add_argument("--chroma-boost", type=float, default=0.0, help="share of crops with their chroma scaled up")
+    ap.add_argument("--noise", type=float, default=0.0, help="share of crops with sensor-like noise added")
     ap.add_argument("--max-steps", type=int, default=10**9, help="stop at this global step")
     ap.add_argument("--minutes", type=float, default=60.0, help="stop after this wall time")
     ap.add_argument("--save-every-min", type=float, default=5.0)
@@ -268,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     device = args.device
 
     train_paths, held_paths = split(args.data)
-    sampler = CropSampler(train_paths, args.crop, seed=args.seed, texture_bias=args.texture_bias)
+    augment = Augment(chroma_boost=args.chroma_boost, noise=args.noise)
+    sampler = CropSampler(train_paths, args.crop, seed=args.seed, texture_bias=args.texture_bias, augment=augment)
     val_crops = center_crops(held_paths, 256)
 
     model = LatentzipNet(levels=len(LAMBDAS)).to(device)
