@@ -290,3 +290,35 @@ def test_auto_amp_takes_bf16_only_where_the_cpu_computes_it(monkeypatch) -> None
         monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v)
         monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512: v)
         assert train.amp_dtype("auto", "cpu") is (torch.bfloat16 if amx or avx512 else None)
+
+
+def test_validation_reports_the_ceiling_the_top_level_reaches_as_its_steps_vanish():
+    from PIL import Image
+
+    from training.checkpoint import load_checkpoint
+
+    model = LatentzipNet(levels=len(train.LAMBDAS))
+    load_checkpoint(train.COMMITTED, model, None)
+    with torch.no_grad():
+        model.log_gain[-1] += 12.0  # steps e^12 times finer: the top level codes y almost exactly
+        model.log_inv_gain[-1] -= 12.0
+    photo = np.asarray(Image.open(ASSETS / "photo_crop.png").convert("RGB"))[:192, :192]
+    crops = [torch.from_numpy(photo.copy()).permute(2, 0, 1)[None].float() / 255]
+    figures = train.validate(model, crops, "cpu")
+    assert set(figures) == {f"L{i}" for i in range(len(train.LAMBDAS))} | {"ceiling"}
+    top = figures[f"L{len(train.LAMBDAS) - 1}"]["psnr"]
+    assert abs(top - figures["ceiling"]["psnr"]) < 0.05
+    assert figures["L0"]["psnr"] < figures["ceiling"]["psnr"] - 0.5  # the lowest level quantizes coarsely
+
+
+def test_validate_only_logs_the_held_out_figures_and_trains_nothing(tiny_data, tmp_path):
+    shutil.copy(ASSETS / "photo_crop.png", tiny_data / "h5.png")  # a name the hash holds out
+    run = tmp_path / "run"
+    _run(tiny_data, run, 1)
+    before = torch.load(run / "last.pt", weights_only=False)
+    _run(tiny_data, run, 5, "--validate-only")
+    after = torch.load(run / "last.pt", weights_only=False)
+    assert after["step"] == 1 and all(torch.equal(before["model"][k], after["model"][k]) for k in before["model"])
+    events = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    (figures,) = [e for e in events if e.get("event") == "validate"]
+    assert figures["step"] == 1 and figures["ceiling"]["psnr"] > 0 and "L0" in figures

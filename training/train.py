@@ -90,6 +90,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--texture-bias", type=float, default=0.5, help="share of crops drawn towards texture")
     ap.add_argument("--chroma-boost", type=float, default=0.0, help="share of crops with their chroma scaled up")
     ap.add_argument("--noise", type=float, default=0.0, help="share of crops with sensor-like noise added")
+    ap.add_argument(
+        "--validate-only", action="store_true", help="log the held-out figures of the run (or --init) and stop"
+    )
     ap.add_argument("--max-steps", type=int, default=10**9, help="stop at this global step")
     ap.add_argument("--minutes", type=float, default=60.0, help="stop after this wall time")
     ap.add_argument("--save-every-min", type=float, default=5.0)
@@ -180,7 +183,9 @@ def validate(model: LatentzipNet, crops: list[torch.Tensor], device: str) -> dic
 
     Per level: mean bpp, MS-SSIM and PSNR, and the colour error: the largest
     absolute difference, over crops and channels, between the reconstruction's
-    and the original's channel mean, in grey levels (0-255).
+    and the original's channel mean, in grey levels (0-255). And the ceiling:
+    the mean PSNR of the top level without rounding, the most its finer steps
+    could reach (where the top levels sit close to it, more bits buy nothing).
     """
     if not crops:
         return {}
@@ -196,7 +201,7 @@ def validate(model: LatentzipNet, crops: list[torch.Tensor], device: str) -> dic
             bpps.append(float(-bits / (x.shape[2] * x.shape[3])))
             x_hat = (out["x_hat"].clamp(0, 1) * 255).round() / 255
             scores.append(float(ms_ssim(x_hat, x, data_range=1.0)))
-            psnrs.append(float(-10 * torch.log10((x_hat - x).pow(2).mean().clamp_min(1e-10))))
+            psnrs.append(_psnr(x_hat, x))
             colour = max(colour, float((x_hat - x).mean((0, 2, 3)).abs().max()) * 255)
         n = len(crops)
         result[f"L{level}"] = {
@@ -205,9 +210,19 @@ def validate(model: LatentzipNet, crops: list[torch.Tensor], device: str) -> dic
             "psnr": round(sum(psnrs) / n, 2),
             "colour": round(colour, 2),
         }
+    gain, inv_gain = model.gains(torch.tensor([float(model.levels - 1)], device=device))
+    top_scale = (gain * inv_gain)[:, :, None, None]  # what y_hat is to y at the top level, rounding aside
+    ceiling = [_psnr(model.g_s(model.g_a(x.to(device)) * top_scale), x.to(device)) for x in crops]
+    result["ceiling"] = {"psnr": round(sum(ceiling) / len(ceiling), 2)}
     model.train()
     model.amp_dtype = amp
     return result
+
+
+def _psnr(x_hat: torch.Tensor, x: torch.Tensor) -> float:
+    """PSNR (dB) of a reconstruction in [0, 1] as the decoder writes it (clamped, rounded to grey levels)."""
+    x_hat = (x_hat.clamp(0, 1) * 255).round() / 255
+    return float(-10 * torch.log10((x_hat - x).pow(2).mean().clamp_min(1e-10)))
 
 
 def log_line(run: Path, record: dict) -> None:
@@ -296,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     model.amp_dtype = amp_dtype(args.amp, device)
     settings = {k: str(v) for k, v in vars(args).items()}
     log_line(args.run, {"event": "settings", "step": step, **settings, "amp_dtype": str(model.amp_dtype)})
+    if args.validate_only:
+        validate_all(args.run, "validate", step, model, average, val_crops, device)
+        return 0
     lambdas = torch.tensor(LAMBDAS, device=device)
     w_mse = level_weights(args.w_mse, args.w_mse_top, len(LAMBDAS)).to(device)
     w_lowpass = level_weights(args.w_lowpass_bottom, args.w_lowpass, len(LAMBDAS)).to(device)
