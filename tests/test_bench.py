@@ -259,3 +259,23 @@ def test_heldout_copies_carry_the_training_augmentations(tmp_path: Path) -> None
     first = np.asarray(Image.open(noisy)).astype(np.float32)
     assert 2.0 < (first - original).std() < 6.0
     assert np.array_equal(first, np.asarray(Image.open(again)))  # seeded by the image's name
+
+
+def test_ladder_codes_an_image_at_a_b_c_and_every_level_above_c() -> None:
+    import ladder
+
+    from latentzip.codec.runtime.model_set import ModelRegistry
+    from latentzip.codec.runtime.rate_ladder import LEVEL_STEPS
+
+    model = ModelRegistry().get().at("fp32")
+    image = Path(__file__).parent / "assets" / "photo_crop.png"
+    rows = ladder.ladder_rows(model, image)
+    top = model.ladder.top_step / LEVEL_STEPS
+    assert [r["point"] for r in rows[:3]] == ["A", "B", "C"] and rows[-1]["level"] == top
+    assert all(r["level"] == int(r["level"]) for r in rows[3:]) and rows[3]["level"] > rows[2]["level"]
+    levels = [r["level"] for r in rows]
+    bpps = [r["bpp"] for r in rows]
+    assert levels == sorted(levels) and bpps == sorted(bpps)  # a higher level spends more bits
+    md = ladder.report(rows, model.id, "cmd", "machine")
+    c_minus_a = rows[2]["psnr"] - rows[0]["psnr"]
+    assert f"| photo_crop.png | {rows[0]['bpp']:.3f} / {rows[0]['psnr']:.2f} |" in md and f"{c_minus_a:+.2f}" in md
