@@ -9,7 +9,6 @@ at a fixed strength), so what an augmentation buys is measured on photos no sett
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import tempfile
 from collections.abc import Callable
@@ -35,7 +34,7 @@ AUGMENTED_NOISE_SIGMA = 4.0  # their noise, grey levels (training draws from 1 t
 
 def augmented_copies(images: list[Path], kind: str, folder: Path) -> list[Path]:
     """PNG copies of ``images`` in ``folder`` with their chroma boosted or noise added (seeded by name)."""
-    from training.data import add_noise, boost_chroma, load_rgb
+    from training.data import add_noise, boost_chroma, load_rgb, name_hash
 
     out = []
     for path in images:
@@ -43,8 +42,7 @@ def augmented_copies(images: list[Path], kind: str, folder: Path) -> list[Path]:
         if kind == "chroma":
             rgb = boost_chroma(rgb, AUGMENTED_CHROMA_GAIN)
         else:
-            seed = int.from_bytes(hashlib.sha256(path.name.encode()).digest()[:4], "big")
-            rgb = add_noise(rgb, AUGMENTED_NOISE_SIGMA, np.random.default_rng(seed))
+            rgb = add_noise(rgb, AUGMENTED_NOISE_SIGMA, np.random.default_rng(name_hash(path.name)))
         copy = folder / f"{path.stem}-{kind}.png"
         Image.fromarray(rgb).save(copy)
         out.append(copy)

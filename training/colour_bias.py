@@ -23,7 +23,7 @@ from training.checkpoint import load_checkpoint
 from training.data import CropSampler, split
 from training.model import LatentzipNet
 from training.onnx_weights import MIN_ELEMENTS
-from training.train import DEFAULT_DATA, DEFAULT_DATA2
+from training.train import DEFAULT_DATA, DEFAULT_DATA2, as_written
 
 CROPS = 96
 CROP_SIZE = 256
@@ -47,8 +47,7 @@ def mean_colour_error(model: LatentzipNet, levels: Iterable[float], crops: list[
     try:
         for x in crops:
             for level in levels:
-                x_hat = model(x, torch.tensor([float(level)]))["x_hat"]
-                x_hat = (x_hat.clamp(0, 1) * 255).round() / 255
+                x_hat = as_written(model(x, torch.tensor([float(level)]))["x_hat"])
                 errors.append((x_hat - x).mean((0, 2, 3)))
     finally:
         model.amp_dtype = amp

@@ -56,10 +56,14 @@ def add_noise(patch: np.ndarray, sigma: float, rng: np.random.Generator) -> np.n
     return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
 
 
+def name_hash(name: str) -> int:
+    """A stable 32-bit number from a file name: the same on every machine."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")
+
+
 def is_held_out(name: str) -> bool:
     """Stable validation membership: the same images on every machine."""
-    digest = hashlib.sha256(name.encode()).digest()
-    return int.from_bytes(digest[:4], "big") % 1000 < HOLDOUT_PER_MILLE
+    return name_hash(name) % 1000 < HOLDOUT_PER_MILLE
 
 
 def list_images(folder: Path) -> list[Path]:

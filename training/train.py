@@ -199,7 +199,7 @@ def validate(model: LatentzipNet, crops: list[torch.Tensor], device: str) -> dic
             out = model(x, torch.tensor([float(level)], device=device))
             bits = out["y_likelihoods"].log2().sum() + out["z_likelihoods"].log2().sum()
             bpps.append(float(-bits / (x.shape[2] * x.shape[3])))
-            x_hat = (out["x_hat"].clamp(0, 1) * 255).round() / 255
+            x_hat = as_written(out["x_hat"])
             scores.append(float(ms_ssim(x_hat, x, data_range=1.0)))
             psnrs.append(_psnr(x_hat, x))
             colour = max(colour, float((x_hat - x).mean((0, 2, 3)).abs().max()) * 255)
@@ -212,16 +212,20 @@ def validate(model: LatentzipNet, crops: list[torch.Tensor], device: str) -> dic
         }
     gain, inv_gain = model.gains(torch.tensor([float(model.levels - 1)], device=device))
     top_scale = (gain * inv_gain)[:, :, None, None]  # what y_hat is to y at the top level, rounding aside
-    ceiling = [_psnr(model.g_s(model.g_a(x.to(device)) * top_scale), x.to(device)) for x in crops]
+    ceiling = [_psnr(as_written(model.g_s(model.g_a(x.to(device)) * top_scale)), x.to(device)) for x in crops]
     result["ceiling"] = {"psnr": round(sum(ceiling) / len(ceiling), 2)}
     model.train()
     model.amp_dtype = amp
     return result
 
 
+def as_written(x_hat: torch.Tensor) -> torch.Tensor:
+    """The decoder's output as the image it writes: clamped to [0, 1] and rounded to grey levels."""
+    return (x_hat.clamp(0, 1) * 255).round() / 255
+
+
 def _psnr(x_hat: torch.Tensor, x: torch.Tensor) -> float:
-    """PSNR (dB) of a reconstruction in [0, 1] as the decoder writes it (clamped, rounded to grey levels)."""
-    x_hat = (x_hat.clamp(0, 1) * 255).round() / 255
+    """PSNR (dB) of a reconstruction in [0, 1]."""
     return float(-10 * torch.log10((x_hat - x).pow(2).mean().clamp_min(1e-10)))
 
 
