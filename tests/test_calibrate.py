@@ -36,3 +36,8 @@ def test_the_bit_budget_comes_before_the_psnr() -> None:
 def test_a_checkpoint_already_over_the_papers_psnr_stays_at_its_ms_ssim_level() -> None:
     rows = curve([(0.0, 0.45, 0.974, 28.8), (0.5, 0.52, 0.976, 29.0)])
     assert place(rows, "A") == pytest.approx(0.25)
+
+
+def test_a_psnr_the_grid_never_reaches_does_not_send_the_checkpoint_to_the_top() -> None:
+    cheap = curve([(3.0, 0.90, 0.9905, 29.90), (3.5, 0.95, 0.9915, 29.95), (4.0, 1.00, 0.9920, 30.00)])
+    assert place(cheap, "C") == pytest.approx(3.25)

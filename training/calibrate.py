@@ -82,7 +82,8 @@ def place(curve: list[dict], name: str) -> float:
     """The checkpoint's level: its MS-SSIM target, raised to the paper's PSNR where the bit budget allows."""
     level = choose(curve, TARGETS[name])
     for_psnr = choose(curve, PAPER_PSNR[name], "psnr")
-    if for_psnr > level and interpolate(curve, for_psnr, "bpp") <= BPP_BUDGET[name]:
+    reachable = max(row["psnr"] for row in curve) >= PAPER_PSNR[name]
+    if reachable and for_psnr > level and interpolate(curve, for_psnr, "bpp") <= BPP_BUDGET[name]:
         return for_psnr
     return level
 
